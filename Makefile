@@ -1,0 +1,46 @@
+# readout: two commands. `make demo` installs everything and runs the main job; `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := demo
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+SEED ?= 42
+EVENTS ?= 1000000
+
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DO_NOT_TRACK := 1
+export DBT_PROFILES_DIR := $(CURDIR)
+export READOUT_LANDING_PATH ?= data/landing
+export READOUT_DUCKDB_PATH ?= warehouse/readout.duckdb
+export PATH := $(BIN):$(PATH)
+
+.PHONY: install demo build test clean
+
+$(VENV)/.installed: requirements.lock python/pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "==> installing pinned dependencies into $(VENV) (first run only)"
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e python
+	@touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	@echo "==> simulating $(EVENTS) events (seed $(SEED)) into $(READOUT_LANDING_PATH)"
+	@readout simulate --seed $(SEED) --events $(EVENTS) --out $(READOUT_LANDING_PATH)
+	@$(MAKE) --no-print-directory build
+	@echo
+	@echo "warehouse: $(READOUT_DUCKDB_PATH)"
+	@echo "landing:   $(READOUT_LANDING_PATH)"
+
+build: install
+	@mkdir -p $(dir $(READOUT_DUCKDB_PATH))
+	@echo "==> dbt build"
+	@dbt build --full-refresh $$(readout event-time-range --landing $(READOUT_LANDING_PATH))
+
+test: install
+	@pytest -q python/tests tests
+
+clean:
+	rm -rf target logs warehouse data build

@@ -1,0 +1,87 @@
+{#-
+    One row per unit x experiment version x metric: the window in which the metric is measured.
+    The window is anchored at the unit's first exposure (at its assignment when it was never exposed,
+    which matters only for the intent-to-treat population): it starts window_start_days after the
+    anchor and ends window_end_days after it, capped at the experiment's end. The pre-exposure
+    covariate window (for CUPED) is the covariate_lookback_days before the anchor.
+    is_window_complete compares the window end with the data watermark (the latest received_at).
+-#}
+with
+
+units as (
+
+    select * from {{ ref('int_experiment_units_flagged') }}
+    where is_in_assigned_population or is_in_exposed_population
+
+),
+
+metrics as (
+
+    select * from {{ ref('metric_catalog') }}
+
+),
+
+watermark as (
+
+    select max(received_at) as data_watermark_at from {{ ref('stg_landing__events') }}
+
+),
+
+anchored as (
+
+    select
+        units.unit_id,
+        units.experiment_id,
+        units.experiment_version,
+        units.variant_id,
+        units.is_in_assigned_population,
+        units.is_in_exposed_population,
+        units.experiment_ended_at,
+        coalesce(units.first_exposed_at, units.assigned_at) as anchor_at,
+        metrics.metric_id,
+        metrics.window_start_days,
+        metrics.window_end_days,
+        metrics.covariate_lookback_days
+
+    from units
+    cross join metrics
+
+),
+
+windows as (
+
+    select
+        anchored.unit_id,
+        anchored.experiment_id,
+        anchored.experiment_version,
+        anchored.metric_id,
+        anchored.variant_id,
+        anchored.is_in_assigned_population,
+        anchored.is_in_exposed_population,
+        anchored.anchor_at,
+        {{ dbt.dateadd('day', 'anchored.window_start_days', 'anchored.anchor_at') }} as window_start_at,
+        case
+            when anchored.experiment_ended_at is not null
+                and anchored.experiment_ended_at < {{ dbt.dateadd('day', 'anchored.window_end_days', 'anchored.anchor_at') }}
+                then anchored.experiment_ended_at
+            else {{ dbt.dateadd('day', 'anchored.window_end_days', 'anchored.anchor_at') }}
+        end as window_end_at,
+        {{ dbt.dateadd('day', '-1 * anchored.covariate_lookback_days', 'anchored.anchor_at') }} as covariate_window_start_at,
+        watermark.data_watermark_at
+
+    from anchored
+    cross join watermark
+
+),
+
+final as (
+
+    select
+        windows.*,
+        windows.window_end_at <= windows.data_watermark_at as is_window_complete
+
+    from windows
+
+)
+
+select * from final

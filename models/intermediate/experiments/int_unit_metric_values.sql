@@ -1,0 +1,163 @@
+{#-
+    One row per unit x experiment version x metric: the metric's numerator (and denominator for
+    ratios) inside the unit's window, and the same numerator over the pre-exposure covariate window
+    (the CUPED covariate), capped as the catalog says. One SELECT per catalog metric is generated
+    from seeds/metric_catalog.csv, so a metric's filter is plain SQL over the event columns.
+-#}
+-- depends_on: {{ ref('metric_catalog') }}
+{% set metrics = readout.metric_catalog_rows() %}
+
+with
+
+windows as (
+
+    select * from {{ ref('int_experiment_unit_metric_windows') }}
+
+),
+
+events as (
+
+    select * from {{ ref('int_events_stitched') }}
+    where event_name not in ('experiment_assigned', 'experiment_exposed')
+
+),
+
+uncapped as (
+
+{%- for metric in metrics %}
+    {%- set event_filter = ("(" ~ metric.event_filter ~ ")") if metric.event_filter else "true" %}
+    {%- set in_window = "events.event_at >= windows.window_start_at and events.event_at < windows.window_end_at" %}
+    {%- set in_covariate_window = "events.event_at >= windows.covariate_window_start_at and events.event_at < windows.anchor_at" %}
+    {%- set is_numerator = "events.event_name = '" ~ metric.numerator_event ~ "' and " ~ event_filter %}
+    {%- set is_denominator = "events.event_name = '" ~ metric.denominator_event ~ "'" %}
+
+    select
+        windows.unit_id,
+        windows.experiment_id,
+        windows.experiment_version,
+        windows.metric_id,
+        windows.variant_id,
+        windows.is_in_assigned_population,
+        windows.is_in_exposed_population,
+        windows.is_window_complete,
+        cast(coalesce({{ readout.metric_aggregate(metric.numerator_aggregation, is_numerator ~ " and " ~ in_window) }}, 0) as {{ readout.type_double() }}) as metric_value,
+        {% if metric.metric_type == 'ratio' -%}
+        cast(coalesce({{ readout.metric_aggregate(metric.denominator_aggregation, is_denominator ~ " and " ~ in_window) }}, 0) as {{ readout.type_double() }})
+        {%- else -%}
+        cast(null as {{ readout.type_double() }})
+        {%- endif %} as denominator_value,
+        {% if metric.covariate_lookback_days is not none and metric.metric_type != 'ratio' -%}
+        cast(coalesce({{ readout.metric_aggregate(metric.numerator_aggregation, is_numerator ~ " and " ~ in_covariate_window) }}, 0) as {{ readout.type_double() }})
+        {%- else -%}
+        cast(null as {{ readout.type_double() }})
+        {%- endif %} as covariate_value
+
+    from windows
+    left join events
+        on windows.unit_id = events.unit_id
+        and events.event_at >= windows.covariate_window_start_at
+        and events.event_at < windows.window_end_at
+    where windows.metric_id = '{{ metric.metric_id }}'
+    group by 1, 2, 3, 4, 5, 6, 7, 8
+    {% if not loop.last %}union all{% endif %}
+{%- endfor %}
+{%- if metrics | length == 0 %}
+    select
+        cast(null as {{ dbt.type_string() }}) as unit_id,
+        cast(null as {{ dbt.type_string() }}) as experiment_id,
+        cast(null as {{ dbt.type_int() }}) as experiment_version,
+        cast(null as {{ dbt.type_string() }}) as metric_id,
+        cast(null as {{ dbt.type_string() }}) as variant_id,
+        cast(null as {{ dbt.type_boolean() }}) as is_in_assigned_population,
+        cast(null as {{ dbt.type_boolean() }}) as is_in_exposed_population,
+        cast(null as {{ dbt.type_boolean() }}) as is_window_complete,
+        cast(null as {{ readout.type_double() }}) as metric_value,
+        cast(null as {{ readout.type_double() }}) as denominator_value,
+        cast(null as {{ readout.type_double() }}) as covariate_value
+    where 1 = 0
+{%- endif %}
+
+),
+
+catalog as (
+
+    select * from {{ ref('metric_catalog') }}
+
+),
+
+percentile_caps as (
+
+    -- a percentile cap is computed per experiment version and metric over the intent-to-treat units
+    {%- set percentile_capped = metrics | selectattr('cap_type', 'equalto', 'percentile') | list %}
+    {%- for metric in percentile_capped %}
+    select
+        experiment_id,
+        experiment_version,
+        metric_id,
+        {{ readout.percentile_cont('metric_value', metric.cap_value) }} as metric_cap,
+        {{ readout.percentile_cont('covariate_value', metric.cap_value) }} as covariate_cap
+
+    from uncapped
+    where metric_id = '{{ metric.metric_id }}'
+        and is_in_assigned_population
+    group by 1, 2, 3
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+    {%- if percentile_capped | length == 0 %}
+    select
+        experiment_id,
+        experiment_version,
+        metric_id,
+        metric_value as metric_cap,
+        covariate_value as covariate_cap
+    from uncapped
+    where 1 = 0
+    {%- endif %}
+
+),
+
+capped as (
+
+    select
+        uncapped.unit_id,
+        uncapped.experiment_id,
+        uncapped.experiment_version,
+        uncapped.metric_id,
+        uncapped.variant_id,
+        uncapped.is_in_assigned_population,
+        uncapped.is_in_exposed_population,
+        uncapped.is_window_complete,
+        uncapped.metric_value as uncapped_metric_value,
+        case
+            when catalog.cap_type = 'absolute' and uncapped.metric_value > catalog.cap_value then catalog.cap_value
+            when catalog.cap_type = 'percentile' and uncapped.metric_value > percentile_caps.metric_cap then percentile_caps.metric_cap
+            else uncapped.metric_value
+        end as metric_value,
+        uncapped.denominator_value,
+        case
+            when catalog.cap_type = 'absolute' and uncapped.covariate_value > catalog.cap_value then catalog.cap_value
+            when catalog.cap_type = 'percentile' and uncapped.covariate_value > percentile_caps.covariate_cap then percentile_caps.covariate_cap
+            else uncapped.covariate_value
+        end as covariate_value
+
+    from uncapped
+    inner join catalog
+        on uncapped.metric_id = catalog.metric_id
+    left join percentile_caps
+        on uncapped.experiment_id = percentile_caps.experiment_id
+        and uncapped.experiment_version = percentile_caps.experiment_version
+        and uncapped.metric_id = percentile_caps.metric_id
+
+),
+
+final as (
+
+    select
+        capped.*,
+        metric_value < uncapped_metric_value as is_capped
+
+    from capped
+
+)
+
+select * from final

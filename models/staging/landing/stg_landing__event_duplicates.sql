@@ -1,0 +1,27 @@
+{#- Accepted rows removed as duplicates of an earlier-received row with the same event_id. -#}
+with
+
+checked as (
+
+    select * from {{ ref('stg_landing__events_checked') }}
+
+),
+
+duplicates as (
+
+    select
+        event_id,
+        case when is_conflicting_duplicate then 'conflicting_payload' else 'identical_retry' end as duplicate_type,
+        event_name,
+        source_system,
+        event_at,
+        received_at,
+        payload_hash,
+        kept_payload_hash
+
+    from checked
+    where is_duplicate
+
+)
+
+select * from duplicates

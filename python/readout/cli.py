@@ -1,0 +1,45 @@
+"""The ``readout`` command line: one entry point, one subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: subcommand -> (module, one-line help). Each module exposes add_arguments(parser) and run(args).
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "simulate": ("readout.simulate", "write a realistic, deterministic landing zone with planted faults"),
+    "event-time-range": ("readout.landing", "print the dbt flags that bound a backfill to the landing zone's event time"),
+}
+
+
+class UsageError(Exception):
+    """A problem the user can fix; printed as one line, exit code 2, no traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="readout", description=__doc__)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        module = importlib.import_module(module_name)
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(sub_parser)
+        sub_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except (UsageError, ValueError, FileNotFoundError) as exc:
+        print(f"readout {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"readout {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""The raw event contract (the instrumentation contract producers follow), as data.
+
+This module is the single machine-readable statement of the landing-zone layout; the prose version
+lives in ``contracts/instrumentation_contract.md``. The simulator writes to it, the Great
+Expectations suites check against it, and staging maps every schema version onto one shape.
+"""
+
+from __future__ import annotations
+
+CONTRACT_VERSION = 1
+
+#: Landing-zone sub-folders.
+EVENTS_DIR = "events"
+EXPERIMENTS_DIR = "experiments"
+MANIFEST_FILE = "manifest.json"
+
+#: Events, schema version 1: column -> Arrow/Parquet type name.
+EVENT_COLUMNS_V1: dict[str, str] = {
+    "event_id": "string",
+    "event_name": "string",
+    "event_at": "string",  # ISO-8601 UTC text, e.g. 2026-01-15T09:30:00.000Z (producer clock)
+    "received_at": "string",  # ISO-8601 UTC text (collector clock; always well formed)
+    "schema_version": "int32",
+    "source_system": "string",
+    "anonymous_id": "string",
+    "user_id": "string",
+    "session_id": "string",
+    "experiment_id": "string",
+    "experiment_version": "int32",
+    "variant_id": "string",
+    "assignment_mechanism": "string",
+    "consent_granted": "bool",
+    "revenue": "double",
+    "currency": "string",
+    "properties": "string",  # JSON object as text
+}
+
+#: Schema version 2 renames two fields; everything else is unchanged.
+EVENT_RENAMES_V2: dict[str, str] = {
+    "anonymous_id": "device_id",
+    "revenue": "revenue_amount",
+}
+EVENT_COLUMNS_V2: dict[str, str] = {
+    EVENT_RENAMES_V2.get(name, name): type_ for name, type_ in EVENT_COLUMNS_V1.items()
+}
+EVENT_COLUMNS_BY_VERSION: dict[int, dict[str, str]] = {1: EVENT_COLUMNS_V1, 2: EVENT_COLUMNS_V2}
+
+EXPOSURE_EVENT = "experiment_exposed"
+ASSIGNMENT_EVENT = "experiment_assigned"
+OUTCOME_EVENTS = ("session_start", "signup", "purchase")
+EVENT_NAMES = (ASSIGNMENT_EVENT, EXPOSURE_EVENT, *OUTCOME_EVENTS)
+SOURCE_SYSTEMS = ("web", "ios", "android", "server")
+ASSIGNMENT_MECHANISMS = ("hash", "override")
+#: ``properties.traffic_type``; a missing key means human traffic.
+TRAFFIC_TYPES = ("human", "bot", "internal")
+
+#: Experiments export: one row per experiment version x variant.
+EXPERIMENT_COLUMNS: dict[str, str] = {
+    "experiment_id": "string",
+    "experiment_version": "int32",
+    "name": "string",
+    "status": "string",
+    "started_at": "timestamp[us]",  # UTC, no zone
+    "ended_at": "timestamp[us]",  # UTC, no zone; null while running
+    "unit_type": "string",
+    "variant_id": "string",
+    "is_control": "bool",
+    "allocation_weight": "double",
+}
+EXPERIMENT_STATUSES = ("draft", "running", "ramping", "paused", "concluded")
+UNIT_TYPES = ("anonymous_id", "user_id")
