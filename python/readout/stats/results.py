@@ -141,6 +141,8 @@ _FLOAT_OUTPUT_COLUMNS = (
     "alpha",
 )
 
+_TEXT_OUTPUT_COLUMNS = ("estimator", "control_variant_id", "ci_method", "guardrail_status", "status_reason")
+
 SRM_KEYS = ("experiment_id", "experiment_version", "population")
 SRM_INPUT_COLUMNS = (*SRM_KEYS, "variant_id", "observed_units", "expected_share")
 SRM_OUTPUT_COLUMNS = (
@@ -180,7 +182,12 @@ def _num(value: Any) -> float:
 
 
 def _is_true(value: Any) -> bool:
-    return value is not None and value is not pd.NA and not (isinstance(value, float) and math.isnan(value)) and bool(value)
+    """``is_control`` as a strict boolean; text such as ``"false"`` is read, not truth-tested."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return False
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "t", "1", "yes", "y")
+    return bool(value)
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -442,8 +449,11 @@ def compute_metric_results(
     significant[out["adjusted_p_value"].isna().to_numpy()] = pd.NA
     out["is_significant"] = significant
 
+    for col in _TEXT_OUTPUT_COLUMNS:
+        out[col] = out[col].astype("str")
+    out["_estimator_order"] = (out["estimator"] == "cuped").astype(int)  # unadjusted first
     out = out.sort_values(
-        ["experiment_id", "experiment_version", "population", "metric_id", "variant_id", "estimator"],
+        ["experiment_id", "experiment_version", "population", "metric_id", "variant_id", "_estimator_order"],
         kind="stable",
         ignore_index=True,
     )
@@ -516,4 +526,5 @@ def compute_sample_ratio_checks(
     out["observed_units"] = _int_or_float(out["observed_units"])
     out["degrees_of_freedom"] = out["degrees_of_freedom"].astype("Int64")
     out["is_sample_ratio_mismatch"] = out["is_sample_ratio_mismatch"].astype(bool)
+    out["status_reason"] = out["status_reason"].astype("str")
     return out
