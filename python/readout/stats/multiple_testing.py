@@ -74,7 +74,9 @@ def adjust_p_values(p_values, method: str = "holm") -> np.ndarray:
     raise ValueError(f"correction must be one of {CORRECTIONS}, got {method!r}")
 
 
-def guardrail_status(relative_ci_lower: float, relative_ci_upper: float, direction: str, margin: float) -> str:
+def guardrail_status(
+    relative_ci_lower: float, relative_ci_upper: float, direction: str, margin: float
+) -> str:
     """Non-inferiority judgement of a guardrail metric from its relative-lift interval.
 
     ``margin`` is the tolerated relative deterioration (0.02 = 2 %). With ``direction``

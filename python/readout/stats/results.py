@@ -264,7 +264,9 @@ def _base_row(keys: tuple, variant_id: Any, estimator: str, control, variant, al
     return row
 
 
-def _estimate_row(row: dict, build, absolute, relative, alpha: float, target_n: float, reasons: list[str]) -> None:
+def _estimate_row(
+    row: dict, build, absolute, relative, alpha: float, target_n: float, reasons: list[str]
+) -> None:
     """Fill lift columns: ``build()`` gives the (control, variant) stats; the estimators run on them."""
     try:
         stats_c, stats_t = build()
@@ -285,7 +287,9 @@ def _estimate_row(row: dict, build, absolute, relative, alpha: float, target_n: 
         )
         try:
             n_total = _num(stats_c.n) + _num(stats_t.n)
-            seq = asymptotic_confidence_sequence(abs_est.estimate, abs_est.std_error, n_total, alpha, target_n=target_n)
+            seq = asymptotic_confidence_sequence(
+                abs_est.estimate, abs_est.std_error, n_total, alpha, target_n=target_n
+            )
             row.update(sequential_ci_lower=seq.lower, sequential_ci_upper=seq.upper)
         except ValueError as exc:
             reasons.append(f"sequential interval: {exc}")
@@ -300,7 +304,9 @@ def _estimate_row(row: dict, build, absolute, relative, alpha: float, target_n: 
         reasons.append(str(exc))
 
 
-def _pair_rows(keys, metric, control, variant, group_reason, cuped_wanted, alpha, default_target_n) -> list[dict]:
+def _pair_rows(
+    keys, metric, control, variant, group_reason, cuped_wanted, alpha, default_target_n
+) -> list[dict]:
     metric_type = metric["metric_type"]
     target_n = _num(variant.get("sequential_target_n", _NAN))
     target_n = target_n if np.isfinite(target_n) and target_n > 0 else default_target_n
@@ -320,23 +326,36 @@ def _pair_rows(keys, metric, control, variant, group_reason, cuped_wanted, alpha
                 row["mean_control"] = _safe_ratio(control["metric_sum"], control["denominator_sum"])
                 row["mean_variant"] = _safe_ratio(variant["metric_sum"], variant["denominator_sum"])
                 _estimate_row(
-                    row, lambda: (_ratio_stats(control), _ratio_stats(variant)),
-                    ratio_absolute_lift, ratio_relative_lift, alpha, target_n, reasons,
+                    row,
+                    lambda: (_ratio_stats(control), _ratio_stats(variant)),
+                    ratio_absolute_lift,
+                    ratio_relative_lift,
+                    alpha,
+                    target_n,
+                    reasons,
                 )
             elif estimator == "unadjusted":
                 row["ci_method"] = "welch"
                 row["mean_control"] = _safe_mean(control["metric_sum"], control["n_units"])
                 row["mean_variant"] = _safe_mean(variant["metric_sum"], variant["n_units"])
                 _estimate_row(
-                    row, lambda: (_sample_stats(control, metric_type), _sample_stats(variant, metric_type)),
-                    welch_absolute_lift, delta_relative_lift, alpha, target_n, reasons,
+                    row,
+                    lambda: (_sample_stats(control, metric_type), _sample_stats(variant, metric_type)),
+                    welch_absolute_lift,
+                    delta_relative_lift,
+                    alpha,
+                    target_n,
+                    reasons,
                 )
             else:
                 row["ci_method"] = "cuped_welch"
-                missing = [arm for arm, r in (("control", control), ("variant", variant)) if not _has_covariate(r)]
+                missing = [
+                    arm for arm, r in (("control", control), ("variant", variant)) if not _has_covariate(r)
+                ]
                 if missing:
                     reasons.append(f"covariate missing in {' and '.join(missing)}")
                 else:
+
                     def build():
                         c, t = _covariate_stats(control, metric_type), _covariate_stats(variant, metric_type)
                         try:
@@ -346,7 +365,9 @@ def _pair_rows(keys, metric, control, variant, group_reason, cuped_wanted, alpha
                             pass  # the estimators below report the reason
                         return c, t
 
-                    _estimate_row(row, build, cuped_absolute_lift, cuped_relative_lift, alpha, target_n, reasons)
+                    _estimate_row(
+                        row, build, cuped_absolute_lift, cuped_relative_lift, alpha, target_n, reasons
+                    )
 
         if metric["role"] == "guardrail":
             row["guardrail_status"] = _guardrail(metric, row, reasons)
@@ -361,7 +382,9 @@ def _guardrail(metric, row: dict, reasons: list[str]) -> str:
         reasons.append("no non-inferiority margin configured")
         return "inconclusive"
     try:
-        return guardrail_status(row["relative_lift_ci_lower"], row["relative_lift_ci_upper"], metric["direction"], margin)
+        return guardrail_status(
+            row["relative_lift_ci_lower"], row["relative_lift_ci_upper"], metric["direction"], margin
+        )
     except ValueError as exc:
         reasons.append(f"guardrail: {exc}")
         return "inconclusive"
@@ -392,7 +415,9 @@ def _group_rows(keys, group: pd.DataFrame, alpha: float, default_target_n: float
     )
     rows = []
     for variant in variants:
-        rows.extend(_pair_rows(keys, metric, control, variant, group_reason, cuped_wanted, alpha, default_target_n))
+        rows.extend(
+            _pair_rows(keys, metric, control, variant, group_reason, cuped_wanted, alpha, default_target_n)
+        )
     return rows
 
 

@@ -111,7 +111,10 @@ def asymptotic_confidence_sequence(
 
 
 def sequential_difference_in_means(
-    control: SampleStats, treatment: SampleStats, alpha: float = 0.05, target_n: float | None = None,
+    control: SampleStats,
+    treatment: SampleStats,
+    alpha: float = 0.05,
+    target_n: float | None = None,
     rho: float | None = None,
 ) -> SequentialInterval:
     """AsympCS for ``mean_t - mean_c`` from the arms' sufficient statistics so far."""
@@ -119,4 +122,6 @@ def sequential_difference_in_means(
     require_n_at_least_2(treatment.n, "variant")
     fixed = welch_absolute_lift(control, treatment, alpha)
     n = np.asarray(control.n, float) + np.asarray(treatment.n, float)
-    return asymptotic_confidence_sequence(fixed.estimate, fixed.std_error, n, alpha, target_n=target_n, rho=rho)
+    return asymptotic_confidence_sequence(
+        fixed.estimate, fixed.std_error, n, alpha, target_n=target_n, rho=rho
+    )

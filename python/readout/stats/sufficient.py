@@ -121,8 +121,12 @@ class RatioStats:
         _check_n(n)
         for name in ("num_sum", "num_sum_squares", "den_sum", "den_sum_squares", "cross_sum"):
             _array(name, getattr(self, name))
-        _check_cauchy_schwarz("numerator", n, np.asarray(self.num_sum, float), np.asarray(self.num_sum_squares, float))
-        _check_cauchy_schwarz("denominator", n, np.asarray(self.den_sum, float), np.asarray(self.den_sum_squares, float))
+        _check_cauchy_schwarz(
+            "numerator", n, np.asarray(self.num_sum, float), np.asarray(self.num_sum_squares, float)
+        )
+        _check_cauchy_schwarz(
+            "denominator", n, np.asarray(self.den_sum, float), np.asarray(self.den_sum_squares, float)
+        )
 
     @property
     def numerator(self) -> SampleStats:
@@ -142,8 +146,12 @@ class RatioStats:
     def covariance(self):
         """Sample covariance of per-unit numerator and denominator (``ddof=1``)."""
         n = np.asarray(self.n, dtype=float)
-        c = _centred_cross(n, np.asarray(self.num_sum, float), np.asarray(self.den_sum, float),
-                           np.asarray(self.cross_sum, float))
+        c = _centred_cross(
+            n,
+            np.asarray(self.num_sum, float),
+            np.asarray(self.den_sum, float),
+            np.asarray(self.cross_sum, float),
+        )
         return _variance(c, n)
 
 
@@ -163,8 +171,12 @@ class CovariateStats:
         _check_n(n)
         for name in ("y_sum", "y_sum_squares", "x_sum", "x_sum_squares", "xy_sum"):
             _array(name, getattr(self, name))
-        _check_cauchy_schwarz("metric", n, np.asarray(self.y_sum, float), np.asarray(self.y_sum_squares, float))
-        _check_cauchy_schwarz("covariate", n, np.asarray(self.x_sum, float), np.asarray(self.x_sum_squares, float))
+        _check_cauchy_schwarz(
+            "metric", n, np.asarray(self.y_sum, float), np.asarray(self.y_sum_squares, float)
+        )
+        _check_cauchy_schwarz(
+            "covariate", n, np.asarray(self.x_sum, float), np.asarray(self.x_sum_squares, float)
+        )
 
     @property
     def outcome(self) -> SampleStats:
@@ -185,8 +197,9 @@ class CovariateStats:
     def centred_xy(self):
         """Within-arm centred cross sum of covariate and metric."""
         n = np.asarray(self.n, dtype=float)
-        return _centred_cross(n, np.asarray(self.x_sum, float), np.asarray(self.y_sum, float),
-                              np.asarray(self.xy_sum, float))
+        return _centred_cross(
+            n, np.asarray(self.x_sum, float), np.asarray(self.y_sum, float), np.asarray(self.xy_sum, float)
+        )
 
     @property
     def covariance(self):

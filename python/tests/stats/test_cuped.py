@@ -91,11 +91,14 @@ def test_cuped_interval_equals_welch_on_adjusted_raw_values(raw, alpha):
     ref = sps.ttest_ind(adj_t, adj_c, equal_var=False)
     ci = ref.confidence_interval(confidence_level=1 - alpha)
     est = cuped_absolute_lift(control, treatment, alpha=alpha)
-    np.testing.assert_allclose([est.ci_lower, est.ci_upper, est.p_value], [ci.low, ci.high, ref.pvalue], rtol=RTOL)
+    np.testing.assert_allclose(
+        [est.ci_lower, est.ci_upper, est.p_value], [ci.low, ci.high, ref.pvalue], rtol=RTOL
+    )
     np.testing.assert_allclose(est.estimate, adj_t.mean() - adj_c.mean(), rtol=RTOL)
     np.testing.assert_allclose(
         cuped_variance_reduction(control, treatment),
-        1 - (adj_t.var(ddof=1) / adj_t.size + adj_c.var(ddof=1) / adj_c.size)
+        1
+        - (adj_t.var(ddof=1) / adj_t.size + adj_c.var(ddof=1) / adj_c.size)
         / (y_t.var(ddof=1) / y_t.size + y_c.var(ddof=1) / y_c.size),
         rtol=RTOL,
     )
@@ -136,7 +139,9 @@ def test_cuped_compare_reports_unadjusted_beside_adjusted(raw):
     result = cuped_compare(control, treatment)
     ref = sps.ttest_ind(y_t, y_c, equal_var=False)
     np.testing.assert_allclose(result.unadjusted_absolute.p_value, ref.pvalue, rtol=RTOL)
-    np.testing.assert_allclose([result.mean_control, result.mean_variant], [y_c.mean(), y_t.mean()], rtol=RTOL)
+    np.testing.assert_allclose(
+        [result.mean_control, result.mean_variant], [y_c.mean(), y_t.mean()], rtol=RTOL
+    )
     assert result.adjusted_absolute.std_error < result.unadjusted_absolute.std_error
     assert 0 < result.variance_reduction < 1
     assert result.adjusted_absolute.method == "cuped_welch"
@@ -150,7 +155,9 @@ def test_cuped_with_zero_theta_equals_unadjusted():
     assert pooled_theta(control, treatment) == 0.0
     a = cuped_absolute_lift(control, treatment)
     b = welch_absolute_lift(control.outcome, treatment.outcome)
-    np.testing.assert_allclose([a.ci_lower, a.ci_upper, a.p_value], [b.ci_lower, b.ci_upper, b.p_value], rtol=RTOL)
+    np.testing.assert_allclose(
+        [a.ci_lower, a.ci_upper, a.p_value], [b.ci_lower, b.ci_upper, b.p_value], rtol=RTOL
+    )
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -164,7 +171,10 @@ def test_cuped_validation_errors():
         constant_x = _reduce(np.array([1.0, 2, 3]), np.array([2.0, 2, 2]))
         cuped_absolute_lift(constant_x, constant_x)
     with pytest.raises(ValueError, match="zero baseline mean"):
-        cuped_relative_lift(_reduce(np.array([-1.0, 0, 1]), np.array([1.0, 2, 3])), _reduce(np.array([-1.0, 0, 1]), np.array([1.0, 2, 3])))
+        cuped_relative_lift(
+            _reduce(np.array([-1.0, 0, 1]), np.array([1.0, 2, 3])),
+            _reduce(np.array([-1.0, 0, 1]), np.array([1.0, 2, 3])),
+        )
 
 
 # --- simulation with known truth ---------------------------------------------------------------
@@ -188,7 +198,10 @@ def _stats(d) -> CovariateStats:
 def test_simulated_cuped_coverage_and_narrower_intervals():
     sim = Simulator(seed=51)
     mu_c, mu_t = 10.0, 10.1
-    control, treatment = _stats(sim.paired_stats(SIMS, N, _draw(mu_c))), _stats(sim.paired_stats(SIMS, N, _draw(mu_t)))
+    control, treatment = (
+        _stats(sim.paired_stats(SIMS, N, _draw(mu_c))),
+        _stats(sim.paired_stats(SIMS, N, _draw(mu_t))),
+    )
     adjusted = cuped_absolute_lift(control, treatment)
     adjusted_rel = cuped_relative_lift(control, treatment)
     raw_abs = welch_absolute_lift(control.outcome, treatment.outcome)
@@ -198,7 +211,9 @@ def test_simulated_cuped_coverage_and_narrower_intervals():
         cov = coverage(est.ci_lower, est.ci_upper, truth)
         assert 0.935 <= cov <= 0.965, (est.method, cov)
 
-    width_ratio = np.mean(adjusted.ci_upper - adjusted.ci_lower) / np.mean(raw_abs.ci_upper - raw_abs.ci_lower)
+    width_ratio = np.mean(adjusted.ci_upper - adjusted.ci_lower) / np.mean(
+        raw_abs.ci_upper - raw_abs.ci_lower
+    )
     rel_width_ratio = np.mean(adjusted_rel.ci_upper - adjusted_rel.ci_lower) / np.mean(
         raw_rel.ci_upper - raw_rel.ci_lower
     )
@@ -209,7 +224,10 @@ def test_simulated_cuped_coverage_and_narrower_intervals():
 
 def test_simulated_cuped_aa_false_positive_rate():
     sim = Simulator(seed=52)
-    control, treatment = _stats(sim.paired_stats(SIMS, N, _draw(10.0))), _stats(sim.paired_stats(SIMS, N, _draw(10.0)))
+    control, treatment = (
+        _stats(sim.paired_stats(SIMS, N, _draw(10.0))),
+        _stats(sim.paired_stats(SIMS, N, _draw(10.0))),
+    )
     fpr_abs = float(np.mean(cuped_absolute_lift(control, treatment).p_value < 0.05))
     fpr_rel = float(np.mean(cuped_relative_lift(control, treatment).p_value < 0.05))
     assert 0.035 <= fpr_abs <= 0.065, fpr_abs

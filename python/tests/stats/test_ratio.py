@@ -116,7 +116,10 @@ def test_simulated_ratio_coverage():
     """E[num | den] = mu * den, so the true ratio E[num] / E[den] is exactly mu per arm."""
     sim = Simulator(seed=31)
     mu_c, mu_t = 10.0, 10.5
-    control, treatment = _stats(sim.paired_stats(SIMS, N, _draw(mu_c))), _stats(sim.paired_stats(SIMS, N, _draw(mu_t)))
+    control, treatment = (
+        _stats(sim.paired_stats(SIMS, N, _draw(mu_c))),
+        _stats(sim.paired_stats(SIMS, N, _draw(mu_t))),
+    )
     absolute = ratio_absolute_lift(control, treatment)
     relative = ratio_relative_lift(control, treatment)
     abs_cov = coverage(absolute.ci_lower, absolute.ci_upper, mu_t - mu_c)
@@ -127,7 +130,10 @@ def test_simulated_ratio_coverage():
 
 def test_simulated_ratio_aa_false_positive_rate():
     sim = Simulator(seed=32)
-    control, treatment = _stats(sim.paired_stats(SIMS, N, _draw(10.0))), _stats(sim.paired_stats(SIMS, N, _draw(10.0)))
+    control, treatment = (
+        _stats(sim.paired_stats(SIMS, N, _draw(10.0))),
+        _stats(sim.paired_stats(SIMS, N, _draw(10.0))),
+    )
     fpr_abs = float(np.mean(ratio_absolute_lift(control, treatment).p_value < 0.05))
     fpr_rel = float(np.mean(ratio_relative_lift(control, treatment).p_value < 0.05))
     assert 0.035 <= fpr_abs <= 0.065, fpr_abs

@@ -12,11 +12,14 @@ from statsmodels.stats.multitest import multipletests
 from readout.stats import (
     CovariateStats,
     RatioStats,
+    SampleStats,
+    asymptotic_confidence_sequence,
     compute_metric_results,
     compute_sample_ratio_checks,
     cuped_absolute_lift,
     ratio_absolute_lift,
     ratio_relative_lift,
+    welch_absolute_lift,
 )
 
 RTOL = 1e-9
@@ -140,7 +143,9 @@ def test_values_are_consistent(results):
     np.testing.assert_allclose(
         results["relative_lift"], results["mean_variant"] / results["mean_control"] - 1, rtol=RTOL
     )
-    np.testing.assert_allclose(results["absolute_lift"], results["mean_variant"] - results["mean_control"], rtol=1e-8)
+    np.testing.assert_allclose(
+        results["absolute_lift"], results["mean_variant"] - results["mean_control"], rtol=1e-8
+    )
     assert (results["alpha"] == 0.05).all()
     expected_method = np.where(
         results["estimator"] == "cuped", "cuped_welch",
@@ -174,7 +179,9 @@ def test_unadjusted_rows_match_scipy_on_raw_data(stats_and_raw, results, metric_
     ci = ref.confidence_interval()
     row = _row(results, "exp_three", "assigned", "c", metric_id)
     np.testing.assert_allclose(
-        [row.absolute_lift_ci_lower, row.absolute_lift_ci_upper, row.p_value], [ci.low, ci.high, ref.pvalue], rtol=RTOL
+        [row.absolute_lift_ci_lower, row.absolute_lift_ci_upper, row.p_value],
+        [ci.low, ci.high, ref.pvalue],
+        rtol=RTOL,
     )
     assert row.n_units_control == y_c.size and row.n_units_variant == y_t.size
 
@@ -182,13 +189,22 @@ def test_unadjusted_rows_match_scipy_on_raw_data(stats_and_raw, results, metric_
 def test_ratio_and_cuped_rows_match_method_functions(stats_and_raw, results):
     _, raw = stats_and_raw
     key_c, key_t = ("exp_two", 1, "exposed", "control"), ("exp_two", 1, "exposed", "treatment")
-    (num_c, den_c, _), (num_t, den_t, _) = raw[(*key_c, "revenue_per_session")], raw[(*key_t, "revenue_per_session")]
+    (num_c, den_c, _), (num_t, den_t, _) = (
+        raw[(*key_c, "revenue_per_session")],
+        raw[(*key_t, "revenue_per_session")],
+    )
     rc = RatioStats(num_c.size, num_c.sum(), num_c @ num_c, den_c.sum(), den_c @ den_c, num_c @ den_c)
     rt = RatioStats(num_t.size, num_t.sum(), num_t @ num_t, den_t.sum(), den_t @ den_t, num_t @ den_t)
     row = _row(results, "exp_two", "exposed", "treatment", "revenue_per_session")
     a, r = ratio_absolute_lift(rc, rt), ratio_relative_lift(rc, rt)
     np.testing.assert_allclose(
-        [row.mean_control, row.mean_variant, row.absolute_lift_ci_lower, row.relative_lift_ci_upper, row.p_value],
+        [
+            row.mean_control,
+            row.mean_variant,
+            row.absolute_lift_ci_lower,
+            row.relative_lift_ci_upper,
+            row.p_value,
+        ],
         [num_c.sum() / den_c.sum(), num_t.sum() / den_t.sum(), a.ci_lower, r.ci_upper, a.p_value],
         rtol=RTOL,
     )
@@ -199,7 +215,9 @@ def test_ratio_and_cuped_rows_match_method_functions(stats_and_raw, results):
     cuped = _row(results, "exp_two", "exposed", "treatment", "revenue", "cuped")
     unadjusted = _row(results, "exp_two", "exposed", "treatment", "revenue")
     est = cuped_absolute_lift(cc, ct)
-    np.testing.assert_allclose([cuped.absolute_lift, cuped.absolute_lift_ci_lower], [est.estimate, est.ci_lower], rtol=RTOL)
+    np.testing.assert_allclose(
+        [cuped.absolute_lift, cuped.absolute_lift_ci_lower], [est.estimate, est.ci_lower], rtol=RTOL
+    )
     width = lambda row: row.absolute_lift_ci_upper - row.absolute_lift_ci_lower  # noqa: E731
     assert width(cuped) < width(unadjusted)  # the covariate is predictive in this data
 
@@ -207,9 +225,13 @@ def test_ratio_and_cuped_rows_match_method_functions(stats_and_raw, results):
 @pytest.mark.parametrize(("correction", "sm_method"), [("holm", "holm"), ("bh", "fdr_bh")])
 def test_adjustment_family_is_experiment_population_estimator(stats_and_raw, correction, sm_method):
     out = compute_metric_results(stats_and_raw[0], correction=correction)
-    family = out[(out.experiment_id == "exp_three") & (out.population == "assigned") & (out.estimator == "unadjusted")]
+    family = out[
+        (out.experiment_id == "exp_three") & (out.population == "assigned") & (out.estimator == "unadjusted")
+    ]
     assert len(family) == 2 * len(METRICS)  # metrics x treatment variants
-    np.testing.assert_allclose(family["adjusted_p_value"], multipletests(family["p_value"], method=sm_method)[1], rtol=RTOL)
+    np.testing.assert_allclose(
+        family["adjusted_p_value"], multipletests(family["p_value"], method=sm_method)[1], rtol=RTOL
+    )
 
 
 def test_three_variant_experiment_detects_the_real_effect_only(results):
@@ -273,19 +295,38 @@ def test_bad_groups_produce_status_rows_not_exceptions():
     assert reason[("weird_type", "t", "unadjusted")] == "unknown metric_type 'quantile'"
 
     by = out.set_index(["metric_id", "variant_id", "estimator"])
-    assert by.loc[("tiny_control", "t", "unadjusted"), ["absolute_lift", "p_value", "adjusted_p_value"]].isna().all()
+    assert (
+        by.loc[("tiny_control", "t", "unadjusted"), ["absolute_lift", "p_value", "adjusted_p_value"]]
+        .isna()
+        .all()
+    )
     assert pd.isna(by.loc[("tiny_control", "t", "unadjusted"), "is_significant"])
     # zero baseline: the absolute lift is still estimated, only the relative one is missing
     zero = by.loc[("zero_base", "t", "unadjusted")]
     assert np.isfinite(zero.absolute_lift) and np.isfinite(zero.p_value) and np.isnan(zero.relative_lift)
     assert by.loc[("guard_no_margin", "t", "unadjusted"), "guardrail_status"] == "inconclusive"
     # unestimable rows do not take part in the multiple-testing family
-    assert by.loc[("ok", "t", "unadjusted"), "adjusted_p_value"] >= by.loc[("ok", "t", "unadjusted"), "p_value"]
+    assert (
+        by.loc[("ok", "t", "unadjusted"), "adjusted_p_value"] >= by.loc[("ok", "t", "unadjusted"), "p_value"]
+    )
 
 
-def test_missing_covariate_everywhere_skips_cuped_but_partial_covariate_reports():
+def test_missing_covariate_everywhere_skips_cuped():
     out = compute_metric_results(pd.DataFrame(_pair("m")))
     assert list(out["estimator"]) == ["unadjusted"]
+
+
+def test_sequential_interval_uses_target_n_and_per_row_override():
+    rows = _pair("m") + _pair("m2", sequential_target_n=500.0)
+    df = pd.DataFrame(rows)
+    df.loc[df.metric_id == "m", "sequential_target_n"] = np.nan  # falls back to the argument
+    out = compute_metric_results(df, sequential_target_n=2_000).set_index("metric_id")
+    control, variant = SampleStats(100, 50.0, 80.0), SampleStats(100, 50.0, 80.0)
+    fixed = welch_absolute_lift(control, variant)
+    for metric_id, target in (("m", 2_000), ("m2", 500)):
+        seq = asymptotic_confidence_sequence(fixed.estimate, fixed.std_error, 200, target_n=target)
+        assert out.loc[metric_id, "sequential_ci_upper"] == pytest.approx(seq.upper, rel=RTOL)
+    assert out.loc["m", "sequential_ci_upper"] != pytest.approx(out.loc["m2", "sequential_ci_upper"])
 
 
 def test_missing_columns_are_named():
@@ -300,7 +341,9 @@ def test_optional_columns_may_be_absent():
     assert len(out) == 1 and np.isfinite(out["p_value"].iloc[0])
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [(dict(alpha=1.5), "alpha"), (dict(correction="bonf"), "correction")])
+@pytest.mark.parametrize(
+    ("kwargs", "message"), [(dict(alpha=1.5), "alpha"), (dict(correction="bonf"), "correction")]
+)
 def test_bad_arguments_raise(kwargs, message):
     with pytest.raises(ValueError, match=message):
         compute_metric_results(pd.DataFrame(_pair("m")), **kwargs)
@@ -318,7 +361,9 @@ def test_proportion_uses_sum_as_sum_of_squares():
     out = compute_metric_results(pd.DataFrame(rows))
     control = np.r_[np.ones(30), np.zeros(70)]
     variant = np.r_[np.ones(45), np.zeros(55)]
-    assert out["p_value"].iloc[0] == pytest.approx(sps.ttest_ind(variant, control, equal_var=False).pvalue, rel=RTOL)
+    assert out["p_value"].iloc[0] == pytest.approx(
+        sps.ttest_ind(variant, control, equal_var=False).pvalue, rel=RTOL
+    )
 
 
 def test_is_control_given_as_text_is_parsed():
@@ -344,7 +389,14 @@ def _srm_frame():
         ("e4", 1, "assigned", "control", 500, 0.6),
         ("e4", 1, "assigned", "treatment", 500, 0.6),
     ]
-    cols = ["experiment_id", "experiment_version", "population", "variant_id", "observed_units", "expected_share"]
+    cols = [
+        "experiment_id",
+        "experiment_version",
+        "population",
+        "variant_id",
+        "observed_units",
+        "expected_share",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 

@@ -29,12 +29,18 @@ RTOL = 1e-9
 
 def _paper_radius(sigma, t, rho, alpha):
     # Waudby-Smith et al. (2023), Theorem 2.2: sigma * sqrt(2(t rho^2 + 1)/(t^2 rho^2) * log(sqrt(t rho^2 + 1)/alpha))
-    return sigma * math.sqrt(2 * (t * rho**2 + 1) / (t**2 * rho**2) * math.log(math.sqrt(t * rho**2 + 1) / alpha))
+    return sigma * math.sqrt(
+        2 * (t * rho**2 + 1) / (t**2 * rho**2) * math.log(math.sqrt(t * rho**2 + 1) / alpha)
+    )
 
 
-@pytest.mark.parametrize(("sigma", "t", "rho", "alpha"), [(1.0, 100, 0.1, 0.05), (3.5, 20_000, 0.02, 0.01), (0.2, 7, 1.0, 0.1)])
+@pytest.mark.parametrize(
+    ("sigma", "t", "rho", "alpha"), [(1.0, 100, 0.1, 0.05), (3.5, 20_000, 0.02, 0.01), (0.2, 7, 1.0, 0.1)]
+)
 def test_radius_matches_paper_formula(sigma, t, rho, alpha):
-    assert asymptotic_cs_radius(sigma, t, alpha, rho) == pytest.approx(_paper_radius(sigma, t, rho, alpha), rel=RTOL)
+    assert asymptotic_cs_radius(sigma, t, alpha, rho) == pytest.approx(
+        _paper_radius(sigma, t, rho, alpha), rel=RTOL
+    )
 
 
 @pytest.mark.parametrize("alpha", [0.01, 0.05, 0.1])

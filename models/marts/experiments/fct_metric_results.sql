@@ -1,0 +1,61 @@
+{#- The readout: one row per experiment version x population x treatment variant x metric x estimator, typed and contract-enforced. -#}
+with
+
+inferred as (
+
+    select * from {{ ref('metric_results_inferred') }}
+
+),
+
+catalog as (
+
+    select * from {{ ref('metric_catalog') }}
+
+),
+
+final as (
+
+    select
+        ----------  ids
+        cast(inferred.experiment_id as {{ dbt.type_string() }}) as experiment_id,
+        cast(inferred.experiment_version as {{ dbt.type_int() }}) as experiment_version,
+        cast(inferred.population as {{ dbt.type_string() }}) as population,
+        cast(inferred.variant_id as {{ dbt.type_string() }}) as variant_id,
+        cast(inferred.metric_id as {{ dbt.type_string() }}) as metric_id,
+        cast(inferred.estimator as {{ dbt.type_string() }}) as estimator,
+        cast(inferred.control_variant_id as {{ dbt.type_string() }}) as control_variant_id,
+
+        ---------- strings
+        cast(catalog.role as {{ dbt.type_string() }}) as metric_role,
+        cast(catalog.direction as {{ dbt.type_string() }}) as direction,
+        cast(inferred.ci_method as {{ dbt.type_string() }}) as ci_method,
+        cast(inferred.guardrail_status as {{ dbt.type_string() }}) as guardrail_status,
+        cast(inferred.status_reason as {{ dbt.type_string() }}) as status_reason,
+
+        ---------- numerics
+        cast(inferred.n_units_control as {{ dbt.type_bigint() }}) as n_units_control,
+        cast(inferred.n_units_variant as {{ dbt.type_bigint() }}) as n_units_variant,
+        cast(inferred.mean_control as {{ readout.type_double() }}) as mean_control,
+        cast(inferred.mean_variant as {{ readout.type_double() }}) as mean_variant,
+        cast(inferred.absolute_lift as {{ readout.type_double() }}) as absolute_lift,
+        cast(inferred.absolute_lift_ci_lower as {{ readout.type_double() }}) as absolute_lift_ci_lower,
+        cast(inferred.absolute_lift_ci_upper as {{ readout.type_double() }}) as absolute_lift_ci_upper,
+        cast(inferred.relative_lift as {{ readout.type_double() }}) as relative_lift,
+        cast(inferred.relative_lift_ci_lower as {{ readout.type_double() }}) as relative_lift_ci_lower,
+        cast(inferred.relative_lift_ci_upper as {{ readout.type_double() }}) as relative_lift_ci_upper,
+        cast(inferred.p_value as {{ readout.type_double() }}) as p_value,
+        cast(inferred.adjusted_p_value as {{ readout.type_double() }}) as adjusted_p_value,
+        cast(inferred.sequential_ci_lower as {{ readout.type_double() }}) as sequential_ci_lower,
+        cast(inferred.sequential_ci_upper as {{ readout.type_double() }}) as sequential_ci_upper,
+        cast(inferred.alpha as {{ readout.type_double() }}) as alpha,
+
+        ---------- booleans
+        cast(inferred.is_significant as {{ dbt.type_boolean() }}) as is_significant
+
+    from inferred
+    left join catalog
+        on inferred.metric_id = catalog.metric_id
+
+)
+
+select * from final

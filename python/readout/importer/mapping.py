@@ -1,0 +1,408 @@
+"""The mapping file of ``readout import``: which columns of a unit-level export mean what.
+
+A mapping is a small YAML file (see ``mappings/`` for examples and the README section "Analyse your
+own export" for the reference). :func:`load_mapping` reads and validates one and returns a
+:class:`Mapping`; every problem is reported as a :class:`readout.cli.UsageError` that names the key,
+and all problems of one file are reported together.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from readout.cli import UsageError
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+OUTCOME_TYPES = ("binary", "numeric")
+DIRECTIONS = ("increase", "decrease")
+ROLES = ("primary", "secondary", "guardrail")
+ON_NULL = ("error", "skip", "zero")
+#: Metric type in the metric catalog for each outcome type.
+METRIC_TYPES = {"binary": "proportion", "numeric": "mean"}
+SPLIT_TOLERANCE = 1e-6
+INT32_MAX = 2**31 - 1
+
+TOP_KEYS = {
+    "experiment_id": True,  # key -> required
+    "experiment_version": False,
+    "name": False,
+    "unit_id": True,
+    "assigned_variant": True,
+    "exposed_variant": False,
+    "timestamp": False,
+    "control": True,
+    "split": True,
+    "outcomes": True,
+}
+VARIANT_KEYS = {"column": True, "values": False}
+OUTCOME_KEYS = {
+    "metric_id": True,
+    "column": True,
+    "type": True,
+    "direction": False,
+    "role": False,
+    "description": False,
+    "on_null": False,
+}
+
+
+@dataclass(frozen=True)
+class VariantColumn:
+    """A column holding variant values, and the optional map source value -> variant_id."""
+
+    column: str
+    values: dict[str, str] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"column": self.column}
+        if self.values is not None:
+            out["values"] = dict(self.values)
+        return out
+
+
+@dataclass(frozen=True)
+class Outcome:
+    metric_id: str
+    column: str
+    type: str  # binary | numeric
+    direction: str = "increase"
+    role: str = "secondary"
+    description: str | None = None
+    on_null: str = "error"  # error | skip | zero
+
+    @property
+    def metric_type(self) -> str:
+        return METRIC_TYPES[self.type]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric_id": self.metric_id,
+            "column": self.column,
+            "type": self.type,
+            "direction": self.direction,
+            "role": self.role,
+            "description": self.description,
+            "on_null": self.on_null,
+        }
+
+
+@dataclass(frozen=True)
+class Mapping:
+    experiment_id: str
+    unit_id: str
+    assigned_variant: VariantColumn
+    control: str
+    split: dict[str, float]
+    outcomes: tuple[Outcome, ...]
+    experiment_version: int = 1
+    name: str | None = None
+    exposed_variant: VariantColumn | None = None
+    timestamp: str | None = None
+    source: str = "<mapping>"
+
+    @property
+    def variants(self) -> list[str]:
+        """Variant ids in the order of ``split``."""
+        return list(self.split)
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.experiment_id
+
+    def columns(self) -> list[tuple[str, str]]:
+        """Every (mapping key, column) pair the mapping reads from the export."""
+        pairs = [("unit_id", self.unit_id), ("assigned_variant.column", self.assigned_variant.column)]
+        if self.exposed_variant is not None:
+            pairs.append(("exposed_variant.column", self.exposed_variant.column))
+        if self.timestamp is not None:
+            pairs.append(("timestamp", self.timestamp))
+        pairs += [(f"outcomes[{o.metric_id}].column", o.column) for o in self.outcomes]
+        return pairs
+
+    def to_dict(self) -> dict[str, Any]:
+        """The mapping as used, every default filled in (written to the import manifest)."""
+        return {
+            "experiment_id": self.experiment_id,
+            "experiment_version": self.experiment_version,
+            "name": self.name,
+            "unit_id": self.unit_id,
+            "assigned_variant": self.assigned_variant.to_dict(),
+            "exposed_variant": None if self.exposed_variant is None else self.exposed_variant.to_dict(),
+            "timestamp": self.timestamp,
+            "control": self.control,
+            "split": dict(self.split),
+            "outcomes": [o.to_dict() for o in self.outcomes],
+        }
+
+
+# ------------------------------------------------------------------------------------------ YAML
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key repeated in one mapping (plain YAML keeps the last silently)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    loader.flatten_mapping(node)
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:
+            continue
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} appears twice (first on line {seen[key] + 1})", key_node.start_mark
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _read_yaml(path: Path) -> Any:
+    if not path.exists():
+        raise UsageError(f"mapping file not found: {path}")
+    if path.is_dir():
+        raise UsageError(f"mapping path is a folder, not a YAML file: {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read mapping file {path}: {exc}") from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UsageError(f"mapping {path}: not valid YAML{where}: {problem}") from None
+
+
+# ------------------------------------------------------------------------------------ validation
+class _Problems:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.items: list[str] = []
+
+    def add(self, message: str) -> None:
+        self.items.append(message)
+
+    def raise_if_any(self) -> None:
+        if not self.items:
+            return
+        if len(self.items) == 1:
+            raise UsageError(f"mapping {self.source}: {self.items[0]}")
+        listed = "\n".join(f"  - {item}" for item in self.items)
+        raise UsageError(f"mapping {self.source} has {len(self.items)} problems:\n{listed}")
+
+
+def _check_keys(data: dict, allowed: dict[str, bool], where: str, problems: _Problems) -> None:
+    prefix = f"{where}: " if where else ""
+    for key in data:
+        if key not in allowed:
+            problems.add(f"{prefix}unknown key {key!r} (allowed: {', '.join(allowed)})")
+    for key, required in allowed.items():
+        if required and key not in data:
+            problems.add(f"{prefix}missing required key {key!r}")
+
+
+def _text(value: Any, key: str, problems: _Problems, *, pattern: re.Pattern | None = None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        problems.add(f"{key} must be text, got {value!r}")
+        return None
+    text = str(value)
+    if not text.strip():
+        problems.add(f"{key} must not be empty")
+        return None
+    if pattern is not None and not pattern.match(text):
+        problems.add(f"{key} {text!r} must match [a-z0-9][a-z0-9_]* (lower-case letters, digits, underscores)")
+        return None
+    return text
+
+
+def _source_value(value: Any) -> str:
+    """A source value as written in a ``values`` map, as the text the importer compares against.
+
+    YAML turns ``true``/``1`` keys into bool/int; they are compared as text (``true``, ``1``).
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _choice(value: Any, key: str, choices: tuple[str, ...], default: str, problems: _Problems) -> str:
+    if value is None:
+        return default
+    if value not in choices:
+        problems.add(f"{key} is {value!r}; expected one of: {', '.join(choices)}")
+        return default
+    return value
+
+
+def _variant_column(data: Any, key: str, problems: _Problems) -> VariantColumn | None:
+    if isinstance(data, str):  # shorthand: `assigned_variant: group`
+        data = {"column": data}
+    if not isinstance(data, dict):
+        problems.add(f"{key} must be a mapping with 'column' and optional 'values', got {data!r}")
+        return None
+    _check_keys(data, VARIANT_KEYS, key, problems)
+    column = _text(data.get("column"), f"{key}.column", problems)
+    values_data = data.get("values")
+    values: dict[str, str] | None = None
+    if values_data is not None:
+        if not isinstance(values_data, dict) or not values_data:
+            problems.add(f"{key}.values must be a non-empty mapping of source value -> variant_id")
+        else:
+            values = {}
+            for source_value, variant in values_data.items():
+                if source_value is None:
+                    problems.add(f"{key}.values: a source value is empty (null); quote it if it is text")
+                    continue
+                variant_id = _text(variant, f"{key}.values[{source_value!r}]", problems)
+                if variant_id is None:
+                    if variant is None:
+                        problems.add(f"{key}.values[{source_value!r}] has no variant_id")
+                    continue
+                text = _source_value(source_value)
+                if text in values and values[text] != variant_id:
+                    problems.add(f"{key}.values maps {text!r} twice, to {values[text]!r} and {variant_id!r}")
+                values[text] = variant_id
+    if column is None:
+        return None
+    return VariantColumn(column=column, values=values)
+
+
+def _split(data: Any, problems: _Problems) -> dict[str, float]:
+    if not isinstance(data, dict) or not data:
+        problems.add("split must be a mapping variant_id -> planned weight, e.g. {control: 0.5, treatment: 0.5}")
+        return {}
+    split: dict[str, float] = {}
+    for variant, weight in data.items():
+        variant_id = _text(variant, "split variant", problems)
+        if variant_id is None:
+            continue
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
+            problems.add(f"split[{variant_id!r}] must be a number, got {weight!r}")
+            continue
+        if weight <= 0:
+            problems.add(f"split[{variant_id!r}] must be positive, got {weight!r}")
+            continue
+        split[variant_id] = float(weight)
+    if split and len(split) == len(data):
+        total = sum(split.values())
+        if abs(total - 1.0) > SPLIT_TOLERANCE:
+            hint = " (write shares, e.g. 0.5, not percentages)" if abs(total - 100) < 1e-6 else ""
+            problems.add(f"split weights sum to {total:g}, not 1{hint}")
+    if len(split) == 1:
+        problems.add("split must name at least two variants")
+    return split
+
+
+def _outcomes(data: Any, problems: _Problems) -> tuple[Outcome, ...]:
+    if not isinstance(data, list) or not data:
+        problems.add("outcomes must be a non-empty list (at least one outcome)")
+        return ()
+    outcomes: list[Outcome] = []
+    seen: set[str] = set()
+    for index, item in enumerate(data, start=1):
+        where = f"outcomes[{index}]"
+        if not isinstance(item, dict):
+            problems.add(f"{where} must be a mapping with metric_id, column and type, got {item!r}")
+            continue
+        if isinstance(item.get("metric_id"), str):
+            where = f"outcomes[{index}] ({item['metric_id']})"
+        before = len(problems.items)
+        _check_keys(item, OUTCOME_KEYS, where, problems)
+        metric_id = _text(item.get("metric_id"), f"{where}.metric_id", problems, pattern=ID_PATTERN)
+        column = _text(item.get("column"), f"{where}.column", problems)
+        type_ = _choice(item.get("type"), f"{where}.type", OUTCOME_TYPES, "binary", problems)
+        direction = _choice(item.get("direction"), f"{where}.direction", DIRECTIONS, "increase", problems)
+        role = _choice(item.get("role"), f"{where}.role", ROLES, "secondary", problems)
+        on_null = _choice(item.get("on_null"), f"{where}.on_null", ON_NULL, "error", problems)
+        description = item.get("description")
+        if description is not None and not isinstance(description, str):
+            problems.add(f"{where}.description must be text")
+            description = None
+        if metric_id is not None:
+            if metric_id in seen:
+                problems.add(f"metric_id {metric_id!r} appears in more than one outcome")
+            seen.add(metric_id)
+        if len(problems.items) == before and metric_id and column:
+            outcomes.append(
+                Outcome(metric_id, column, type_, direction, role, description.strip() if description else None, on_null)
+            )
+    return tuple(outcomes)
+
+
+def parse_mapping(data: Any, source: str = "<mapping>") -> Mapping:
+    """Validate a mapping already parsed from YAML; ``source`` names it in error messages."""
+    problems = _Problems(source)
+    if not isinstance(data, dict):
+        raise UsageError(f"mapping {source}: expected a YAML mapping of keys (experiment_id, unit_id, ...), got {type(data).__name__}")
+    _check_keys(data, TOP_KEYS, "", problems)
+
+    experiment_id = _text(data.get("experiment_id"), "experiment_id", problems, pattern=ID_PATTERN)
+    version = data.get("experiment_version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= INT32_MAX:
+        problems.add(f"experiment_version must be a whole number >= 1, got {version!r}")
+        version = 1
+    name = data.get("name")
+    if name is not None and not isinstance(name, str):
+        problems.add(f"name must be text, got {name!r}")
+        name = None
+    unit_id = _text(data.get("unit_id"), "unit_id", problems)
+    assigned = _variant_column(data["assigned_variant"], "assigned_variant", problems) if "assigned_variant" in data else None
+    exposed = _variant_column(data["exposed_variant"], "exposed_variant", problems) if data.get("exposed_variant") is not None else None
+    timestamp = _text(data.get("timestamp"), "timestamp", problems)
+    control = _text(data.get("control"), "control", problems)
+    split = _split(data["split"], problems) if "split" in data else {}
+    outcomes = _outcomes(data["outcomes"], problems) if "outcomes" in data else ()
+
+    # Cross-checks: the variants are the keys of `split`.
+    if split:
+        if control is not None and control not in split:
+            problems.add(f"control {control!r} is not among the variants of split ({', '.join(split)})")
+        for key, var in (("assigned_variant", assigned), ("exposed_variant", exposed)):
+            if var is None or var.values is None:
+                continue
+            for source_value, variant_id in var.values.items():
+                if variant_id not in split:
+                    problems.add(
+                        f"{key}.values maps {source_value!r} to {variant_id!r}, which is not a variant of split ({', '.join(split)})"
+                    )
+        if assigned is not None and assigned.values is not None:
+            targets = set(assigned.values.values())
+            for variant_id in split:
+                if variant_id not in targets:
+                    problems.add(f"split variant {variant_id!r} is not the target of any assigned_variant.values entry")
+    problems.raise_if_any()
+    assert experiment_id and unit_id and assigned and control  # guaranteed by the checks above
+    return Mapping(
+        experiment_id=experiment_id,
+        experiment_version=version,
+        name=name.strip() if name and name.strip() else None,
+        unit_id=unit_id,
+        assigned_variant=assigned,
+        exposed_variant=exposed,
+        timestamp=timestamp,
+        control=control,
+        split=split,
+        outcomes=outcomes,
+        source=source,
+    )
+
+
+def load_mapping(path: str | Path) -> Mapping:
+    """Read and validate a mapping YAML file."""
+    path = Path(path)
+    return parse_mapping(_read_yaml(path), source=str(path))
