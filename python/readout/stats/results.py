@@ -190,12 +190,6 @@ def _is_true(value: Any) -> bool:
     return bool(value)
 
 
-def _str_or_none(value: Any) -> str | None:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return str(value)
-
-
 def _join(reasons: list[str]) -> str | None:
     unique = list(dict.fromkeys(r for r in reasons if r))
     return "; ".join(unique) if unique else None
@@ -246,7 +240,7 @@ def _safe_ratio(num: Any, den: Any) -> float:
 
 
 def _base_row(keys: tuple, variant_id: Any, estimator: str, control, variant, alpha: float) -> dict:
-    row = dict(zip(METRIC_KEYS, keys))
+    row = dict(zip(METRIC_KEYS, keys, strict=True))
     row.update(
         variant_id=variant_id,
         estimator=estimator,
@@ -265,14 +259,9 @@ def _base_row(keys: tuple, variant_id: Any, estimator: str, control, variant, al
 
 
 def _estimate_row(
-    row: dict, build, absolute, relative, alpha: float, target_n: float, reasons: list[str]
+    row: dict, stats_c, stats_t, absolute, relative, alpha: float, target_n: float, reasons: list[str]
 ) -> None:
-    """Fill lift columns: ``build()`` gives the (control, variant) stats; the estimators run on them."""
-    try:
-        stats_c, stats_t = build()
-    except ValueError as exc:
-        reasons.append(str(exc))
-        return
+    """Fill the lift columns of ``row`` from one pair of arm statistics; failures become reasons."""
     try:
         abs_est = absolute(stats_c, stats_t, alpha)
     except ValueError as exc:
@@ -304,71 +293,66 @@ def _estimate_row(
         reasons.append(str(exc))
 
 
+def _fill_unadjusted(row, metric_type, control, variant, alpha, target_n, reasons) -> None:
+    if metric_type == "ratio":
+        row["ci_method"] = "delta_ratio"
+        row["mean_control"] = _safe_ratio(control["metric_sum"], control["denominator_sum"])
+        row["mean_variant"] = _safe_ratio(variant["metric_sum"], variant["denominator_sum"])
+        build, absolute, relative = _ratio_stats, ratio_absolute_lift, ratio_relative_lift
+    else:
+        row["ci_method"] = "welch"
+        row["mean_control"] = _safe_mean(control["metric_sum"], control["n_units"])
+        row["mean_variant"] = _safe_mean(variant["metric_sum"], variant["n_units"])
+
+        def build(r):
+            return _sample_stats(r, metric_type)
+
+        absolute, relative = welch_absolute_lift, delta_relative_lift
+    try:
+        stats_c, stats_t = build(control), build(variant)
+    except ValueError as exc:
+        reasons.append(str(exc))
+        return
+    _estimate_row(row, stats_c, stats_t, absolute, relative, alpha, target_n, reasons)
+
+
+def _fill_cuped(row, metric_type, control, variant, alpha, target_n, reasons) -> None:
+    row["ci_method"] = "cuped_welch"
+    missing = [arm for arm, r in (("control", control), ("variant", variant)) if not _has_covariate(r)]
+    if missing:
+        reasons.append(f"covariate missing in {' and '.join(missing)}")
+        return
+    try:
+        stats_c, stats_t = _covariate_stats(control, metric_type), _covariate_stats(variant, metric_type)
+    except ValueError as exc:
+        reasons.append(str(exc))
+        return
+    try:
+        m_c, m_t = cuped_adjusted_means(stats_c, stats_t)
+        row.update(mean_control=float(m_c), mean_variant=float(m_t))
+    except ValueError:
+        pass  # the estimators below report the same reason
+    _estimate_row(row, stats_c, stats_t, cuped_absolute_lift, cuped_relative_lift, alpha, target_n, reasons)
+
+
 def _pair_rows(
     keys, metric, control, variant, group_reason, cuped_wanted, alpha, default_target_n
 ) -> list[dict]:
+    """The 'unadjusted' (and, when wanted, 'cuped') rows of one treatment variant vs the control."""
     metric_type = metric["metric_type"]
     target_n = _num(variant.get("sequential_target_n", _NAN))
     target_n = target_n if np.isfinite(target_n) and target_n > 0 else default_target_n
 
-    estimators = ["unadjusted"]
-    if cuped_wanted:
-        estimators.append("cuped")
     rows = []
-    for estimator in estimators:
+    for estimator in ("unadjusted", "cuped") if cuped_wanted else ("unadjusted",):
         row = _base_row(keys, variant["variant_id"], estimator, control, variant, alpha)
         reasons: list[str] = []
         if group_reason:
             reasons.append(group_reason)
+        elif estimator == "unadjusted":
+            _fill_unadjusted(row, metric_type, control, variant, alpha, target_n, reasons)
         else:
-            if estimator == "unadjusted" and metric_type == "ratio":
-                row["ci_method"] = "delta_ratio"
-                row["mean_control"] = _safe_ratio(control["metric_sum"], control["denominator_sum"])
-                row["mean_variant"] = _safe_ratio(variant["metric_sum"], variant["denominator_sum"])
-                _estimate_row(
-                    row,
-                    lambda: (_ratio_stats(control), _ratio_stats(variant)),
-                    ratio_absolute_lift,
-                    ratio_relative_lift,
-                    alpha,
-                    target_n,
-                    reasons,
-                )
-            elif estimator == "unadjusted":
-                row["ci_method"] = "welch"
-                row["mean_control"] = _safe_mean(control["metric_sum"], control["n_units"])
-                row["mean_variant"] = _safe_mean(variant["metric_sum"], variant["n_units"])
-                _estimate_row(
-                    row,
-                    lambda: (_sample_stats(control, metric_type), _sample_stats(variant, metric_type)),
-                    welch_absolute_lift,
-                    delta_relative_lift,
-                    alpha,
-                    target_n,
-                    reasons,
-                )
-            else:
-                row["ci_method"] = "cuped_welch"
-                missing = [
-                    arm for arm, r in (("control", control), ("variant", variant)) if not _has_covariate(r)
-                ]
-                if missing:
-                    reasons.append(f"covariate missing in {' and '.join(missing)}")
-                else:
-
-                    def build():
-                        c, t = _covariate_stats(control, metric_type), _covariate_stats(variant, metric_type)
-                        try:
-                            m_c, m_t = cuped_adjusted_means(c, t)
-                            row.update(mean_control=float(m_c), mean_variant=float(m_t))
-                        except ValueError:
-                            pass  # the estimators below report the reason
-                        return c, t
-
-                    _estimate_row(
-                        row, build, cuped_absolute_lift, cuped_relative_lift, alpha, target_n, reasons
-                    )
-
+            _fill_cuped(row, metric_type, control, variant, alpha, target_n, reasons)
         if metric["role"] == "guardrail":
             row["guardrail_status"] = _guardrail(metric, row, reasons)
         row["status_reason"] = _join(reasons)
@@ -528,10 +512,10 @@ def compute_sample_ratio_checks(
                 reason = result.reason
         except ValueError as exc:
             reason = str(exc)
-        for r, obs, share in zip(records, observed, shares):
+        for r, obs, share in zip(records, observed, shares, strict=True):
             rows.append(
                 dict(
-                    zip(SRM_KEYS, keys),
+                    zip(SRM_KEYS, keys, strict=True),
                     variant_id=r["variant_id"],
                     observed_units=obs,
                     expected_share=share,

@@ -87,7 +87,7 @@ class SampleStats:
         _check_cauchy_schwarz("metric", n, s, ss)
 
     @classmethod
-    def from_proportion(cls, n, successes) -> "SampleStats":
+    def from_proportion(cls, n, successes) -> SampleStats:
         """A 0/1 metric: the sum of squares equals the sum."""
         return cls(n=n, sum=successes, sum_squares=successes)
 

@@ -42,7 +42,7 @@ class Simulator:
         parts: dict[str, list] = {k: [] for k in keys}
         for size in self._chunks(sims):
             a, b = draw(self.rng, (size, n))
-            for k, v in zip(keys, (*_sums(a), *_sums(b), (a * b).sum(axis=1))):
+            for k, v in zip(keys, (*_sums(a), *_sums(b), (a * b).sum(axis=1)), strict=True):
                 parts[k].append(v)
         out = {k: np.concatenate(v) for k, v in parts.items()}
         out["n"] = np.full(sims, float(n))

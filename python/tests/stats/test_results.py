@@ -98,7 +98,8 @@ def stats_and_raw():
     designs = [
         ("exp_two", 1, "assigned", {"control": (True, 3_000, 0.0), "treatment": (False, 2_900, 0.05)}),
         ("exp_two", 1, "exposed", {"control": (True, 2_000, 0.0), "treatment": (False, 2_050, 0.05)}),
-        ("exp_three", 2, "assigned", {"a_control": (True, 2_000, 0.0), "b": (False, 2_100, 0.0), "c": (False, 1_900, 0.2)}),
+        ("exp_three", 2, "assigned",
+         {"a_control": (True, 2_000, 0.0), "b": (False, 2_100, 0.0), "c": (False, 1_900, 0.2)}),
     ]  # fmt: skip
     for design in designs:
         r, w = _stats_rows(*design, rng)
@@ -272,7 +273,8 @@ def test_bad_groups_produce_status_rows_not_exceptions():
         + _pair("zero_base", control=dict(metric_sum=0.0, metric_sum_of_squares=0.0))
         + _pair("ratio_zero_den", metric_type="ratio", control=dict(
             denominator_sum=0.0, denominator_sum_of_squares=0.0, metric_denominator_cross_sum=0.0),
-            variant=dict(denominator_sum=120.0, denominator_sum_of_squares=200.0, metric_denominator_cross_sum=90.0))
+            variant=dict(denominator_sum=120.0, denominator_sum_of_squares=200.0,
+                         metric_denominator_cross_sum=90.0))
         + _pair("cuped_partial", control=cov)
         + _pair("garbage", control=dict(metric_sum=np.nan))
         + _pair("guard_no_margin", role="guardrail")

@@ -28,7 +28,8 @@ RTOL = 1e-9
 
 
 def _paper_radius(sigma, t, rho, alpha):
-    # Waudby-Smith et al. (2023), Theorem 2.2: sigma * sqrt(2(t rho^2 + 1)/(t^2 rho^2) * log(sqrt(t rho^2 + 1)/alpha))
+    # Waudby-Smith et al. (2023), Theorem 2.2:
+    # sigma * sqrt(2 (t rho^2 + 1) / (t^2 rho^2) * log(sqrt(t rho^2 + 1) / alpha))
     return sigma * math.sqrt(
         2 * (t * rho**2 + 1) / (t**2 * rho**2) * math.log(math.sqrt(t * rho**2 + 1) / alpha)
     )
@@ -134,5 +135,5 @@ def test_sequence_covers_true_lift_at_all_looks_simultaneously():
     control = _looks(rng, lambda r, shape: r.normal(1.0, 1.0, shape))
     treatment = _looks(rng, lambda r, shape: r.normal(1.1, 1.5, shape))
     seq = sequential_difference_in_means(control, treatment, alpha=0.05, target_n=2 * N)
-    simultaneous = np.mean(np.all((seq.lower <= 0.1) & (0.1 <= seq.upper), axis=1))
+    simultaneous = np.mean(np.all((seq.lower <= 0.1) & (seq.upper >= 0.1), axis=1))
     assert simultaneous >= 0.95, simultaneous
