@@ -69,3 +69,40 @@ EXPERIMENT_COLUMNS: dict[str, str] = {
 }
 EXPERIMENT_STATUSES = ("draft", "running", "ramping", "paused", "concluded")
 UNIT_TYPES = ("anonymous_id", "user_id")
+
+#: Imported unit-level exports (`readout import`): landing sub-folders and their columns.
+IMPORTS_DIR = "imports"
+IMPORT_UNIT_COLUMNS: dict[str, str] = {
+    "experiment_id": "string",
+    "experiment_version": "int32",
+    "unit_id": "string",
+    "assigned_variant_id": "string",
+    "exposed_variant_id": "string",
+    "observed_at": "timestamp[us]",  # UTC, no zone; null when the export has no timestamp
+    "source_row": "int64",  # 1-based data row in the exported file
+}
+IMPORT_OUTCOME_COLUMNS: dict[str, str] = {
+    "experiment_id": "string",
+    "experiment_version": "int32",
+    "unit_id": "string",
+    "source_row": "int64",
+    "metric_id": "string",
+    "metric_value": "double",
+}
+IMPORT_METRIC_COLUMNS: dict[str, str] = {
+    "experiment_id": "string",
+    "metric_id": "string",
+    "metric_type": "string",  # proportion | mean
+    "direction": "string",
+    "role": "string",
+    "description": "string",
+}
+
+#: Every landing table: folder (relative to the landing zone) -> columns of its first schema version.
+LANDING_TABLES: dict[str, dict[str, str]] = {
+    EVENTS_DIR: EVENT_COLUMNS_V1,
+    EXPERIMENTS_DIR: EXPERIMENT_COLUMNS,
+    f"{IMPORTS_DIR}/units": IMPORT_UNIT_COLUMNS,
+    f"{IMPORTS_DIR}/outcomes": IMPORT_OUTCOME_COLUMNS,
+    f"{IMPORTS_DIR}/metrics": IMPORT_METRIC_COLUMNS,
+}

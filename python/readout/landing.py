@@ -7,16 +7,51 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from readout.contract import EVENTS_DIR
+from readout.contract import EVENTS_DIR, LANDING_TABLES
 from readout.paths import landing_path
 
+EMPTY_FILE = "_empty.parquet"
 
-def event_time_range(landing: Path) -> tuple[dt.date, dt.date]:
+
+def arrow_schema(columns: dict[str, str]) -> pa.Schema:
+    """An Arrow schema from a contract column map (type names as in ``readout.contract``)."""
+    types = {
+        "string": pa.string(),
+        "int32": pa.int32(),
+        "int64": pa.int64(),
+        "double": pa.float64(),
+        "bool": pa.bool_(),
+        "timestamp[us]": pa.timestamp("us"),
+    }
+    return pa.schema([(name, types[type_name]) for name, type_name in columns.items()])
+
+
+def ensure_landing_tables(landing: Path) -> list[Path]:
+    """Give every landing table at least one (zero-row) Parquet file, so dbt sources always resolve.
+
+    A table folder that already holds a Parquet file is left alone. Returns the files written.
+    """
+    written = []
+    for folder, columns in LANDING_TABLES.items():
+        directory = Path(landing) / folder
+        if directory.is_dir() and any(directory.rglob("*.parquet")):
+            continue
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / EMPTY_FILE
+        pq.write_table(arrow_schema(columns).empty_table(), path)
+        written.append(path)
+    return written
+
+
+def event_time_range(landing: Path) -> tuple[dt.date, dt.date] | None:
     """First day of parseable event time and the day after the last receipt (exclusive end).
 
     Rows whose ``event_at`` cannot be parsed or lies in the future do not move the range: staging
-    quarantines them, so no batch needs to cover them.
+    quarantines them, so no batch needs to cover them. None when no event has usable timestamps
+    (for example a landing zone that holds only imported exports).
     """
     events = Path(landing) / EVENTS_DIR
     files = sorted(events.rglob("*.parquet")) if events.is_dir() else []
@@ -40,7 +75,7 @@ def event_time_range(landing: Path) -> tuple[dt.date, dt.date]:
     finally:
         con.close()
     if first_event is None or last_received is None:
-        raise ValueError(f"no row under {events} has a parseable event_at and received_at")
+        return None
     return first_event.date(), (last_received + dt.timedelta(hours=1)).date() + dt.timedelta(days=1)
 
 
@@ -49,6 +84,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    start, end = event_time_range(landing_path(args.landing))
+    found = event_time_range(landing_path(args.landing))
+    # With no usable events, one empty batch (today) keeps the incremental model cheap and valid.
+    today = dt.datetime.now(dt.timezone.utc).date()
+    start, end = found if found else (today, today + dt.timedelta(days=1))
     print(f"--event-time-start {start.isoformat()} --event-time-end {end.isoformat()}")
     return 0

@@ -15,6 +15,14 @@ units as (
 
 ),
 
+event_experiment_versions as (
+
+    -- imported exports carry their own unit-level outcomes: no event windows for them
+    select * from {{ ref('int_experiment_versions') }}
+    where not is_imported
+
+),
+
 metrics as (
 
     select * from {{ ref('metric_catalog') }}
@@ -44,6 +52,9 @@ anchored as (
         metrics.covariate_lookback_days
 
     from units
+    inner join event_experiment_versions
+        on units.experiment_id = event_experiment_versions.experiment_id
+        and units.experiment_version = event_experiment_versions.experiment_version
     cross join metrics
 
 ),

@@ -1,9 +1,15 @@
-{#- One row per experiment version from the platform export: its window, unit type, control and planned split. -#}
+{#- One row per experiment version from the platform export: its window, unit type, control, planned split, and whether it came from `readout import`. -#}
 with
 
 variants as (
 
     select * from {{ ref('stg_landing__experiment_variants') }}
+
+),
+
+imported as (
+
+    select distinct experiment_id, experiment_version from {{ ref('stg_landing__import_units') }}
 
 ),
 
@@ -25,6 +31,19 @@ versions as (
     from variants
     group by 1, 2
 
+),
+
+final as (
+
+    select
+        versions.*,
+        imported.experiment_id is not null as is_imported
+
+    from versions
+    left join imported
+        on versions.experiment_id = imported.experiment_id
+        and versions.experiment_version = imported.experiment_version
+
 )
 
-select * from versions
+select * from final

@@ -150,7 +150,7 @@ capped as (
 
 ),
 
-final as (
+from_events as (
 
     select
         capped.*,
@@ -158,6 +158,77 @@ final as (
 
     from capped
 
+),
+
+import_units as (
+
+    select * from {{ ref('stg_landing__import_units') }}
+
+),
+
+import_outcomes as (
+
+    select * from {{ ref('stg_landing__import_outcomes') }}
+
+),
+
+flagged_units as (
+
+    select * from {{ ref('int_experiment_units_flagged') }}
+    where is_in_assigned_population or is_in_exposed_population
+
+),
+
+import_outcomes_ranked as (
+
+    -- policy for units on several export rows: the outcome of the unit's first row (by time, then row number)
+    select
+        import_outcomes.*,
+        row_number() over (
+            partition by import_outcomes.experiment_id, import_outcomes.experiment_version, import_outcomes.unit_id, import_outcomes.metric_id
+            order by import_units.observed_at, import_outcomes.source_row
+        ) as row_rank
+
+    from import_outcomes
+    inner join import_units
+        on import_outcomes.experiment_id = import_units.experiment_id
+        and import_outcomes.experiment_version = import_units.experiment_version
+        and import_outcomes.source_row = import_units.source_row
+
+),
+
+from_imports as (
+
+    select
+        flagged_units.unit_id,
+        flagged_units.experiment_id,
+        flagged_units.experiment_version,
+        import_outcomes_ranked.metric_id,
+        flagged_units.variant_id,
+        flagged_units.is_in_assigned_population,
+        flagged_units.is_in_exposed_population,
+        true as is_window_complete,
+        import_outcomes_ranked.metric_value as uncapped_metric_value,
+        import_outcomes_ranked.metric_value,
+        cast(null as {{ readout.type_double() }}) as denominator_value,
+        cast(null as {{ readout.type_double() }}) as covariate_value,
+        false as is_capped
+
+    from import_outcomes_ranked
+    inner join flagged_units
+        on import_outcomes_ranked.experiment_id = flagged_units.experiment_id
+        and import_outcomes_ranked.experiment_version = flagged_units.experiment_version
+        and import_outcomes_ranked.unit_id = flagged_units.unit_id
+    where import_outcomes_ranked.row_rank = 1
+
+),
+
+unioned as (
+
+    select * from from_events
+    union all
+    select * from from_imports
+
 )
 
-select * from final
+select * from unioned

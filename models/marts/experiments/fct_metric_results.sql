@@ -7,9 +7,9 @@ inferred as (
 
 ),
 
-catalog as (
+definitions as (
 
-    select * from {{ ref('metric_catalog') }}
+    select * from {{ ref('int_metric_definitions') }}
 
 ),
 
@@ -26,8 +26,8 @@ final as (
         cast(inferred.control_variant_id as {{ dbt.type_string() }}) as control_variant_id,
 
         ---------- strings
-        cast(catalog.role as {{ dbt.type_string() }}) as metric_role,
-        cast(catalog.direction as {{ dbt.type_string() }}) as direction,
+        cast(definitions.role as {{ dbt.type_string() }}) as metric_role,
+        cast(definitions.direction as {{ dbt.type_string() }}) as direction,
         cast(inferred.ci_method as {{ dbt.type_string() }}) as ci_method,
         cast(inferred.guardrail_status as {{ dbt.type_string() }}) as guardrail_status,
         cast(inferred.status_reason as {{ dbt.type_string() }}) as status_reason,
@@ -53,8 +53,10 @@ final as (
         cast(inferred.is_significant as {{ dbt.type_boolean() }}) as is_significant
 
     from inferred
-    left join catalog
-        on inferred.metric_id = catalog.metric_id
+    left join definitions
+        on inferred.experiment_id = definitions.experiment_id
+        and inferred.experiment_version = definitions.experiment_version
+        and inferred.metric_id = definitions.metric_id
 
 )
 

@@ -17,9 +17,9 @@ variants as (
 
 ),
 
-catalog as (
+definitions as (
 
-    select * from {{ ref('metric_catalog') }}
+    select * from {{ ref('int_metric_definitions') }}
 
 ),
 
@@ -67,14 +67,14 @@ final as (
         aggregated.metric_id,
 
         ---------- strings
-        catalog.metric_type,
-        catalog.direction,
-        catalog.role,
+        definitions.metric_type,
+        definitions.direction,
+        definitions.role,
 
         ---------- numerics
-        cast(catalog.metric_version as {{ dbt.type_int() }}) as metric_version,
+        definitions.metric_version,
         cast(variants.allocation_weight as {{ readout.type_double() }}) as allocation_weight,
-        cast(catalog.non_inferiority_margin as {{ readout.type_double() }}) as non_inferiority_margin,
+        definitions.non_inferiority_margin,
         cast(aggregated.n_units as {{ dbt.type_bigint() }}) as n_units,
         cast(aggregated.n_units_window_incomplete as {{ dbt.type_bigint() }}) as n_units_window_incomplete,
         cast(aggregated.n_units_capped as {{ dbt.type_bigint() }}) as n_units_capped,
@@ -95,8 +95,10 @@ final as (
         on aggregated.experiment_id = variants.experiment_id
         and aggregated.experiment_version = variants.experiment_version
         and aggregated.variant_id = variants.variant_id
-    inner join catalog
-        on aggregated.metric_id = catalog.metric_id
+    inner join definitions
+        on aggregated.experiment_id = definitions.experiment_id
+        and aggregated.experiment_version = definitions.experiment_version
+        and aggregated.metric_id = definitions.metric_id
 
 )
 
