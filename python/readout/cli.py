@@ -9,6 +9,7 @@ import sys
 #: subcommand -> (module, one-line help). Each module exposes add_arguments(parser) and run(args).
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("readout.simulate", "write a realistic, deterministic landing zone with planted faults"),
+    "import": ("readout.importer", "bring a unit-level export from another A/B tool into the landing zone"),
     "event-time-range": ("readout.landing", "print the dbt flags that bound a backfill to the landing zone's event time"),
 }
 

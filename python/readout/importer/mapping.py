@@ -339,7 +339,9 @@ def _outcomes(data: Any, problems: _Problems) -> tuple[Outcome, ...]:
             seen.add(metric_id)
         if len(problems.items) == before and metric_id and column:
             outcomes.append(
-                Outcome(metric_id, column, type_, direction, role, description.strip() if description else None, on_null)
+                Outcome(
+                    metric_id, column, type_, direction, role, description.strip() if description else None, on_null
+                )
             )
     return tuple(outcomes)
 
@@ -348,7 +350,10 @@ def parse_mapping(data: Any, source: str = "<mapping>") -> Mapping:
     """Validate a mapping already parsed from YAML; ``source`` names it in error messages."""
     problems = _Problems(source)
     if not isinstance(data, dict):
-        raise UsageError(f"mapping {source}: expected a YAML mapping of keys (experiment_id, unit_id, ...), got {type(data).__name__}")
+        raise UsageError(
+            f"mapping {source}: expected a YAML mapping of keys (experiment_id, unit_id, ...), "
+            f"got {type(data).__name__}"
+        )
     _check_keys(data, TOP_KEYS, "", problems)
 
     experiment_id = _text(data.get("experiment_id"), "experiment_id", problems, pattern=ID_PATTERN)
@@ -361,8 +366,14 @@ def parse_mapping(data: Any, source: str = "<mapping>") -> Mapping:
         problems.add(f"name must be text, got {name!r}")
         name = None
     unit_id = _text(data.get("unit_id"), "unit_id", problems)
-    assigned = _variant_column(data["assigned_variant"], "assigned_variant", problems) if "assigned_variant" in data else None
-    exposed = _variant_column(data["exposed_variant"], "exposed_variant", problems) if data.get("exposed_variant") is not None else None
+    assigned = (
+        _variant_column(data["assigned_variant"], "assigned_variant", problems) if "assigned_variant" in data else None
+    )
+    exposed = (
+        _variant_column(data["exposed_variant"], "exposed_variant", problems)
+        if data.get("exposed_variant") is not None
+        else None
+    )
     timestamp = _text(data.get("timestamp"), "timestamp", problems)
     control = _text(data.get("control"), "control", problems)
     split = _split(data["split"], problems) if "split" in data else {}
@@ -378,7 +389,8 @@ def parse_mapping(data: Any, source: str = "<mapping>") -> Mapping:
             for source_value, variant_id in var.values.items():
                 if variant_id not in split:
                     problems.add(
-                        f"{key}.values maps {source_value!r} to {variant_id!r}, which is not a variant of split ({', '.join(split)})"
+                        f"{key}.values maps {source_value!r} to {variant_id!r}, "
+                        f"which is not a variant of split ({', '.join(split)})"
                     )
         if assigned is not None and assigned.values is not None:
             targets = set(assigned.values.values())

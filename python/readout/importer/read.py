@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import difflib
 import gzip
-import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,9 +33,7 @@ def detect_format(path: Path) -> str:
     for suffix, kind in sorted(SUFFIXES.items(), key=lambda item: -len(item[0])):
         if name.endswith(suffix):
             return kind
-    raise UsageError(
-        f"cannot tell the format of {path}: the file name must end in .csv, .csv.gz or .parquet"
-    )
+    raise UsageError(f"cannot tell the format of {path}: the file name must end in .csv, .csv.gz or .parquet")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -74,7 +72,9 @@ class Export:
         if len(problems) == 1:
             raise UsageError(f"{self.path}: {problems[0]}; the file's columns are: {listed}")
         lines = "\n".join(f"  - {p}" for p in problems)
-        raise UsageError(f"{self.path}: {len(problems)} mapped columns are not usable:\n{lines}\n  the file's columns are: {listed}")
+        raise UsageError(
+            f"{self.path}: {len(problems)} mapped columns are not usable:\n{lines}\n  the file's columns are: {listed}"
+        )
 
     def read(self, columns: list[str]) -> pa.Table:
         """The named columns, in file row order (CSV: all text)."""
@@ -84,11 +84,20 @@ class Export:
                 return pq.read_table(self.path, columns=wanted)
             except (pa.ArrowException, OSError) as exc:
                 raise UsageError(f"cannot read Parquet file {self.path}: {_first_line(exc)}") from None
+        bad_rows: list[tuple[int | None, int, int]] = []
+
+        def on_invalid_row(row) -> str:
+            bad_rows.append((row.number, row.expected_columns, row.actual_columns))
+            return "skip"
+
         try:
-            return pa_csv.read_csv(
+            table = pa_csv.read_csv(
                 self.path,
-                read_options=pa_csv.ReadOptions(column_names=self.columns, skip_rows=1),
-                parse_options=pa_csv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True),
+                # Single-threaded so that a malformed row comes with its number (the file is read once).
+                read_options=pa_csv.ReadOptions(use_threads=False),
+                parse_options=pa_csv.ParseOptions(
+                    delimiter=self.delimiter, newlines_in_values=True, invalid_row_handler=on_invalid_row
+                ),
                 convert_options=pa_csv.ConvertOptions(
                     column_types={name: pa.string() for name in wanted},
                     include_columns=wanted,
@@ -99,17 +108,30 @@ class Export:
             )
         except (pa.ArrowException, OSError, EOFError, gzip.BadGzipFile) as exc:
             message = _first_line(exc)
-            if "invalid UTF8" in message or "Invalid UTF8" in message:
-                message = "the file is not UTF-8 text (" + message + ")"
+            if "utf8" in message.lower():
+                where = re.search(r"column #(\d+): Row #(\d+)", message)
+                if where and int(where.group(1)) < len(self.columns):
+                    column, row = self.columns[int(where.group(1))], int(where.group(2)) - 1  # Row # counts the header
+                    message = f"column {column!r} at row {row} is not UTF-8 text; save the file as UTF-8"
+                else:
+                    message = f"the file is not UTF-8 text; save it as UTF-8 ({message})"
             raise UsageError(f"cannot read CSV file {self.path}: {message}") from None
+        if bad_rows:
+            number, expected, actual = bad_rows[0]
+            where = f"row {number - 1}" if number is not None else "a row"  # number counts the header
+            more = f" ({len(bad_rows):,} malformed rows in all)" if len(bad_rows) > 1 else ""
+            raise UsageError(
+                f"cannot read CSV file {self.path}: {where} has {actual} fields but the header has {expected}{more}"
+            )
+        return table
 
 
 def _csv_header(path: Path) -> tuple[list[str], str]:
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rb") as raw:
-            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-            first = text.readline()
+            first_bytes = raw.readline()
+        first = first_bytes.decode("utf-8-sig")
     except gzip.BadGzipFile:
         raise UsageError(f"cannot read {path}: the name ends in .gz but the file is not gzip-compressed") from None
     except (OSError, EOFError) as exc:

@@ -1,0 +1,108 @@
+"""``readout import``: land a unit-level experiment export (CSV, CSV.gz or Parquet) via a YAML mapping.
+
+    readout import mappings/udacity_ab_data.yml --file ab_data.csv.gz [--landing DIR]
+
+The mapping (see ``mappings/`` and the README section "Analyse your own export") says which column
+holds the unit id, the assigned and exposed variant, the timestamp and each outcome. Every mapped cell
+is validated before anything is written; the import then writes the experiment's files into the
+landing zone (layout in :mod:`readout.importer.write`) and prints a short summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from readout.importer.mapping import Mapping, load_mapping
+from readout.importer.read import open_export
+from readout.importer.transform import ImportData, build_import
+from readout.importer.write import check_experiment_id_free, write_import
+from readout.paths import landing_path
+
+__all__ = ["ImportResult", "add_arguments", "import_export", "run", "summary"]
+
+
+@dataclass
+class ImportResult:
+    mapping: Mapping
+    data: ImportData
+    landing: Path
+    files: dict[str, Path]
+    source: Path
+
+    @property
+    def counts(self) -> dict:
+        return self.data.counts
+
+
+def import_export(mapping: str | Path | Mapping, file: str | Path, landing: str | Path | None = None) -> ImportResult:
+    """Validate ``file`` against ``mapping`` and write its landing files; raises UsageError on a problem."""
+    mapping = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+    landing = landing_path(landing)
+    check_experiment_id_free(landing, mapping.experiment_id)
+    export = open_export(file)
+    export.require(mapping.columns())
+    table = export.read([column for _, column in mapping.columns()])
+    data = build_import(mapping, export, table)
+    files = write_import(data, landing, export.path)
+    return ImportResult(mapping=mapping, data=data, landing=landing, files=files, source=export.path)
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row" + ("" if n == 1 else "s")
+
+
+def summary(result: ImportResult) -> str:
+    """The lines printed after an import."""
+    c = result.counts
+    m = result.mapping
+    rows = c["rows_read"]
+    lines = [
+        f"imported {m.experiment_id} (version {m.experiment_version}) from {result.source}",
+        f"  rows read              {rows:,}",
+        f"  units                  {c['units']:,}",
+        f"  duplicate units        {c['duplicate_units']:,} unit ids on more than one row"
+        f" ({_rows(c['rows_of_duplicate_units'])}); {c['units_in_several_assigned_variants']:,}"
+        " in more than one assigned variant",
+    ]
+    for variant, count in c["rows_per_assigned_variant"].items():
+        control = ", control" if variant == m.control else ""
+        lines.append(
+            f"  assigned {variant:<13} {_rows(count)} ({count / rows:.2%}; planned {m.split[variant]:.2%}{control})"
+        )
+    if m.exposed_variant is not None:
+        lines.append(
+            f"  assigned != exposed    {_rows(c['rows_assigned_not_exposed'])}"
+            f" ({c['units_assigned_not_exposed']:,} unit{'' if c['units_assigned_not_exposed'] == 1 else 's'})"
+        )
+        if c["rows_exposed_unknown"]:
+            lines.append(
+                f"  exposure unknown       {_rows(c['rows_exposed_unknown'])} (empty {m.exposed_variant.column!r})"
+            )
+    else:
+        lines.append("  assigned != exposed    n/a (no exposed_variant column; exposure = assignment)")
+    per_metric = ", ".join(
+        f"{metric} {info['values_written']:,}"
+        + (f" ({info['empty_cells']:,} empty: {info['on_null']})" if info["empty_cells"] else "")
+        for metric, info in c["outcomes"].items()
+    )
+    lines.append(f"  outcome values written {c['outcome_rows_written']:,} ({per_metric})")
+    lines.append(f"  files written under {result.landing}:")
+    for path in result.files.values():
+        lines.append(f"    {path.relative_to(result.landing).as_posix()}")
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("mapping", metavar="MAPPING", help="YAML mapping file (see mappings/ for examples)")
+    parser.add_argument("--file", required=True, metavar="PATH", help="the export: .csv, .csv.gz or .parquet")
+    parser.add_argument(
+        "--landing", metavar="DIR", help="landing zone (default: $READOUT_LANDING_PATH or data/landing)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    result = import_export(args.mapping, args.file, args.landing)
+    print(summary(result))
+    return 0

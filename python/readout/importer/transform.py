@@ -1,0 +1,331 @@
+"""From an export table and its mapping to the landing tables of ``readout import``.
+
+Every cell of every mapped column is checked before anything is written; a problem names the
+column, the offending value, the first (1-based) data row where it occurs and how many rows share it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from readout.cli import UsageError
+from readout.importer.mapping import Mapping, Outcome, VariantColumn
+from readout.importer.read import Export, as_text
+
+MAX_VALUES_LISTED = 5
+MAX_PROBLEMS_LISTED = 10
+BINARY_TRUE = ("1", "true", "1.0")
+BINARY_FALSE = ("0", "false", "0.0")
+
+
+@dataclass
+class ImportData:
+    """What one import writes, and the counts it reports."""
+
+    mapping: Mapping
+    units: pa.Table
+    outcomes: pa.Table
+    counts: dict = field(default_factory=dict)
+    started_at: object = None  # pa.Scalar timestamp[us] or None
+    ended_at: object = None
+
+
+class _Problems:
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.items: list[str] = []
+
+    def add(self, message: str) -> None:
+        self.items.append(message)
+
+    def raise_if_any(self) -> None:
+        if not self.items:
+            return
+        if len(self.items) == 1:
+            raise UsageError(f"{self.label}: {self.items[0]}")
+        shown = self.items[:MAX_PROBLEMS_LISTED]
+        more = len(self.items) - len(shown)
+        lines = "\n".join(f"  - {item}" for item in shown)
+        tail = f"\n  ... and {more} more" if more else ""
+        raise UsageError(f"{self.label} has {len(self.items)} problems:\n{lines}{tail}")
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row" + ("" if n == 1 else "s")
+
+
+def _first_row(mask: pa.ChunkedArray | pa.Array) -> int:
+    """1-based data row of the first true in ``mask`` (nulls count as false)."""
+    mask = pc.fill_null(mask, False)
+    if isinstance(mask, pa.ChunkedArray):
+        mask = mask.combine_chunks()
+    return int(pc.indices_nonzero(mask)[0].as_py()) + 1
+
+
+def _count(mask: pa.ChunkedArray | pa.Array) -> int:
+    return int(pc.sum(pc.fill_null(mask, False).cast(pa.int64())).as_py() or 0)
+
+
+def _describe_bad_values(text: pa.ChunkedArray, bad: pa.ChunkedArray) -> list[tuple[str, int, int]]:
+    """(value, first row, rows) of each distinct offending value, in order of first occurrence."""
+    mask = pc.fill_null(bad, False)
+    if isinstance(mask, pa.ChunkedArray):
+        mask = mask.combine_chunks()
+    positions = pc.indices_nonzero(mask)
+    values = pc.take(text, positions).to_pandas()
+    rows = positions.to_numpy() + 1
+    frame = pd.DataFrame({"value": values.to_numpy(dtype=object), "row": rows})
+    grouped = frame.groupby("value", sort=False, dropna=False)["row"].agg(["min", "size"]).sort_values("min")
+    return [(str(value), int(r["min"]), int(r["size"])) for value, r in grouped.iterrows()]
+
+
+def _list_values(found: list[tuple[str, int, int]]) -> str:
+    shown = [f"{value!r} (first at row {row}, {_rows(n)})" for value, row, n in found[:MAX_VALUES_LISTED]]
+    more = len(found) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more else "")
+
+
+def _null_check(text: pa.ChunkedArray, what: str, column: str, problems: _Problems) -> bool:
+    nulls = pc.is_null(text)
+    n = _count(nulls)
+    if n:
+        problems.add(f"{what} column {column!r} is empty (null) at row {_first_row(nulls)} ({_rows(n)} in all)")
+    return n == 0
+
+
+def _variants(
+    table: pa.Table, var: VariantColumn, key: str, mapping: Mapping, problems: _Problems, *, allow_null: bool
+) -> pa.ChunkedArray | None:
+    """The variant_id of every row (null where the cell is empty and ``allow_null``)."""
+    text = as_text(table[var.column])
+    if not allow_null and not _null_check(text, key, var.column, problems):
+        return None
+    if var.values is not None:
+        keys = list(var.values)
+        targets = [var.values[k] for k in keys]
+        # YAML turns unquoted true/false keys into booleans; match them whatever the case in the file.
+        if any(k in ("true", "false") for k in keys):
+            lower = pc.utf8_lower(text)
+            text = pc.if_else(pc.is_in(lower, value_set=pa.array(["true", "false"])), lower, text)
+        index = pc.index_in(text, value_set=pa.array(keys, pa.string()))
+        unknown = pc.and_(pc.is_valid(text), pc.is_null(index))
+        if _count(unknown):
+            found = _describe_bad_values(text, unknown)
+            problems.add(
+                f"column {var.column!r} ({key}) has values that {key}.values does not map: {_list_values(found)}; "
+                f"mapped values: {', '.join(map(repr, keys))}"
+            )
+            return None
+        return pc.take(pa.array(targets, pa.string()), index)
+    unknown = pc.and_(pc.is_valid(text), pc.invert(pc.is_in(text, value_set=pa.array(mapping.variants, pa.string()))))
+    if _count(unknown):
+        found = _describe_bad_values(text, unknown)
+        problems.add(
+            f"column {var.column!r} ({key}) has values that are not variants of split "
+            f"({', '.join(mapping.variants)}): {_list_values(found)}; add {key}.values to map them"
+        )
+        return None
+    return text
+
+
+def _timestamps(table: pa.Table, column: str, problems: _Problems) -> pa.ChunkedArray | None:
+    """UTC timestamps without zone (microseconds); text is parsed as ISO-8601, naive = UTC."""
+    raw = table[column]
+    type_ = raw.type
+    if pa.types.is_timestamp(type_):
+        # Arrow stores zoned timestamps as UTC instants: dropping the zone keeps the UTC wall time.
+        return raw.cast(pa.timestamp(type_.unit)).cast(pa.timestamp("us"), safe=False)
+    if pa.types.is_date(type_):
+        return raw.cast(pa.timestamp("us"))
+    if not (pa.types.is_string(type_) or pa.types.is_large_string(type_) or pa.types.is_dictionary(type_)):
+        problems.add(f"timestamp column {column!r} has type {type_}; expected timestamps or ISO-8601 text")
+        return None
+    text = as_text(raw)
+    series = pd.Series(text.to_numpy(zero_copy_only=False), dtype=object)
+    parsed = pd.to_datetime(series, utc=True, format="ISO8601", errors="coerce")
+    bad = series.notna().to_numpy() & parsed.isna().to_numpy()
+    if bad.any():
+        found = _describe_bad_values(text, pa.chunked_array([pa.array(bad)]))
+        problems.add(
+            f"timestamp column {column!r} has values that are not ISO-8601 date-times "
+            f"(e.g. 2017-01-21 22:11:48 or 2017-01-21T22:11:48Z): {_list_values(found)}"
+        )
+        return None
+    values = parsed.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+    return pa.chunked_array([pa.array(values, type=pa.timestamp("us"), from_pandas=True)])
+
+
+def _outcome_values(table: pa.Table, outcome: Outcome, problems: _Problems) -> np.ndarray | None:
+    """float64 per row, NaN where the cell is empty."""
+    raw = table[outcome.column]
+    type_ = raw.type
+    what = f"{outcome.type} outcome {outcome.metric_id!r}: column {outcome.column!r}"
+    if (
+        pa.types.is_boolean(type_)
+        or pa.types.is_integer(type_)
+        or pa.types.is_floating(type_)
+        or pa.types.is_decimal(type_)
+    ):
+        values = raw.cast(pa.float64()).to_numpy(zero_copy_only=False).astype("float64")
+        text = as_text(raw)
+        if outcome.type == "binary":
+            bad = ~np.isnan(values) & (values != 0.0) & (values != 1.0)
+            if bad.any():
+                found = _describe_bad_values(text, pa.chunked_array([pa.array(bad)]))
+                problems.add(f"{what} has values that are not 0/1/true/false: {_list_values(found)}")
+                return None
+        elif np.isinf(values).any():
+            bad = np.isinf(values)
+            found = _describe_bad_values(text, pa.chunked_array([pa.array(bad)]))
+            problems.add(f"{what} has infinite values: {_list_values(found)}")
+            return None
+        return values
+    text = as_text(raw)
+    if outcome.type == "binary":
+        lower = pc.utf8_lower(text)
+        is_true = pc.is_in(lower, value_set=pa.array(BINARY_TRUE))
+        is_false = pc.is_in(lower, value_set=pa.array(BINARY_FALSE))
+        bad = pc.and_(pc.is_valid(text), pc.invert(pc.or_(is_true, is_false)))
+        if _count(bad):
+            found = _describe_bad_values(text, bad)
+            problems.add(f"{what} has values that are not 0/1/true/false: {_list_values(found)}")
+            return None
+        values = np.where(pc.fill_null(is_true, False).to_numpy(zero_copy_only=False), 1.0, 0.0)
+        values[pc.is_null(text).to_numpy(zero_copy_only=False)] = np.nan
+        return values
+    series = pd.Series(text.to_numpy(zero_copy_only=False), dtype=object)
+    numbers = pd.to_numeric(series, errors="coerce").astype("float64").to_numpy()
+    bad = series.notna().to_numpy() & ~np.isfinite(numbers)
+    if bad.any():
+        found = _describe_bad_values(text, pa.chunked_array([pa.array(bad)]))
+        problems.add(f"{what} has values that are not numbers: {_list_values(found)}")
+        return None
+    return numbers
+
+
+def build_import(mapping: Mapping, export: Export, table: pa.Table) -> ImportData:
+    """Validate every mapped cell and build the units and outcomes tables (nothing is written)."""
+    problems = _Problems(export.label)
+    n = table.num_rows
+    if n == 0:
+        raise UsageError(f"{export.label} has a header but no data rows")
+
+    unit_text = as_text(table[mapping.unit_id])
+    _null_check(unit_text, "unit_id", mapping.unit_id, problems)
+    assigned = _variants(table, mapping.assigned_variant, "assigned_variant", mapping, problems, allow_null=False)
+    exposed = None
+    if mapping.exposed_variant is not None:
+        exposed = _variants(table, mapping.exposed_variant, "exposed_variant", mapping, problems, allow_null=True)
+    observed = _timestamps(table, mapping.timestamp, problems) if mapping.timestamp else None
+
+    outcome_values: list[tuple[Outcome, np.ndarray]] = []
+    for outcome in mapping.outcomes:
+        values = _outcome_values(table, outcome, problems)
+        if values is None:
+            continue
+        missing = np.isnan(values)
+        if missing.any() and outcome.on_null == "error":
+            first = int(np.flatnonzero(missing)[0]) + 1
+            problems.add(
+                f"{outcome.type} outcome {outcome.metric_id!r}: column {outcome.column!r} is empty at row {first} "
+                f"({_rows(int(missing.sum()))} in all); "
+                "set on_null: skip or on_null: zero in the outcome to accept that"
+            )
+            continue
+        outcome_values.append((outcome, values))
+    problems.raise_if_any()
+    assert assigned is not None
+
+    source_row = pa.array(np.arange(1, n + 1, dtype=np.int64))
+    experiment_id = pa.array(np.full(n, mapping.experiment_id, dtype=object), pa.string())
+    version = pa.array(np.full(n, mapping.experiment_version, dtype=np.int32))
+    unit_ids = unit_text.combine_chunks()
+    assigned_arr = assigned.combine_chunks() if isinstance(assigned, pa.ChunkedArray) else assigned
+    if exposed is None:
+        exposed_arr = assigned_arr
+    else:
+        exposed_arr = exposed.combine_chunks() if isinstance(exposed, pa.ChunkedArray) else exposed
+    observed_arr = observed.combine_chunks() if observed is not None else pa.nulls(n, pa.timestamp("us"))
+    units = pa.table(
+        {
+            "experiment_id": experiment_id,
+            "experiment_version": version,
+            "unit_id": unit_ids,
+            "assigned_variant_id": assigned_arr,
+            "exposed_variant_id": exposed_arr,
+            "observed_at": observed_arr,
+            "source_row": source_row,
+        }
+    )
+
+    # Outcomes, long: row-major (source row, then outcome in mapping order).
+    k = len(outcome_values)
+    rows = np.repeat(np.arange(n, dtype=np.int64), k)
+    metric_index = np.tile(np.arange(k), n)
+    stacked = np.column_stack([v for _, v in outcome_values]).reshape(-1)
+    outcome_counts = {}
+    keep = np.ones(rows.shape[0], dtype=bool)
+    for j, (outcome, values) in enumerate(outcome_values):
+        missing = np.isnan(values)
+        if outcome.on_null == "zero":
+            stacked[j::k][missing] = 0.0  # view into the row-major stack
+        elif outcome.on_null == "skip":
+            keep[j::k] = ~missing
+        outcome_counts[outcome.metric_id] = {
+            "values_written": int(n - missing.sum()) if outcome.on_null == "skip" else n,
+            "empty_cells": int(missing.sum()),
+            "on_null": outcome.on_null,
+        }
+    rows, metric_index, stacked = rows[keep], metric_index[keep], stacked[keep]
+    metric_ids = pa.array([o.metric_id for o, _ in outcome_values], pa.string())
+    outcomes = pa.table(
+        {
+            "experiment_id": pa.array(np.full(rows.shape[0], mapping.experiment_id, dtype=object), pa.string()),
+            "experiment_version": pa.array(np.full(rows.shape[0], mapping.experiment_version, dtype=np.int32)),
+            "unit_id": pc.take(unit_ids, pa.array(rows)),
+            "source_row": pa.array(rows + 1),
+            "metric_id": pc.take(metric_ids, pa.array(metric_index)),
+            "metric_value": pa.array(stacked, pa.float64()),
+        }
+    )
+
+    # Counts for the summary and the manifest.
+    unit_counts = pc.value_counts(unit_ids)
+    per_unit = unit_counts.field("counts")
+    duplicate_units = _count(pc.greater(per_unit, 1))
+    rows_of_duplicates = int(pc.sum(pc.filter(per_unit, pc.greater(per_unit, 1))).as_py() or 0)
+    pairs = pa.table({"u": unit_ids, "v": assigned_arr}).group_by(["u", "v"]).aggregate([])
+    variants_per_unit = pairs.group_by("u").aggregate([("v", "count")])
+    multi_variant_units = _count(pc.greater(variants_per_unit["v_count"], 1))
+    per_variant = {v: 0 for v in mapping.variants}
+    vc = pc.value_counts(assigned_arr)
+    for value, count in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True):
+        per_variant[value] = int(count)
+    mismatch_rows = pc.fill_null(pc.not_equal(assigned_arr, exposed_arr), False)
+    mismatch = _count(mismatch_rows)
+    mismatch_units = len(pc.unique(pc.filter(unit_ids, mismatch_rows))) if mismatch else 0
+    counts = {
+        "rows_read": n,
+        "units": len(unit_counts),
+        "duplicate_units": duplicate_units,
+        "rows_of_duplicate_units": rows_of_duplicates,
+        "units_in_several_assigned_variants": multi_variant_units,
+        "rows_per_assigned_variant": per_variant,
+        "rows_assigned_not_exposed": mismatch if mapping.exposed_variant is not None else 0,
+        "units_assigned_not_exposed": mismatch_units if mapping.exposed_variant is not None else 0,
+        "rows_exposed_unknown": exposed_arr.null_count if mapping.exposed_variant is not None else 0,
+        "outcome_rows_written": outcomes.num_rows,
+        "outcomes": outcome_counts,
+    }
+    started = ended = None
+    if observed is not None and observed_arr.null_count < n:
+        minmax = pc.min_max(observed_arr)
+        started, ended = minmax["min"], minmax["max"]
+    return ImportData(
+        mapping=mapping, units=units, outcomes=outcomes, counts=counts, started_at=started, ended_at=ended
+    )

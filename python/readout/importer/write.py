@@ -1,0 +1,223 @@
+"""Writing an import into the landing zone.
+
+Layout (one set of files per experiment_id; re-importing replaces them, nothing else is touched)::
+
+    <landing>/imports/units/<experiment_id>.parquet      one row per source row
+    <landing>/imports/outcomes/<experiment_id>.parquet   one row per source row x outcome
+    <landing>/imports/metrics/<experiment_id>.parquet    one row per outcome
+    <landing>/imports/manifest_<experiment_id>.json      counts and the mapping used
+    <landing>/experiments/import_<experiment_id>.parquet the platform-export rows (contract types)
+
+Files are written to a hidden temporary name and renamed into place, so a reader never sees half a
+file. Nothing depends on the clock: importing the same file twice gives byte-identical output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from readout.cli import UsageError
+from readout.contract import (
+    EVENT_COLUMNS_V1,
+    EVENTS_DIR,
+    EXPERIMENT_COLUMNS,
+    EXPERIMENTS_DIR,
+    IMPORT_METRIC_COLUMNS,
+    IMPORT_OUTCOME_COLUMNS,
+    IMPORT_UNIT_COLUMNS,
+    IMPORTS_DIR,
+)
+from readout.importer.transform import ImportData
+
+UNITS_DIR = f"{IMPORTS_DIR}/units"
+OUTCOMES_DIR = f"{IMPORTS_DIR}/outcomes"
+METRICS_DIR = f"{IMPORTS_DIR}/metrics"
+EMPTY_FILE = "_empty.parquet"
+EXPERIMENT_FILE_PREFIX = "import_"
+STATUS = "concluded"
+UNIT_TYPE = "user_id"
+
+
+def _schema(columns: dict[str, str]) -> pa.Schema:
+    """An Arrow schema from a contract column map (type names as in ``readout.contract``)."""
+    return pa.schema([(name, pa.type_for_alias(type_)) for name, type_ in columns.items()])
+
+
+UNITS_SCHEMA = _schema(IMPORT_UNIT_COLUMNS)
+OUTCOMES_SCHEMA = _schema(IMPORT_OUTCOME_COLUMNS)
+METRICS_SCHEMA = _schema(IMPORT_METRIC_COLUMNS)
+EXPERIMENTS_SCHEMA = _schema(EXPERIMENT_COLUMNS)
+EVENTS_SCHEMA_V1 = _schema(EVENT_COLUMNS_V1)
+#: Landing folder -> schema of its zero-row placeholder file.
+EMPTY_TABLES: dict[str, pa.Schema] = {
+    EVENTS_DIR: EVENTS_SCHEMA_V1,
+    UNITS_DIR: UNITS_SCHEMA,
+    OUTCOMES_DIR: OUTCOMES_SCHEMA,
+    METRICS_DIR: METRICS_SCHEMA,
+}
+
+
+def _write_parquet(table: pa.Table, path: Path) -> None:
+    """Write atomically (temporary name, then rename); no pandas metadata, fixed options."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd", row_group_size=1 << 20)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _write_text(text: str, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _ensure_empty_tables(landing: Path) -> list[Path]:
+    """Write a zero-row ``_empty.parquet`` into each landing table folder that has no Parquet file.
+
+    dbt sources read ``<folder>/**/*.parquet``; with a placeholder they resolve (to no rows) even when
+    only one producer has written. (To move to ``readout.landing.ensure_landing_tables``.)
+    """
+    written = []
+    for folder, schema in EMPTY_TABLES.items():
+        directory = Path(landing) / folder
+        if directory.is_dir() and any(directory.rglob("*.parquet")):
+            continue
+        path = directory / EMPTY_FILE
+        _write_parquet(schema.empty_table(), path)
+        written.append(path)
+    return written
+
+
+def ensure_landing_tables(landing: Path) -> list[Path]:
+    """``readout.landing.ensure_landing_tables`` (every landing table); this module's helper if absent."""
+    try:
+        from readout.landing import ensure_landing_tables as shared
+    except ImportError:
+        return _ensure_empty_tables(landing)
+    return shared(Path(landing)) or []
+
+
+def check_experiment_id_free(landing: Path, experiment_id: str) -> None:
+    """Refuse an experiment_id that another producer's export in ``experiments/`` already uses."""
+    directory = Path(landing) / EXPERIMENTS_DIR
+    if not directory.is_dir():
+        return
+    own = f"{EXPERIMENT_FILE_PREFIX}{experiment_id}.parquet"
+    for path in sorted(directory.rglob("*.parquet")):
+        if path.name == own and path.parent == directory:
+            continue
+        try:
+            ids = pq.read_table(path, columns=["experiment_id"])["experiment_id"]
+            used = bool(pc.any(pc.equal(ids.cast(pa.string()), experiment_id)).as_py())
+        except (pa.ArrowException, OSError, KeyError):
+            continue  # not ours to judge; dbt will report an unreadable file
+        if used:
+            raise UsageError(
+                f"experiment_id {experiment_id!r} is already used by {path} (another producer's export); "
+                "choose another experiment_id in the mapping"
+            )
+
+
+def experiments_table(data: ImportData) -> pa.Table:
+    """The platform-export rows: one per variant, in the order of ``split``."""
+    mapping = data.mapping
+    variants = mapping.variants
+    k = len(variants)
+    started = data.started_at.as_py() if data.started_at is not None else None
+    ended = data.ended_at.as_py() if data.ended_at is not None else None
+    return pa.table(
+        {
+            "experiment_id": [mapping.experiment_id] * k,
+            "experiment_version": [mapping.experiment_version] * k,
+            "name": [mapping.display_name] * k,
+            "status": [STATUS] * k,
+            "started_at": [started] * k,
+            "ended_at": [ended] * k,
+            "unit_type": [UNIT_TYPE] * k,
+            "variant_id": variants,
+            "is_control": [v == mapping.control for v in variants],
+            "allocation_weight": [mapping.split[v] for v in variants],
+        },
+        schema=EXPERIMENTS_SCHEMA,
+    )
+
+
+def metrics_table(data: ImportData) -> pa.Table:
+    outcomes = data.mapping.outcomes
+    return pa.table(
+        {
+            "experiment_id": [data.mapping.experiment_id] * len(outcomes),
+            "metric_id": [o.metric_id for o in outcomes],
+            "metric_type": [o.metric_type for o in outcomes],
+            "direction": [o.direction for o in outcomes],
+            "role": [o.role for o in outcomes],
+            "description": [o.description for o in outcomes],
+        },
+        schema=METRICS_SCHEMA,
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def landing_files(landing: Path, experiment_id: str) -> dict[str, Path]:
+    landing = Path(landing)
+    return {
+        "units": landing / UNITS_DIR / f"{experiment_id}.parquet",
+        "outcomes": landing / OUTCOMES_DIR / f"{experiment_id}.parquet",
+        "metrics": landing / METRICS_DIR / f"{experiment_id}.parquet",
+        "experiments": landing / EXPERIMENTS_DIR / f"{EXPERIMENT_FILE_PREFIX}{experiment_id}.parquet",
+        "manifest": landing / IMPORTS_DIR / f"manifest_{experiment_id}.json",
+    }
+
+
+def write_import(data: ImportData, landing: Path, source_file: Path) -> dict[str, Path]:
+    """Write (or replace) the experiment's files; return them by role."""
+    landing = Path(landing)
+    experiment_id = data.mapping.experiment_id
+    check_experiment_id_free(landing, experiment_id)
+    files = landing_files(landing, experiment_id)
+    _write_parquet(data.units.cast(UNITS_SCHEMA), files["units"])
+    _write_parquet(data.outcomes.cast(OUTCOMES_SCHEMA), files["outcomes"])
+    _write_parquet(metrics_table(data), files["metrics"])
+    _write_parquet(experiments_table(data), files["experiments"])
+    ensure_landing_tables(landing)
+    source_file = Path(source_file)
+    manifest = {
+        "experiment_id": experiment_id,
+        "experiment_version": data.mapping.experiment_version,
+        "source_file": {
+            "name": source_file.name,
+            "bytes": source_file.stat().st_size,
+            "sha256": _sha256(source_file),
+        },
+        "mapping_file": Path(data.mapping.source).name,
+        "counts": data.counts,
+        "started_at": data.started_at.as_py().isoformat() if data.started_at is not None else None,
+        "ended_at": data.ended_at.as_py().isoformat() if data.ended_at is not None else None,
+        "files": {role: path.relative_to(landing).as_posix() for role, path in files.items()},
+        "mapping": data.mapping.to_dict(),
+    }
+    _write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", files["manifest"])
+    return files
