@@ -1,0 +1,61 @@
+"""End-to-end fixtures: build the dbt project on a small landing zone into a temporary warehouse."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+PROJECT = Path(__file__).resolve().parents[2]
+SHARED_DATA = PROJECT.parent / "shared" / "data" / "external"
+BIN = Path(sys.executable).parent
+
+
+def project_env(landing: Path, warehouse: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DBT_PROFILES_DIR=str(PROJECT),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        DO_NOT_TRACK="1",
+        READOUT_LANDING_PATH=str(landing),
+        READOUT_DUCKDB_PATH=str(warehouse),
+    )
+    return env
+
+
+def run(command: list[str], env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-60:])
+        raise AssertionError(f"{shlex.join(command)} exited {result.returncode}:\n{tail}")
+    return result
+
+
+def readout(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
+    return run([str(BIN / "readout"), *args], env, check=check)
+
+
+def event_time_flags(landing: Path, env: dict[str, str]) -> list[str]:
+    return readout("event-time-range", "--landing", str(landing), env=env).stdout.split()
+
+
+def dbt(*args: str, landing: Path, warehouse: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = project_env(landing, warehouse)
+    return run([str(BIN / "dbt"), *args], env, check=check)
+
+
+def dbt_build(landing: Path, warehouse: Path, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
+    """``dbt build --full-refresh`` over the landing zone's event-time range (plus ``extra`` args)."""
+    env = project_env(landing, warehouse)
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    flags = event_time_flags(landing, env)
+    return run([str(BIN / "dbt"), "build", "--full-refresh", *flags, *extra], env, check=check)
+
+
+def query(warehouse: Path, sql: str):
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(sql).df()
