@@ -4,7 +4,8 @@
     The three models below split it without loss: stg_landing__events (accepted, first of its
     event_id), stg_landing__events_quarantined, stg_landing__event_duplicates.
 -#}
-{{ config(event_time='event_at') }}
+{#- A table: one full, parallel pass over the landing files; the models below (the incremental one among them) read it cheaply. -#}
+{{ config(materialized='table', event_time='event_at') }}
 
 {%- set experiment_events = "('experiment_assigned', 'experiment_exposed')" -%}
 

@@ -6,7 +6,7 @@ metric windows of the catalog (``[start, end)`` days from first exposure) hold e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 SECOND = 1_000
@@ -304,11 +304,3 @@ INTERNAL_SHARE = 0.002
 BOT_SESSIONS_PER_DAY = 12.0
 INTERNAL_SESSIONS_PER_DAY = 1.0
 INTERNAL_PURCHASES_PER_DAY = 0.05
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything a run depends on besides the seed."""
-
-    faults: frozenset[str] = field(default_factory=lambda: frozenset(FAULT_NAMES))
-    block_units: int = 1_000  #: human units per block; a block is the unit of determinism

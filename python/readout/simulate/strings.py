@@ -92,9 +92,11 @@ def uuid_matrix(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
     raw = words.view(np.uint8).reshape(-1, 16).copy()
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
-    hexed = np.empty((raw.shape[0], 32), dtype=np.uint8)
-    hexed[:, 0::2] = _HEX[raw >> 4]
-    hexed[:, 1::2] = _HEX[raw & 0x0F]
+    nibbles = np.empty((raw.shape[0], 16, 2), dtype=np.uint8)
+    np.right_shift(raw, 4, out=nibbles[:, :, 0])
+    np.bitwise_and(raw, 0x0F, out=nibbles[:, :, 1])
+    hexed = nibbles.reshape(-1, 32)
+    hexed += 48 + (hexed > 9).view(np.uint8) * np.uint8(39)  # 0-9 -> '0'-'9', 10-15 -> 'a'-'f'
     out = np.full((raw.shape[0], 36), ord("-"), dtype=np.uint8)
     out[:, 0:8] = hexed[:, 0:8]
     out[:, 9:13] = hexed[:, 8:12]

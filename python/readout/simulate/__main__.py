@@ -1,0 +1,5 @@
+"""``python -m readout.simulate ...``: the simulator without the ``readout`` CLI."""
+
+from . import main
+
+raise SystemExit(main())
