@@ -31,8 +31,10 @@ demo: install
 	@readout simulate --seed $(SEED) --events $(EVENTS) --out $(READOUT_LANDING_PATH)
 	@$(MAKE) --no-print-directory build
 	@echo
-	@echo "warehouse: $(READOUT_DUCKDB_PATH)"
-	@echo "landing:   $(READOUT_LANDING_PATH)"
+	@readout report
+	@echo
+	@echo "landing zone: $(READOUT_LANDING_PATH) (ground truth and planted faults: $(READOUT_LANDING_PATH)/manifest.json)"
+	@echo "warehouse:    $(READOUT_DUCKDB_PATH) (readout: marts.fct_metric_results, marts.fct_sample_ratio_checks)"
 
 build: install
 	@mkdir -p $(dir $(READOUT_DUCKDB_PATH))
