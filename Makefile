@@ -29,7 +29,11 @@ install: $(VENV)/.installed
 demo: install
 	@echo "==> simulating $(EVENTS) events (seed $(SEED)) into $(READOUT_LANDING_PATH)"
 	@readout simulate --seed $(SEED) --events $(EVENTS) --out $(READOUT_LANDING_PATH)
+	@echo "==> raw data contracts (landing zone)"
+	@readout contracts validate --stage raw --landing $(READOUT_LANDING_PATH) --as-of manifest
 	@$(MAKE) --no-print-directory build
+	@echo "==> mart data contracts (the demo plants faults on purpose: their alarms are reported, not fatal)"
+	@readout contracts validate --stage marts --warehouse $(READOUT_DUCKDB_PATH) --fail-on never
 	@echo
 	@readout report
 	@echo
@@ -42,7 +46,8 @@ build: install
 	@dbt build --full-refresh $$(readout event-time-range --landing $(READOUT_LANDING_PATH))
 
 test: install
-	@pytest -q python/tests tests
+	@readout contracts generate --check
+	@pytest -q
 
 clean:
 	rm -rf target logs warehouse data build

@@ -10,6 +10,7 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("readout.simulate", "write a realistic, deterministic landing zone with planted faults"),
     "import": ("readout.importer", "bring a unit-level export from another A/B tool into the landing zone"),
+    "contracts": ("readout.contracts", "validate the data contracts (GX suites) and generate the suites from contracts/*.yml"),
     "report": ("readout.report", "print the readout (sample ratio checks, primary and guardrail metrics) from the warehouse"),
     "event-time-range": ("readout.landing", "print the dbt flags that bound a backfill to the landing zone's event time"),
 }
