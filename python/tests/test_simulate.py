@@ -247,7 +247,7 @@ def test_replaces_its_own_output_and_survives_a_failed_run(tmp_path, monkeypatch
     monkeypatch.setattr(write, "write_parquet", failing)
     assert run(tmp_path, "--events", "40000", "--chunk-events", "5000", "--seed", "9") == 2
     assert digests(tmp_path) == before  # previous output intact, staging removed
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["events", "experiments", "manifest.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events", "experiments", "imports", "manifest.json"]
 
 
 def test_default_out_from_environment_and_cli_wiring(tmp_path, monkeypatch):
