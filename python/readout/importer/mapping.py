@@ -185,9 +185,14 @@ def _read_yaml(path: Path) -> Any:
 
 
 # ------------------------------------------------------------------------------------ validation
-class _Problems:
-    def __init__(self, source: str) -> None:
-        self.source = source
+MAX_PROBLEMS_LISTED = 10
+
+
+class Problems:
+    """Collects every problem of one input, then raises them together as one UsageError."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
         self.items: list[str] = []
 
     def add(self, message: str) -> None:
@@ -197,12 +202,15 @@ class _Problems:
         if not self.items:
             return
         if len(self.items) == 1:
-            raise UsageError(f"mapping {self.source}: {self.items[0]}")
-        listed = "\n".join(f"  - {item}" for item in self.items)
-        raise UsageError(f"mapping {self.source} has {len(self.items)} problems:\n{listed}")
+            raise UsageError(f"{self.label}: {self.items[0]}")
+        shown = self.items[:MAX_PROBLEMS_LISTED]
+        more = len(self.items) - len(shown)
+        lines = "\n".join(f"  - {item}" for item in shown)
+        tail = f"\n  ... and {more} more" if more else ""
+        raise UsageError(f"{self.label} has {len(self.items)} problems:\n{lines}{tail}")
 
 
-def _check_keys(data: dict, allowed: dict[str, bool], where: str, problems: _Problems) -> None:
+def _check_keys(data: dict, allowed: dict[str, bool], where: str, problems: Problems) -> None:
     prefix = f"{where}: " if where else ""
     for key in data:
         if key not in allowed:
@@ -212,7 +220,7 @@ def _check_keys(data: dict, allowed: dict[str, bool], where: str, problems: _Pro
             problems.add(f"{prefix}missing required key {key!r}")
 
 
-def _text(value: Any, key: str, problems: _Problems, *, pattern: re.Pattern | None = None) -> str | None:
+def _text(value: Any, key: str, problems: Problems, *, pattern: re.Pattern | None = None) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
@@ -240,7 +248,7 @@ def _source_value(value: Any) -> str:
     return str(value)
 
 
-def _choice(value: Any, key: str, choices: tuple[str, ...], default: str, problems: _Problems) -> str:
+def _choice(value: Any, key: str, choices: tuple[str, ...], default: str, problems: Problems) -> str:
     if value is None:
         return default
     if value not in choices:
@@ -249,7 +257,7 @@ def _choice(value: Any, key: str, choices: tuple[str, ...], default: str, proble
     return value
 
 
-def _variant_column(data: Any, key: str, problems: _Problems) -> VariantColumn | None:
+def _variant_column(data: Any, key: str, problems: Problems) -> VariantColumn | None:
     if isinstance(data, str):  # shorthand: `assigned_variant: group`
         data = {"column": data}
     if not isinstance(data, dict):
@@ -282,7 +290,7 @@ def _variant_column(data: Any, key: str, problems: _Problems) -> VariantColumn |
     return VariantColumn(column=column, values=values)
 
 
-def _split(data: Any, problems: _Problems) -> dict[str, float]:
+def _split(data: Any, problems: Problems) -> dict[str, float]:
     if not isinstance(data, dict) or not data:
         problems.add("split must be a mapping variant_id -> planned weight, e.g. {control: 0.5, treatment: 0.5}")
         return {}
@@ -308,7 +316,7 @@ def _split(data: Any, problems: _Problems) -> dict[str, float]:
     return split
 
 
-def _outcomes(data: Any, problems: _Problems) -> tuple[Outcome, ...]:
+def _outcomes(data: Any, problems: Problems) -> tuple[Outcome, ...]:
     if not isinstance(data, list) or not data:
         problems.add("outcomes must be a non-empty list (at least one outcome)")
         return ()
@@ -348,7 +356,7 @@ def _outcomes(data: Any, problems: _Problems) -> tuple[Outcome, ...]:
 
 def parse_mapping(data: Any, source: str = "<mapping>") -> Mapping:
     """Validate a mapping already parsed from YAML; ``source`` names it in error messages."""
-    problems = _Problems(source)
+    problems = Problems(f"mapping {source}")
     if not isinstance(data, dict):
         raise UsageError(
             f"mapping {source}: expected a YAML mapping of keys (experiment_id, unit_id, ...), "

@@ -14,11 +14,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from readout.cli import UsageError
-from readout.importer.mapping import Mapping, Outcome, VariantColumn
+from readout.importer.mapping import Mapping, Outcome, Problems, VariantColumn
 from readout.importer.read import Export, as_text
 
 MAX_VALUES_LISTED = 5
-MAX_PROBLEMS_LISTED = 10
 BINARY_TRUE = ("1", "true", "1.0")
 BINARY_FALSE = ("0", "false", "0.0")
 
@@ -33,26 +32,6 @@ class ImportData:
     counts: dict = field(default_factory=dict)
     started_at: object = None  # pa.Scalar timestamp[us] or None
     ended_at: object = None
-
-
-class _Problems:
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.items: list[str] = []
-
-    def add(self, message: str) -> None:
-        self.items.append(message)
-
-    def raise_if_any(self) -> None:
-        if not self.items:
-            return
-        if len(self.items) == 1:
-            raise UsageError(f"{self.label}: {self.items[0]}")
-        shown = self.items[:MAX_PROBLEMS_LISTED]
-        more = len(self.items) - len(shown)
-        lines = "\n".join(f"  - {item}" for item in shown)
-        tail = f"\n  ... and {more} more" if more else ""
-        raise UsageError(f"{self.label} has {len(self.items)} problems:\n{lines}{tail}")
 
 
 def _rows(n: int) -> str:
@@ -90,7 +69,7 @@ def _list_values(found: list[tuple[str, int, int]]) -> str:
     return ", ".join(shown) + (f" and {more} more" if more else "")
 
 
-def _null_check(text: pa.ChunkedArray, what: str, column: str, problems: _Problems) -> bool:
+def _null_check(text: pa.ChunkedArray, what: str, column: str, problems: Problems) -> bool:
     nulls = pc.is_null(text)
     n = _count(nulls)
     if n:
@@ -99,7 +78,7 @@ def _null_check(text: pa.ChunkedArray, what: str, column: str, problems: _Proble
 
 
 def _variants(
-    table: pa.Table, var: VariantColumn, key: str, mapping: Mapping, problems: _Problems, *, allow_null: bool
+    table: pa.Table, var: VariantColumn, key: str, mapping: Mapping, problems: Problems, *, allow_null: bool
 ) -> pa.ChunkedArray | None:
     """The variant_id of every row (null where the cell is empty and ``allow_null``)."""
     text = as_text(table[var.column])
@@ -133,7 +112,7 @@ def _variants(
     return text
 
 
-def _timestamps(table: pa.Table, column: str, problems: _Problems) -> pa.ChunkedArray | None:
+def _timestamps(table: pa.Table, column: str, problems: Problems) -> pa.ChunkedArray | None:
     """UTC timestamps without zone (microseconds); text is parsed as ISO-8601, naive = UTC."""
     raw = table[column]
     type_ = raw.type
@@ -160,7 +139,7 @@ def _timestamps(table: pa.Table, column: str, problems: _Problems) -> pa.Chunked
     return pa.chunked_array([pa.array(values, type=pa.timestamp("us"), from_pandas=True)])
 
 
-def _outcome_values(table: pa.Table, outcome: Outcome, problems: _Problems) -> np.ndarray | None:
+def _outcome_values(table: pa.Table, outcome: Outcome, problems: Problems) -> np.ndarray | None:
     """float64 per row, NaN where the cell is empty."""
     raw = table[outcome.column]
     type_ = raw.type
@@ -210,7 +189,7 @@ def _outcome_values(table: pa.Table, outcome: Outcome, problems: _Problems) -> n
 
 def build_import(mapping: Mapping, export: Export, table: pa.Table) -> ImportData:
     """Validate every mapped cell and build the units and outcomes tables (nothing is written)."""
-    problems = _Problems(export.label)
+    problems = Problems(export.label)
     n = table.num_rows
     if n == 0:
         raise UsageError(f"{export.label} has a header but no data rows")
