@@ -36,9 +36,13 @@ def _percent(value: float) -> str:
 def render(warehouse: Path, population: str = "exposed", all_metrics: bool = False) -> str:
     if not Path(warehouse).exists():
         raise FileNotFoundError(f"no warehouse at {warehouse}; run `make demo` (or dbt build) first")
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        srm = con.execute(SRM_SQL).df()
-        results = con.execute(RESULTS_SQL, [population, all_metrics]).df()
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            srm = con.execute(SRM_SQL).df()
+            results = con.execute(RESULTS_SQL, [population, all_metrics]).df()
+    except duckdb.Error as exc:
+        first_line = str(exc).splitlines()[0]
+        raise ValueError(f"cannot read the readout marts in {warehouse} ({first_line}); run `make build` first") from None
     lines = [f"readout: {warehouse} (population: {population})", ""]
     mismatched = {
         (row.experiment_id, row.experiment_version)

@@ -48,3 +48,10 @@ def test_report_flags_srm_and_guardrails(warehouse):
 def test_report_without_a_warehouse_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="run `make demo`"):
         render(tmp_path / "missing.duckdb")
+
+
+def test_report_on_an_unbuilt_warehouse_says_what_to_do(tmp_path):
+    path = tmp_path / "empty.duckdb"
+    duckdb.connect(str(path)).close()
+    with pytest.raises(ValueError, match="run `make build` first"):
+        render(path)
