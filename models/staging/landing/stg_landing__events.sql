@@ -12,6 +12,7 @@
         batch_size='day',
         lookback=var('lookback_days'),
         concurrent_batches=false,
+        on_schema_change='fail',
     )
 }}
 
@@ -54,7 +55,7 @@ accepted as (
         ---------- timestamps
         event_at,
         received_at,
-        {{ dbt.date_trunc('day', 'event_at') }} as event_date
+        cast({{ dbt.date_trunc('day', 'event_at') }} as date) as event_date
 
     from checked
     where quarantine_reasons is null
