@@ -18,15 +18,7 @@ EMPTY_FILE = "_empty.parquet"
 
 def arrow_schema(columns: dict[str, str]) -> pa.Schema:
     """An Arrow schema from a contract column map (type names as in ``readout.contract``)."""
-    types = {
-        "string": pa.string(),
-        "int32": pa.int32(),
-        "int64": pa.int64(),
-        "double": pa.float64(),
-        "bool": pa.bool_(),
-        "timestamp[us]": pa.timestamp("us"),
-    }
-    return pa.schema([(name, types[type_name]) for name, type_name in columns.items()])
+    return pa.schema([(name, pa.type_for_alias(type_name)) for name, type_name in columns.items()])
 
 
 def ensure_landing_tables(landing: Path) -> list[Path]:

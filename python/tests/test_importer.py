@@ -253,17 +253,18 @@ def test_placeholders_for_empty_tables(small):
 
 
 def test_placeholders_only_where_no_parquet(tmp_path):
-    from readout.importer.write import _ensure_empty_tables
+    from readout.landing import ensure_landing_tables
 
     (tmp_path / "events" / "date=2026-01-01").mkdir(parents=True)
     pq.write_table(pa.table({"event_id": ["x"]}), tmp_path / "events" / "date=2026-01-01" / "part.parquet")
-    written = {p.relative_to(tmp_path).as_posix() for p in _ensure_empty_tables(tmp_path)}
+    written = {p.relative_to(tmp_path).as_posix() for p in ensure_landing_tables(tmp_path)}
     assert written == {
+        "experiments/_empty.parquet",
         "imports/units/_empty.parquet",
         "imports/outcomes/_empty.parquet",
         "imports/metrics/_empty.parquet",
     }
-    assert _ensure_empty_tables(tmp_path) == []
+    assert ensure_landing_tables(tmp_path) == []
     units = pq.read_table(tmp_path / "imports" / "units" / "_empty.parquet")
     assert units.num_rows == 0 and "assigned_variant_id" in units.schema.names
 

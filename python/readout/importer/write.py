@@ -25,8 +25,6 @@ import pyarrow.parquet as pq
 
 from readout.cli import UsageError
 from readout.contract import (
-    EVENT_COLUMNS_V1,
-    EVENTS_DIR,
     EXPERIMENT_COLUMNS,
     EXPERIMENTS_DIR,
     IMPORT_METRIC_COLUMNS,
@@ -35,34 +33,19 @@ from readout.contract import (
     IMPORTS_DIR,
 )
 from readout.importer.transform import ImportData
+from readout.landing import arrow_schema, ensure_landing_tables
 
 UNITS_DIR = f"{IMPORTS_DIR}/units"
 OUTCOMES_DIR = f"{IMPORTS_DIR}/outcomes"
 METRICS_DIR = f"{IMPORTS_DIR}/metrics"
-EMPTY_FILE = "_empty.parquet"
 EXPERIMENT_FILE_PREFIX = "import_"
 STATUS = "concluded"
 UNIT_TYPE = "user_id"
 
-
-def _schema(columns: dict[str, str]) -> pa.Schema:
-    """An Arrow schema from a contract column map (type names as in ``readout.contract``)."""
-    return pa.schema([(name, pa.type_for_alias(type_)) for name, type_ in columns.items()])
-
-
-UNITS_SCHEMA = _schema(IMPORT_UNIT_COLUMNS)
-OUTCOMES_SCHEMA = _schema(IMPORT_OUTCOME_COLUMNS)
-METRICS_SCHEMA = _schema(IMPORT_METRIC_COLUMNS)
-EXPERIMENTS_SCHEMA = _schema(EXPERIMENT_COLUMNS)
-EVENTS_SCHEMA_V1 = _schema(EVENT_COLUMNS_V1)
-#: Landing folder -> schema of its zero-row placeholder file.
-EMPTY_TABLES: dict[str, pa.Schema] = {
-    EVENTS_DIR: EVENTS_SCHEMA_V1,
-    UNITS_DIR: UNITS_SCHEMA,
-    OUTCOMES_DIR: OUTCOMES_SCHEMA,
-    METRICS_DIR: METRICS_SCHEMA,
-}
-
+UNITS_SCHEMA = arrow_schema(IMPORT_UNIT_COLUMNS)
+OUTCOMES_SCHEMA = arrow_schema(IMPORT_OUTCOME_COLUMNS)
+METRICS_SCHEMA = arrow_schema(IMPORT_METRIC_COLUMNS)
+EXPERIMENTS_SCHEMA = arrow_schema(EXPERIMENT_COLUMNS)
 
 def _write_parquet(table: pa.Table, path: Path) -> None:
     """Write atomically (temporary name, then rename); no pandas metadata, fixed options."""
@@ -85,32 +68,6 @@ def _write_text(text: str, path: Path) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-def _ensure_empty_tables(landing: Path) -> list[Path]:
-    """Write a zero-row ``_empty.parquet`` into each landing table folder that has no Parquet file.
-
-    dbt sources read ``<folder>/**/*.parquet``; with a placeholder they resolve (to no rows) even when
-    only one producer has written. (To move to ``readout.landing.ensure_landing_tables``.)
-    """
-    written = []
-    for folder, schema in EMPTY_TABLES.items():
-        directory = Path(landing) / folder
-        if directory.is_dir() and any(directory.rglob("*.parquet")):
-            continue
-        path = directory / EMPTY_FILE
-        _write_parquet(schema.empty_table(), path)
-        written.append(path)
-    return written
-
-
-def ensure_landing_tables(landing: Path) -> list[Path]:
-    """``readout.landing.ensure_landing_tables`` (every landing table); this module's helper if absent."""
-    try:
-        from readout.landing import ensure_landing_tables as shared
-    except ImportError:
-        return _ensure_empty_tables(landing)
-    return shared(Path(landing)) or []
 
 
 def check_experiment_id_free(landing: Path, experiment_id: str) -> None:
