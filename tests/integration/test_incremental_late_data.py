@@ -34,27 +34,21 @@ def run_incrementally(root, lookback_days: int):
     landing, warehouse = root / "landing", root / "incremental.duckdb"
     env = project_env(landing, warehouse)
     vars_flag = ["--vars", f"{{lookback_days: {lookback_days}}}"]
-    previous = None
-    for day in RUN_DAYS:
+
+    def run_staging(start: dt.date, end: dt.date) -> None:
+        dbt(
+            "run", "--select", "stg_landing__events_checked", "stg_landing__events",
+            "--event-time-start", start.isoformat(), "--event-time-end", end.isoformat(),
+            *vars_flag, landing=landing, warehouse=warehouse,
+        )
+
+    simulate(landing, env, as_of=RUN_DAYS[0])
+    dbt_build(landing, warehouse, *vars_flag)  # the first run: a full build as of the first day
+    for previous, day in zip(RUN_DAYS, RUN_DAYS[1:]):
         simulate(landing, env, as_of=day)
-        if previous is None:
-            dbt_build(landing, warehouse, *vars_flag)
-            # first run: a full build as of the first day
-        else:
-            start = previous - dt.timedelta(days=lookback_days)
-            dbt(
-                "run", "--select", "stg_landing__events_checked", "stg_landing__events",
-                "--event-time-start", start.isoformat(), "--event-time-end", (day + dt.timedelta(days=1)).isoformat(),
-                *vars_flag, landing=landing, warehouse=warehouse,
-            )
-        previous = day
+        run_staging(previous - dt.timedelta(days=lookback_days), day + dt.timedelta(days=1))
     simulate(landing, env)  # everything that ever arrives
-    start = previous - dt.timedelta(days=lookback_days)
-    dbt(
-        "run", "--select", "stg_landing__events_checked", "stg_landing__events",
-        "--event-time-start", start.isoformat(), "--event-time-end", "2026-03-01",
-        *vars_flag, landing=landing, warehouse=warehouse,
-    )
+    run_staging(RUN_DAYS[-1] - dt.timedelta(days=lookback_days), dt.date(2026, 3, 1))
     return landing, warehouse
 
 

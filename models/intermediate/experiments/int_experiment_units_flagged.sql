@@ -58,7 +58,8 @@ joined as (
         experiment_versions.started_at as experiment_started_at,
         experiment_versions.ended_at as experiment_ended_at,
         units.is_consent_denied,
-        units.is_bot_or_internal
+        units.is_bot_or_internal,
+        coalesce(assignments.variant_id <> exposures.exposed_variant_id, false) as is_exposure_variant_mismatch
 
     from unit_keys
     left join assignments
@@ -86,9 +87,8 @@ flagged as (
         (
             assigned_variant_count > 1
             or exposed_variant_count > 1
-            or coalesce(assigned_variant_id <> exposed_variant_id, false)
+            or is_exposure_variant_mismatch
         ) as is_in_several_variants,
-        coalesce(assigned_variant_id <> exposed_variant_id, false) as is_exposure_variant_mismatch,
         (
             coalesce(first_exposed_at < experiment_started_at, false)
             or coalesce(last_exposed_at > experiment_ended_at, false)
