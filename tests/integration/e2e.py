@@ -23,6 +23,10 @@ def project_env(landing: Path, warehouse: Path) -> dict[str, str]:
         DO_NOT_TRACK="1",
         READOUT_LANDING_PATH=str(landing),
         READOUT_DUCKDB_PATH=str(warehouse),
+        # one dbt target folder per warehouse, so builds in parallel (or beside a developer's) never share
+        # partial-parse state or run_results.json
+        DBT_TARGET_PATH=str(Path(warehouse).parent / f"target-{Path(warehouse).stem}"),
+        DBT_LOG_PATH=str(Path(warehouse).parent / f"target-{Path(warehouse).stem}" / "logs"),
     )
     return env
 
