@@ -1,6 +1,7 @@
 {#-
     The governed metric catalog (seeds/metric_catalog.csv) as a list of dicts, read from the built seed
-    at run time. During parsing (execute is false) it returns an empty list.
+    at run time and validated against readout.metric_catalog_schema() (a bad row is a compile error of one
+    line naming it). During parsing (execute is false) it returns an empty list.
 -#}
 {% macro metric_catalog_rows() -%}
     {%- if not execute -%}
@@ -18,5 +19,6 @@
         {%- endfor -%}
         {%- do rows.append(entry) -%}
     {%- endfor -%}
+    {%- do readout.validate_metric_catalog(rows, table.column_names | list) -%}
     {{ return(rows) }}
 {%- endmacro %}

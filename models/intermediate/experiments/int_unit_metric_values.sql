@@ -2,10 +2,14 @@
     One row per unit x experiment version x metric: the metric's numerator (and denominator for
     ratios) inside the unit's window, and the same numerator over the pre-exposure covariate window
     (the CUPED covariate), capped as the catalog says. One SELECT per catalog metric is generated
-    from seeds/metric_catalog.csv, so a metric's filter is plain SQL over the event columns.
+    from seeds/metric_catalog.csv after every row has passed readout.validate_metric_catalog (values
+    are quoted, never pasted). A metric's event_filter is trusted SQL over the event columns: it is
+    checked by readout.check_metric_event_filters and evaluated in events_matched, where only the
+    event columns are in scope.
 -#}
 -- depends_on: {{ ref('metric_catalog') }}
 {% set metrics = readout.metric_catalog_rows() %}
+{% do readout.check_metric_event_filters(metrics, ref('int_events_stitched')) %}
 
 with
 
@@ -22,14 +26,26 @@ events as (
 
 ),
 
+events_matched as (
+
+    -- one boolean per catalog metric: does the event pass the metric's event_filter (null counts as false)
+    select
+        events.*
+        {%- for metric in metrics %},
+        {{ readout.metric_event_filter_condition(metric) }} as passes_filter__{{ metric.metric_id }}
+        {%- endfor %}
+
+    from events
+
+),
+
 uncapped as (
 
 {%- for metric in metrics %}
-    {%- set event_filter = ("(" ~ metric.event_filter ~ ")") if metric.event_filter else "true" %}
     {%- set in_window = "events.event_at >= windows.window_start_at and events.event_at < windows.window_end_at" %}
     {%- set in_covariate_window = "events.event_at >= windows.covariate_window_start_at and events.event_at < windows.anchor_at" %}
-    {%- set is_numerator = "events.event_name = '" ~ metric.numerator_event ~ "' and " ~ event_filter %}
-    {%- set is_denominator = "events.event_name = '" ~ metric.denominator_event ~ "'" %}
+    {%- set is_numerator = "events.event_name = " ~ readout.quote_string(metric.numerator_event) ~ " and events.passes_filter__" ~ metric.metric_id %}
+    {%- set is_denominator = "events.event_name = " ~ readout.quote_string(metric.denominator_event) %}
 
     select
         windows.unit_id,
@@ -53,11 +69,12 @@ uncapped as (
         {%- endif %} as covariate_value
 
     from windows
-    left join events
+    left join events_matched as events
         on windows.unit_id = events.unit_id
-        and events.event_at >= windows.covariate_window_start_at
+        -- a metric without a covariate (covariate_lookback_days empty) reads from its window start
+        and events.event_at >= coalesce(windows.covariate_window_start_at, windows.window_start_at)
         and events.event_at < windows.window_end_at
-    where windows.metric_id = '{{ metric.metric_id }}'
+    where windows.metric_id = {{ readout.quote_string(metric.metric_id) }}
     group by 1, 2, 3, 4, 5, 6, 7, 8
     {% if not loop.last %}union all{% endif %}
 {%- endfor %}
@@ -94,11 +111,11 @@ percentile_caps as (
         experiment_id,
         experiment_version,
         metric_id,
-        {{ readout.percentile_cont('metric_value', metric.cap_value) }} as metric_cap,
-        {{ readout.percentile_cont('covariate_value', metric.cap_value) }} as covariate_cap
+        {{ readout.percentile_cont('metric_value', metric.cap_value | float) }} as metric_cap,
+        {{ readout.percentile_cont('covariate_value', metric.cap_value | float) }} as covariate_cap
 
     from uncapped
-    where metric_id = '{{ metric.metric_id }}'
+    where metric_id = {{ readout.quote_string(metric.metric_id) }}
         and is_in_assigned_population
     group by 1, 2, 3
     {% if not loop.last %}union all{% endif %}
