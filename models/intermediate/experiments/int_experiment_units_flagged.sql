@@ -1,7 +1,9 @@
 {#-
     One row per unit x experiment version that was assigned or exposed, with one boolean per reason a
     unit is out of the analysis, so an analyst sees why. Populations:
-    - assigned (intent to treat): assigned units that are not consent-denied, bots or in several variants;
+    - assigned (intent to treat): assigned units that are not consent-denied, bots or in several variants,
+      and whose assignment and first exposure fall inside the version's run (a unit dated before the start
+      would bring pre-start outcomes into its metric window; one assigned after the end has no window);
     - exposed: eligible units (every flag false), which are assigned and exposed.
 -#}
 with
@@ -93,6 +95,11 @@ flagged as (
             coalesce(first_exposed_at < experiment_started_at, false)
             or coalesce(last_exposed_at > experiment_ended_at, false)
         ) as is_exposed_outside_window,
+        (
+            coalesce(assigned_at < experiment_started_at, false)
+            or coalesce(first_exposed_at < experiment_started_at, false)
+        ) as is_before_experiment_start,
+        coalesce(assigned_at > experiment_ended_at, false) as is_assigned_after_experiment_end,
         assigned_at is not null and first_exposed_at is null as is_assigned_never_exposed
 
     from joined
@@ -108,6 +115,8 @@ eligibility as (
             and not is_consent_denied
             and not is_bot_or_internal
             and not is_in_several_variants
+            and not is_before_experiment_start
+            and not is_assigned_after_experiment_end
         ) as is_in_assigned_population,
         (
             not is_consent_denied
@@ -116,6 +125,8 @@ eligibility as (
             and not is_exposed_before_assigned
             and not is_in_several_variants
             and not is_exposed_outside_window
+            and not is_before_experiment_start
+            and not is_assigned_after_experiment_end
             and not is_assigned_never_exposed
         ) as is_eligible
 

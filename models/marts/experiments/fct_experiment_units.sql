@@ -33,6 +33,8 @@ final as (
         is_in_several_variants,
         is_exposure_variant_mismatch,
         is_exposed_outside_window,
+        is_before_experiment_start,
+        is_assigned_after_experiment_end,
         is_assigned_never_exposed,
         is_eligible,
         is_in_assigned_population,

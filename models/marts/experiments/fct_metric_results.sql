@@ -31,6 +31,7 @@ final as (
         cast(inferred.ci_method as {{ dbt.type_string() }}) as ci_method,
         cast(inferred.guardrail_status as {{ dbt.type_string() }}) as guardrail_status,
         cast(inferred.status_reason as {{ dbt.type_string() }}) as status_reason,
+        cast(inferred.correction_method as {{ dbt.type_string() }}) as correction_method,
 
         ---------- numerics
         cast(inferred.n_units_control as {{ dbt.type_bigint() }}) as n_units_control,
@@ -45,6 +46,7 @@ final as (
         cast(inferred.relative_lift_ci_upper as {{ readout.type_double() }}) as relative_lift_ci_upper,
         cast(inferred.p_value as {{ readout.type_double() }}) as p_value,
         cast(inferred.adjusted_p_value as {{ readout.type_double() }}) as adjusted_p_value,
+        cast(inferred.correction_family_size as {{ dbt.type_int() }}) as correction_family_size,
         cast(inferred.sequential_ci_lower as {{ readout.type_double() }}) as sequential_ci_lower,
         cast(inferred.sequential_ci_upper as {{ readout.type_double() }}) as sequential_ci_upper,
         cast(inferred.alpha as {{ readout.type_double() }}) as alpha,

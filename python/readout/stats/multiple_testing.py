@@ -1,8 +1,10 @@
 """Multiple-testing adjustments (Holm, Benjamini–Hochberg) and guardrail non-inferiority.
 
-The adjustments are vectorised and NaN-safe: NaN p-values pass through as NaN and do not count
-towards the number of hypotheses ``m``. Results match
+The adjustments are vectorised and NaN-safe: NaN p-values pass through as NaN. ``holm`` and
+``benjamini_hochberg`` leave them out of the number of hypotheses ``m`` and match
 ``statsmodels.stats.multitest.multipletests(p, method="holm" | "fdr_bh")`` on the non-NaN part.
+``adjust_p_values(..., missing="as_one")`` keeps them in the family instead, conservatively as p = 1,
+so a hypothesis that could not be tested never shrinks the family (``family_size`` says how large it is).
 """
 
 from __future__ import annotations
@@ -13,12 +15,16 @@ __all__ = [
     "holm",
     "benjamini_hochberg",
     "adjust_p_values",
+    "family_size",
     "guardrail_status",
     "CORRECTIONS",
+    "MISSING_POLICIES",
     "GUARDRAIL_STATUSES",
 ]
 
 CORRECTIONS = ("holm", "bh", "none")
+#: What a NaN p-value does to the family: ``exclude`` (not counted in m) or ``as_one`` (counted, as p = 1).
+MISSING_POLICIES = ("exclude", "as_one")
 GUARDRAIL_STATUSES = ("pass", "fail", "inconclusive")
 
 
@@ -62,16 +68,37 @@ def benjamini_hochberg(p_values) -> np.ndarray:
     return out
 
 
-def adjust_p_values(p_values, method: str = "holm") -> np.ndarray:
-    """Dispatch on ``method``: ``"holm"``, ``"bh"`` or ``"none"`` (copy of the input)."""
+def adjust_p_values(p_values, method: str = "holm", missing: str = "exclude") -> np.ndarray:
+    """Dispatch on ``method``: ``"holm"``, ``"bh"`` or ``"none"`` (copy of the input).
+
+    ``missing`` decides what a NaN p-value (a hypothesis that could not be tested) does to the others:
+    ``"exclude"`` leaves it out of the family; ``"as_one"`` keeps it in, as p = 1, so the family has
+    the size it was planned with and every other adjusted p-value is at least as large. Either way the
+    NaN's own adjusted p-value stays NaN.
+    """
+    if method not in CORRECTIONS:
+        raise ValueError(f"correction must be one of {CORRECTIONS}, got {method!r}")
+    if missing not in MISSING_POLICIES:
+        raise ValueError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
+    p, finite = _prepare(p_values)
+    if missing == "as_one":
+        p = np.where(finite, p, 1.0)
     if method == "holm":
-        return holm(p_values)
-    if method == "bh":
-        return benjamini_hochberg(p_values)
-    if method == "none":
-        p, _ = _prepare(p_values)
-        return p.copy()
-    raise ValueError(f"correction must be one of {CORRECTIONS}, got {method!r}")
+        out = holm(p)
+    elif method == "bh":
+        out = benjamini_hochberg(p)
+    else:
+        out = p.copy()
+    out[~finite] = np.nan
+    return out
+
+
+def family_size(p_values, missing: str = "exclude") -> int:
+    """The number of hypotheses ``m`` the adjustment of ``p_values`` divides among (see ``adjust_p_values``)."""
+    if missing not in MISSING_POLICIES:
+        raise ValueError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
+    p, finite = _prepare(p_values)
+    return int(p.size if missing == "as_one" else finite.sum())
 
 
 def guardrail_status(

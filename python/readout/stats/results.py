@@ -26,8 +26,12 @@ Conventions
       ``metric_sum_of_squares`` column is ignored for them.
     * CUPED theta is pooled within arms over the control and the one treatment compared.
     * ``adjusted_p_value``: Holm or Benjamini–Hochberg across all metrics x treatment variants of
-      one experiment_id x experiment_version x population x estimator (NaN p-values are left out
-      of the family). ``is_significant = adjusted_p_value < alpha`` (NA when there is no p-value).
+      one experiment_id x experiment_version x population x estimator. A row that cannot be
+      estimated (NaN p-value) stays in the family, counted conservatively as p = 1, so it never
+      shrinks the family and lowers the others' adjusted p-values; its own adjusted p-value is NaN.
+      ``correction_method`` and ``correction_family_size`` (the number of hypotheses m, every row of
+      the family) are repeated on each row. ``is_significant = adjusted_p_value < alpha`` (NA when
+      there is no p-value).
     * ``sequential_ci_*``: always-valid asymptotic confidence sequence (see
       :mod:`readout.stats.sequential`) around the absolute lift, tuned for
       ``sequential_target_n`` total units (the optional input column ``sequential_target_n``
@@ -47,7 +51,7 @@ import pandas as pd
 
 from .cuped import cuped_absolute_lift, cuped_adjusted_means, cuped_relative_lift
 from .estimate import validate_alpha
-from .multiple_testing import CORRECTIONS, adjust_p_values, guardrail_status
+from .multiple_testing import CORRECTIONS, adjust_p_values, family_size, guardrail_status
 from .ratio import ratio_absolute_lift, ratio_relative_lift
 from .sequential import asymptotic_confidence_sequence
 from .srm import sample_ratio_mismatch
@@ -117,6 +121,8 @@ METRIC_OUTPUT_COLUMNS = (
     "relative_lift_ci_upper",
     "p_value",
     "adjusted_p_value",
+    "correction_method",
+    "correction_family_size",
     "is_significant",
     "sequential_ci_lower",
     "sequential_ci_upper",
@@ -141,7 +147,11 @@ _FLOAT_OUTPUT_COLUMNS = (
     "alpha",
 )
 
-_TEXT_OUTPUT_COLUMNS = ("estimator", "control_variant_id", "ci_method", "guardrail_status", "status_reason")
+_TEXT_OUTPUT_COLUMNS = (
+    "estimator", "control_variant_id", "ci_method", "guardrail_status", "status_reason", "correction_method",
+)
+#: A NaN p-value stays in its correction family as p = 1 (see multiple_testing.adjust_p_values).
+_MISSING_P_VALUES = "as_one"
 
 SRM_KEYS = ("experiment_id", "experiment_version", "population")
 SRM_INPUT_COLUMNS = (*SRM_KEYS, "variant_id", "observed_units", "expected_share")
@@ -451,9 +461,14 @@ def compute_metric_results(
 
     family = ["experiment_id", "experiment_version", "population", "estimator"]
     adjusted = pd.Series(np.nan, index=out.index, dtype="float64")
+    sizes = pd.Series(0, index=out.index, dtype="int64")
     for _, idx in out.groupby(family, sort=False, dropna=False).groups.items():
-        adjusted.loc[idx] = adjust_p_values(out.loc[idx, "p_value"].to_numpy(dtype=float), correction)
+        p_values = out.loc[idx, "p_value"].to_numpy(dtype=float)
+        adjusted.loc[idx] = adjust_p_values(p_values, correction, missing=_MISSING_P_VALUES)
+        sizes.loc[idx] = family_size(p_values, missing=_MISSING_P_VALUES)
     out["adjusted_p_value"] = adjusted
+    out["correction_method"] = correction
+    out["correction_family_size"] = sizes
     significant = pd.array(out["adjusted_p_value"].to_numpy() < alpha, dtype="boolean")
     significant[out["adjusted_p_value"].isna().to_numpy()] = pd.NA
     out["is_significant"] = significant

@@ -7,6 +7,7 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 
 from readout.stats import adjust_p_values, benjamini_hochberg, guardrail_status, holm
+from readout.stats.multiple_testing import family_size
 
 RTOL = 1e-9
 
@@ -38,6 +39,30 @@ def test_nans_pass_through_and_do_not_count(method, sm_method):
     finite = ~np.isnan(p)
     np.testing.assert_allclose(adjusted[finite], multipletests(p[finite], method=sm_method)[1], rtol=RTOL)
     assert np.all(adjusted[finite] >= p[finite])
+
+
+@pytest.mark.parametrize(("method", "sm_method"), [("holm", "holm"), ("bh", "fdr_bh")])
+def test_missing_as_one_keeps_nans_in_the_family(method, sm_method):
+    """A hypothesis that could not be tested counts as p = 1: the family keeps its size, the others'
+    adjusted p-values never fall below their exclude-policy values, and the NaN's own stays NaN."""
+    p = np.array([0.01, np.nan, 0.04, 0.03, np.nan, 0.2])
+    adjusted = adjust_p_values(p, method, missing="as_one")
+    finite = ~np.isnan(p)
+    assert np.isnan(adjusted[~finite]).all()
+    np.testing.assert_allclose(adjusted[finite], multipletests(np.where(finite, p, 1.0), method=sm_method)[1][finite], rtol=RTOL)
+    assert np.all(adjusted[finite] >= adjust_p_values(p, method, missing="exclude")[finite])
+    assert family_size(p, missing="as_one") == 6 and family_size(p, missing="exclude") == 4
+    # nothing to keep: identical to the exclude policy
+    clean = np.array([0.01, 0.04, 0.2])
+    np.testing.assert_array_equal(adjust_p_values(clean, method, missing="as_one"), adjust_p_values(clean, method))
+
+
+def test_missing_policy_is_validated():
+    with pytest.raises(ValueError, match="missing"):
+        adjust_p_values([0.1], "holm", missing="drop")
+    with pytest.raises(ValueError, match="missing"):
+        family_size([0.1], missing="drop")
+    np.testing.assert_array_equal(adjust_p_values([0.2, np.nan], "none", missing="as_one"), [0.2, np.nan])
 
 
 def test_edge_cases():

@@ -29,7 +29,7 @@ EXPECTED_METRIC_COLUMNS = [
     "control_variant_id", "n_units_control", "n_units_variant", "mean_control", "mean_variant",
     "absolute_lift", "absolute_lift_ci_lower", "absolute_lift_ci_upper", "relative_lift",
     "relative_lift_ci_lower", "relative_lift_ci_upper", "p_value", "adjusted_p_value",
-    "is_significant", "sequential_ci_lower", "sequential_ci_upper", "ci_method", "alpha",
+    "correction_method", "correction_family_size", "is_significant", "sequential_ci_lower", "sequential_ci_upper", "ci_method", "alpha",
     "guardrail_status", "status_reason",
 ]  # fmt: skip
 EXPECTED_SRM_COLUMNS = [
@@ -233,6 +233,34 @@ def test_adjustment_family_is_experiment_population_estimator(stats_and_raw, cor
     np.testing.assert_allclose(
         family["adjusted_p_value"], multipletests(family["p_value"], method=sm_method)[1], rtol=RTOL
     )
+    assert (family["correction_family_size"] == len(family)).all()
+    assert (out["correction_method"] == correction).all()
+    sizes = out.groupby(["experiment_id", "experiment_version", "population", "estimator"])["correction_family_size"]
+    assert (sizes.nunique() == 1).all() and (sizes.first() == sizes.size()).all()
+
+
+@pytest.mark.parametrize(("correction", "sm_method"), [("holm", "holm"), ("bh", "fdr_bh")])
+def test_a_metric_that_cannot_be_estimated_stays_in_the_family(stats_and_raw, correction, sm_method):
+    """Issue 10: a NaN revenue made two metrics unestimable and shrank the family from 5 to 3, lowering
+    every other adjusted p-value. The unestimable rows now count as p = 1 and the family size is on every row."""
+    stats = stats_and_raw[0].copy()
+    broken = (stats.experiment_id == "exp_three") & (stats.metric_id.isin(["revenue", "sessions"]))
+    stats.loc[broken & (stats.variant_id == "b"), "metric_sum"] = np.nan
+    out = compute_metric_results(stats, correction=correction)
+    family = out[
+        (out.experiment_id == "exp_three") & (out.population == "assigned") & (out.estimator == "unadjusted")
+    ]
+    lost = family.p_value.isna()
+    assert lost.sum() == 2 and len(family) == 2 * len(METRICS)
+    assert (family.correction_family_size == len(family)).all()
+    assert family.loc[lost, "adjusted_p_value"].isna().all() and family.loc[lost, "is_significant"].isna().all()
+    # the others are adjusted as if the lost hypotheses had p = 1: never smaller than without them
+    as_one = family.p_value.fillna(1.0)
+    expected = multipletests(as_one, method=sm_method)[1]
+    np.testing.assert_allclose(family.loc[~lost, "adjusted_p_value"], expected[~lost.to_numpy()], rtol=RTOL)
+    shrunk = multipletests(family.loc[~lost, "p_value"], method=sm_method)[1]
+    assert (family.loc[~lost, "adjusted_p_value"].to_numpy() >= shrunk - 1e-15).all()
+    assert (family.loc[~lost, "adjusted_p_value"].to_numpy() > shrunk).any()
 
 
 def test_three_variant_experiment_detects_the_real_effect_only(results):
@@ -307,10 +335,11 @@ def test_bad_groups_produce_status_rows_not_exceptions():
     zero = by.loc[("zero_base", "t", "unadjusted")]
     assert np.isfinite(zero.absolute_lift) and np.isfinite(zero.p_value) and np.isnan(zero.relative_lift)
     assert by.loc[("guard_no_margin", "t", "unadjusted"), "guardrail_status"] == "inconclusive"
-    # unestimable rows do not take part in the multiple-testing family
-    assert (
-        by.loc[("ok", "t", "unadjusted"), "adjusted_p_value"] >= by.loc[("ok", "t", "unadjusted"), "p_value"]
-    )
+    # unestimable rows stay in the multiple-testing family (as p = 1): every unadjusted row counts
+    ok = by.loc[("ok", "t", "unadjusted")]
+    unadjusted = out[out.estimator == "unadjusted"]
+    assert ok.adjusted_p_value >= ok.p_value
+    assert (unadjusted.correction_family_size == len(unadjusted)).all() and len(unadjusted) > unadjusted.p_value.notna().sum()
 
 
 def test_missing_covariate_everywhere_skips_cuped():
