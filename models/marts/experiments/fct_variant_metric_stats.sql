@@ -1,7 +1,9 @@
 {#-
     Per-variant sufficient statistics: experiment version x population (assigned = intent to treat,
     exposed = eligible exposed units) x variant x metric. Units whose metric window is not yet
-    complete are left out of the sums and counted in n_units_window_incomplete.
+    complete are left out of the sums and counted in n_units_window_incomplete. Every sum is exact
+    (readout.exact_sum: terms rounded to 6 decimal places, added as decimals), so two builds of the
+    same data give byte-identical statistics and readouts.
 -#}
 with
 
@@ -42,14 +44,15 @@ aggregated as (
         sum(case when is_window_complete then 1 else 0 end) as n_units,
         sum(case when is_window_complete then 0 else 1 end) as n_units_window_incomplete,
         sum(case when is_window_complete and is_capped then 1 else 0 end) as n_units_capped,
-        sum(case when is_window_complete then metric_value end) as metric_sum,
-        sum(case when is_window_complete then metric_value * metric_value end) as metric_sum_of_squares,
-        sum(case when is_window_complete then denominator_value end) as denominator_sum,
-        sum(case when is_window_complete then denominator_value * denominator_value end) as denominator_sum_of_squares,
-        sum(case when is_window_complete then metric_value * denominator_value end) as metric_denominator_cross_sum,
-        sum(case when is_window_complete then covariate_value end) as covariate_sum,
-        sum(case when is_window_complete then covariate_value * covariate_value end) as covariate_sum_of_squares,
-        sum(case when is_window_complete then metric_value * covariate_value end) as metric_covariate_cross_sum
+        -- exact sums (readout.exact_sum): a rebuild of the same data gives byte-identical statistics
+        {{ readout.exact_sum('case when is_window_complete then metric_value end') }} as metric_sum,
+        {{ readout.exact_sum('case when is_window_complete then metric_value * metric_value end') }} as metric_sum_of_squares,
+        {{ readout.exact_sum('case when is_window_complete then denominator_value end') }} as denominator_sum,
+        {{ readout.exact_sum('case when is_window_complete then denominator_value * denominator_value end') }} as denominator_sum_of_squares,
+        {{ readout.exact_sum('case when is_window_complete then metric_value * denominator_value end') }} as metric_denominator_cross_sum,
+        {{ readout.exact_sum('case when is_window_complete then covariate_value end') }} as covariate_sum,
+        {{ readout.exact_sum('case when is_window_complete then covariate_value * covariate_value end') }} as covariate_sum_of_squares,
+        {{ readout.exact_sum('case when is_window_complete then metric_value * covariate_value end') }} as metric_covariate_cross_sum
 
     from by_population
     group by 1, 2, 3, 4, 5
