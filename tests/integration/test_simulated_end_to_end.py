@@ -109,6 +109,30 @@ def test_exposed_population_is_the_manifests_clean_population(built):
     assert (merged.units == merged.observed).all(), merged
 
 
+def test_units_dated_outside_the_run_are_in_neither_population(built):
+    """Issue 10: a unit assigned or exposed before its version started (pre-start outcomes) or assigned
+    after it ended is in neither the intent-to-treat nor the exposed population. The planted
+    exposure_outside_window units are such units; they were already out of the exposed population, and
+    now leave the assigned one too, so the manifest's clean exposed population is unchanged."""
+    warehouse, manifest = built
+    units = query(
+        warehouse,
+        """
+        select u.*, v.started_at, v.ended_at
+        from marts.fct_experiment_units as u
+        inner join intermediate.int_experiment_versions as v using (experiment_id, experiment_version)
+        """,
+    )
+    before = (units.assigned_at < units.started_at) | (units.first_exposed_at < units.started_at)
+    after = units.assigned_at > units.ended_at
+    assert (units.is_before_experiment_start == before).all() and (units.is_assigned_after_experiment_end == after).all()
+    assert not units[before | after].is_in_assigned_population.any()
+    assert not units[before | after].is_in_exposed_population.any()
+    planted = units[units.is_exposed_outside_window]
+    assert len(planted) == manifest["faults"]["exposure_outside_window"]["count"]
+    assert planted.is_before_experiment_start.sum() > 0 and not planted.is_in_assigned_population[planted.is_before_experiment_start].any()
+
+
 def clean_experiments(manifest) -> list[str]:
     return [experiment["experiment_id"] for experiment in manifest["experiments"] if not experiment["faulted"]]
 
