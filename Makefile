@@ -42,8 +42,9 @@ demo: install
 
 build: install
 	@mkdir -p $(dir $(READOUT_DUCKDB_PATH))
-	@echo "==> dbt build"
-	@dbt build --full-refresh $$(readout event-time-range --landing $(READOUT_LANDING_PATH))
+	@echo "==> landing preflight (schema against the contract) and event-time range"
+	@# the landing zone comes from the exported READOUT_LANDING_PATH (any characters); a failing preflight stops here
+	@flags="$$(readout event-time-range)" && echo "==> dbt build $$flags" && dbt build --full-refresh $$flags
 
 test: install
 	@readout contracts generate --check

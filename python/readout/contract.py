@@ -106,3 +106,9 @@ LANDING_TABLES: dict[str, dict[str, str]] = {
     f"{IMPORTS_DIR}/outcomes": IMPORT_OUTCOME_COLUMNS,
     f"{IMPORTS_DIR}/metrics": IMPORT_METRIC_COLUMNS,
 }
+
+#: Every landing table: folder -> {schema version: columns}. A file is checked against the version it matches.
+LANDING_TABLE_VERSIONS: dict[str, dict[int, dict[str, str]]] = {
+    folder: (EVENT_COLUMNS_BY_VERSION if folder == EVENTS_DIR else {1: columns})
+    for folder, columns in LANDING_TABLES.items()
+}
