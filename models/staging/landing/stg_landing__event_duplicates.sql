@@ -1,4 +1,4 @@
-{#- Accepted rows removed as duplicates of an earlier-received row with the same event_id. -#}
+{#- Accepted rows removed as duplicates of an earlier-received row with the same source_system and event_id. -#}
 with
 
 checked as (

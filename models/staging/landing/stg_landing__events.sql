@@ -1,6 +1,6 @@
 {#-
-    Accepted events: one row per event_id (the earliest received copy), typed and in one shape across
-    schema versions. Incremental on event time: each run re-processes `lookback_days` of batches, so
+    Accepted events: one row per source_system x event_id (the earliest received copy), typed and in one
+    shape across schema versions. Incremental on event time: each run re-processes `lookback_days` of batches, so
     a late event within the lookback is picked up by the next run.
 -#}
 {{

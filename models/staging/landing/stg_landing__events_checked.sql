@@ -1,13 +1,19 @@
 {#-
     Every raw landing row, exactly once: schema versions mapped to one shape, typed, checked against
-    the ingestion rules (quarantine_reasons) and ranked among rows sharing its event_id.
+    the ingestion rules (quarantine_reasons) and ranked among rows sharing its (source_system, event_id):
+    the contract makes event_id unique per producer, so the same id from two producers is two events.
     The three models below split it without loss: stg_landing__events (accepted, first of its
-    event_id), stg_landing__events_quarantined, stg_landing__event_duplicates.
+    source_system x event_id), stg_landing__events_quarantined, stg_landing__event_duplicates.
 -#}
 {#- A table: one full, parallel pass over the landing files; the models below (the incremental one among them) read it cheaply. -#}
 {{ config(materialized='table', event_time='event_at') }}
 
 {%- set experiment_events = "('experiment_assigned', 'experiment_exposed')" -%}
+{#- Timestamps are bounded by the build's reference time (var as_of, else the run's start) plus the tolerance. -#}
+{%- set latest_allowed = dbt.dateadd('minute', var('future_tolerance_minutes'), readout.as_of_timestamp()) -%}
+{#- Typed columns a producer might retype (e.g. revenue as text): try-cast each branch, so a value that does
+    not cast becomes null (and is quarantined below) instead of failing the whole build. -#}
+{%- set schema_version = readout.safe_cast('schema_version', dbt.type_int()) -%}
 
 with
 
@@ -29,11 +35,11 @@ renamed as (
         ----------  ids
         cast(event_id as {{ dbt.type_string() }}) as event_id,
         -- schema version 2 renamed anonymous_id to device_id
-        cast(case when schema_version = 2 then device_id else anonymous_id end as {{ dbt.type_string() }}) as anonymous_id,
+        cast(case when {{ schema_version }} = 2 then device_id else anonymous_id end as {{ dbt.type_string() }}) as anonymous_id,
         cast(user_id as {{ dbt.type_string() }}) as user_id,
         cast(session_id as {{ dbt.type_string() }}) as session_id,
         cast(experiment_id as {{ dbt.type_string() }}) as experiment_id,
-        cast(experiment_version as {{ dbt.type_int() }}) as experiment_version,
+        {{ readout.safe_cast('experiment_version', dbt.type_int()) }} as experiment_version,
         cast(variant_id as {{ dbt.type_string() }}) as variant_id,
 
         ---------- strings
@@ -45,11 +51,18 @@ renamed as (
         coalesce({{ readout.json_extract_text('properties', 'traffic_type') }}, 'human') as traffic_type,
         cast(event_at as {{ dbt.type_string() }}) as event_at_raw,
         cast(received_at as {{ dbt.type_string() }}) as received_at_raw,
+        case
+            when {{ schema_version }} = 2 then cast(revenue_amount as {{ dbt.type_string() }})
+            else cast(revenue as {{ dbt.type_string() }})
+        end as revenue_raw,
 
         ---------- numerics
-        cast(schema_version as {{ dbt.type_int() }}) as schema_version,
-        -- schema version 2 renamed revenue to revenue_amount
-        cast(case when schema_version = 2 then revenue_amount else revenue end as {{ readout.type_double() }}) as revenue,
+        {{ schema_version }} as schema_version,
+        -- schema version 2 renamed revenue to revenue_amount; NaN and infinities stay (quarantined below)
+        case
+            when {{ schema_version }} = 2 then {{ readout.safe_cast('revenue_amount', readout.type_double()) }}
+            else {{ readout.safe_cast('revenue', readout.type_double()) }}
+        end as revenue,
 
         ---------- booleans
         cast(consent_granted as {{ dbt.type_boolean() }}) as consent_granted,
@@ -87,13 +100,18 @@ checked as (
             ["renamed.anonymous_id is null and renamed.user_id is null", "missing_unit_id"],
             ["renamed.event_at is null", "unparseable_event_at"],
             ["renamed.received_at is null", "unparseable_received_at"],
-            ["renamed.event_at > " ~ dbt.dateadd('minute', var('future_tolerance_minutes'), 'renamed.received_at'), "future_event_at"],
-            ["renamed.event_at < cast('" ~ var('events_begin') ~ "' as " ~ dbt.type_timestamp() ~ ")", "event_at_before_history"],
+            ["renamed.event_at > " ~ dbt.dateadd('minute', var('future_tolerance_minutes'), 'renamed.received_at')
+                ~ " or renamed.event_at > " ~ latest_allowed, "future_event_at"],
+            ["renamed.received_at > " ~ latest_allowed, "future_received_at"],
+            ["renamed.event_at < " ~ readout.timestamp_literal(var('events_begin'), "var('events_begin')"), "event_at_before_history"],
             ["renamed.event_name in " ~ experiment_events ~ " and renamed.experiment_id is null", "missing_experiment_id"],
             ["renamed.event_name in " ~ experiment_events ~ " and renamed.variant_id is null", "missing_variant_id"],
             ["renamed.event_name in " ~ experiment_events ~ " and renamed.experiment_id is not null and known_experiment_versions.experiment_id is null", "unknown_experiment"],
             ["renamed.event_name in " ~ experiment_events ~ " and known_experiment_versions.experiment_id is not null and renamed.variant_id is not null and known_variants.variant_id is null", "unknown_variant"],
+            ["renamed.revenue_raw is not null and renamed.revenue is null", "unparseable_revenue"],
+            ["not " ~ readout.is_finite('renamed.revenue'), "non_finite_revenue"],
             ["renamed.revenue < 0", "negative_revenue"],
+            ["renamed.event_name = 'purchase' and renamed.revenue_raw is null", "missing_revenue"],
         ]) }} as quarantine_reasons,
         {{ readout.payload_hash([
             'renamed.event_name', 'renamed.event_at_raw', 'renamed.source_system', 'renamed.anonymous_id',
@@ -117,13 +135,13 @@ ranked as (
 
     select
         checked.*,
-        -- among accepted rows of one event_id, the earliest received is kept
+        -- among accepted rows of one producer's event_id, the earliest received is kept
         row_number() over (
-            partition by event_id, quarantine_reasons is null
+            partition by source_system, event_id, quarantine_reasons is null
             order by received_at, payload_hash
         ) as event_id_rank,
         first_value(payload_hash) over (
-            partition by event_id, quarantine_reasons is null
+            partition by source_system, event_id, quarantine_reasons is null
             order by received_at, payload_hash
             rows between unbounded preceding and unbounded following
         ) as kept_payload_hash
@@ -139,7 +157,7 @@ final as (
         quarantine_reasons is null and event_id_rank > 1 as is_duplicate,
         quarantine_reasons is null and event_id_rank > 1 and payload_hash <> kept_payload_hash as is_conflicting_duplicate,
         max(case when quarantine_reasons is null and payload_hash <> kept_payload_hash then 1 else 0 end) over (
-            partition by event_id, quarantine_reasons is null
+            partition by source_system, event_id, quarantine_reasons is null
         ) = 1 as has_conflicting_duplicate
 
     from ranked
