@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -120,6 +121,26 @@ def test_tolerances_are_the_dbt_project_vars(contracts):
     assert _rule(raw, "arrived_within_lookback").kwargs["max_value"] == 24 * VARS["lookback_days"]
     srm = contracts["fct_sample_ratio_checks"].derived_columns["mismatch_consistent"]
     assert f"p_value < {VARS['srm_threshold']}" in srm
+
+
+#: staging reasons the raw contract checks per file, not per row: an undefined schema version, a retyped column
+CHECKED_PER_FILE = {"unknown_schema_version": "files.schema_version_known",
+                    "unparseable_revenue": "schema_v1.columns_and_types"}
+
+
+def test_every_staging_quarantine_reason_is_documented_and_checked_by_the_raw_contract(contracts):
+    staging = (REPO / "models" / "staging" / "landing" / "stg_landing__events_checked.sql").read_text()
+    reasons = set(re.findall(r'"([a-z_]+)"\]', staging))
+    assert {"non_finite_revenue", "missing_revenue", "future_received_at", "event_at_before_history",
+            "unparseable_revenue"} <= reasons
+    documented = (CONTRACTS / "instrumentation_contract.md").read_text()
+    assert not [r for r in sorted(reasons) if f"`{r}`" not in documented]
+    raw = contracts["raw_events"]
+    linked = {rule.quarantine_reason for rule in raw.rules if rule.quarantine_reason}
+    assert linked == reasons - set(CHECKED_PER_FILE), "a raw rule per staging reason, and no reason staging lacks"
+    generated = {rule.rule for spec in suite_specs(raw) for rule in spec.rules}
+    assert set(CHECKED_PER_FILE.values()) <= generated
+    assert _rule(raw, "revenue_on_purchase").quarantine_reason == "missing_revenue"
 
 
 def _dbt_columns(path: Path, model: str) -> dict[str, str]:

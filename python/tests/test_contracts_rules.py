@@ -179,6 +179,11 @@ def faulty_landing(tmp_path_factory) -> Path:
         dict(session, received_at=iso(dt.datetime(2026, 1, 12, 12))),  # identical retries of one event ...
         dict(session, received_at=iso(dt.datetime(2026, 1, 12, 12, 1))),
         dict(web["signup"], properties='{"method": "other"}'),  # ... and a conflicting copy of another
+        _extra(purchase, "z1", revenue=float("nan")),
+        _extra(android["purchase"], "z2", revenue=float("inf")),  # arrives as v2 revenue_amount
+        _extra(ios["session_start"], "z3", event_at=iso(dt.datetime(2025, 6, 1)),
+               received_at=iso(dt.datetime(2025, 6, 1, 0, 1))),  # before events_begin (2026-01-01)
+        dict(ios["session_start"], event_id=exposure["event_id"]),  # web's event_id, sent by ios too
     ]
     v1, v2 = split_versions(rows + extra)
     return write_landing(tmp_path_factory.mktemp("faulty"), v1, v2)
@@ -189,8 +194,8 @@ def faulty_report(faulty_landing):
     return validate("raw", CONTRACTS, landing=faulty_landing, as_of=AS_OF)
 
 
-EXPECTED_RAW = {  # rule: (count, severity); web has 122 rows, android 103, ios 103, server 41
-    "event_id_present": (3, "error"),  # web 1/122 warns; android 2/103 is above 1%
+EXPECTED_RAW = {  # rule: (count, severity); web has 123 rows, android 104, ios 105, server 41
+    "event_id_present": (3, "error"),  # web 1/123 warns; android 2/104 is above 1%
     "event_name_present": (1, "warning"),
     "event_name_allowed": (1, "warning"),
     "source_system_present": (1, "error"),  # its own partition, (missing): 1 of 1
@@ -202,19 +207,22 @@ EXPECTED_RAW = {  # rule: (count, severity); web has 122 rows, android 103, ios 
     "event_at_within_clock_skew": (1, "warning"),
     "event_at_not_in_future": (1, "warning"),
     "received_at_not_in_future": (1, "warning"),
-    "arrived_within_lookback": (3, "warning"),  # ios 3/103 = 2.9%: above 2%, below 10%
+    "event_at_not_before_history": (1, "warning"),  # ios 1/105
+    "arrived_within_lookback": (3, "warning"),  # ios 3/105 = 2.9%: above 2%, below 10%
     "experiment_id_on_experiment_events": (1, "error"),  # the share is of web exposures: 1 of 14
     "variant_id_on_experiment_events": (1, "error"),
     "experiment_known": (1, "warning"),
     "variant_known": (1, "warning"),
     "assignment_mechanism_allowed": (1, "error"),  # 1 of 41 server assignments
     "revenue_non_negative": (2, "warning"),  # one of them arrives as v2 revenue_amount
-    "revenue_on_purchase": (1, "error"),  # 1 of 14 web purchases
+    "revenue_finite": (2, "warning"),  # NaN on web (1/123), +inf on android (1/104)
+    "revenue_on_purchase": (1, "error"),  # 1 of 15 web purchases (the NaN one has a revenue)
     "currency_with_revenue": (1, "error"),  # 1 of 13 web rows with revenue
     "currency_present_with_revenue": (1, "error"),
     "properties_json": (1, "warning"),
     "traffic_type_allowed": (1, "warning"),
-    "event_id_unique_per_source": (3, "warning"),  # 2 retries + 1 conflicting copy: 3/122 < 5%
+    "event_id_unique_per_source": (3, "warning"),  # 2 retries + 1 conflicting copy: 3/123 < 5%
+    "event_id_unique_across_sources": (2, "warning"),  # the web exposure and its id on ios: never an error
     "duplicate_payloads_agree": (1, "warning"),
 }
 
@@ -233,17 +241,18 @@ def test_no_other_raw_rule_fires_on_the_crafted_rows(faulty_report):
 def test_quarantined_share_escalates_per_source_system(faulty_report):
     outcome = by_rule(faulty_report, "raw_events")["quarantined_share"]
     partitions = {p.label: (p.count, p.total, p.severity) for p in outcome.partitions}
-    # web: 13 rows fail a quarantine rule (the future row fails two) of 122
-    assert partitions["web"] == (13, 122, "error")
-    assert partitions["android"] == (3, 103, "error")
-    assert partitions["ios"] == (0, 103, None) and partitions["server"] == (0, 41, None)
-    assert outcome.severity == "error" and outcome.count == 13 + 3 + 1 + 1
+    # web: 15 rows fail a quarantine rule (the future row fails two; the purchase without revenue and the
+    # NaN one count too) of 123; ios: the row before events_begin, below the 1% threshold
+    assert partitions["web"] == (15, 123, "error")
+    assert partitions["android"] == (4, 104, "error")
+    assert partitions["ios"] == (1, 105, None) and partitions["server"] == (0, 41, None)
+    assert outcome.severity == "error" and outcome.count == 15 + 4 + 1 + 1 + 1
 
 
 def test_error_alarm_sentence_names_table_rule_count_severity_readouts_and_action(faulty_report):
     outcome = by_rule(faulty_report, "raw_events")["event_id_present"]
     sentence = alert_sentence(outcome)
-    assert sentence.startswith("ERROR raw_events [event_id_present]: 3 rows in all: 2 of 103 android rows (1.9%)")
+    assert sentence.startswith("ERROR raw_events [event_id_present]: 3 rows in all: 2 of 104 android rows (1.9%)")
     assert "have no event_id, above the 1.0% materiality threshold" in sentence
     assert "this affects the retention_d7, revenue_per_session, sessions readouts" not in sentence
     assert "affects the retention_d7, revenue_per_session and sessions readouts of every experiment running" \
@@ -255,7 +264,7 @@ def test_error_alarm_sentence_names_table_rule_count_severity_readouts_and_actio
 def test_warning_sentence_says_below_threshold_and_names_the_experiment(faulty_report):
     outcome = by_rule(faulty_report, "raw_events")["variant_known"]
     sentence = outcome.sentence
-    assert sentence.startswith("WARNING raw_events [variant_known]: 1 of 122 web rows (0.8%) name a variant")
+    assert sentence.startswith("WARNING raw_events [variant_known]: 1 of 123 web rows (0.8%) name a variant")
     assert "below the 1.0% materiality threshold" in sentence
     assert "this affects the exp_a v1 readout" in sentence
     assert "the readouts can proceed" in sentence
@@ -277,8 +286,8 @@ def test_cli_exit_codes_json_report_and_docs(faulty_landing, clean_landing, tmp_
     assert printed[-1].startswith("contracts BREACHED (stage raw, as of 2026-01-12T13:00:00Z)")
     assert (tmp_path / "docs" / "raw" / "index.html").exists()
     alarm = next(a for a in report["alarms"] if a["rule"] == "event_id_present")
-    assert alarm["partitions"] == [{"label": "android", "count": 2, "total": 103, "severity": "error"},
-                                   {"label": "web", "count": 1, "total": 122, "severity": "warning"}]
+    assert alarm["partitions"] == [{"label": "android", "count": 2, "total": 104, "severity": "error"},
+                                   {"label": "web", "count": 1, "total": 123, "severity": "warning"}]
     assert main(["validate", "--stage", "raw", "--landing", str(faulty_landing), *as_of, "--no-docs",
                  "--fail-on", "never", "--quiet"]) == 0
     assert main(["validate", "--stage", "raw", "--landing", str(clean_landing), *as_of, "--no-docs"]) == 0
@@ -323,19 +332,37 @@ def test_schema_faults_name_the_file_and_column(tmp_path):
     report = validate("raw", CONTRACTS, names=["raw_events"], landing=landing, as_of=AS_OF)
     rules = by_rule(report, "raw_events")
     schema = rules["schema_v1.columns_and_types"]
-    assert (schema.count, schema.severity) == (3, "error")
+    assert (schema.count, schema.severity) == (2, "error")
     assert sorted(schema.details) == [
-        "events/part-renamed.parquet: anon_id is string where the contract says (not in the contract)",
         "events/part-renamed.parquet: anonymous_id is (missing) where the contract says string",
         "events/part-renamed.parquet: experiment_version is string where the contract says int32",
     ]
+    added = rules["schema_v1.no_extra_columns"]  # the renamed column's new name is an added one
+    assert (added.count, added.severity) == (1, "warning")
+    assert added.details == ["events/part-renamed.parquet: anon_id (string) is not in the contract"]
     files = rules["files.schema_version_known"]
     assert (files.count, files.severity) == (1, "error") and files.total == 4
     assert rules["schema_v2.columns_and_types"].severity is None
     # the renamed file's rows still reach the row rules: their anonymous_id reads as null
     assert rules["unit_id_present"].count == 10
-    assert schema.sentence.startswith("ERROR raw_events [schema_v1.columns_and_types]: 3 columns not matching "
+    assert schema.sentence.startswith("ERROR raw_events [schema_v1.columns_and_types]: 2 columns not matching "
                                       "schema version 1 (events/part-renamed.parquet: ")
+
+
+def test_an_added_column_is_a_warning_that_names_it(tmp_path):
+    rows = clean_events()
+    web = [dict(r, event_id=r["event_id"] + "-x") for r in rows if r["source_system"] == "web"][:10]
+    schema = arrow_schema(instrumentation.EVENT_COLUMNS_V1).append(pa.field("app_build", pa.string()))
+    added = pa.Table.from_pylist([dict(r, app_build="7.1") for r in web], schema=schema)
+    v1, v2 = split_versions(rows)
+    landing = write_landing(tmp_path, v1, v2, extra_files={"part-added.parquet": added})
+    report = validate("raw", CONTRACTS, names=["raw_events"], landing=landing, as_of=AS_OF)
+    assert alarms(report) == [("raw_events", "schema_v1.no_extra_columns", "warning", 1)]
+    assert report.exit_code() == 0
+    assert report.alarms[0].sentence.startswith(
+        "WARNING raw_events [schema_v1.no_extra_columns]: 1 column not in schema version 1 (an additive change) "
+        "(events/part-added.parquet: app_build (string) is not in the contract)")
+    assert "add the column to the contract or stop sending it" in report.alarms[0].sentence
 
 
 # ----------------------------------------------------------------------------------------- freshness
@@ -433,7 +460,8 @@ def _units(faults: bool) -> pd.DataFrame:
             assignment_mechanism="hash", exposure_source_system="ios" if exposed else None,
             exposure_count=1 if exposed else 0, is_consent_denied=False, is_bot_or_internal=False,
             is_exposed_without_assignment=False, is_exposed_before_assigned=False, is_in_several_variants=False,
-            is_exposure_variant_mismatch=False, is_exposed_outside_window=False, is_assigned_never_exposed=never,
+            is_exposure_variant_mismatch=False, is_exposed_outside_window=False, is_before_experiment_start=False,
+            is_assigned_after_experiment_end=False, is_assigned_never_exposed=never,
             is_eligible=exposed, is_in_assigned_population=True, is_in_exposed_population=exposed,
             assigned_at=dt.datetime(2026, 1, 15), first_exposed_at=dt.datetime(2026, 1, 15, 1) if exposed else None))
     frame = pd.DataFrame(rows).astype(object)
@@ -487,7 +515,7 @@ def _results(faults: bool) -> pd.DataFrame:
                  mean_variant=1.1, absolute_lift=0.1, absolute_lift_ci_lower=-0.1, absolute_lift_ci_upper=0.3,
                  relative_lift=0.1, relative_lift_ci_lower=-0.1, relative_lift_ci_upper=0.3, p_value=0.3,
                  adjusted_p_value=0.6, sequential_ci_lower=-0.2, sequential_ci_upper=0.4, alpha=0.05,
-                 is_significant=False)
+                 is_significant=False, correction_method="holm", correction_family_size=len(METRICS))
             for population in ("assigned", "exposed") for metric in METRICS]
     frame = pd.DataFrame(rows).astype(object)
     if faults:
@@ -550,7 +578,8 @@ EXPECTED_MARTS = [
     ("fct_metric_results", "adjusted_p_not_below_raw", "error", 1),
     ("fct_metric_results", "estimable_rows_complete", "error", 1),
     ("fct_metric_results", "p_value_in_unit_interval_p_value", "error", 1),
-    ("fct_metric_results", "schema_v1.columns_and_types", "error", 2),
+    ("fct_metric_results", "schema_v1.columns_and_types", "error", 1),
+    ("fct_metric_results", "schema_v1.no_extra_columns", "warning", 1),
     ("fct_metric_results", "significance_consistent", "error", 1),
     ("fct_sample_ratio_checks", "no_sample_ratio_mismatch", "error", 2),
     ("fct_sample_ratio_checks", "one_result_per_version_and_population", "error", 2),
@@ -578,9 +607,9 @@ def test_each_mart_rule_fires_on_crafted_rows(tmp_path):
     srm = by_rule(report, "fct_sample_ratio_checks")["no_sample_ratio_mismatch"].sentence
     assert "exp_f v1 (exposed): control has 50 units where 40 were expected (p = 1.0e-06)" in srm
     schema = by_rule(report, "fct_metric_results")["schema_v1.columns_and_types"]
-    assert sorted(schema.details) == [
-        "marts.fct_metric_results: ci_method is (missing) where the contract says varchar",
-        "marts.fct_metric_results: notes is varchar where the contract says (not in the contract)"]
+    assert schema.details == ["marts.fct_metric_results: ci_method is (missing) where the contract says varchar"]
+    added = by_rule(report, "fct_metric_results")["schema_v1.no_extra_columns"]
+    assert added.details == ["marts.fct_metric_results: notes (varchar) is not in the contract"]
 
 
 def test_a_missing_relation_is_an_error_not_a_crash(tmp_path):

@@ -5,8 +5,10 @@ Every contract yields:
 * ``<contract>.files`` (contracts with several schema versions): one row per landing file, its declared
   schema version must be one the contract defines;
 * ``<contract>.schema_v<N>``: one row per landing file (or the warehouse relation) of schema version N x
-  column, with the column's type; every (column, type) pair must be one the version defines, so a
-  missing column (type "(missing)"), a renamed, retyped or added column each fail a row;
+  column, with the column's type. ``columns_and_types``: every (column, type) pair of the version's columns
+  must be one it defines, so a missing column (type "(missing)"), a renamed or a retyped column is an
+  error; ``no_extra_columns``: a column the version does not define (additive change) is a warning that
+  names it (readers ignore it);
 * ``<contract>.rows``: the data itself (after mapping every schema version onto the first one's shape
   and adding the contract's derived columns): the ``expectations`` of the contract, plus the freshness SLA;
 * ``<contract>.<view>``: one per view (an aggregate relation derived from the warehouse).
@@ -28,12 +30,15 @@ from .load import Contract, ContractError, Rule
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/readout/contracts")
 SOURCE_COLUMN = "source"  #: schema frames: the file (relative to the landing zone) or the relation
 COLUMN_NAME = "column_name"  #: schema frames: one row per source x column
+CONTRACT_COLUMN = "contract_column_name"  #: schema frames: the column's name when the contract defines it, else null
 DATA_TYPE = "data_type"  #: the column's type in the source; "(missing)" when the source lacks it
 EXPECTED_TYPE = "expected_type"  #: the type the contract defines; "(not in the contract)" for extra columns
 MISSING_TYPE = "(missing)"
 NOT_IN_CONTRACT = "(not in the contract)"
 VERSION_COLUMN = "declared_schema_version"  #: files frame: the schema version(s) a file's rows declare
 AS_OF_VARIABLE = "as_of"  #: derived columns read the reference time as getvariable('as_of') (DuckDB)
+#: derived columns read the dbt var events_begin (the first day of history) as getvariable('events_begin')
+EVENTS_BEGIN_VARIABLE = "events_begin"
 
 
 @dataclass(frozen=True)
@@ -189,14 +194,17 @@ def _files_rules(contract: Contract) -> tuple[Rule, ...]:
 
 
 def _schema_rules(contract: Contract, version: int) -> tuple[Rule, ...]:
-    """One expectation over the schema frame (one row per source x column): every (column, type) pair must be
-    one the version defines; a missing column appears with type "(missing)", an extra one with its type."""
+    """Two expectations over the schema frame (one row per source x column). The contract's columns: every
+    (column, type) pair must be one the version defines; a missing column appears with type "(missing)", so
+    a missing, renamed or retyped column is an error. Extra columns (additive change): a warning naming
+    each, never an error, since staging reads columns by name and ignores them."""
     columns = contract.columns(version)
     unit = "columns"
     return (Rule(
         rule=f"schema_v{version}.columns_and_types",
         expect="expect_column_pair_values_to_be_in_set",
-        kwargs={"column_A": COLUMN_NAME, "column_B": DATA_TYPE,
+        # extra columns have no contract name (null), so this pair check skips them
+        kwargs={"column_A": CONTRACT_COLUMN, "column_B": DATA_TYPE, "ignore_row_if": "either_value_is_missing",
                 "value_pairs_set": [[column, type_] for column, type_ in columns.items()]},
         level="row",
         says=f"not matching schema version {version}",
@@ -204,7 +212,20 @@ def _schema_rules(contract: Contract, version: int) -> tuple[Rule, ...]:
         error_above=0.0,
         detail="{source}: {column_name} is {data_type} where the contract says {expected_type}",
         unit=unit,
-    ),)
+    ), Rule(
+        rule=f"schema_v{version}.no_extra_columns",
+        expect="expect_column_values_to_not_be_in_set",
+        kwargs={"column": EXPECTED_TYPE, "value_set": [NOT_IN_CONTRACT]},
+        level="row",
+        says=f"not in schema version {version} (an additive change)",
+        description="a column the contract does not define: a warning that names it, never an error",
+        warn_above=0.0,
+        error_above=1.0,  # never an error
+        detail="{source}: {column_name} ({data_type}) is not in the contract",
+        unit=unit,
+        on_warning="the readouts can proceed (staging reads only the contract's columns), but {owner} should "
+                   "add the column to the contract or stop sending it",
+    ))
 
 
 def _freshness_rules(contract: Contract) -> tuple[Rule, ...]:

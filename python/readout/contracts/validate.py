@@ -18,7 +18,6 @@ names) as soon as it fails. Errors make the command exit 1; the build goes on pa
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import string
 from dataclasses import dataclass, field
@@ -29,16 +28,17 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
+from ..landing import PROJECT_FILE, arrow_type_name, ingestion_bounds
+from ..landing import resolve_as_of  # noqa: F401 - re-exported: `from readout.contracts.validate import resolve_as_of`
 from .docs import GxRunner
 from .load import Contract, Rule, select
-from .suites import (AS_OF_VARIABLE, COLUMN_NAME, DATA_TYPE, EXPECTED_TYPE, MISSING_TYPE, NOT_IN_CONTRACT,
-                     SOURCE_COLUMN, VERSION_COLUMN, SuiteSpec, row_condition_query, suite_specs)
+from .suites import (AS_OF_VARIABLE, COLUMN_NAME, CONTRACT_COLUMN, DATA_TYPE, EVENTS_BEGIN_VARIABLE, EXPECTED_TYPE, MISSING_TYPE,
+                     NOT_IN_CONTRACT, SOURCE_COLUMN, VERSION_COLUMN, SuiteSpec, row_condition_query, suite_specs)
 
 SEVERITY_ORDER = {None: 0, "warning": 1, "error": 2}
 MISSING = "(missing)"
 DUCKDB_TYPES = {"string": "VARCHAR", "int32": "INTEGER", "int64": "BIGINT", "double": "DOUBLE", "bool": "BOOLEAN",
                 "timestamp[us]": "TIMESTAMP"}
-ARROW_ALIASES = {"large_string": "string", "string_view": "string", "large_utf8": "string", "utf8": "string"}
 MAX_DETAILS = 3
 
 
@@ -485,8 +485,7 @@ def _ident(name: str) -> str:
 
 
 def _arrow_type(type_) -> str:
-    name = str(type_)
-    return ARROW_ALIASES.get(name, name)
+    return arrow_type_name(type_)
 
 
 def _derived_sql(base_sql: str, derived: dict[str, str], keep: list[str] | None = None) -> str:
@@ -543,17 +542,18 @@ def _landing_files(contract: Contract, landing: Path, con: duckdb.DuckDBPyConnec
 
 
 def _schema_frame(contract: Contract, version: int, sources: list[tuple[str, dict[str, str]]]) -> pd.DataFrame:
-    """One row per source x column: the contract's columns (type "(missing)" when absent) and any extra ones."""
+    """One row per source x column: the contract's columns (type "(missing)" when absent) and any extra ones
+    (no contract name, expected type "(not in the contract)")."""
     expected = contract.columns(version)
     records = []
     for source, columns in sources:
         for column, type_ in expected.items():
-            records.append((source, column, columns.get(column, MISSING_TYPE), type_))
+            records.append((source, column, column, columns.get(column, MISSING_TYPE), type_))
         for column, type_ in columns.items():
             if column not in expected:
-                records.append((source, column, type_, NOT_IN_CONTRACT))
-    return pd.DataFrame.from_records(records, columns=[SOURCE_COLUMN, COLUMN_NAME, DATA_TYPE, EXPECTED_TYPE]
-                                     ).astype(object)
+                records.append((source, column, None, type_, NOT_IN_CONTRACT))
+    return pd.DataFrame.from_records(records, columns=[SOURCE_COLUMN, COLUMN_NAME, CONTRACT_COLUMN, DATA_TYPE,
+                                                       EXPECTED_TYPE]).astype(object)
 
 
 def _landing_rows_sql(contract: Contract, groups: dict[int, list[LandingFile]], landing: Path) -> str:
@@ -601,6 +601,14 @@ def _set_as_of(con: duckdb.DuckDBPyConnection, as_of: dt.datetime | None) -> Non
     con.execute(f"set variable {AS_OF_VARIABLE} = timestamp '{moment:%Y-%m-%d %H:%M:%S.%f}'")
 
 
+def _set_events_begin(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
+    """Derived columns read the first day of history as getvariable('events_begin'), from the dbt project's
+    vars (the project holding the contracts folder), so staging and the contract share one value."""
+    project = contract.path.resolve().parent.parent
+    begin = ingestion_bounds(project if (project / PROJECT_FILE).is_file() else None).events_begin
+    con.execute(f"set variable {EVENTS_BEGIN_VARIABLE} = timestamp '{begin:%Y-%m-%d %H:%M:%S}'")
+
+
 def needed_columns(spec: SuiteSpec, columns: list[str]) -> list[str]:
     """The columns the suite's rules, partitions, counts, details and readouts read (a narrower frame is
     much faster for GX to filter)."""
@@ -631,6 +639,7 @@ def validate_landing(contract: Contract, landing: Path, runner: GxRunner, as_of:
     con = duckdb.connect()
     try:
         _set_as_of(con, as_of)
+        _set_events_begin(con, contract)
         known = _register_landing_experiments(con, landing)
         files = _landing_files(contract, landing, con)
         specs = {spec.kind if spec.kind != "schema" else f"schema_v{spec.version}": spec
@@ -708,40 +717,6 @@ def validate_warehouse(contract: Contract, con: duckdb.DuckDBPyConnection, runne
             continue
         outcomes += evaluate(spec, data, runner.run(spec, data))
     return outcomes
-
-
-# -------------------------------------------------------------------------------------------- as-of
-def resolve_as_of(text: str | None, landing: Path | None) -> dt.datetime:
-    """``None``/``now``: the wall clock; ``manifest``: the landing zone manifest's as-of (the simulator's
-    ``--as-of`` or, without one, its newest received_at); else an ISO-8601 timestamp (UTC unless an offset)."""
-    if text is None or text == "now":
-        return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    if text == "manifest":
-        if landing is None:
-            raise ValueError("--as-of manifest needs a landing zone")
-        path = landing / "manifest.json"
-        if not path.exists():
-            raise FileNotFoundError(f"--as-of manifest: {path} not found")
-        try:
-            manifest = json.loads(path.read_text())
-        except ValueError:
-            raise ValueError(f"--as-of manifest: {path} is not valid JSON") from None
-        value = (manifest.get("arguments") or {}).get("as_of") or (manifest.get("date_range") or {}).get(
-            "received_at_max")
-        if not value:
-            raise ValueError(f"--as-of manifest: {path} has neither arguments.as_of nor date_range.received_at_max")
-        text = value
-    cleaned = text.strip()
-    if cleaned.endswith(("Z", "z")):
-        cleaned = cleaned[:-1] + "+00:00"
-    try:
-        parsed = dt.datetime.fromisoformat(cleaned)
-    except ValueError:
-        raise ValueError(f"--as-of: expected 'now', 'manifest' or an ISO-8601 timestamp such as "
-                         f"2026-02-15T06:00:00Z, got {text!r}") from None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return parsed
 
 
 # ---------------------------------------------------------------------------------------------- run
