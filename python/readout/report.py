@@ -1,14 +1,28 @@
-"""`readout report`: the readout in the terminal, read from the warehouse's public marts."""
+"""`readout report`: the readout in the terminal, read from the warehouse's public marts.
+
+It says first when the last dbt build failed or never finished (from the build log the project's hooks
+write, ``macros/build_log.sql``) and flags the readouts that build touched; a warehouse locked by a
+running build is a one-line error.
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from readout.paths import warehouse_path
+
+BUILD_LOG_TABLE = "readout_build_log"
+#: the marts this report reads
+READOUT_MARTS = ("fct_sample_ratio_checks", "fct_metric_results")
+#: commands whose success means the marts were (re)built
+BUILD_COMMANDS = ("build", "run")
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
 
 SRM_SQL = """
 select experiment_id, experiment_version, population,
@@ -33,17 +47,214 @@ def _percent(value: float) -> str:
     return "n/a" if pd.isna(value) else f"{value:+.1%}"
 
 
+def _when(value) -> str:
+    return "an unknown time" if pd.isna(value) else f"{pd.Timestamp(value):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One dbt invocation of the build log: its `started` row joined to its `finished` row, if any."""
+
+    invocation_id: str
+    command: str
+    started_at: pd.Timestamp
+    finished_at: pd.Timestamp | None = None
+    status: str | None = None  #: success | failed; None: never finished
+    error_count: int = 0
+    test_failure_count: int = 0
+    failed_nodes: str = ""
+    built_models: tuple[str, ...] = ()
+
+    @property
+    def is_build(self) -> bool:
+        return self.command.split(" ")[0] in BUILD_COMMANDS
+
+    def describe(self) -> str:
+        return f"the last dbt {self.command} (started {_when(self.started_at)})"
+
+    def failures(self) -> str:
+        parts = []
+        if self.test_failure_count:
+            parts.append(f"{_plural(self.test_failure_count, 'test')} failed")
+        if self.error_count:
+            parts.append(f"{_plural(self.error_count, 'node')} errored")
+        return (" and ".join(parts) or "it failed") + (f": {self.failed_nodes}" if self.failed_nodes else "")
+
+
+@dataclass(frozen=True)
+class BuildState:
+    """What the build log says about the marts this report reads."""
+
+    last_good: Invocation | None  #: the latest build that finished successfully
+    problems: tuple[Invocation, ...] = ()  #: invocations after it that failed or never finished, oldest first
+
+    @property
+    def problem(self) -> Invocation | None:
+        """The latest failed or unfinished invocation, the one the report names first."""
+        return self.problems[-1] if self.problems else None
+
+    @staticmethod
+    def _touched(invocation: Invocation) -> set[str]:
+        """Readout marts an invocation may have written: all when a build never finished (what it rebuilt is
+        unknown), those it built when it failed, none when it was not a build."""
+        if not invocation.is_build:
+            return set()
+        return set(READOUT_MARTS) if invocation.status is None else set(READOUT_MARTS) & set(invocation.built_models)
+
+    @property
+    def source(self) -> Invocation | None:
+        """The latest failed or unfinished build that may have written the marts shown."""
+        touching = [item for item in self.problems if self._touched(item)]
+        return touching[-1] if touching else None
+
+    def marts_touched(self) -> set[str]:
+        return self._touched(self.source) if self.source is not None else set()
+
+    def flag(self) -> str:
+        """The note on each readout of a mart the source build may have written."""
+        if self.source is None:
+            return ""
+        return "from a build that never finished" if self.source.status is None else "from a failed build"
+
+    def warning(self) -> str | None:
+        """The first line of the report, when the last build did not finish or failed."""
+        problem, source = self.problem, self.source
+        if problem is None:
+            return None
+        if problem.status is None:
+            text = f"WARNING: {problem.describe()} never finished: it was killed, or is still running"
+        else:
+            text = f"WARNING: {problem.describe()} failed ({problem.failures()})"
+        previous = (f"the build of {_when(self.last_good.finished_at)}" if self.last_good is not None
+                    else "no build that finished successfully")
+        if source is None:
+            text += f"; the marts shown are from {previous}"
+        else:
+            name = ("it" if source.status is None else "that failed build") if source is problem else (
+                f"the {'build that never finished' if source.status is None else 'failed build'} started "
+                f"{_when(source.started_at)}")
+            touched = sorted(self.marts_touched())
+            if source.status is None:
+                text += f"; staging may be half-rebuilt and the marts shown partly from {name}, partly from {previous}"
+            elif len(touched) == len(READOUT_MARTS):
+                text += f"; the marts shown are from {name}"
+            else:
+                text += f"; {', '.join(touched)} from {name}, the other marts shown from {previous}"
+        return text + ". Do not finalize these readouts until a build succeeds."
+
+
+def _build_log(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
+    """The build log's rows, or None for a warehouse built before the project wrote one."""
+    found = con.execute(
+        "select table_schema from information_schema.tables where table_name = ? order by table_schema limit 1",
+        [BUILD_LOG_TABLE],
+    ).fetchone()
+    if found is None:
+        return None
+    schema = found[0].replace('"', '""')
+    return con.execute(f'select * from "{schema}".{BUILD_LOG_TABLE} order by started_at, event desc').df()
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _count(value) -> int:
+    return 0 if pd.isna(value) else int(value)
+
+
+def build_state(log: pd.DataFrame | None) -> BuildState | None:
+    """The last successful build and the failed or unfinished invocations after it."""
+    if log is None:
+        return None
+    invocations: list[Invocation] = []
+    for invocation_id, rows in log.groupby("invocation_id", sort=False):
+        started = rows[rows.event == "started"]
+        finished = rows[rows.event == "finished"]
+        first = (started if len(started) else rows).iloc[0]
+        common = {"invocation_id": str(invocation_id), "command": _text(first.command), "started_at": first.started_at}
+        if len(finished):
+            end = finished.iloc[-1]
+            invocations.append(Invocation(
+                **common, finished_at=end.finished_at, status=_text(end.status),
+                error_count=_count(end.error_count), test_failure_count=_count(end.test_failure_count),
+                failed_nodes=_text(end.failed_nodes),
+                built_models=tuple(name.strip() for name in _text(end.built_models).split(",") if name.strip())))
+        else:
+            invocations.append(Invocation(**common))
+    invocations.sort(key=lambda item: item.started_at)
+    good = [item for item in invocations if item.is_build and item.status == "success"]
+    last_good = good[-1] if good else None
+    later = [item for item in invocations
+             if last_good is None or item.started_at > last_good.started_at]
+    return BuildState(last_good, tuple(item for item in later if item.status != "success"))
+
+
+def _lock_error(warehouse: Path, message: str) -> str | None:
+    """A one-line explanation when ``message`` is DuckDB's "another process holds the lock" error."""
+    if "Could not set lock" not in message and "Conflicting lock" not in message:
+        return None
+    holder = _LOCK_HOLDER.search(message)
+    who = ""
+    if holder:
+        pid = holder.group("pid")
+        who = f" by PID {pid} ({_command_line(pid) or holder.group('program')})"
+    return (f"a build is running: the warehouse {warehouse} is locked{who}; "
+            "run `readout report` again when it has finished")
+
+
+def _command_line(pid: str) -> str:
+    """The process's command line, shortened (Linux /proc); empty when unknown."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    parts = [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+    if parts and Path(parts[0]).name.startswith("python") and len(parts) > 1:
+        parts = parts[1:]  # python /path/to/bin/dbt build ... -> dbt build ...
+    if parts:
+        parts[0] = Path(parts[0]).name
+    text = " ".join(" ".join(parts).split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def render(warehouse: Path, population: str = "exposed", all_metrics: bool = False) -> str:
     if not Path(warehouse).exists():
         raise FileNotFoundError(f"no warehouse at {warehouse}; run `make demo` (or dbt build) first")
+    state: BuildState | None = None
     try:
         with duckdb.connect(str(warehouse), read_only=True) as con:
+            state = build_state(_build_log(con))
             srm = con.execute(SRM_SQL).df()
             results = con.execute(RESULTS_SQL, [population, all_metrics]).df()
     except duckdb.Error as exc:
-        first_line = str(exc).splitlines()[0]
-        raise ValueError(f"cannot read the readout marts in {warehouse} ({first_line}); run `make build` first") from None
-    lines = [f"readout: {warehouse} (population: {population})", ""]
+        locked = _lock_error(warehouse, str(exc))
+        if locked:
+            raise ValueError(locked) from None
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        problem = state.problem if state is not None else None
+        if problem is None:
+            raise ValueError(f"cannot read the readout marts in {warehouse} ({first_line}); run `make build` first") from None
+        outcome = "never finished" if problem.status is None else f"failed ({problem.failures()})"
+        raise ValueError(f"cannot read the readout marts in {warehouse} ({first_line}): {problem.describe()} "
+                         f"{outcome}; fix it and run `make build` again") from None
+    lines = []
+    warning = state.warning() if state is not None else None
+    if warning:
+        lines += [warning, ""]
+    if state is None:
+        built = "no build log: built before the project logged its builds"
+    elif state.last_good is not None:
+        built = f"last successful build {_when(state.last_good.finished_at)}"
+    else:
+        built = "no successful build logged"
+    lines += [f"readout: {warehouse} (population: {population}; {built})", ""]
+    touched = state.marts_touched() if state is not None else set()
+    build_flag = state.flag() if state is not None else ""
     mismatched = {
         (row.experiment_id, row.experiment_version)
         for row in srm.itertuples()
@@ -53,7 +264,8 @@ def render(warehouse: Path, population: str = "exposed", all_metrics: bool = Fal
     for row in srm[srm.population == population].itertuples():
         verdict = "MISMATCH" if row.is_mismatch else (f"n/a: {row.note}" if isinstance(row.note, str) else "ok")
         p_value = "n/a" if pd.isna(row.p_value) else f"{row.p_value:.2g}"
-        lines.append(f"  {row.experiment_id} v{row.experiment_version}: {row.units}; p = {p_value}  {verdict}")
+        flag = f"  {build_flag}" if "fct_sample_ratio_checks" in touched else ""
+        lines.append(f"  {row.experiment_id} v{row.experiment_version}: {row.units}; p = {p_value}  {verdict}{flag}")
     lines += ["", "Metric results (relative lift, 95% interval, adjusted p)"]
     for row in results.itertuples():
         key = (row.experiment_id, row.experiment_version)
@@ -66,6 +278,8 @@ def render(warehouse: Path, population: str = "exposed", all_metrics: bool = Fal
             flags.append("SRM: do not trust")
         if isinstance(row.status_reason, str):
             flags.append(row.status_reason)
+        if "fct_metric_results" in touched:
+            flags.append(build_flag)
         p_value = "n/a" if pd.isna(row.adjusted_p_value) else f"{row.adjusted_p_value:.3g}"
         lines.append(
             f"  {row.experiment_id} v{row.experiment_version} {row.variant_id} {row.metric_id} [{row.estimator}]: "

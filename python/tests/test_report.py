@@ -1,8 +1,13 @@
-"""`readout report` renders the marts it finds and flags readouts a sample ratio mismatch makes untrustworthy."""
+"""`readout report` renders the marts it finds, flags readouts a sample ratio mismatch makes untrustworthy,
+says first when the last build failed or never finished, and that a build is running when one holds the lock."""
+
+import subprocess
+import sys
 
 import duckdb
 import pytest
 
+from readout import cli
 from readout.report import render
 
 
@@ -55,3 +60,147 @@ def test_report_on_an_unbuilt_warehouse_says_what_to_do(tmp_path):
     duckdb.connect(str(path)).close()
     with pytest.raises(ValueError, match="run `make build` first"):
         render(path)
+
+
+# ----------------------------------------------------------------------------------- the build log
+LOG_COLUMNS = ("invocation_id, event, command, status, started_at, finished_at, node_count, error_count, "
+               "test_failure_count, skipped_count, failed_nodes, built_models, dbt_version")
+GOOD = "2026-03-01 10:00:00"
+LATER = "2026-03-02 09:30:00"
+BUILT = "fct_metric_results, fct_sample_ratio_checks, stg_landing__events"
+
+
+def log_build(path, invocation_id, started_at, finished=None, *, command="build --full-refresh", errors=0,
+              test_failures=0, failed_nodes=None, built_models=BUILT):
+    """Append the rows the dbt hooks write (macros/build_log.sql): `started`, then `finished` unless killed.
+    ``finished`` is (finished_at, status)."""
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            f"""
+            create table if not exists main.readout_build_log (
+                invocation_id text, event text, command text, status text, started_at timestamp,
+                finished_at timestamp, node_count integer, error_count integer, test_failure_count integer,
+                skipped_count integer, failed_nodes text, built_models text, dbt_version text)
+            """
+        )
+        con.execute(f"insert into main.readout_build_log ({LOG_COLUMNS}) values (?, 'started', ?, 'started', ?, "
+                    "null, null, null, null, null, null, null, '1.11.0')", [invocation_id, command, started_at])
+        if finished is not None:
+            finished_at, status = finished
+            con.execute(f"insert into main.readout_build_log ({LOG_COLUMNS}) values (?, 'finished', ?, ?, ?, ?, "
+                        "120, ?, ?, 0, ?, ?, '1.11.0')",
+                        [invocation_id, command, status, started_at, finished_at, errors, test_failures,
+                         failed_nodes, built_models])
+
+
+def test_a_finished_build_is_named_and_nothing_is_flagged(warehouse):
+    log_build(warehouse, "a", GOOD, ("2026-03-01 10:02:00", "success"))
+    text = render(warehouse)
+    assert text.splitlines()[0] == (f"readout: {warehouse} (population: exposed; "
+                                    "last successful build 2026-03-01 10:02:00 UTC)")
+    assert "WARNING" not in text and "build" not in "\n".join(text.splitlines()[1:])
+
+
+def test_a_failed_build_comes_first_and_its_readouts_are_flagged(warehouse):
+    log_build(warehouse, "a", GOOD, ("2026-03-01 10:02:00", "success"))
+    log_build(warehouse, "b", LATER, ("2026-03-02 09:33:00", "failed"), test_failures=2,
+              failed_nodes="not_null_fct_metric_results_p_value, assert_conservation")
+    lines = render(warehouse).splitlines()
+    assert lines[0] == (
+        "WARNING: the last dbt build --full-refresh (started 2026-03-02 09:30:00 UTC) failed (2 tests failed: "
+        "not_null_fct_metric_results_p_value, assert_conservation); the marts shown are from that failed build. "
+        "Do not finalize these readouts until a build succeeds.")
+    assert "last successful build 2026-03-01 10:02:00 UTC" in lines[2]
+    readouts = [line for line in lines if line.startswith("  ")]
+    assert len(readouts) == 4 and all(line.endswith("from a failed build") for line in readouts)
+
+
+def test_a_failed_build_that_skipped_the_marts_points_to_the_build_they_are_from(warehouse):
+    log_build(warehouse, "a", GOOD, ("2026-03-01 10:02:00", "success"))
+    log_build(warehouse, "b", LATER, ("2026-03-02 09:31:00", "failed"), errors=1,
+              failed_nodes="stg_landing__events", built_models="stg_landing__experiment_variants")
+    text = render(warehouse)
+    assert text.splitlines()[0] == (
+        "WARNING: the last dbt build --full-refresh (started 2026-03-02 09:30:00 UTC) failed (1 node errored: "
+        "stg_landing__events); the marts shown are from the build of 2026-03-01 10:02:00 UTC. "
+        "Do not finalize these readouts until a build succeeds.")
+    assert "from a failed build" not in text
+
+
+def test_a_build_that_never_finished_comes_first_and_flags_every_readout(warehouse):
+    log_build(warehouse, "a", GOOD, ("2026-03-01 10:02:00", "success"))
+    log_build(warehouse, "killed", LATER)
+    lines = render(warehouse).splitlines()
+    assert lines[0] == (
+        "WARNING: the last dbt build --full-refresh (started 2026-03-02 09:30:00 UTC) never finished: it was "
+        "killed, or is still running; staging may be half-rebuilt and the marts shown partly from it, partly "
+        "from the build of 2026-03-01 10:02:00 UTC. Do not finalize these readouts until a build succeeds.")
+    readouts = [line for line in lines if line.startswith("  ")]
+    assert len(readouts) == 4 and all(line.endswith("from a build that never finished") for line in readouts)
+
+
+def test_a_killed_build_is_not_hidden_by_a_later_command(warehouse):
+    log_build(warehouse, "a", GOOD, ("2026-03-01 10:02:00", "success"))
+    log_build(warehouse, "killed", LATER)
+    log_build(warehouse, "c", "2026-03-02 10:00:00", ("2026-03-02 10:01:00", "failed"), command="test",
+              test_failures=1, failed_nodes="assert_landing_rows_conserved_per_source_system", built_models="")
+    lines = render(warehouse).splitlines()
+    assert lines[0] == (
+        "WARNING: the last dbt test (started 2026-03-02 10:00:00 UTC) failed (1 test failed: "
+        "assert_landing_rows_conserved_per_source_system); staging may be half-rebuilt and the marts shown partly "
+        "from the build that never finished started 2026-03-02 09:30:00 UTC, partly from the build of "
+        "2026-03-01 10:02:00 UTC. Do not finalize these readouts until a build succeeds.")
+    assert all(line.endswith("from a build that never finished") for line in lines if line.startswith("  "))
+
+
+def test_a_later_successful_build_clears_the_warning(warehouse):
+    log_build(warehouse, "killed", GOOD)
+    log_build(warehouse, "b", LATER, ("2026-03-02 09:32:00", "success"))
+    text = render(warehouse)
+    assert "WARNING" not in text and "last successful build 2026-03-02 09:32:00 UTC" in text
+
+
+def test_a_warehouse_without_a_build_log_still_reports(warehouse):
+    text = render(warehouse)
+    assert text.splitlines()[0] == (f"readout: {warehouse} (population: exposed; no build log: built before the "
+                                    "project logged its builds)")
+    assert "e1 v1: control 500, treatment 400; p = 1e-05  MISMATCH" in text
+
+
+def test_an_unbuilt_warehouse_names_the_build_that_failed(tmp_path):
+    path = tmp_path / "failed.duckdb"
+    log_build(path, "a", GOOD, ("2026-03-01 10:01:00", "failed"), test_failures=1,
+              failed_nodes="stg_landing__events_checked::retries_are_deduplicated", built_models="")
+    with pytest.raises(ValueError) as error:
+        render(path)
+    message = str(error.value)
+    assert message.startswith(f"cannot read the readout marts in {path} (Catalog Error: ") and "\n" not in message
+    assert message.endswith(
+        "): the last dbt build --full-refresh (started 2026-03-01 10:00:00 UTC) failed (1 test failed: "
+        "stg_landing__events_checked::retries_are_deduplicated); fix it and run `make build` again")
+
+
+# ------------------------------------------------------------------------------- a running build
+HOLD_LOCK = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])  # a writer, as dbt holds it for a whole build
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_build_holding_the_lock_is_one_line_naming_its_pid(warehouse, tmp_path, capsys):
+    script = tmp_path / "build.py"
+    script.write_text(HOLD_LOCK)
+    holder = subprocess.Popen([sys.executable, str(script), str(warehouse)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        assert cli.main(["report", "--warehouse", str(warehouse)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"readout report: error: a build is running: the warehouse {warehouse} is locked "
+                              f"by PID {holder.pid} (build.py /")
+        assert err.endswith("; run `readout report` again when it has finished\n") and err.count("\n") == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "MISMATCH" in render(warehouse)  # readable again once the build has gone
