@@ -6,8 +6,13 @@ import csv
 import hashlib
 import json
 import math
+import shutil
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -22,7 +27,7 @@ except ImportError:  # running from a checkout without `pip install -e python`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from readout import contract  # noqa: E402
-from readout.simulate import FAULT_NAMES, main, truth, write  # noqa: E402  # noqa: E402
+from readout.simulate import FAULT_NAMES, landing, limits, main, strings, truth, write  # noqa: E402
 from readout.simulate import config as C  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -181,13 +186,51 @@ def test_metric_definitions_match_the_catalog():
     (["--events", "lots"], "expected a whole number"),
     (["--as-of", "yesterday"], "expected an ISO-8601 timestamp"),
     (["--seed", "-1"], "must be at least 0"),
+    (["--seed", "2**62"], "expected a whole number"),
+    (["--seed", str(2**63)], "must be at most 9,223,372,036,854,775,807 (2**63 - 1), got 9,223,372,036,854,775,808"),
+    (["--seed", "1e30"], "must be at most 9,223,372,036,854,775,807 (2**63 - 1), got a number of 31 digits"),
+    (["--events", "1_000_000_001"], "must be at most 1,000,000,000"),
+    (["--chunk-events", "1e8"], "must be at most 10,000,000"),
 ])
 def test_bad_arguments_exit_2_with_a_message(tmp_path, capsys, args, message):
     with pytest.raises(SystemExit) as exc:
         run(tmp_path / "out", *args)
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
+    assert message in err.splitlines()[-1] and err.splitlines()[-1].startswith("readout simulate: error: ")
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+def test_largest_seed_runs_and_smaller_seeds_keep_their_ids():
+    """Every seed up to 2**63 - 1 runs (it used to overflow the id salts past 2**63 - 2), and the salts of
+    the seeds that worked before are unchanged (same seed, same bytes across versions)."""
+    assert write.id_salts(limits.MAX_SEED) != write.id_salts(limits.MAX_SEED - 1)
+    for seed in (0, 42, 2**62, limits.MAX_SEED - 1):
+        mixed = strings.splitmix64(np.array([2 * seed + 1, 2 * seed + 2], dtype=np.uint64))
+        assert write.id_salts(seed) == (int(mixed[0]), int(mixed[1]))
+
+
+def test_largest_seed_end_to_end(tmp_path):
+    assert run(tmp_path, "--seed", str(limits.MAX_SEED), "--events", "3000") == 0
+    assert json.loads((tmp_path / "manifest.json").read_text())["seed"] == limits.MAX_SEED
+
+
+def test_bytes_per_event_bounds_what_the_writer_writes(small):
+    """The disk-space estimate stays an upper bound of the written Parquet, and not a loose one."""
+    written = sum(p.stat().st_size for p in (small / "events").iterdir())
+    per_event = written / 40000
+    assert limits.BYTES_PER_EVENT / 2 < per_event <= limits.BYTES_PER_EVENT
+
+
+def test_refuses_a_run_the_disk_cannot_hold(tmp_path, capsys, monkeypatch):
+    free = 5_000_000
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: SimpleNamespace(total=10**12, used=10**12 - free, free=free))
+    assert run(tmp_path / "out", "--events", "100000") == 2
+    err = capsys.readouterr().err
+    assert err == (f"readout simulate: error: --events 100,000 needs about 8.0 MB in {tmp_path / 'out'} "
+                   "(80 bytes per event), but only 5.0 MB is free there; choose fewer --events or another --out\n")
+    assert not (tmp_path / "out").exists()
+    assert run(tmp_path / "out", "--events", "60000") == 0  # 4.8 MB fits
 
 
 def test_refuses_foreign_folder_unless_forced(tmp_path, capsys):
@@ -248,6 +291,65 @@ def test_replaces_its_own_output_and_survives_a_failed_run(tmp_path, monkeypatch
     assert run(tmp_path, "--events", "40000", "--chunk-events", "5000", "--seed", "9") == 2
     assert digests(tmp_path) == before  # previous output intact, staging removed
     assert sorted(p.name for p in tmp_path.iterdir()) == ["events", "experiments", "imports", "manifest.json"]
+
+
+# ----------------------------------------------------------------------------- killed runs, temp folder
+def start_in_background(out: Path) -> subprocess.Popen:
+    """A long run (5M events) in another process, returned once it has written its first Parquet file."""
+    process = subprocess.Popen([sys.executable, "-m", "readout.simulate", "--out", str(out), "--quiet",
+                                "--events", "5000000", "--chunk-events", "50000", "--seed", "8"],
+                               stderr=subprocess.PIPE, text=True)
+    events = out / landing.STAGING / "events"
+    deadline = time.monotonic() + 60
+    while not (events.is_dir() and any(events.iterdir())):
+        assert process.poll() is None, process.stderr.read()
+        assert time.monotonic() < deadline, "the background run wrote nothing in 60 s"
+        time.sleep(0.05)
+    return process
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_terminated_run_removes_its_temp_folder_and_keeps_the_previous_output(tmp_path, signum):
+    assert run(tmp_path, "--events", "3000") == 0
+    before = digests(tmp_path)
+    process = start_in_background(tmp_path)
+    process.send_signal(signum)
+    assert process.wait(timeout=60) == 130
+    assert process.stderr.read() == "readout simulate: interrupted\n"
+    assert not (tmp_path / landing.STAGING).exists()
+    assert digests(tmp_path) == before
+
+
+def test_the_temp_folder_of_a_killed_run_is_removed_by_the_next_run(tmp_path):
+    process = start_in_background(tmp_path)
+    process.kill()  # SIGKILL: no handler runs, the temp folder stays behind
+    process.wait(timeout=60)
+    marker = json.loads((tmp_path / landing.STAGING / landing.MARKER).read_text())
+    assert marker["generator"] == "readout.simulate" and marker["pid"] == process.pid
+    assert main(["--out", str(tmp_path), "--events", "3000", "--faults", "none"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events", "experiments", "imports", "manifest.json"]
+
+
+def test_a_temp_folder_in_use_or_not_the_simulators_is_left_alone(tmp_path, capsys):
+    assert run(tmp_path, "--events", "3000") == 0
+    staging = tmp_path / landing.STAGING
+    staging.mkdir()
+    (staging / "data.bin").write_bytes(b"not ours")
+    assert run(tmp_path, "--events", "3000") == 2  # no marker: not made by the simulator
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has no marker of readout simulate" in err and "--force" in err
+    assert (staging / "data.bin").exists()
+    (staging / landing.MARKER).write_text(json.dumps({"generator": "readout.simulate", "pid": 4242}))
+    with open(staging / landing.MARKER) as held:  # a live run holds the marker's lock
+        landing.fcntl.flock(held.fileno(), landing.fcntl.LOCK_EX)
+        assert run(tmp_path, "--events", "3000") == 2
+        err = capsys.readouterr().err
+        assert err == (f"readout simulate: error: another readout simulate (PID 4242) is writing to --out "
+                       f"{tmp_path}; wait for it to finish, or stop it\n")
+        assert (staging / "data.bin").exists()
+    (staging / landing.MARKER).unlink()
+    assert run(tmp_path, "--events", "3000", "--force") == 0  # --force replaces an unmarked one
+    assert not staging.exists()
 
 
 def test_default_out_from_environment_and_cli_wiring(tmp_path, monkeypatch):

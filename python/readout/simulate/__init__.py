@@ -16,6 +16,7 @@ from ..paths import landing_path
 from . import config
 from .config import FAULT_NAMES
 from .landing import LandingError
+from .limits import MAX_CHUNK_EVENTS, MAX_EVENTS, MAX_SEED, terminate_as_interrupt
 
 __all__ = ["add_arguments", "run", "main", "parse_faults", "parse_timestamp", "FAULT_NAMES", "config"]
 
@@ -23,7 +24,7 @@ PROG = "readout simulate"
 DESCRIPTION = "Write a realistic, deterministic landing zone with planted faults and exact ground truth."
 
 
-def _count(minimum: int):
+def _count(minimum: int, maximum: int, maximum_note: str = ""):
     def parse(text: str) -> int:
         cleaned = text.strip().replace("_", "").replace(",", "")
         try:
@@ -36,6 +37,9 @@ def _count(minimum: int):
             value = int(value)
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum:,}, got {value:,}")
+        if value > maximum:
+            shown = f"{value:,}" if value < 10**30 else f"a number of {len(str(value))} digits"
+            raise argparse.ArgumentTypeError(f"must be at most {maximum:,}{maximum_note}, got {shown}")
         return value
     parse.__name__ = "number"
     return parse
@@ -78,11 +82,13 @@ parse_timestamp.__name__ = "timestamp"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=_count(0), default=42, help="random seed (default 42); same seed and "
-                        "arguments give byte-identical files")
-    parser.add_argument("--events", type=_count(1), default=1_000_000,
-                        help="approximate number of events to generate (default 1,000,000); the exact count is "
-                        "in manifest.json")
+    parser.add_argument("--seed", type=_count(0, MAX_SEED, " (2**63 - 1)"), default=42,
+                        help="random seed from 0 to 2**63 - 1 (default 42); same seed and arguments give "
+                        "byte-identical files")
+    parser.add_argument("--events", type=_count(1, MAX_EVENTS), default=1_000_000,
+                        help=f"approximate number of events to generate (default 1,000,000, at most {MAX_EVENTS:,}: "
+                        "about 80 bytes each on disk, checked against the free space first); the exact count "
+                        "is in manifest.json")
     parser.add_argument("--faults", type=parse_faults, default=frozenset(FAULT_NAMES), metavar="LIST",
                         help="planted faults: 'all' (default), 'none', or a comma list of: " + ", ".join(FAULT_NAMES))
     parser.add_argument("--as-of", dest="as_of", type=parse_timestamp, default=None, metavar="TIMESTAMP",
@@ -92,8 +98,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="landing zone folder (default: $READOUT_LANDING_PATH or data/landing); its events/, "
                         "experiments/experiments.parquet and manifest.json are replaced, files of `readout import` "
                         "are left alone")
-    parser.add_argument("--chunk-events", dest="chunk_events", type=_count(1_000), default=1_000_000,
-                        metavar="INT", help="rows held in memory and written per Parquet file (default 1,000,000)")
+    parser.add_argument("--chunk-events", dest="chunk_events", type=_count(1_000, MAX_CHUNK_EVENTS),
+                        default=1_000_000, metavar="INT",
+                        help="rows held in memory and written per Parquet file (default 1,000,000, at most "
+                        f"{MAX_CHUNK_EVENTS:,}: about 0.75 GB of memory per million)")
     parser.add_argument("--force", action="store_true",
                         help="write even if --out holds files the simulator did not write (events/ is replaced; "
                         "other files are left alone)")
@@ -105,9 +113,10 @@ def run(args: argparse.Namespace) -> int:
 
     out = landing_path(args.out)
     try:
-        result = simulate(out, seed=args.seed, events=args.events, enabled=frozenset(args.faults),
-                          as_of_ms=args.as_of, chunk_events=args.chunk_events, force=args.force,
-                          progress=not args.quiet)
+        with terminate_as_interrupt():  # a killed run (SIGTERM) cleans up as after Ctrl-C
+            result = simulate(out, seed=args.seed, events=args.events, enabled=frozenset(args.faults),
+                              as_of_ms=args.as_of, chunk_events=args.chunk_events, force=args.force,
+                              progress=not args.quiet)
     except LandingError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

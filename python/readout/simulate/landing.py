@@ -8,7 +8,10 @@ zero-row ``_empty.parquet`` placeholders. Anything else makes it refuse, unless 
 file is still left alone.
 
 New output is written to a staging folder inside ``--out`` and moved into place only when complete,
-so a failed run leaves the previous output intact.
+so a failed run leaves the previous output intact. The staging folder holds a marker file that its run
+keeps locked: a run that was killed (even by SIGKILL) leaves an unlocked marker, and the next run removes
+that folder; a locked one belongs to a run still going, and the new run refuses; a staging folder without
+the marker was not made by the simulator and is left alone (unless ``--force``).
 """
 
 from __future__ import annotations
@@ -17,12 +20,21 @@ import fnmatch
 import json
 import os
 import shutil
+import time
 from pathlib import Path
+from typing import IO
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; a marked staging folder is then taken as stale
+    fcntl = None
 
 from .. import contract
 
 GENERATOR = "readout.simulate"
 STAGING = ".readout-simulate.tmp"
+MARKER = ".readout-simulate-run.json"  #: inside STAGING: who made it; locked while its run is alive
+_LOCKS: dict[Path, IO[str]] = {}  #: staging folder -> its open, locked marker
 EXPERIMENTS_FILE = "experiments.parquet"
 EVENT_FILE_PATTERN = "part-*.parquet"
 PLACEHOLDER = "_empty.parquet"  #: zero-row file other tools put in an otherwise empty landing folder
@@ -97,13 +109,79 @@ def check_output(out: Path, force: bool) -> None:
                            f"experiments/{EXPERIMENTS_FILE} and manifest.json (other files are left alone)")
 
 
-def start_staging(out: Path) -> Path:
+def _lock(handle: IO[str]) -> bool:
+    """Take the marker's lock without waiting; False when another live process holds it."""
+    if fcntl is None:
+        return True
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def remove_stale_staging(out: Path, force: bool = False) -> dict | None:
+    """Remove the staging folder a killed run left in ``out``; return its marker (None if there was none).
+
+    Raises LandingError when a run is still writing there, or when the folder has no marker (then it was
+    not made by the simulator; ``force`` removes it all the same).
+    """
     staging = out / STAGING
-    if staging.exists():
+    if not staging.exists() and not staging.is_symlink():
+        return None
+    marker = staging / MARKER
+    if not staging.is_dir() or staging.is_symlink() or not marker.is_file():
+        if not force:
+            raise LandingError(f"--out {out} holds {STAGING}, which has no marker of readout simulate; remove it, "
+                               "or pass --force to replace it")
+        info: dict = {"pid": None}
+    else:
+        with open(marker, "a+") as handle:
+            if not _lock(handle):
+                raise LandingError(f"another readout simulate ({_who(marker)}) is writing to --out {out}; "
+                                   "wait for it to finish, or stop it")
+            handle.seek(0)
+            try:
+                info = json.loads(handle.read())
+            except ValueError:
+                info = {"pid": None}
+    if staging.is_symlink() or staging.is_file():
+        staging.unlink()
+    else:
         shutil.rmtree(staging)
-    (staging / contract.EVENTS_DIR).mkdir(parents=True)
-    (staging / contract.EXPERIMENTS_DIR).mkdir(parents=True)
+    return info if isinstance(info, dict) else {"pid": None}
+
+
+def _who(marker: Path) -> str:
+    try:
+        pid = json.loads(marker.read_text()).get("pid")
+    except (OSError, ValueError, AttributeError):
+        pid = None
+    return f"PID {pid}" if pid else "another process"
+
+
+def start_staging(out: Path) -> Path:
+    """Make the staging folder with its locked marker (the lock lasts until publish or abandon)."""
+    staging = out / STAGING
+    try:
+        staging.mkdir()
+    except FileExistsError:
+        raise LandingError(f"another readout simulate is starting in --out {out}; wait for it to finish") from None
+    handle = open(staging / MARKER, "w")
+    _lock(handle)
+    handle.write(json.dumps({"generator": GENERATOR, "pid": os.getpid(),
+                             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}) + "\n")
+    handle.flush()
+    _LOCKS[staging] = handle
+    (staging / contract.EVENTS_DIR).mkdir()
+    (staging / contract.EXPERIMENTS_DIR).mkdir()
     return staging
+
+
+def _release(staging: Path) -> None:
+    handle = _LOCKS.pop(staging, None)
+    if handle is not None:
+        handle.close()  # closing drops the lock
 
 
 def publish(out: Path, staging: Path) -> None:
@@ -118,8 +196,11 @@ def publish(out: Path, staging: Path) -> None:
     experiments.mkdir(exist_ok=True)
     os.replace(staging / contract.EXPERIMENTS_DIR / EXPERIMENTS_FILE, experiments / EXPERIMENTS_FILE)
     os.replace(staging / contract.MANIFEST_FILE, out / contract.MANIFEST_FILE)
+    _release(staging)
     shutil.rmtree(staging)
 
 
 def abandon(staging: Path) -> None:
+    """Remove the staging folder of a run that stopped before publishing (nothing left after publish)."""
+    _release(staging)
     shutil.rmtree(staging, ignore_errors=True)

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from .. import contract
 from ..landing import ensure_landing_tables
 from . import config as C
-from . import counts, generate, landing, manifest, write
+from . import counts, generate, landing, limits, manifest, write
 from .rows import empty_rows, take_rows
 
 EXPERIMENTS_FILE = landing.EXPERIMENTS_FILE
@@ -43,20 +43,34 @@ def _write_chunk(rows, v2: np.ndarray, index: int, events_dir: Path, seed: int) 
 def simulate(out: Path, *, seed: int, events: int, enabled: frozenset[str], as_of_ms: int | None = None,
              chunk_events: int = 1_000_000, force: bool = False, progress: bool = True,
              block_units: int = generate.DEFAULT_BLOCK_UNITS) -> dict:
-    """Write a landing zone to ``out`` and return its manifest. Raises landing.LandingError if ``out``
-    holds something else (unless ``force``)."""
+    """Write a landing zone to ``out`` and return its manifest. Raises ValueError for arguments out of range
+    (limits.py) and landing.LandingError if ``out`` holds something else (unless ``force``), if another run
+    is writing there, or if its file system has no room for the run. A staging folder left by a killed run
+    is removed first; this run's own is removed whatever stops it (an exception, Ctrl-C, or SIGTERM under
+    limits.terminate_as_interrupt)."""
+    if not 0 <= seed <= limits.MAX_SEED:
+        raise ValueError(f"seed must be between 0 and {limits.MAX_SEED:,}, got {seed:,}")
+    if not 1 <= events <= limits.MAX_EVENTS:
+        raise ValueError(f"events must be between 1 and {limits.MAX_EVENTS:,}, got {events:,}")
+    if not 1 <= chunk_events <= limits.MAX_CHUNK_EVENTS:
+        raise ValueError(f"chunk_events must be between 1 and {limits.MAX_CHUNK_EVENTS:,}, got {chunk_events:,}")
     landing.check_output(out, force)
+    limits.check_free_space(out, events)
     out.mkdir(parents=True, exist_ok=True)
+    stale = landing.remove_stale_staging(out, force)
+    if stale is not None and progress:
+        pid = f" (PID {stale['pid']})" if stale.get("pid") else ""
+        print(f"readout simulate: removed {out / landing.STAGING}, left by a killed run{pid}", file=sys.stderr)
     staging = landing.start_staging(out)
     try:
         result = _simulate_into(staging, seed=seed, events=events, enabled=enabled, as_of_ms=as_of_ms,
                                 chunk_events=chunk_events, progress=progress, block_units=block_units)
-        landing.publish(out, staging)
-    except BaseException:
-        landing.abandon(staging)
-        raise
-    # the other landing tables (imports) may be absent: give them empty files so dbt sources resolve
-    ensure_landing_tables(out)
+        with limits.signals_deferred():  # once moving into place has begun, it finishes
+            landing.publish(out, staging)
+            # the other landing tables (imports) may be absent: give them empty files so dbt sources resolve
+            ensure_landing_tables(out)
+    finally:
+        landing.abandon(staging)  # a no-op after publish
     return result
 
 

@@ -30,8 +30,9 @@ EXPERIMENT_SCHEMA = arrow_schema(contract.EXPERIMENT_COLUMNS)
 
 
 def id_salts(seed: int) -> tuple[int, int]:
-    """Per-seed salts for the anonymous and session ids (so another seed gives other ids)."""
-    mixed = S.splitmix64(np.array([2 * seed + 1, 2 * seed + 2], dtype=np.uint64))
+    """Per-seed salts for the anonymous and session ids (so another seed gives other ids). Modulo 2**64,
+    so every seed up to limits.MAX_SEED fits a uint64 (the same salts as before for all smaller seeds)."""
+    mixed = S.splitmix64(np.array([(2 * seed + 1) % 2**64, (2 * seed + 2) % 2**64], dtype=np.uint64))
     return int(mixed[0]), int(mixed[1])
 
 
