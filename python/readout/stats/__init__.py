@@ -9,9 +9,12 @@ One module per method family:
 * :mod:`~readout.stats.sequential` – always-valid asymptotic confidence sequences
 * :mod:`~readout.stats.srm` – sample ratio mismatch (chi-square)
 * :mod:`~readout.stats.multiple_testing` – Holm, Benjamini–Hochberg, guardrail non-inferiority
+* :mod:`~readout.stats.volume` – events missing from one variant on one platform and day; sample ratio per
+  platform and day
 * :mod:`~readout.stats.results` – the two DataFrame functions the dbt Python models call
 
-Everything except :mod:`~readout.stats.results` is pure numpy / scipy and accepts scalars or
+Everything except :mod:`~readout.stats.results` (and the ``compute_*`` functions of
+:mod:`~readout.stats.volume`) is pure numpy / scipy and accepts scalars or
 arrays (one element per experiment).
 """
 
@@ -45,6 +48,18 @@ from .sequential import (
 )
 from .srm import SrmResult, sample_ratio_mismatch, validate_weights
 from .sufficient import CovariateStats, RatioStats, SampleStats
+from .volume import (
+    SEGMENT_SRM_INPUT_COLUMNS,
+    SEGMENT_SRM_OUTPUT_COLUMNS,
+    VOLUME_INPUT_COLUMNS,
+    VOLUME_OUTPUT_COLUMNS,
+    VolumeShortfall,
+    bonferroni,
+    compute_segment_sample_ratio_checks,
+    compute_volume_checks,
+    reference_sums,
+    volume_shortfall,
+)
 from .welch import delta_relative_lift, welch_absolute_lift, welch_satterthwaite_df
 
 __all__ = [
@@ -84,4 +99,14 @@ __all__ = [
     "METRIC_OUTPUT_COLUMNS",
     "SRM_INPUT_COLUMNS",
     "SRM_OUTPUT_COLUMNS",
+    "VolumeShortfall",
+    "volume_shortfall",
+    "bonferroni",
+    "reference_sums",
+    "compute_volume_checks",
+    "compute_segment_sample_ratio_checks",
+    "VOLUME_INPUT_COLUMNS",
+    "VOLUME_OUTPUT_COLUMNS",
+    "SEGMENT_SRM_INPUT_COLUMNS",
+    "SEGMENT_SRM_OUTPUT_COLUMNS",
 ]
