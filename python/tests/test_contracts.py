@@ -37,7 +37,8 @@ def _rule(contract, rule_id):
 def test_every_guarded_table_has_a_contract(contracts):
     assert set(contracts) == {
         "raw_events", "raw_experiments", "fct_experiment_units", "int_exposures_deduplicated_to_first_per_unit",
-        "fct_variant_metric_stats", "fct_metric_results", "fct_sample_ratio_checks"}
+        "fct_variant_metric_stats", "fct_metric_results", "fct_sample_ratio_checks", "fct_volume_checks",
+        "fct_sample_ratio_checks_by_segment"}
     assert {c.stage for c in contracts.values()} == {"raw", "marts"}
 
 
@@ -155,6 +156,8 @@ def _dbt_columns(path: Path, model: str) -> dict[str, str]:
     ("fct_metric_results", "models/marts/experiments/_experiments__models.yml"),
     ("fct_sample_ratio_checks", "models/marts/experiments/_experiments__models.yml"),
     ("int_exposures_deduplicated_to_first_per_unit", "models/intermediate/experiments/_experiments__models.yml"),
+    ("fct_volume_checks", "models/marts/quality/_quality__models.yml"),
+    ("fct_sample_ratio_checks_by_segment", "models/marts/quality/_quality__models.yml"),
 ])
 def test_warehouse_contract_columns_are_the_dbt_model_contract(contracts, name, yml):
     contract = contracts[name]

@@ -26,7 +26,7 @@ SEVERITIES = ("warning", "error")
 COUNT_METHODS = ("rows", "duplicates", "extra_variants")
 #: Logical column types: Arrow names for landing files, DuckDB names for warehouse tables.
 LANDING_TYPES = ("string", "int32", "int64", "double", "bool", "timestamp[us]")
-WAREHOUSE_TYPES = ("varchar", "integer", "bigint", "double", "boolean", "timestamp")
+WAREHOUSE_TYPES = ("varchar", "integer", "bigint", "double", "boolean", "timestamp", "date")
 PERIOD_HOURS = {"minute": 1 / 60, "hour": 1.0, "day": 24.0}
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _RULE = re.compile(r"^[a-z][a-z0-9_.]*$")
