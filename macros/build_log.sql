@@ -6,6 +6,12 @@
     UPDATE, and a killed build must leave its trace.
 -#}
 
+{#- Commands that write or test models (retry: the failed nodes of one of them); others (source freshness,
+    docs, compile) leave no row, their hooks compile to nothing. -#}
+{% macro build_log_enabled() -%}
+    {{ return(flags.WHICH in ['build', 'run', 'test', 'seed', 'snapshot', 'retry']) }}
+{%- endmacro %}
+
 {% macro build_log_relation() -%}
     {{ return(api.Relation.create(database=target.database, schema=target.schema, identifier='readout_build_log')) }}
 {%- endmacro %}
@@ -15,10 +21,13 @@
     itself (outside a transaction), not dbt's create_schema, whose transaction would roll the hooks back.
 -#}
 {% macro build_log_create_schema() -%}
+    {%- if build_log_enabled() -%}
     create schema if not exists {{ build_log_relation().without_identifier() }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro build_log_create() -%}
+    {%- if build_log_enabled() -%}
     create table if not exists {{ build_log_relation() }} (
         invocation_id {{ dbt.type_string() }},
         event {{ dbt.type_string() }},
@@ -34,6 +43,7 @@
         built_models {{ dbt.type_string() }},
         dbt_version {{ dbt.type_string() }}
     ) {{ build_log_table_clause() }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro build_log_table_clause() -%}
@@ -108,6 +118,7 @@
 {%- endmacro %}
 
 {% macro build_log_insert(event, status, finished_at, counts) -%}
+    {%- if build_log_enabled() -%}
     {%- set command = flags.WHICH ~ (' --full-refresh' if flags.FULL_REFRESH else '') -%}
     insert into {{ build_log_relation() }} (
         invocation_id, event, command, status, started_at, finished_at, node_count, error_count,
@@ -128,4 +139,5 @@
         {{ build_log_text(counts.get('built_models')) }},
         {{ build_log_text(dbt_version) }}
     )
+    {%- endif -%}
 {%- endmacro %}

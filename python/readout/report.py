@@ -20,8 +20,8 @@ from readout.paths import warehouse_path
 BUILD_LOG_TABLE = "readout_build_log"
 #: the marts this report reads
 READOUT_MARTS = ("fct_sample_ratio_checks", "fct_metric_results")
-#: commands whose success means the marts were (re)built
-BUILD_COMMANDS = ("build", "run")
+#: commands whose success means the marts were (re)built (retry: a failed build's failed nodes, re-run)
+BUILD_COMMANDS = ("build", "run", "retry")
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
 
 SRM_SQL = """
@@ -130,7 +130,7 @@ class BuildState:
         else:
             text = f"WARNING: {problem.describe()} failed ({problem.failures()})"
         previous = (f"the build of {_when(self.last_good.finished_at)}" if self.last_good is not None
-                    else "no build that finished successfully")
+                    else "an earlier build (no successful build is logged)")
         if source is None:
             text += f"; the marts shown are from {previous}"
         else:

@@ -153,11 +153,21 @@ def test_a_killed_build_is_not_hidden_by_a_later_command(warehouse):
     assert all(line.endswith("from a build that never finished") for line in lines if line.startswith("  "))
 
 
-def test_a_later_successful_build_clears_the_warning(warehouse):
+@pytest.mark.parametrize("command", ["build --full-refresh", "retry"])
+def test_a_later_successful_build_clears_the_warning(warehouse, command):
     log_build(warehouse, "killed", GOOD)
-    log_build(warehouse, "b", LATER, ("2026-03-02 09:32:00", "success"))
+    log_build(warehouse, "b", LATER, ("2026-03-02 09:32:00", "success"), command=command)
     text = render(warehouse)
     assert "WARNING" not in text and "last successful build 2026-03-02 09:32:00 UTC" in text
+
+
+def test_a_later_successful_test_run_does_not_clear_a_failed_build(warehouse):
+    log_build(warehouse, "b", GOOD, ("2026-03-01 10:01:00", "failed"), errors=1, failed_nodes="fct_metric_results",
+              built_models="")
+    log_build(warehouse, "c", LATER, ("2026-03-02 09:31:00", "success"), command="test")
+    assert render(warehouse).startswith(
+        "WARNING: the last dbt build --full-refresh (started 2026-03-01 10:00:00 UTC) failed (1 node errored: "
+        "fct_metric_results); the marts shown are from an earlier build (no successful build is logged).")
 
 
 def test_a_warehouse_without_a_build_log_still_reports(warehouse):
