@@ -19,6 +19,7 @@ from readout import contract as instrumentation
 from readout.contracts import load_contracts
 from readout.contracts.validate import alert_sentence, resolve_as_of, validate
 from readout.landing import arrow_schema
+from readout.stats import compute_segment_sample_ratio_checks, compute_volume_checks
 
 REPO = Path(__file__).resolve().parents[2]
 CONTRACTS = load_contracts(REPO / "contracts")
@@ -540,6 +541,26 @@ def _srm(faults: bool) -> pd.DataFrame:
     return pd.DataFrame(frame)
 
 
+def _volume(faults: bool) -> pd.DataFrame:
+    """Twenty days of session_start counts per variant on ios (computed by the real statistics); with faults,
+    the treatment logs nothing on day 10."""
+    days = pd.date_range("2026-01-10", periods=20, freq="D")
+    rows = [dict(experiment_id="exp_e", experiment_version=1, source_system="ios", event_name="session_start",
+                 event_class="outcome", event_date=day, variant_id=variant,
+                 event_count=0 if faults and variant == "treatment" and i == 10 else 200 + (i * 7 + len(variant)) % 11)
+            for i, day in enumerate(days) for variant in ("control", "treatment")]
+    return compute_volume_checks(pd.DataFrame(rows))
+
+
+def _segments(faults: bool) -> pd.DataFrame:
+    """New exposed units per platform; with faults, ios is 200 vs 120 against a 50/50 split."""
+    rows = [dict(experiment_id="exp_e", experiment_version=1, segment="platform", source_system=platform,
+                 exposure_date=None, variant_id=variant, expected_share=0.5,
+                 observed_units=120 if faults and platform == "ios" and variant == "treatment" else 200)
+            for platform in ("ios", "web") for variant in ("control", "treatment")]
+    return compute_segment_sample_ratio_checks(pd.DataFrame(rows))
+
+
 def write_warehouse(path: Path, faults: bool, skip: tuple[str, ...] = ()) -> Path:
     con = duckdb.connect(str(path))
     try:
@@ -550,6 +571,8 @@ def write_warehouse(path: Path, faults: bool, skip: tuple[str, ...] = ()) -> Pat
         _table(con, "fct_metric_results", _results(faults),
                drop=("ci_method",) if faults else (), add={"notes": "'x'"} if faults else None)
         _table(con, "fct_sample_ratio_checks", _srm(faults))
+        _table(con, "fct_volume_checks", _volume(faults))
+        _table(con, "fct_sample_ratio_checks_by_segment", _segments(faults))
         con.execute("create schema if not exists intermediate")
         con.execute("create table intermediate.int_events_stitched as select unit_id, 'ios' as source_system "
                     "from marts.fct_experiment_units")
@@ -583,6 +606,8 @@ EXPECTED_MARTS = [
     ("fct_metric_results", "significance_consistent", "error", 1),
     ("fct_sample_ratio_checks", "no_sample_ratio_mismatch", "error", 2),
     ("fct_sample_ratio_checks", "one_result_per_version_and_population", "error", 2),
+    ("fct_sample_ratio_checks_by_segment", "no_segment_sample_ratio_mismatch", "error", 2),
+    ("fct_volume_checks", "no_volume_shortfall", "error", 1),
     ("fct_variant_metric_stats", "metric_in_catalog", "error", 2),
     ("fct_variant_metric_stats", "n_units_positive", "error", 1),
     ("fct_variant_metric_stats", "weights_sum_to_one", "error", 1),

@@ -76,7 +76,7 @@ def log_build(path, invocation_id, started_at, finished=None, *, command="build 
     ``finished`` is (finished_at, status)."""
     with duckdb.connect(str(path)) as con:
         con.execute(
-            f"""
+            """
             create table if not exists main.readout_build_log (
                 invocation_id text, event text, command text, status text, started_at timestamp,
                 finished_at timestamp, node_count integer, error_count integer, test_failure_count integer,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -9,8 +10,12 @@ import sys
 from pathlib import Path
 
 import duckdb
+from readout.landing import ensure_landing_tables
+from readout.simulate import main as simulate_main
 
 PROJECT = Path(__file__).resolve().parents[2]
+#: the seed of the simulations the integration tests share (tests/integration/conftest.py)
+SEED = 5
 SHARED_DATA = PROJECT.parent / "shared" / "data" / "external"
 BIN = Path(sys.executable).parent
 
@@ -63,3 +68,25 @@ def dbt_build(landing: Path, warehouse: Path, *extra: str, check: bool = True) -
 def query(warehouse: Path, sql: str):
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return con.execute(sql).df()
+
+
+def simulate(out: Path, faults: str, events: int, *extra: str) -> dict:
+    code = simulate_main(["--seed", str(SEED), "--events", str(events), "--faults", faults, "--out", str(out),
+                          "--quiet", *extra])
+    assert code == 0, f"readout simulate --faults {faults} exited {code}"
+    return json.loads((out / "manifest.json").read_text())
+
+
+def build(landing: Path, warehouse: Path, *select: str) -> tuple[str, list[str]]:
+    """dbt build (whole project, or --select): 'pass (n tests)' or 'FAIL: <tests>', and the failed tests."""
+    ensure_landing_tables(landing)
+    target = warehouse.parent / f"target-{warehouse.stem}"
+    args = ("--target-path", str(target), "--log-path", str(target / "logs"))
+    extra = ("--select", *select) if select else ()
+    result = dbt_build(landing, warehouse, *extra, *args, check=False)
+    run_results = json.loads((target / "run_results.json").read_text())["results"]
+    tests = [r for r in run_results if r["unique_id"].startswith(("test.", "unit_test."))]
+    failed = sorted(r["unique_id"].split(".")[2] for r in tests if r["status"] in ("fail", "error"))
+    errors = [r["unique_id"] for r in run_results if r["status"] == "error" and not r["unique_id"].startswith("test.")]
+    assert not errors, f"dbt build errored (not a test failure): {errors}\n{result.stdout[-3000:]}"
+    return (f"FAIL: {', '.join(failed)}" if failed else f"pass ({len(tests)} tests)"), failed

@@ -12,6 +12,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+#: the outage the shared all-faults build plants (tests/integration/conftest.py): every iOS event of one day of
+#: the units assigned to exp_checkout_button's treatment (enrolment is still open that day, so both exposures
+#: and outcome events are lost)
+OUTAGE = {"experiment_id": "exp_checkout_button", "variant_id": "treatment", "source_system": "ios",
+          "day": "2026-01-27"}
 #: schema version 2 (Android SDK 2) calls the anonymous id device_id (contracts/raw_events.yml)
 DEVICE_ID_COLUMNS = ("anonymous_id", "device_id")
 

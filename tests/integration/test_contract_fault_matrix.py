@@ -1,19 +1,22 @@
-"""Issue 6, the fault matrix: every fault the simulator can plant, and faults crafted here, is flagged by a
-data contract (contracts/*.yml) or a dbt test, with the table, rule, count and severity; the clean
-simulation raises no alarm in either layer. The matrix is printed as a table.
+"""The fault matrix (issues 6 and 10): every fault the simulator can plant, and every fault crafted here, is
+caught by a data contract (contracts/*.yml), a staging quarantine reason, a dbt test or compile error, or a
+one-line command-line error, with its count and severity; the clean simulation raises no alarm in any layer
+(the volume and per-segment sample-ratio checks included). The matrix is printed as a table.
 
-Cost control (2 cores, about 2-3 minutes): raw-stage faults are simulated one at a time and only the raw
-contracts are validated (no dbt). Mart-stage faults need `dbt build`: one build of a clean simulation and
-one with every fault planted. variant_logging_loss (30% of one arm's iOS exposures never logged) is only
-detectable with enough units, hence the larger all-faults build. Faults crafted on the marts corrupt a
-copy of the clean warehouse and are validated by the contracts only (dbt is not re-run on them).
+Cost control (2 cores): raw-stage simulator faults are simulated one at a time and only the raw contracts are
+validated (no dbt). Mart-stage faults share two session builds (tests/integration/conftest.py): a clean
+simulation, and one with every simulator fault plus a one-day iOS outage in one variant. Landing rows that
+staging must quarantine are planted together in one copy of the clean landing zone, in a folder whose name
+holds a quote, built through staging only. Faults crafted on the marts corrupt a copy of the clean warehouse
+and are validated by the contracts only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,15 +27,12 @@ import pyarrow.parquet as pq
 import pytest
 from readout.contracts import load_contracts
 from readout.contracts.validate import Outcome, resolve_as_of, validate
-from readout.landing import ensure_landing_tables
-from readout.simulate import main as simulate_main
+from readout.landing import event_time_range, ingestion_bounds
+from readout.report import render
 
-from e2e import PROJECT, dbt, dbt_build
+from e2e import BIN, PROJECT, SEED, build, project_env, query, readout, run, simulate
 
-SEED = 5
 RAW_EVENTS = 40_000  #: per-fault raw simulations
-CLEAN_EVENTS = 40_000  #: the clean build
-BUILD_EVENTS = 100_000  #: the all-faults build (variant_logging_loss needs about this many units)
 CONTRACTS = load_contracts(PROJECT / "contracts")
 
 #: simulator fault -> (stage, the contract rules that must flag it, other rules it may also trip)
@@ -47,10 +47,15 @@ SIMULATOR_FAULTS: dict[str, tuple[str, set[tuple[str, str]], set[tuple[str, str]
                        {("raw_events", "event_at_not_in_future")}),
     "mixed_schema_versions": ("raw", {("raw_events", "one_schema_version_per_source")}, set()),
     "bot_traffic": ("marts", {("fct_experiment_units", "bot_and_internal_share")}, set()),
-    "variant_logging_loss": ("marts", {("fct_experiment_units", "exposure_logging.no_missing_exposures")}, set()),
+    # 30% of one arm's iOS exposures never logged: near the per-platform sample-ratio threshold at this size
+    "variant_logging_loss": ("marts", {("fct_experiment_units", "exposure_logging.no_missing_exposures")},
+                             {("fct_sample_ratio_checks_by_segment", "no_segment_sample_ratio_mismatch")}),
     "cross_variant_units": ("marts", {("fct_experiment_units", "not_in_several_variants")}, set()),
     "exposure_before_assignment": ("marts", {("fct_experiment_units", "not_exposed_before_assigned")}, set()),
-    "exposure_outside_window": ("marts", {("fct_experiment_units", "not_exposed_outside_window")}, set()),
+    # units assigned and exposed up to 3 days before the start (now out of both populations) or after the end
+    "exposure_outside_window": ("marts", {("fct_experiment_units", "not_exposed_outside_window"),
+                                          ("fct_experiment_units", "not_before_experiment_start")},
+                                {("fct_experiment_units", "not_assigned_after_experiment_end")}),
 }
 #: planted sub-counts the raw contract must count exactly: fault -> {manifest sub-count: rule}
 EXACT_RAW_COUNTS = {
@@ -67,9 +72,27 @@ EXACT_MART_COUNTS = {  # planted units = flagged units (each planted unit is in 
     "exposure_before_assignment": "not_exposed_before_assigned",
     "exposure_outside_window": "not_exposed_outside_window",
 }
+#: the outage is a crafted fault planted into the all-faults build
+OUTAGE_RULES = {("fct_volume_checks", "no_volume_shortfall")}
 
 
 # ------------------------------------------------------------------------------------------ helpers
+@dataclass
+class Catch:
+    """A fault caught outside the data contracts: a staging quarantine reason, a dbt compile error, a one-line
+    command-line error or the report's first line."""
+
+    layer: str  # staging quarantine | staging | dbt compile | CLI | readout report | exact sums
+    what: str  # the reason code, or the message
+    severity: str  # quarantine | error | warning
+    count: int
+    unit: str = "rows"
+
+    @property
+    def count_text(self) -> str:
+        return f"{self.count:,} {self.unit[:-1] if self.count == 1 and self.unit.endswith('s') else self.unit}"
+
+
 @dataclass
 class MatrixRow:
     fault: str
@@ -78,44 +101,21 @@ class MatrixRow:
     alarms: list[Outcome]
     dbt: str  # what dbt's tests said, or why they did not run
     expected: set[tuple[str, str]] = field(default_factory=set)
+    catches: list[Catch] = field(default_factory=list)
 
     @property
     def layers(self) -> str:
         stages = sorted({o.contract.stage for o in self.alarms})
         caught = [f"contracts ({', '.join(stages)})"] if stages else []
+        caught += sorted({c.layer for c in self.catches})
         if self.dbt.startswith("FAIL"):
             caught.append("dbt tests")
         return " + ".join(caught) or "NOT CAUGHT"
 
 
-def simulate(out: Path, faults: str, events: int, *extra: str) -> dict:
-    code = simulate_main(["--seed", str(SEED), "--events", str(events), "--faults", faults, "--out", str(out),
-                          "--quiet", *extra])
-    assert code == 0, f"readout simulate --faults {faults} exited {code}"
-    return json.loads((out / "manifest.json").read_text())
-
-
 def raw_report(landing: Path, as_of: dt.datetime | None = None, names=("raw_events", "raw_experiments")):
     return validate("raw", CONTRACTS, names=list(names), landing=landing,
                     as_of=as_of or resolve_as_of("manifest", landing))
-
-
-def build(landing: Path, warehouse: Path, *select: str) -> tuple[str, list[str]]:
-    """dbt build (whole project, or --select): 'PASS (n tests)' or 'FAIL: <tests>'."""
-    ensure_landing_tables(landing)
-    target = warehouse.parent / f"target-{warehouse.stem}"
-    args = ("--target-path", str(target), "--log-path", str(target / "logs"))
-    if select:
-        warehouse.parent.mkdir(parents=True, exist_ok=True)
-        result = dbt("build", "--select", *select, *args, landing=landing, warehouse=warehouse, check=False)
-    else:
-        result = dbt_build(landing, warehouse, *args, check=False)
-    run_results = json.loads((target / "run_results.json").read_text())["results"]
-    tests = [r for r in run_results if r["unique_id"].startswith(("test.", "unit_test."))]
-    failed = sorted(r["unique_id"].split(".")[2] for r in tests if r["status"] in ("fail", "error"))
-    errors = [r["unique_id"] for r in run_results if r["status"] == "error" and not r["unique_id"].startswith("test.")]
-    assert not errors, f"dbt build errored (not a test failure): {errors}\n{result.stdout[-3000:]}"
-    return (f"FAIL: {', '.join(failed)}" if failed else f"pass ({len(tests)} tests)"), failed
 
 
 def fired(report) -> set[tuple[str, str]]:
@@ -135,6 +135,15 @@ def sentences(report) -> str:
     return "\n".join(o.sentence for o in report.alarms)
 
 
+def one_line_error(result: subprocess.CompletedProcess, program: str) -> str:
+    """The single stderr line of a command that refused its input (exit 2, no traceback)."""
+    assert result.returncode == 2, (result.returncode, result.stdout[-1000:], result.stderr[-2000:])
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{program}: error: "), result.stderr
+    return lines[0]
+
+
 # ------------------------------------------------------------------------------------------ fixtures
 @pytest.fixture(scope="module")
 def root(tmp_path_factory) -> Path:
@@ -142,31 +151,19 @@ def root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def clean(root):
-    landing = root / "clean"
-    manifest = simulate(landing, "none", CLEAN_EVENTS)
-    raw = raw_report(landing)
-    warehouse = root / "clean.duckdb"
-    dbt_status, _ = build(landing, warehouse)
-    marts = validate("marts", CONTRACTS, warehouse=warehouse)
-    return {"landing": landing, "manifest": manifest, "raw": raw, "warehouse": warehouse, "dbt": dbt_status,
-            "marts": marts}
+def clean(clean_simulation) -> dict:
+    return clean_simulation
 
 
 @pytest.fixture(scope="module")
-def all_faults(root):
-    landing = root / "all"
-    manifest = simulate(landing, "all", BUILD_EVENTS)
-    warehouse = root / "all.duckdb"
-    dbt_status, _ = build(landing, warehouse)
-    marts = validate("marts", CONTRACTS, warehouse=warehouse)
-    return {"manifest": manifest, "dbt": dbt_status, "marts": marts}
+def all_faults(all_faults_simulation) -> dict:
+    return all_faults_simulation
 
 
 @pytest.fixture(scope="module")
-def matrix(root, clean, all_faults) -> list[MatrixRow]:
+def matrix(root, clean, all_faults, clean_rebuild) -> list[MatrixRow]:
     rows: list[MatrixRow] = []
-    for fault, (stage, required, _) in SIMULATOR_FAULTS.items():
+    for fault, (stage, required, also) in SIMULATOR_FAULTS.items():
         if stage == "raw":
             landing = root / f"sim-{fault}"
             manifest = simulate(landing, fault, RAW_EVENTS)
@@ -176,13 +173,16 @@ def matrix(root, clean, all_faults) -> list[MatrixRow]:
             manifest, report, dbt_status = all_faults["manifest"], all_faults["marts"], all_faults["dbt"]
         entry = manifest["faults"][fault]
         planted = f"{entry['count']:,} {entry['unit']}"
-        alarms = [o for o in report.alarms
-                  if stage == "raw" or (o.contract.name, o.rule_id) in SIMULATOR_FAULTS[fault][1]]
+        alarms = [o for o in report.alarms if stage == "raw" or (o.contract.name, o.rule_id) in required | also]
         row = MatrixRow(fault, "simulator", planted, alarms, dbt_status, required)
         row.report, row.manifest = report, manifest
         rows.append(row)
+    rows.append(outage_row(all_faults))
     rows += crafted_raw_faults(root, clean)
+    rows += crafted_staging_faults(root, clean)
     rows += crafted_mart_faults(root, clean)
+    rows += command_line_faults(root, clean)
+    rows.append(rebuild_differs(clean, clean_rebuild))
     return rows
 
 
@@ -197,27 +197,61 @@ def _events_file(landing: Path) -> Path:
     return sorted((landing / "events").glob("part-*.parquet"))[0]
 
 
+def outage_row(all_faults: dict) -> MatrixRow:
+    planted = all_faults["outage"]
+    report = all_faults["marts"]
+    alarms = [o for o in report.alarms if (o.contract.name, o.rule_id) in OUTAGE_RULES]
+    row = MatrixRow(f"one-day {planted['source_system']} outage in one variant ({planted['experiment_id']} "
+                    f"{planted['variant_id']}, {planted['day']})", "crafted", f"{planted['rows']:,} rows", alarms,
+                    all_faults["dbt"], OUTAGE_RULES)
+    row.report = report
+    return row
+
+
 def crafted_raw_faults(root: Path, clean: dict) -> list[MatrixRow]:
     rows = []
 
-    def add(name, landing, expected, planted, report=None, dbt_status="not run (raw stage)"):
+    def add(name, landing, expected, planted, report=None, dbt_status="not run (raw stage)", catches=()):
         report = report or raw_report(landing)
-        row = MatrixRow(name, "crafted", planted, report.alarms, dbt_status, expected)
+        row = MatrixRow(name, "crafted", planted, report.alarms, dbt_status, expected, list(catches))
         row.report = report
         rows.append(row)
+        return row
 
     landing = _clean_copy(root, clean, "renamed_column")
     rewrite(_events_file(landing), lambda t: t.rename_columns(
         ["anon_id" if c == "anonymous_id" else c for c in t.column_names]))
     add("renamed column (anonymous_id -> anon_id)", landing,
-        {("raw_events", "schema_v1.columns_and_types"), ("raw_events", "unit_id_present")}, "1 file")
+        {("raw_events", "schema_v1.columns_and_types"), ("raw_events", "unit_id_present")}, "1 file",
+        catches=[preflight_catch(landing, "column anonymous_id is missing")])
 
     landing = _clean_copy(root, clean, "changed_type")
     rewrite(_events_file(landing), lambda t: t.set_column(
         t.column_names.index("experiment_version"), "experiment_version",
         pc.cast(t["experiment_version"], pa.string())))
     add("changed type (experiment_version int32 -> string)", landing,
-        {("raw_events", "schema_v1.columns_and_types")}, "1 column")
+        {("raw_events", "schema_v1.columns_and_types")}, "1 column",
+        catches=[preflight_catch(landing, "column experiment_version is string where schema version 1 says int32")])
+
+    landing = _clean_copy(root, clean, "revenue_as_text")
+    rewrite(_events_file(landing), lambda t: t.set_column(
+        t.column_names.index("revenue"), "revenue", pc.cast(t["revenue"], pa.string())))
+    add("retyped column (revenue double -> text)", landing, {("raw_events", "schema_v1.columns_and_types")},
+        "1 column", catches=[preflight_catch(landing, "column revenue is string where schema version 1 says double")])
+
+    landing = _clean_copy(root, clean, "added_column")
+    rewrite(_events_file(landing), lambda t: t.append_column("app_build", pa.array(["7.1"] * len(t), pa.string())))
+    add("added column (app_build)", landing, {("raw_events", "schema_v1.no_extra_columns")}, "1 column",
+        catches=[preflight_warning(landing, "column app_build (string) is not in schema version 1")])
+
+    landing = _clean_copy(root, clean, "corrupt_file")
+    (landing / "events" / "part-corrupt.parquet").write_bytes(b"PAR1 this is not a parquet file")
+    result = readout("event-time-range", "--landing", str(landing),
+                     env=project_env(landing, root / "never.duckdb"), check=False)
+    line = one_line_error(result, "readout event-time-range")
+    assert "events/part-corrupt.parquet is not readable Parquet" in line, line
+    rows.append(MatrixRow("corrupt landing file", "crafted", "1 file", [], "not run (stopped before dbt)",
+                          catches=[Catch("CLI", line.split(": error: ", 1)[1][:70] + "...", "error", 1, "file")]))
 
     landing = _clean_copy(root, clean, "unknown_event_name")
     renamed = {}
@@ -288,6 +322,87 @@ def crafted_raw_faults(root: Path, clean: dict) -> list[MatrixRow]:
     return rows
 
 
+def preflight_catch(landing: Path, expected: str) -> Catch:
+    """`readout event-time-range`, which `make build` runs before dbt, stops with one line naming the column."""
+    result = readout("event-time-range", "--landing", str(landing),
+                     env=project_env(landing, landing.parent / "never.duckdb"), check=False)
+    line = one_line_error(result, "readout event-time-range")
+    assert expected in line and "contract error" in line, line
+    return Catch("CLI", "preflight: " + expected, "error", 1, "column")
+
+
+def preflight_warning(landing: Path, expected: str) -> Catch:
+    """An added column is a warning naming it; the range is still printed and the build goes on."""
+    result = readout("event-time-range", "--landing", str(landing),
+                     env=project_env(landing, landing.parent / "never.duckdb"), check=False)
+    assert result.returncode == 0 and result.stdout.startswith("--event-time-start "), result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(warnings) == 1 and "warning" in warnings[0] and expected in warnings[0], result.stderr
+    return Catch("CLI", "preflight: " + expected, "warning", 1, "column")
+
+
+# ------------------------------------------------------------------------------ staging quarantine
+#: crafted landing rows staging must quarantine (or keep), each with its raw contract rule and reason
+HOSTILE_ROWS = {
+    # name: (rows planted, raw contract rule, staging quarantine reason or None when the rows are staged)
+    "NaN and +inf revenue on purchases": (2, "revenue_finite", "non_finite_revenue"),
+    "purchase without revenue": (1, "revenue_on_purchase", "missing_revenue"),
+    "event_at and received_at in 2099": (5, "received_at_not_in_future", "future_received_at"),
+    "event_at before events_begin (2025-06)": (1, "event_at_not_before_history", "event_at_before_history"),
+    "one event_id from web and from ios": (2, "event_id_unique_across_sources", None),
+}
+
+
+def plant_hostile_rows(table: pa.Table) -> pa.Table:
+    rows = table.to_pylist()
+    far = "2099-06-01T00:00:00.000Z"
+    buys = [r for r in rows if r["event_name"] == "purchase" and r["source_system"] == "web"][:3]
+    sessions = [r for r in rows if r["event_name"] == "session_start" and r["source_system"] == "web"][:6]
+    extra = [dict(r, event_id=f"{r['event_id']}-revenue-{i}", revenue=value)
+             for i, (r, value) in enumerate(zip(buys, (float("nan"), float("inf"), None)))]
+    extra += [dict(r, event_id=f"{r['event_id']}-2099", event_at=far, received_at=far) for r in sessions[:5]]
+    extra.append(dict(sessions[5], event_id=f"{sessions[5]['event_id']}-history", event_at="2025-06-01T00:00:00.000Z"))
+    # the same id from another producer: a legitimate event, not a duplicate (the contract: unique per source)
+    extra.append(dict(sessions[0], source_system="ios", anonymous_id=f"{sessions[0]['anonymous_id']}-ios"))
+    return pa.concat_tables([table, pa.Table.from_pylist(extra, schema=table.schema)])
+
+
+def quarantine_counts(warehouse: Path) -> dict[str, int]:
+    counts = query(warehouse, """
+        select reason, count(*) as n
+        from staging.stg_landing__events_quarantined, unnest(string_split(quarantine_reasons, ',')) as r(reason)
+        group by reason""")
+    return dict(zip(counts.reason, counts.n.astype(int)))
+
+
+def crafted_staging_faults(root: Path, clean: dict) -> list[MatrixRow]:
+    landing = root / "crafted-it's hostile"  # a quote in the path: it is quoted, not pasted, into the SQL
+    shutil.copytree(clean["landing"], landing, ignore=shutil.ignore_patterns("imports"))
+    rewrite(_events_file(landing), plant_hostile_rows)
+    report = raw_report(landing)
+    warehouse = root / "hostile.duckdb"
+    dbt_status, _ = build(landing, warehouse, "staging")  # every staging model and test, conservation included
+    assert dbt_status.startswith("pass"), dbt_status
+    before, after = quarantine_counts(clean["warehouse"]), quarantine_counts(warehouse)
+    flags = lambda path: event_time_range(path, resolve_as_of("manifest", path), ingestion_bounds(PROJECT))  # noqa: E731
+    assert flags(landing) == flags(clean["landing"]), "quarantined timestamps moved the backfill range"
+    shared = query(warehouse, """
+        select count(*) as n from staging.stg_landing__events
+        where event_id in (select event_id from staging.stg_landing__events where source_system = 'ios')
+          and event_id in (select event_id from staging.stg_landing__events where source_system = 'web')""").n[0]
+    rows = []
+    for name, (planted, rule, reason) in HOSTILE_ROWS.items():
+        alarms = [o for o in report.alarms if o.rule_id == rule]
+        if reason:
+            catch = Catch("staging quarantine", reason, "quarantine", after.get(reason, 0) - before.get(reason, 0))
+        else:
+            catch = Catch("staging", "kept: one event per producer", "none", int(shared))
+        row = MatrixRow(name, "crafted", f"{planted:,} rows", alarms, dbt_status, {("raw_events", rule)}, [catch])
+        row.report, row.planted_rows, row.reason = report, planted, reason
+        rows.append(row)
+    return rows
+
+
 def crafted_mart_faults(root: Path, clean: dict) -> list[MatrixRow]:
     faults = [
         ("interval lower bound above the estimate", "fct_metric_results", "absolute_lift_above_lower", "1 row",
@@ -296,6 +411,9 @@ def crafted_mart_faults(root: Path, clean: dict) -> list[MatrixRow]:
         ("p-value outside [0, 1]", "fct_metric_results", "p_value_in_unit_interval_p_value", "1 row",
          "update marts.fct_metric_results set p_value = 1.5 "
          "where rowid = (select min(rowid) from marts.fct_metric_results where p_value is not null)"),
+        ("a metric leaves its correction family", "fct_metric_results", "correction_family_complete", "1 row",
+         "delete from marts.fct_metric_results where experiment_id = 'exp_checkout_button' and population = 'exposed' "
+         "and estimator = 'unadjusted' and metric_id = 'revenue'"),
         ("two SRM results in one version x population", "fct_sample_ratio_checks",
          "one_result_per_version_and_population", "1 row",
          "update marts.fct_sample_ratio_checks set p_value = p_value / 2 "
@@ -323,19 +441,121 @@ def crafted_mart_faults(root: Path, clean: dict) -> list[MatrixRow]:
     return rows
 
 
+# ------------------------------------------------------------------------------ command line and lifecycle
+INJECTED_ROW = ("sneaky,1,Counts sessions as purchases,growth-analytics,proportion,"
+                "\"purchase' or events.event_name = 'session_start\",any,,,,0,7,increase,secondary,none,,,14")
+
+
+def catalog_injection(root: Path, clean: dict) -> MatrixRow:
+    """A catalog row that once compiled into the SQL: the build stops at compile time with one line."""
+    project = root / "injected_project"
+    project.mkdir()
+    for name in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy(PROJECT / name, project / name)
+    for name in ("models", "macros", "seeds"):
+        shutil.copytree(PROJECT / name, project / name)
+    catalog = project / "seeds" / "metric_catalog.csv"
+    catalog.write_text(catalog.read_text().rstrip("\n") + "\n" + INJECTED_ROW + "\n")
+    warehouse = root / "injected.duckdb"
+    shutil.copy(clean["warehouse"], warehouse)
+    env = project_env(clean["landing"], warehouse)
+    result = run([str(BIN / "dbt"), "build", "--project-dir", str(project), "--select", "metric_catalog",
+                  "int_unit_metric_values"], env, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "Traceback" not in output
+    lines = [line.strip() for line in output.splitlines()
+             if line.strip().startswith("metric catalog (seeds/metric_catalog.csv) row metric_id \"sneaky\"")]
+    assert len(lines) == 1 and "numerator_event is" in lines[0] and "allowed: " in lines[0], output[-3000:]
+    # nothing was built from it: the published metric values are the clean build's
+    assert query(warehouse, "select count(*) as n from intermediate.int_unit_metric_values "
+                            "where metric_id = 'sneaky'").n[0] == 0
+    return MatrixRow("SQL injected through a catalog row (numerator_event)", "crafted", "1 row", [],
+                     "not run (compile error)", catches=[Catch("dbt compile", "numerator_event not an event name",
+                                                               "error", 1, "row")])
+
+
+def killed_build(root: Path, clean: dict) -> MatrixRow:
+    """A build killed half-way: its `started` row has no `finished` row; the report says so first."""
+    warehouse = root / "killed.duckdb"
+    shutil.copy(clean["warehouse"], warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("insert into main.readout_build_log (invocation_id, event, command, status, started_at) "
+                    "select 'killed', 'started', 'build --full-refresh', 'started', max(started_at) + interval 1 minute "
+                    "from main.readout_build_log")
+    first = render(warehouse).splitlines()[0]
+    assert first.startswith("WARNING") and "never finished: it was killed" in first, first
+    return MatrixRow("dbt build killed half-way", "crafted", "1 build", [], "not run (log row added)",
+                     catches=[Catch("readout report", "first line: the last build never finished", "warning", 1,
+                                    "build")])
+
+
+def build_running(root: Path, clean: dict) -> MatrixRow:
+    """`readout report` while another process holds the warehouse: a build is running, not 'run make build'."""
+    warehouse = root / "locked.duckdb"
+    shutil.copy(clean["warehouse"], warehouse)
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+                               "print('locked', flush=True); time.sleep(60)", str(warehouse)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        result = readout("report", "--warehouse", str(warehouse), env=project_env(clean["landing"], warehouse),
+                         check=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    line = one_line_error(result, "readout report")
+    assert "a build is running" in line and f"PID {holder.pid}" in line, line
+    return MatrixRow("readout report while a build holds the warehouse", "crafted", "1 lock", [], "not run",
+                     catches=[Catch("CLI", "a build is running (PID named)", "error", 1, "lock")])
+
+
+def bad_simulator_arguments(root: Path) -> MatrixRow:
+    lines = []
+    for args in (["--seed", str(2 ** 64)], ["--events", "2000000000"], ["--seed", "-1"]):
+        result = readout("simulate", *args, "--out", str(root / "never"), "--quiet",
+                         env=project_env(root / "never", root / "never.duckdb"), check=False)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        lines.append(result.stderr.strip().splitlines()[-1])
+    assert not (root / "never").exists()
+    return MatrixRow("readout simulate --seed 2**64 / --events 2e9 / --seed -1", "crafted", "3 commands", [],
+                     "not run", catches=[Catch("CLI", "argument out of range", "error", len(lines), "commands")])
+
+
+def rebuild_differs(clean: dict, clean_rebuild: Path) -> MatrixRow:
+    """Two builds of the same data once differed in the last digits of doubles; the marts must now be equal."""
+    tables = query(clean["warehouse"], "select table_name from information_schema.tables "
+                                       "where table_schema = 'marts' and table_name like 'fct%'").table_name
+    differing = []
+    for table in sorted(tables):
+        a = query(clean["warehouse"], f"select * from marts.{table} order by all")
+        b = query(clean_rebuild, f"select * from marts.{table} order by all")
+        if not a.equals(b):
+            differing.append(table)
+    return MatrixRow("a rebuild of the same data (parallel double sums)", "crafted", f"{len(tables)} marts", [],
+                     "pass (rebuilt)", catches=[Catch("exact sums", "marts differing from the first build", "error"
+                                                      if differing else "none", len(differing), "marts")])
+
+
+def command_line_faults(root: Path, clean: dict) -> list[MatrixRow]:
+    return [catalog_injection(root, clean), killed_build(root, clean), build_running(root, clean),
+            bad_simulator_arguments(root)]
+
+
 # ---------------------------------------------------------------------------------------------- tests
 def format_matrix(rows: list[MatrixRow], clean: dict) -> str:
-    header = ("fault", "origin", "planted", "caught by", "contract [rule]", "severity", "count", "dbt tests")
+    header = ("fault", "origin", "planted", "caught by", "contract [rule] or reason", "severity", "count",
+              "dbt tests")
     lines = [header]
     for row in rows:
         alarms = sorted(row.alarms, key=lambda o: ((o.contract.name, o.rule_id) not in row.expected, o.rule_id))
-        if not alarms:
+        cells = [(f"{o.contract.name} [{o.rule_id}]", o.severity.upper(), o.count_text) for o in alarms]
+        cells += [(f"{c.layer}: {c.what}", c.severity.upper(), c.count_text) for c in row.catches]
+        if not cells:
             lines.append((row.fault, row.origin, row.planted, row.layers, "-", "-", "-", row.dbt))
-        for i, o in enumerate(alarms):
+        for i, (what, severity, count) in enumerate(cells):
             first = i == 0
             lines.append((row.fault if first else "", row.origin if first else "", row.planted if first else "",
-                          row.layers if first else "", f"{o.contract.name} [{o.rule_id}]", o.severity.upper(),
-                          o.count_text, row.dbt if first else ""))
+                          row.layers if first else "", what, severity, count, row.dbt if first else ""))
     for stage in ("raw", "marts"):
         report = clean[stage]
         lines.append(("(clean simulation)", "simulator", "none", f"contracts ({stage})",
@@ -355,16 +575,25 @@ def test_clean_simulation_raises_no_alarm(clean):
     assert not clean["marts"].alarms, "the clean build breaks a mart contract:\n" + sentences(clean["marts"])
     assert clean["dbt"].startswith("pass"), clean["dbt"]
     assert len(clean["raw"].outcomes) > 40 and len(clean["marts"].outcomes) > 60
+    # the volume and per-segment sample-ratio checks ran on the clean build: tested cells, none flagged
+    checked = {o.contract.name for o in clean["marts"].outcomes}
+    assert {"fct_volume_checks", "fct_sample_ratio_checks_by_segment"} <= checked
+    tested = query(clean["warehouse"], "select count(*) filter (where is_tested) as n, "
+                                       "count(*) filter (where is_volume_shortfall) as flagged "
+                                       "from marts.fct_volume_checks").iloc[0]
+    assert tested.n > 200 and tested.flagged == 0, tested
+    assert quarantine_counts(clean["warehouse"]) == {}, "the clean simulation has quarantined rows"
 
 
 def test_every_fault_is_flagged_with_table_rule_count_and_severity(matrix, clean, capsys):
     with capsys.disabled():
-        print("\n\nContract fault matrix (seed %d; raw faults on %s events, mart faults on %s):\n"
-              % (SEED, f"{RAW_EVENTS:,}", f"{BUILD_EVENTS:,}"))
+        print("\n\nFault matrix (seed %d; raw faults on %s events, mart faults on %s):\n"
+              % (SEED, f"{RAW_EVENTS:,}", "100,000"))
         print(format_matrix(matrix, clean))
         print()
     assert {row.fault for row in matrix if row.origin == "simulator"} == set(SIMULATOR_FAULTS)
     for row in matrix:
+        assert row.layers != "NOT CAUGHT", row.fault
         flagged = {(o.contract.name, o.rule_id) for o in row.alarms}
         missing = row.expected - flagged
         assert not missing, f"{row.fault}: not flagged by {sorted(missing)}; alarms:\n" + \
@@ -387,7 +616,7 @@ def test_simulated_raw_faults_trip_only_their_rules_with_exact_counts(matrix):
 
 
 def test_simulated_mart_faults_are_flagged_in_the_all_faults_build_only(matrix, clean, all_faults):
-    expected_mart_rules = set().union(*(r for s, r, _ in SIMULATOR_FAULTS.values() if s == "marts"))
+    expected_mart_rules = set().union(*(r | a for s, r, a in SIMULATOR_FAULTS.values() if s == "marts")) | OUTAGE_RULES
     stray = fired(all_faults["marts"]) - expected_mart_rules
     assert not stray, "the all-faults build tripped unexpected mart rules:\n" + sentences(all_faults["marts"])
     assert not fired(clean["marts"]) & expected_mart_rules
@@ -402,7 +631,40 @@ def test_simulated_mart_faults_are_flagged_in_the_all_faults_build_only(matrix, 
     assert all_faults["dbt"].startswith("pass"), all_faults["dbt"]
 
 
-def test_dbt_catches_the_second_control_too(matrix):
-    row = next(r for r in matrix if r.fault.startswith("two controls"))
-    assert row.dbt.startswith("FAIL") and "control_count" in row.dbt, row.dbt
-    assert row.layers == "contracts (raw) + dbt tests"
+def test_the_outage_alarm_names_experiment_day_platform_and_missing_share(matrix, all_faults):
+    planted = all_faults["outage"]
+    shortfall = outcome(all_faults["marts"], "fct_volume_checks", "no_volume_shortfall")
+    assert shortfall.severity == "error", sentences(all_faults["marts"])
+    where = (f"{planted['experiment_id']} v1 {planted['variant_id']} on {planted['source_system']} on "
+             f"{planted['day']}: ")
+    assert shortfall.details and all(d.startswith(where) for d in shortfall.details), shortfall.details
+    assert all("100% of the expected" in d for d in shortfall.details), shortfall.details
+    assert f"this affects the {planted['experiment_id']} v1 readout, so do not finalize" in shortfall.sentence
+    # the alarm is about the outage alone: no other day, platform or variant of the build is flagged
+    flagged = query(all_faults["warehouse"], "select distinct experiment_id, variant_id, source_system, event_date "
+                                            "from marts.fct_volume_checks where is_volume_shortfall")
+    assert len(flagged) == 1 and flagged.iloc[0].experiment_id == planted["experiment_id"], flagged
+
+
+def test_crafted_landing_rows_are_quarantined_with_their_reason_and_exact_count(matrix):
+    rows = [r for r in matrix if r.fault in HOSTILE_ROWS]
+    assert len(rows) == len(HOSTILE_ROWS)
+    for row in rows:
+        (catch,) = row.catches
+        assert catch.count == row.planted_rows, (row.fault, catch)
+        raw = outcome(row.report, *next(iter(row.expected)))
+        assert raw.count == row.planted_rows and raw.severity == "warning", (row.fault, raw.sentence)
+
+
+def test_the_catalog_injection_and_the_command_line_faults_are_caught(matrix):
+    by_layer = {row.fault: row.layers for row in matrix if row.catches and not row.alarms}
+    assert by_layer["SQL injected through a catalog row (numerator_event)"] == "dbt compile"
+    assert by_layer["dbt build killed half-way"] == "readout report"
+    assert by_layer["corrupt landing file"] == "CLI"
+
+
+def test_a_rebuild_of_the_same_data_publishes_identical_marts(matrix):
+    row = next(r for r in matrix if r.fault.startswith("a rebuild of the same data"))
+    assert row.planted != "0 marts"
+    (catch,) = row.catches
+    assert catch.count == 0, "marts differ between two builds of the same data (tests/integration/test_rebuild_is_identical.py shows where)"

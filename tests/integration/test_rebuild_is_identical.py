@@ -9,21 +9,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from e2e import dbt_build, project_env, query, readout
-
-SEED = "5"
-EVENTS = "40000"
-
+from e2e import query
 
 @pytest.fixture(scope="module")
-def two_builds(tmp_path_factory):
-    root = tmp_path_factory.mktemp("rebuild")
-    landing = root / "landing"
-    first, second = root / "first.duckdb", root / "second.duckdb"
-    readout("simulate", "--seed", SEED, "--events", EVENTS, "--out", str(landing), "--quiet", env=project_env(landing, first))
-    dbt_build(landing, first)
-    dbt_build(landing, second)
-    return first, second
+def two_builds(clean_simulation, clean_rebuild):
+    """The session's clean build and a second build of the same landing zone (tests/integration/conftest.py)."""
+    return clean_simulation["warehouse"], clean_rebuild
 
 
 def published_marts(warehouse) -> list[str]:

@@ -1,64 +1,38 @@
 """Issue 10, item 1: a one-day platform outage in one variant is caught. One day of iOS events of the units
-assigned to exp_checkout_button's treatment is deleted from a clean simulation; the volume check
-(fct_volume_checks) must raise an error naming the experiment, version, variant, platform, day and the share
-missing, and the clean simulation must raise no volume or per-segment sample-ratio alarm.
+assigned to exp_checkout_button's treatment is deleted from the all-faults simulation (tests/integration/
+conftest.py); the volume check (fct_volume_checks) must raise an error naming the experiment, version, variant,
+platform, day and the share missing, and the clean simulation must raise no volume or per-segment
+sample-ratio alarm.
 
-Cost: one small simulation, two dbt builds (clean and with the outage, one per module fixture).
+Cost: none of its own; it reads the session's clean and all-faults builds.
 """
 
 from __future__ import annotations
-
-import shutil
-from pathlib import Path
 
 import pytest
 import yaml
 from readout.contracts import load_contracts
 from readout.contracts.validate import validate
-from readout.simulate import main as simulate_main
 
-from e2e import PROJECT, dbt_build, query
-from faults import plant_variant_platform_outage
+from e2e import PROJECT, query
+from faults import OUTAGE
 
-SEED = 5
-EVENTS = 60_000
-#: enrolment is still open on this day, so both exposures and outcome events are lost
-OUTAGE = {"experiment_id": "exp_checkout_button", "variant_id": "treatment", "source_system": "ios",
-          "day": "2026-01-27"}
 CONTRACTS = load_contracts(PROJECT / "contracts")
 CHECKS = ["fct_volume_checks", "fct_sample_ratio_checks_by_segment"]
 VARS = yaml.safe_load((PROJECT / "dbt_project.yml").read_text())["vars"]
 
 
-def _build(landing: Path, warehouse: Path) -> dict:
-    # only what the two checks need; cautious: no test of a model left out (the conservation test) runs
-    dbt_build(landing, warehouse, "--select", "+fct_volume_checks", "+fct_sample_ratio_checks_by_segment",
-              "--indirect-selection", "cautious")
-    report = validate("marts", CONTRACTS, names=CHECKS, warehouse=warehouse)
-    return {"warehouse": warehouse, "report": report}
+@pytest.fixture(scope="module")
+def clean(clean_simulation) -> dict:
+    return {"warehouse": clean_simulation["warehouse"],
+            "report": validate("marts", CONTRACTS, names=CHECKS, warehouse=clean_simulation["warehouse"])}
 
 
 @pytest.fixture(scope="module")
-def clean_landing(tmp_path_factory) -> Path:
-    landing = tmp_path_factory.mktemp("volume") / "clean"
-    code = simulate_main(["--seed", str(SEED), "--events", str(EVENTS), "--faults", "none", "--out", str(landing),
-                          "--quiet"])
-    assert code == 0
-    return landing
-
-
-@pytest.fixture(scope="module")
-def clean(clean_landing) -> dict:
-    return _build(clean_landing, clean_landing.parent / "clean.duckdb")
-
-
-@pytest.fixture(scope="module")
-def outage(clean_landing) -> dict:
-    landing = clean_landing.parent / "outage"
-    shutil.copytree(clean_landing, landing)
-    planted = plant_variant_platform_outage(landing, **OUTAGE)
-    built = _build(landing, clean_landing.parent / "outage.duckdb")
-    return {**built, "planted": planted}
+def outage(all_faults_simulation) -> dict:
+    warehouse = all_faults_simulation["warehouse"]
+    return {"warehouse": warehouse, "planted": all_faults_simulation["outage"],
+            "report": validate("marts", CONTRACTS, names=CHECKS, warehouse=warehouse)}
 
 
 def _outcome(report, contract: str, rule: str):
@@ -108,8 +82,10 @@ def test_a_one_day_ios_outage_in_one_variant_raises_an_error_naming_it(outage):
     sentence = shortfall.sentence
     assert sentence.startswith("ERROR fct_volume_checks [no_volume_shortfall]: ")
     assert f"this affects the {OUTAGE['experiment_id']} v1 readout, so do not finalize" in sentence
-    # nothing else is flagged: the other variant, platforms and days of the same build stay quiet
-    others = [o for o in report.alarms if o is not shortfall]
+    # nothing else is flagged by the volume check: the other variant, platforms and days of the build stay
+    # quiet (the per-segment sample ratio may also flag the simulator's variant_logging_loss on another experiment)
+    others = [o for o in report.alarms if o is not shortfall
+              and not (o.rule_id == "no_segment_sample_ratio_mismatch" and all("exp_search_ranking" in d for d in o.details))]
     assert not others, _sentences(report)
 
 

@@ -20,7 +20,7 @@ ranked as (
         event_at,
         row_number() over (
             partition by unit_id, experiment_id, experiment_version
-            order by event_at, event_id
+            order by event_at, event_id, source_system
         ) as assignment_rank,
         count(*) over (partition by unit_id, experiment_id, experiment_version) as assignment_count
 
