@@ -33,6 +33,34 @@ group by all
 order by all
 """
 
+#: data-quality alarms from the volume checks (issue 10): one line per flagged variant x platform x day
+VOLUME_SQL = """
+select experiment_id, experiment_version, variant_id, source_system, event_date,
+       max(missing_share) as missing_share, sum(observed_events) as observed_events,
+       sum(expected_events) as expected_events,
+       string_agg(event_name, ', ' order by event_name) as event_names
+from marts.fct_volume_checks
+where is_volume_shortfall
+group by all
+order by all
+"""
+SEGMENT_SQL = """
+select experiment_id, experiment_version, any_value(alarm) as alarm
+from marts.fct_sample_ratio_checks_by_segment
+where is_sample_ratio_mismatch
+group by all, segment_label
+order by all
+"""
+#: the primary metric's result a volume alarm is read against (CUPED where there is one)
+PRIMARY_SQL = """
+select experiment_id, experiment_version, variant_id, metric_id, relative_lift
+from marts.fct_metric_results
+where population = ? and metric_role = 'primary'
+qualify row_number() over (partition by experiment_id, experiment_version, variant_id, metric_id
+                           order by estimator = 'cuped' desc) = 1
+order by all
+"""
+
 RESULTS_SQL = """
 select experiment_id, experiment_version, variant_id, metric_id, metric_role, estimator,
        mean_control, mean_variant, relative_lift, relative_lift_ci_lower, relative_lift_ci_upper,
@@ -222,6 +250,36 @@ def _command_line(pid: str) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                            [schema, table]).fetchone()[0])
+
+
+def _direction(lift: float) -> str:
+    if pd.isna(lift):
+        return "cannot be estimated"
+    return f"is {'up' if lift > 0 else 'down' if lift < 0 else 'flat'} ({_percent(lift)})"
+
+
+def quality_alarms(volume: pd.DataFrame, segments: pd.DataFrame, primary: pd.DataFrame) -> list[str]:
+    """One sentence per volume shortfall (read against the experiment's primary metric, so a reader sees which
+    number not to trust) and per segment sample-ratio mismatch."""
+    lines = []
+    for row in volume.itertuples():
+        day = f"{pd.Timestamp(row.event_date):%Y-%m-%d}"
+        missing = (f"{row.missing_share:.0%} of {row.variant_id}'s expected {row.source_system} events on {day} are "
+                   f"missing ({row.event_names}: {row.observed_events:,.0f} of ~{row.expected_events:,.0f})")
+        reads = primary[(primary.experiment_id == row.experiment_id)
+                        & (primary.experiment_version == row.experiment_version)]
+        read = next(iter(reads.itertuples()), None)
+        subject = (f"{read.variant_id} {read.metric_id} {_direction(read.relative_lift)}, but " if read is not None
+                   else "")
+        lines.append(f"  {row.experiment_id} v{row.experiment_version}: {subject}{missing}, so do not finalize the "
+                     "readout.")
+    lines += [f"  {row.experiment_id} v{row.experiment_version}: {row.alarm}" for row in segments.itertuples()]
+    return lines
+
+
 def render(warehouse: Path, population: str = "exposed", all_metrics: bool = False) -> str:
     if not Path(warehouse).exists():
         raise FileNotFoundError(f"no warehouse at {warehouse}; run `make demo` (or dbt build) first")
@@ -231,6 +289,12 @@ def render(warehouse: Path, population: str = "exposed", all_metrics: bool = Fal
             state = build_state(_build_log(con))
             srm = con.execute(SRM_SQL).df()
             results = con.execute(RESULTS_SQL, [population, all_metrics]).df()
+            # the quality marts came with issue 10: an older warehouse has none, and its report still reads
+            volume = con.execute(VOLUME_SQL).df() if _has_table(con, "marts", "fct_volume_checks") else pd.DataFrame(
+                columns=["experiment_id", "experiment_version"])
+            segments = (con.execute(SEGMENT_SQL).df() if _has_table(con, "marts", "fct_sample_ratio_checks_by_segment")
+                        else pd.DataFrame(columns=["experiment_id", "experiment_version", "alarm"]))
+            primary = con.execute(PRIMARY_SQL, [population]).df()
     except duckdb.Error as exc:
         locked = _lock_error(warehouse, str(exc))
         if locked:
@@ -266,6 +330,11 @@ def render(warehouse: Path, population: str = "exposed", all_metrics: bool = Fal
         p_value = "n/a" if pd.isna(row.p_value) else f"{row.p_value:.2g}"
         flag = f"  {build_flag}" if "fct_sample_ratio_checks" in touched else ""
         lines.append(f"  {row.experiment_id} v{row.experiment_version}: {row.units}; p = {p_value}  {verdict}{flag}")
+    alarmed = {(row.experiment_id, row.experiment_version) for row in volume.itertuples()}
+    alarmed |= {(row.experiment_id, row.experiment_version) for row in segments.itertuples()}
+    if alarmed:
+        lines += ["", "Data-quality alarms (volume by day x platform x variant, sample ratio per platform and day)"]
+        lines += quality_alarms(volume, segments, primary)
     lines += ["", "Metric results (relative lift, 95% interval, adjusted p)"]
     for row in results.itertuples():
         key = (row.experiment_id, row.experiment_version)
@@ -276,6 +345,8 @@ def render(warehouse: Path, population: str = "exposed", all_metrics: bool = Fal
             flags.append(f"guardrail {row.guardrail_status}")
         if key in mismatched:
             flags.append("SRM: do not trust")
+        if key in alarmed:
+            flags.append("data-quality alarm: do not finalize")
         if isinstance(row.status_reason, str):
             flags.append(row.status_reason)
         if "fct_metric_results" in touched:

@@ -50,6 +50,34 @@ def test_report_flags_srm_and_guardrails(warehouse):
     assert "e2 v1: control 500, treatment 502; p = 0.9  ok" in text
 
 
+def test_a_volume_shortfall_is_read_against_the_primary_metric_and_blocks_finalizing(warehouse):
+    """The product's own example of a good alarm: "Variant B conversion is up, but 18% of exposed events are
+    missing from iOS, so do not finalize the readout." """
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            """
+            create table marts.fct_volume_checks as
+            select * from (values
+                ('e2', 1, 'treatment', 'ios', date '2026-01-27', 'experiment_exposed', 82, 100.0, 0.18, true),
+                ('e2', 1, 'treatment', 'ios', date '2026-01-27', 'session_start', 800, 950.0, 0.158, true),
+                ('e2', 1, 'treatment', 'web', date '2026-01-27', 'session_start', 500, 505.0, 0.01, false)
+            ) t(experiment_id, experiment_version, variant_id, source_system, event_date, event_name,
+                observed_events, expected_events, missing_share, is_volume_shortfall)
+            """
+        )
+        con.execute("insert into marts.fct_metric_results select 'e2', 1, 'exposed', 'treatment', 'conversion', "
+                    "'primary', 'cuped', 0.1, 0.11, 0.1, 0.02, 0.18, 0.02, true, null, null")
+    text = render(warehouse)
+    assert ("  e2 v1: treatment conversion is up (+10.0%), but 18% of treatment's expected ios events on 2026-01-27 "
+            "are missing (experiment_exposed, session_start: 882 of ~1,050), so do not finalize the readout.") in text
+    assert "e2 v1 treatment conversion [cuped]: +10.0% (+2.0%, +18.0%), p = 0.02  significant; data-quality alarm" in text
+    # e1 has no alarm; a warehouse without the quality marts (older builds) has no alarm section
+    assert "e1 v1 treatment conversion [unadjusted]: +20.0% (+5.0%, +35.0%), p = 0.01  significant; SRM" in text
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("drop table marts.fct_volume_checks")
+    assert "Data-quality alarms" not in render(warehouse)
+
+
 def test_report_without_a_warehouse_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="run `make demo`"):
         render(tmp_path / "missing.duckdb")
