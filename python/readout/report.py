@@ -48,7 +48,7 @@ SEGMENT_SQL = """
 select experiment_id, experiment_version, any_value(alarm) as alarm
 from marts.fct_sample_ratio_checks_by_segment
 where is_sample_ratio_mismatch
-group by all, segment_label
+group by experiment_id, experiment_version, segment_label
 order by all
 """
 #: the primary metric's result a volume alarm is read against (CUPED where there is one)
