@@ -276,7 +276,7 @@ def quality_alarms(volume: pd.DataFrame, segments: pd.DataFrame, primary: pd.Dat
                    else "")
         lines.append(f"  {row.experiment_id} v{row.experiment_version}: {subject}{missing}, so do not finalize the "
                      "readout.")
-    lines += [f"  {row.experiment_id} v{row.experiment_version}: {row.alarm}" for row in segments.itertuples()]
+    lines += [f"  {row.alarm}" for row in segments.itertuples()]  # the alarm names its experiment version
     return lines
 
 

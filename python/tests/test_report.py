@@ -71,14 +71,14 @@ def test_a_volume_shortfall_is_read_against_the_primary_metric_and_blocks_finali
             """
             create table marts.fct_sample_ratio_checks_by_segment as
             select * from (values
-                ('e2', 1, 'ios on 2026-01-27', 'control', true, 'ios on 2026-01-27: control 88 vs treatment 0 new units'),
-                ('e2', 1, 'ios on 2026-01-27', 'treatment', true, 'ios on 2026-01-27: control 88 vs treatment 0 new units'),
+                ('e2', 1, 'ios on 2026-01-27', 'control', true, 'e2 v1 ios on 2026-01-27: control 88 vs treatment 0 new units'),
+                ('e2', 1, 'ios on 2026-01-27', 'treatment', true, 'e2 v1 ios on 2026-01-27: control 88 vs treatment 0 new units'),
                 ('e2', 1, 'web', 'control', false, null)
             ) t(experiment_id, experiment_version, segment_label, variant_id, is_sample_ratio_mismatch, alarm)
             """
         )
     text = render(warehouse)
-    assert text.count("  e2 v1: ios on 2026-01-27: control 88 vs treatment 0 new units") == 1
+    assert text.count("\n  e2 v1 ios on 2026-01-27: control 88 vs treatment 0 new units") == 1
     assert ("  e2 v1: treatment conversion is up (+10.0%), but 18% of treatment's expected ios events on 2026-01-27 "
             "are missing (experiment_exposed, session_start: 882 of ~1,050), so do not finalize the readout.") in text
     assert "e2 v1 treatment conversion [cuped]: +10.0% (+2.0%, +18.0%), p = 0.02  significant; data-quality alarm" in text
