@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from readout.contracts import load_contracts
 from readout.contracts.validate import Outcome, resolve_as_of, validate
 from readout.landing import event_time_range, ingestion_bounds
 from readout.report import render
+from readout.simulate import landing as simulate_landing
 
 from e2e import BIN, PROJECT, SEED, build, project_env, query, readout, run, simulate
 
@@ -521,6 +524,26 @@ def bad_simulator_arguments(root: Path) -> MatrixRow:
                      "not run", catches=[Catch("CLI", "argument out of range", "error", len(lines), "commands")])
 
 
+def killed_simulation(root: Path) -> MatrixRow:
+    """`readout simulate` stopped by SIGTERM half-way removes its temp folder and keeps the previous output."""
+    out = root / "killed_simulation"
+    process = subprocess.Popen([sys.executable, "-m", "readout.simulate", "--out", str(out), "--quiet",
+                                "--events", "5000000", "--chunk-events", "50000", "--seed", "8"],
+                               stderr=subprocess.PIPE, text=True)
+    events = out / simulate_landing.STAGING / "events"
+    deadline = time.monotonic() + 60
+    while not (events.is_dir() and any(events.iterdir())):
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 130
+    assert process.stderr.read() == "readout simulate: interrupted\n"
+    left = sorted(p.name for p in out.iterdir()) if out.exists() else []
+    assert simulate_landing.STAGING not in left, left
+    return MatrixRow("readout simulate killed half-way (SIGTERM)", "crafted", "1 run", [], "not run",
+                     catches=[Catch("CLI", "interrupted; temp folder removed", "error", 1, "run")])
+
+
 def rebuild_differs(clean: dict, clean_rebuild: Path) -> MatrixRow:
     """Two builds of the same data once differed in the last digits of doubles; the marts must now be equal."""
     tables = query(clean["warehouse"], "select table_name from information_schema.tables "
@@ -538,7 +561,7 @@ def rebuild_differs(clean: dict, clean_rebuild: Path) -> MatrixRow:
 
 def command_line_faults(root: Path, clean: dict) -> list[MatrixRow]:
     return [catalog_injection(root, clean), killed_build(root, clean), build_running(root, clean),
-            bad_simulator_arguments(root)]
+            bad_simulator_arguments(root), killed_simulation(root)]
 
 
 # ---------------------------------------------------------------------------------------------- tests
