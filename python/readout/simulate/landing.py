@@ -12,6 +12,10 @@ so a failed run leaves the previous output intact. The staging folder holds a ma
 keeps locked: a run that was killed (even by SIGKILL) leaves an unlocked marker, and the next run removes
 that folder; a locked one belongs to a run still going, and the new run refuses; a staging folder without
 the marker was not made by the simulator and is left alone (unless ``--force``).
+
+An append (``--append``) only adds: it needs a landing zone whose manifest and event files agree
+(``check_appendable``), and ``publish_append`` moves its new event files in beside the old ones, replaces
+the export only when it changed, and the manifest last.
 """
 
 from __future__ import annotations
@@ -109,6 +113,41 @@ def check_output(out: Path, force: bool) -> None:
                            f"experiments/{EXPERIMENTS_FILE} and manifest.json (other files are left alone)")
 
 
+def check_appendable(out: Path) -> dict:
+    """The manifest of the simulator landing zone ``out``, after checking that an append may add to it:
+    written by readout simulate, holding nothing foreign, and every event file the manifest lists present
+    and no other. Raises LandingError naming the problem."""
+    manifest_path = out / contract.MANIFEST_FILE
+    if not out.is_dir() or not manifest_path.is_file():
+        raise LandingError(f"--append: --out {out} holds no landing zone of readout simulate (no "
+                           f"{contract.MANIFEST_FILE}); write one first with readout simulate --as-of TIME")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError):
+        manifest = None
+    if not isinstance(manifest, dict) or manifest.get("generator") != GENERATOR:
+        raise LandingError(f"--append: {manifest_path} was not written by readout simulate; append only to a "
+                           "landing zone the simulator wrote")
+    problems = _problems(out)
+    if problems:
+        raise LandingError(f"--append: --out {out} holds more than the simulator wrote: {'; '.join(problems)}")
+    listed = {f.get("path") for f in manifest.get("files") or [] if isinstance(f, dict)}
+    listed = {path for path in listed if isinstance(path, str) and path.startswith(contract.EVENTS_DIR + "/")}
+    events = out / contract.EVENTS_DIR
+    present = {f"{contract.EVENTS_DIR}/{p.name}" for p in events.iterdir() if p.name != PLACEHOLDER} \
+        if events.is_dir() else set()
+    missing, extra = sorted(listed - present), sorted(present - listed)
+    if missing:
+        raise LandingError(f"--append: {out / missing[0]} is listed in {contract.MANIFEST_FILE} but missing"
+                           + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+                           + "; landing files are never rewritten: write the landing zone again")
+    if extra:
+        raise LandingError(f"--append: {out / extra[0]} is not listed in {contract.MANIFEST_FILE}"
+                           + (f" (and {len(extra) - 1} more)" if len(extra) > 1 else "")
+                           + "; remove it or write the landing zone again")
+    return manifest
+
+
 def _lock(handle: IO[str]) -> bool:
     """Take the marker's lock without waiting; False when another live process holds it."""
     if fcntl is None:
@@ -195,6 +234,22 @@ def publish(out: Path, staging: Path) -> None:
     experiments = out / contract.EXPERIMENTS_DIR
     experiments.mkdir(exist_ok=True)
     os.replace(staging / contract.EXPERIMENTS_DIR / EXPERIMENTS_FILE, experiments / EXPERIMENTS_FILE)
+    os.replace(staging / contract.MANIFEST_FILE, out / contract.MANIFEST_FILE)
+    _release(staging)
+    shutil.rmtree(staging)
+
+
+def publish_append(out: Path, staging: Path, event_files: list[str], replace_experiments: bool) -> None:
+    """Move an append's new event files (paths under events/) into ``out`` beside the existing ones, the
+    export if it changed, and the manifest last. Never replaces an event file."""
+    taken = [path for path in event_files if (out / path).exists() or (out / path).is_symlink()]
+    if taken:
+        raise LandingError(f"--append: {out / taken[0]} already exists; landing files are never rewritten")
+    for path in event_files:
+        os.rename(staging / path, out / path)
+    if replace_experiments:
+        os.replace(staging / contract.EXPERIMENTS_DIR / EXPERIMENTS_FILE,
+                   out / contract.EXPERIMENTS_DIR / EXPERIMENTS_FILE)
     os.replace(staging / contract.MANIFEST_FILE, out / contract.MANIFEST_FILE)
     _release(staging)
     shutil.rmtree(staging)

@@ -86,7 +86,9 @@ def _experiments() -> list[dict]:
 
 
 def build(*, seed: int, arguments: dict, enabled: frozenset[str], tally: dict, files: list[dict],
-          experiment_rows: int, human_units: int, blocks: int) -> dict:
+          experiment_rows: int, human_units: int, blocks: int, appends: list[dict] | None = None) -> dict:
+    """Everything but ``files``, ``counts.event_files`` and ``appends`` depends only on the arguments, so a
+    landing zone grown by appends has the manifest a single run at its final as-of would write."""
     counts, bounds = tally.get("counts", {}), tally.get("bounds", {})
     event_files = [f for f in files if f["path"].startswith(contract.EVENTS_DIR + "/")]
     return {
@@ -121,6 +123,7 @@ def build(*, seed: int, arguments: dict, enabled: frozenset[str], tally: dict, f
             "blocks": blocks,
         },
         "files": files,
+        "appends": appends or [],
         "experiments": _experiments(),
         "faults": {spec.name: _fault_entry(spec, spec.name in enabled, counts) for spec in C.FAULTS},
         "realism": {
