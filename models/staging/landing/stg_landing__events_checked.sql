@@ -133,20 +133,29 @@ checked as (
 
 ranked as (
 
+    -- One window pass over the wide rows (they carry the properties JSON): every window below has the same
+    -- partitioning and order, so the engine sorts the rows once (two passes took twice as long once the
+    -- rows spill to disk).
     select
         checked.*,
         -- among accepted rows of one producer's event_id, the earliest received is kept
-        row_number() over (
+        row_number() over by_receipt as event_id_rank,
+        first_value(payload_hash) over whole_event_id as kept_payload_hash,
+        -- an accepted copy's payload differs from the kept one exactly when the copies' payloads are not all equal
+        quarantine_reasons is null
+            and min(payload_hash) over whole_event_id <> max(payload_hash) over whole_event_id as has_conflicting_duplicate
+
+    from checked
+    window
+        by_receipt as (
             partition by source_system, event_id, quarantine_reasons is null
             order by received_at, payload_hash
-        ) as event_id_rank,
-        first_value(payload_hash) over (
+        ),
+        whole_event_id as (
             partition by source_system, event_id, quarantine_reasons is null
             order by received_at, payload_hash
             rows between unbounded preceding and unbounded following
-        ) as kept_payload_hash
-
-    from checked
+        )
 
 ),
 
@@ -155,10 +164,7 @@ final as (
     select
         ranked.*,
         quarantine_reasons is null and event_id_rank > 1 as is_duplicate,
-        quarantine_reasons is null and event_id_rank > 1 and payload_hash <> kept_payload_hash as is_conflicting_duplicate,
-        max(case when quarantine_reasons is null and payload_hash <> kept_payload_hash then 1 else 0 end) over (
-            partition by source_system, event_id, quarantine_reasons is null
-        ) = 1 as has_conflicting_duplicate
+        quarantine_reasons is null and event_id_rank > 1 and payload_hash <> kept_payload_hash as is_conflicting_duplicate
 
     from ranked
 
