@@ -276,7 +276,7 @@ def test_warning_sentence_says_below_threshold_and_names_the_experiment(faulty_r
 def test_cli_exit_codes_json_report_and_docs(faulty_landing, clean_landing, tmp_path, capsys):
     from readout.contracts import main
 
-    as_of = ["--as-of", "2026-01-12T13:00:00Z"]
+    as_of = ["--as-of", "2026-01-12T13:00:00Z", "--cache-dir", str(tmp_path / "cache")]
     out = tmp_path / "report.json"
     assert main(["validate", "--stage", "raw", "--landing", str(faulty_landing), *as_of, "--json", str(out),
                  "--docs-dir", str(tmp_path / "docs")]) == 1

@@ -1,6 +1,7 @@
 """``readout contracts``: data contracts (contracts/<table>.yml) enforced with Great Expectations suites.
 
-    readout contracts validate --stage raw --as-of manifest     # the landing zone, before dbt build
+    readout contracts validate --stage raw --as-of manifest     # the landing zone, before dbt build (new files
+                                                                # only: the others are remembered)
     readout contracts validate --stage marts                    # curated tables and marts, after it
     readout contracts generate [--check]                        # contracts/gx/*.json from the YAML
     readout contracts freshness                                 # the dbt source-freshness block
@@ -14,11 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from ..paths import landing_path, warehouse_path
 from .load import ContractError, contracts_dir, freshness_thresholds, load_contracts, suites_dir
+
+CACHE_ENV = "READOUT_VALIDATION_CACHE"  #: where validated landing files are remembered (batches.py)
+DEFAULT_CACHE_DIR = "build/validation_cache"
+BATCH_ROWS = 250_000  #: rows GX validates at once: a pandas frame of ~30 narrow columns, about 100 MB
 
 __all__ = ["add_arguments", "run", "freshness_thresholds", "load_contracts", "ContractError"]
 
@@ -51,7 +57,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="exit 1 on errors (default), on warnings too, or never (report only)")
     validate.add_argument("--json", dest="json_path", default=None, metavar="PATH",
                           help="also write the report (every alarm with its counts) as JSON")
-    validate.add_argument("--quiet", action="store_true", help="print alarms only, no summary")
+    validate.add_argument("--quiet", action="store_true", help="print alarms only, no summary and no progress")
+    validate.add_argument("--cache-dir", default=None, metavar="PATH",
+                          help="where the results of validated landing files are remembered, by file fingerprint, "
+                          "so a refresh validates only new files (default: $READOUT_VALIDATION_CACHE or "
+                          f"{DEFAULT_CACHE_DIR}; one folder per landing zone)")
+    validate.add_argument("--full", action="store_true",
+                          help="validate every landing file again and replace the landing zone's cache (e.g. "
+                          "after the landing zone was rewritten: a changed or deleted landing file is otherwise "
+                          "an error)")
+    validate.add_argument("--no-cache", action="store_true",
+                          help="neither read nor write the cache: validate every landing file, remember nothing")
+    validate.add_argument("--batch-rows", type=_positive, default=BATCH_ROWS, metavar="N",
+                          help=f"rows validated at once (bounds memory; default {BATCH_ROWS:,})")
 
     generate = actions.add_parser("generate", help="write contracts/gx/*.json (the GX suites) from the YAML",
                                   description="Generate the Great Expectations suites from the contract files.")
@@ -63,6 +81,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     freshness.add_argument("contract", nargs="?", default="raw_events", help="contract (default raw_events)")
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _validate(args: argparse.Namespace) -> int:
     from .validate import resolve_as_of, validate
 
@@ -70,11 +98,15 @@ def _validate(args: argparse.Namespace) -> int:
     landing = landing_path(args.landing) if args.stage in ("raw", "all") else None
     warehouse = warehouse_path(args.warehouse) if args.stage in ("marts", "all") else None
     as_of = resolve_as_of(args.as_of, landing)
+    cache_dir = None if args.no_cache else Path(args.cache_dir or os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR)
     report = validate(args.stage, contracts, names=args.names, landing=landing, warehouse=warehouse, as_of=as_of,
-                      docs_dir=None if args.no_docs else Path(args.docs_dir) / args.stage)
+                      docs_dir=None if args.no_docs else Path(args.docs_dir) / args.stage, cache_dir=cache_dir,
+                      full=args.full, batch_rows=args.batch_rows, progress=not args.quiet)
     for outcome in report.alarms:
         print(outcome.sentence)
     if not args.quiet:
+        for summary in report.batches:
+            print(summary.sentence)
         scope = f"stage {report.stage}" + (f", as of {report.as_of:%Y-%m-%dT%H:%M:%S}Z" if report.as_of else "")
         verdict = "BREACHED" if report.exit_code("error") else "held"
         print(f"contracts {verdict} ({scope}): {len(report.errors)} errors, {len(report.warnings)} warnings, "

@@ -39,15 +39,20 @@ class GxRunner:
             })
         self.source = self.context.data_sources.add_pandas("readout")
         self.validated = 0
+        self._definitions: dict[str, Any] = {}
 
     def run(self, spec: SuiteSpec, frame: pd.DataFrame, parameters: dict[str, Any] | None = None):
-        """Validate ``frame`` against the suite; COMPLETE results (row indices of every failing row)."""
-        gx = self._gx
-        suite = self.context.suites.add(spec.build())
-        asset = self.source.add_dataframe_asset(name=spec.name)
-        batch_definition = asset.add_batch_definition_whole_dataframe("whole table")
-        definition = self.context.validation_definitions.add(
-            gx.ValidationDefinition(name=spec.name, data=batch_definition, suite=suite))
+        """Validate ``frame`` against the suite; COMPLETE results (row indices of every failing row). A suite
+        validated batch by batch (a landing zone's files) is added to the context once and run per batch."""
+        definition = self._definitions.get(spec.name)
+        if definition is None:
+            gx = self._gx
+            suite = self.context.suites.add(spec.build())
+            asset = self.source.add_dataframe_asset(name=spec.name)
+            batch_definition = asset.add_batch_definition_whole_dataframe("whole table")
+            definition = self.context.validation_definitions.add(
+                gx.ValidationDefinition(name=spec.name, data=batch_definition, suite=suite))
+            self._definitions[spec.name] = definition
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = definition.run(batch_parameters={"dataframe": frame},

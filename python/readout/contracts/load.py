@@ -24,6 +24,9 @@ STAGES = ("raw", "marts")
 LEVELS = ("row", "table")
 SEVERITIES = ("warning", "error")
 COUNT_METHODS = ("rows", "duplicates", "extra_variants")
+#: landing files: immutable (append-only batches, each validated once and remembered) or a snapshot
+#: (rewritten in place, validated whole on every run)
+LANDING_FILES = ("immutable", "snapshot")
 #: Logical column types: Arrow names for landing files, DuckDB names for warehouse tables.
 LANDING_TYPES = ("string", "int32", "int64", "double", "bool", "timestamp[us]")
 WAREHOUSE_TYPES = ("varchar", "integer", "bigint", "double", "boolean", "timestamp", "date")
@@ -367,6 +370,9 @@ def parse_contract(data: Any, path: Path) -> Contract:
     kind = source.get("kind")
     if kind == "landing":
         _need(source, "folder", f"{where}: source", str)
+        if source.get("files", "snapshot") not in LANDING_FILES:
+            raise ContractError(f"{where}: source.files must be one of {', '.join(LANDING_FILES)}, "
+                                f"got {source.get('files')!r}")
     elif kind == "warehouse":
         relation = _need(source, "relation", f"{where}: source", str)
         if not re.match(r"^[a-z_]+\.[a-z0-9_]+$", relation):

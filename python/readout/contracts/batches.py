@@ -1,0 +1,297 @@
+"""A landing table of immutable files (``source.files: immutable``), validated file by file, each file once.
+
+Landing files are immutable batches: a producer adds files, it never rewrites one. So each file is validated
+once, in batches of at most ``batch_rows`` rows (DuckDB streams the file's rows, mapped onto the contract's
+shape, to GX in pandas chunks, so memory does not grow with the landing zone), and the result is remembered by
+the file's fingerprint (cache.py): per rule and partition the failing and the considered rows, and what the
+failing rows feed. A refresh validates only the new files and adds every file's counts up, so it reports what
+one validation of the whole landing zone reports, rule for rule and count for count
+(python/tests/test_contracts_batches.py holds them equal):
+
+* rules that compare rows across files (duplicates, conflicting payloads, one schema version per source, one
+  event_id from two producers) are counted over the whole zone by DuckDB, from a narrow keys file each
+  validated file leaves in the cache (zone.py);
+* table-level rules combine the files' values: the row count adds up, a column's minimum is the least of
+  the files' minima;
+* rules on the reference time (rows in the future, freshness) are checked again at each run's as-of: a file
+  keeps its counts only while the as-of moves none of its rows across a rule's bound (as_of.py);
+* a file is validated again, and the summary says why, when the contract, the experiments export's ids, the
+  dbt var events_begin or the validator changed since it was validated.
+
+A landing file that changed or disappeared after it was validated is an error that names it (LandingChanged):
+a rewritten batch is never silently validated again. ``--full`` validates the landing zone afresh.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from . import BATCH_ROWS, as_of as timing
+from .cache import Cache, context_fingerprint, now
+from .docs import GxRunner
+from .evaluate import QUARANTINED, READOUT_COLUMNS, Readouts, Tally, outcomes, tally
+from .load import Contract, ContractError, Rule
+from .read import LandingFile, derived_sql, ident, landing_rows_sql, needed_columns
+from .results import Outcome
+from .suites import SuiteSpec
+from .zone import Split, count_zone, split
+
+#: table-level expectations whose value over the files combines the files' values: how
+COMBINE = {"expect_table_row_count_to_be_between": "sum", **timing.TABLE_EXTREMES}
+
+
+@dataclass(frozen=True)
+class Plan:
+    rows_spec: SuiteSpec  #: the whole rows suite (its rule order is the report's)
+    batch_spec: SuiteSpec  #: the rules GX runs on every batch of a file: row by row, and table-level
+    zone: Split  #: the rules counted over the whole zone, and the keys they read
+    as_of: timing.AsOf
+    frame_columns: tuple[str, ...]  #: the columns of a batch
+    readout_columns: frozenset
+
+
+def plan(contract: Contract, rows_spec: SuiteSpec) -> Plan:
+    names = [*contract.columns(contract.first_version), "_source", *contract.derived_columns]
+    zone = split(contract, rows_spec.rules, rows_spec.partition_by, names)
+    batch_rules = tuple(r for r in rows_spec.rules if r not in zone.zone_rules)
+    for rule in batch_rules:
+        if rule.level == "table" and rule.expect not in COMBINE:
+            raise ContractError(f"{contract.path.name}: table-level rule {rule.rule} ({rule.expect}) cannot be "
+                                f"combined across landing files; use one of {', '.join(COMBINE)}")
+    batch_spec = replace(rows_spec, rules=batch_rules)
+    as_of = timing.analyse(contract.derived_columns, rows_spec.rules, batch_rules, zone.key_columns)
+    wanted = set(needed_columns(batch_spec, names)) | set(zone.key_columns) | as_of.columns
+    return Plan(rows_spec, batch_spec, zone, as_of, tuple(c for c in names if c in wanted),
+                frozenset(c for c in READOUT_COLUMNS if c in wanted))
+
+
+# ----------------------------------------------------------------------------------------- table rules
+def _combine(kind: str, a, b):
+    if a is None or (isinstance(a, float) and pd.isna(a)):
+        return b
+    if b is None or (isinstance(b, float) and pd.isna(b)):
+        return a
+    return a + b if kind == "sum" else (min(a, b) if kind == "min" else max(a, b))
+
+
+def _scalar(value):
+    """A JSON-safe copy of a GX observed value."""
+    if hasattr(value, "item"):
+        value = value.item()
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
+
+
+def table_value(plan_: Plan, rule: Rule, validations: list[dict], columns: timing.Columns):
+    """A table-level rule's value over every file: the files' values combined or, for a column computed from
+    the as-of, the column at this as-of over the ends of the files' anchor ranges."""
+    kind = COMBINE[rule.expect]
+    column = rule.kwargs.get("column")
+    value = None
+    for validation in validations:
+        if column in plan_.as_of.anchors:
+            for point in validation["anchors"].get(plan_.as_of.anchors[column][0], []):
+                value = _combine(kind, value, columns(column, point))
+        else:
+            value = _combine(kind, value, validation["table"].get(rule.rule))
+    return 0 if value is None and kind == "sum" else value
+
+
+def between(kwargs: dict, value) -> bool:
+    """GX's verdict on a between expectation's value (a missing value fails)."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return False
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    if low is not None and (value <= low if kwargs.get("strict_min") else value < low):
+        return False
+    return not (high is not None and (value >= high if kwargs.get("strict_max") else value > high))
+
+
+# ------------------------------------------------------------------------------------------- one file
+def validate_file(plan_: Plan, file: LandingFile, landing: Path, con: duckdb.DuckDBPyConnection, runner: GxRunner,
+                  keys_path: Path, batch_rows: int, bar: tqdm) -> dict:
+    """Validate one landing file in batches of ``batch_rows`` rows: its counts, its table-level values, its
+    as-of ranges, and its keys file for the rules across files."""
+    spec = plan_.batch_spec
+    sql = derived_sql(landing_rows_sql(spec.contract, {file.version: [file]}, landing), plan_.zone.local_columns,
+                      keep=list(plan_.frame_columns))
+    key_schema = con.sql(f"select {', '.join(ident(c) for c in plan_.zone.key_columns)} from ({sql}) limit 0"
+                         ).to_arrow_table().schema
+    result = con.execute(sql)
+    tallies = {r.rule: Tally(readouts=Readouts(0, plan_.readout_columns)) for r in spec.rules if r.level == "row"}
+    tallies[QUARANTINED] = Tally(readouts=Readouts(0, plan_.readout_columns))
+    table = {r.rule: None for r in spec.rules if r.level == "table"}
+    errors: dict[str, str] = {}
+    ranges: dict[str, dict] = {}
+    anchors: dict[str, list] = {}
+    keys_path.parent.mkdir(parents=True, exist_ok=True)
+    temp_keys = keys_path.with_suffix(f".{os.getpid()}.tmp")
+    writer = None
+    rows = 0
+    try:
+        while True:
+            frame = result.fetch_df_chunk(max(1, batch_rows // duckdb.__standard_vector_size__))
+            if frame.empty:
+                break
+            frame.index = pd.RangeIndex(rows, rows + len(frame))
+            rows += len(frame)
+            batch = tally(spec, frame, runner.run(spec, frame), quarantine=True)
+            for rule in spec.rules:
+                found = batch.tallies.get(rule.rule)
+                if found is None or found.error:
+                    errors.setdefault(rule.rule, found.error if found else "the rule did not run")
+                elif rule.level == "table":
+                    table[rule.rule] = _combine(COMBINE[rule.expect], table[rule.rule], _scalar(found.observed))
+                else:
+                    tallies[rule.rule].add(found)
+            tallies[QUARANTINED].add(batch.tallies[QUARANTINED])
+            timing.record(plan_.as_of, batch, frame, ranges, anchors)
+            keys = pa.Table.from_pandas(frame[list(plan_.zone.key_columns)], schema=key_schema, preserve_index=False)
+            writer = writer or pq.ParquetWriter(temp_keys, key_schema)
+            writer.write_table(keys)
+            bar.update(len(frame))
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is not None:
+        os.replace(temp_keys, keys_path)
+    return {"rows": rows, "tallies": {k: v.to_json() for k, v in tallies.items()}, "table": table,
+            "errors": errors, "as_of_ranges": ranges, "anchors": anchors, "keys": writer is not None}
+
+
+# ------------------------------------------------------------------------------------------------ run
+@contextmanager
+def activity(description: str, enabled: bool):
+    """A step without a count to show: after two seconds, stderr shows it with its elapsed time."""
+    with tqdm(total=None, desc=description, bar_format="{desc}: {elapsed}", file=sys.stderr, delay=2,
+              disable=not enabled) as bar:
+        stop = threading.Event()
+
+        def tick() -> None:
+            while not stop.wait(0.5):
+                bar.update(0)  # redraws the elapsed time once the delay has passed
+
+        ticker = threading.Thread(target=tick, daemon=True)
+        ticker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            ticker.join()
+
+
+@dataclass
+class Summary:
+    """What one run read: files and rows validated now and taken from the cache, and why any were validated
+    again."""
+
+    contract: str
+    files: int = 0
+    validated: int = 0
+    validated_rows: int = 0
+    cached: int = 0
+    cached_rows: int = 0
+    seconds: float = 0.0
+    revalidated: dict[str, int] = field(default_factory=dict)  #: reason -> files
+    cache: str | None = None
+
+    @property
+    def sentence(self) -> str:
+        text = (f"{self.contract}: {self.validated:,} landing file(s) validated ({self.validated_rows:,} rows), "
+                f"{self.cached:,} unchanged from the cache ({self.cached_rows:,} rows)")
+        if self.revalidated:
+            text += "; validated again: " + ", ".join(f"{n:,} ({why})" for why, n in sorted(self.revalidated.items()))
+        return text + f", in {self.seconds:.1f}s"
+
+    def as_dict(self) -> dict:
+        return {"contract": self.contract, "files": self.files, "validated": self.validated,
+                "validated_rows": self.validated_rows, "cached": self.cached, "cached_rows": self.cached_rows,
+                "revalidated": self.revalidated, "seconds": round(self.seconds, 3), "cache": self.cache}
+
+
+def validate_rows(contract: Contract, rows_spec: SuiteSpec, files: list[LandingFile], landing: Path,
+                  con: duckdb.DuckDBPyConnection, runner: GxRunner, as_of: dt.datetime, known: set | None,
+                  cache: Cache, *, batch_rows: int = BATCH_ROWS, progress: bool = True) -> tuple[list[Outcome], Summary]:
+    """The rows suite's outcomes over ``files`` (each of one schema version of the contract, recorded in the
+    cache): the cached counts where they hold, the other files validated now."""
+    started = time.monotonic()
+    plan_ = plan(contract, rows_spec)
+    context = context_fingerprint(contract, [r.rule for r in plan_.batch_spec.rules], con)
+    summary = Summary(contract.name, files=len(files), cache=str(cache.path) if cache.persistent else None)
+    columns = timing.Columns(con, plan_.as_of)
+    cached = {f.source: cache.files[f.source].get("validation") for f in files}
+    columns.compute(set().union(set(), *(timing.rule_points(plan_.as_of, v) for v in cached.values()
+                                         if v and v["context"] == context)))
+    validations: dict[str, dict] = {}
+    todo: list[LandingFile] = []
+    for f in files:
+        validation = cached[f.source]
+        if validation is None:
+            todo.append(f)
+            continue
+        if validation["context"] != context:
+            reason = "the contract, the experiments export's ids, events_begin or the validator changed"
+        elif validation["keys"] and not cache.keys_path(f.source).is_file():
+            reason = "their keys file is missing from the cache"
+        elif not timing.still_holds(plan_.as_of, validation, as_of, columns):
+            reason = "the as-of time moved across a rule's bound for some of their rows"
+        else:
+            validations[f.source] = validation
+            summary.cached += 1
+            summary.cached_rows += validation["rows"]
+            continue
+        summary.revalidated[reason] = summary.revalidated.get(reason, 0) + 1
+        todo.append(f)
+    with tqdm(total=sum(f.rows for f in todo), unit="row", unit_scale=True, file=sys.stderr, delay=2,
+              desc=f"{contract.name}: validating {len(todo)} landing file(s)", disable=not progress or not todo,
+              dynamic_ncols=True) as bar:
+        for f in todo:
+            validation = validate_file(plan_, f, landing, con, runner, cache.keys_path(f.source), batch_rows, bar)
+            validation.update(context=context, as_of=as_of.isoformat(), validated_at=now())
+            cache.files[f.source]["validation"] = validations[f.source] = validation
+            summary.validated += 1
+            summary.validated_rows += validation["rows"]
+            cache.save(force=False)
+        cache.save()
+    ordered = [validations[f.source] for f in files]
+    found = _add_up(plan_, ordered)
+    keys = [str(cache.keys_path(f.source)) for f in files if validations[f.source]["keys"]]
+    rows = sum(v["rows"] for v in ordered)
+    with activity(f"{contract.name}: rules across {len(keys):,} landing file(s), {rows:,} rows", progress):
+        try:
+            found.update(count_zone(con, plan_.zone, rows_spec.partition_by, keys, plan_.readout_columns))
+        except duckdb.Error as exc:
+            message = f"counting across landing files failed: {str(exc).splitlines()[0][:160]}"
+            found.update({rule.rule: Tally(error=message) for rule in plan_.zone.zone_rules})
+    columns.compute(timing.table_points(plan_.as_of, plan_.batch_spec.rules, ordered))
+    for rule in plan_.batch_spec.rules:
+        if rule.level == "table" and rule.rule not in found:
+            value = table_value(plan_, rule, ordered, columns)
+            found[rule.rule] = Tally(observed=value, success=between(rule.kwargs, value))
+    summary.seconds = time.monotonic() - started
+    return outcomes(rows_spec, found, known=known, context={"as_of": as_of}), summary
+
+
+def _add_up(plan_: Plan, validations: list[dict]) -> dict[str, Tally]:
+    found = {r.rule: Tally(readouts=Readouts(0, plan_.readout_columns)) for r in plan_.batch_spec.rules
+             if r.level == "row"}
+    found[QUARANTINED] = Tally(readouts=Readouts(0, plan_.readout_columns))
+    for validation in validations:
+        for rule_id, data in validation["tallies"].items():
+            if rule_id in found:
+                found[rule_id].add(Tally.from_json(data))
+        for rule_id, message in validation["errors"].items():
+            found[rule_id] = Tally(error=message)
+    return found

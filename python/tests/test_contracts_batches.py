@@ -1,0 +1,145 @@
+"""Raw validation file by file (readout.contracts.batches): a refresh validates only new landing files and
+reports exactly what one validation of the whole landing zone reports; a cached file is validated again when
+the as-of time moves a rule's bound across its rows or the experiments export changes; a landing file that
+changed or disappeared after validation is an error naming it."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from readout.contracts import load_contracts
+from readout.contracts import main as contracts_main
+from readout.contracts.cache import LandingChanged
+from readout.contracts.validate import resolve_as_of, validate
+from readout.simulate import main as simulate_main
+
+REPO = Path(__file__).resolve().parents[2]
+CONTRACTS = load_contracts(REPO / "contracts")
+#: every simulator fault (duplicates across files, a schema migration, malformed and future rows) in files of
+#: two blocks of units, as of a time before the end of the timeline so that an append adds files
+SIMULATION = ["--seed", "11", "--events", "12000", "--chunk-events", "2000", "--faults", "all", "--quiet"]
+START = "2026-02-12T00:00:00Z"
+
+
+def simulate(landing: Path, *args: str) -> None:
+    assert simulate_main(["--out", str(landing), *SIMULATION, *args]) == 0
+
+
+def raw(landing: Path, as_of: dt.datetime, **options):
+    return validate("raw", CONTRACTS, names=["raw_events"], landing=landing, as_of=as_of, **options)
+
+
+def one_frame(landing: Path, as_of: dt.datetime):
+    """The reference: the whole landing zone in one frame through GX (the contract read as a snapshot)."""
+    contract = CONTRACTS["raw_events"]
+    snapshot = dataclasses.replace(contract, source={**contract.source, "files": "snapshot"})
+    return validate("raw", {"raw_events": snapshot}, landing=landing, as_of=as_of)
+
+
+def findings(report) -> list[tuple]:
+    """Everything an outcome reports (the alarm sentence included), rule by rule in report order."""
+    return [(o.contract.name, o.rule_id, o.severity, o.count, o.total,
+             [(p.label, p.count, p.total, p.severity) for p in o.partitions], o.details, o.readouts, o.problem,
+             o.error, o.sentence) for o in report.outcomes]
+
+
+def event_files(landing: Path) -> list[str]:
+    return sorted(p.name for p in (landing / "events").glob("*.parquet"))
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("batches") / "landing"
+    simulate(folder, "--as-of", START)
+    assert len(event_files(folder)) >= 3  # several files, v1 and v2 side by side
+    return folder
+
+
+def test_a_refresh_validates_only_the_new_files_and_reports_what_a_full_validation_does(landing, tmp_path):
+    zone = tmp_path / "landing"
+    shutil.copytree(landing, zone)
+    cache = tmp_path / "cache"
+    first = raw(zone, resolve_as_of("manifest", zone), cache_dir=cache, batch_rows=4_000)
+    before = event_files(zone)
+    assert first.batches[0].validated == len(before) and first.batches[0].cached == 0
+    simulate(zone, "--append", "--append-events", "5%")
+    added = sorted(set(event_files(zone)) - set(before))
+    assert added
+    as_of = resolve_as_of("manifest", zone)  # the append moved it
+    refresh = raw(zone, as_of, cache_dir=cache, batch_rows=4_000)
+    summary = refresh.batches[0]
+    # the new files, and the old ones holding rows the as-of moved across a bound (rows dated in the future
+    # of the old as-of); the others come from the cache
+    again = sum(summary.revalidated.values())
+    assert all("as-of" in reason for reason in summary.revalidated), summary.sentence
+    assert (summary.validated, summary.cached) == (len(added) + again, len(before) - again), summary.sentence
+    assert summary.cached > 0
+    full = raw(zone, as_of)  # nothing remembered, default batches
+    assert findings(refresh) == findings(full)
+    assert findings(full) == findings(one_frame(zone, as_of))
+    fired = {o.rule_id for o in full.alarms}  # the rules across files did count something
+    assert {"event_id_unique_per_source", "duplicate_payloads_agree", "one_schema_version_per_source"} <= fired
+    unchanged = raw(zone, as_of, cache_dir=cache)
+    assert (unchanged.batches[0].validated, unchanged.batches[0].cached) == (0, len(before) + len(added))
+    assert findings(unchanged) == findings(full)
+
+
+def test_cached_files_follow_the_as_of_time(landing, tmp_path):
+    cache = tmp_path / "cache"
+    as_of = resolve_as_of("manifest", landing)
+    raw(landing, as_of, cache_dir=cache)
+    later = raw(landing, as_of + dt.timedelta(hours=3), cache_dir=cache)  # no row crosses a bound
+    assert later.batches[0].validated == 0 and later.batches[0].cached == len(event_files(landing))
+    # two days earlier, the rows received in those days are in the future: their files are validated again
+    earlier_as_of = as_of - dt.timedelta(days=2)
+    earlier = raw(landing, earlier_as_of, cache_dir=cache)
+    summary = earlier.batches[0]
+    assert summary.validated > 0 and any("as-of" in reason for reason in summary.revalidated), summary.sentence
+    expected = raw(landing, earlier_as_of)
+    assert findings(earlier) == findings(expected)
+    future = next(o for o in expected.outcomes if o.rule_id == "received_at_not_in_future")
+    assert future.count > 0
+
+
+def test_a_changed_experiments_export_validates_every_file_again(landing, tmp_path):
+    zone = tmp_path / "landing"
+    shutil.copytree(landing, zone)
+    cache = tmp_path / "cache"
+    as_of = resolve_as_of("manifest", zone)
+    raw(zone, as_of, cache_dir=cache)
+    export = zone / "experiments" / "experiments.parquet"
+    table = pq.read_table(export)
+    pq.write_table(table.slice(1), export)  # one variant less: its events are now unknown_variant
+    refreshed = raw(zone, as_of, cache_dir=cache)
+    assert refreshed.batches[0].cached == 0 and "experiments export" in refreshed.batches[0].sentence
+    assert findings(refreshed) == findings(raw(zone, as_of))
+
+
+def test_a_changed_or_deleted_landing_file_is_an_error_naming_it(landing, tmp_path, capsys):
+    zone = tmp_path / "landing"
+    shutil.copytree(landing, zone)
+    cache = tmp_path / "cache"
+    as_of = resolve_as_of("manifest", zone)
+    raw(zone, as_of, cache_dir=cache)
+    changed = zone / "events" / event_files(zone)[0]
+    pq.write_table(pq.read_table(changed).slice(1), changed)  # one row fewer
+    with pytest.raises(LandingChanged, match=f"landing file {changed} changed after it was validated on "):
+        raw(zone, as_of, cache_dir=cache)
+    # on the command line: one line naming the file, exit 2; --full validates the landing zone afresh
+    args = ["validate", "--stage", "raw", "--contract", "raw_events", "--landing", str(zone), "--as-of", "manifest",
+            "--no-docs", "--fail-on", "never", "--cache-dir", str(cache)]
+    assert contracts_main(args) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and str(changed) in error[0] and "--full" in error[0], error
+    assert contracts_main([*args, "--full", "--quiet"]) == 0
+    assert contracts_main([*args, "--quiet"]) == 0  # the cache now holds the rewritten file
+    gone = zone / "events" / event_files(zone)[-1]
+    gone.unlink()
+    with pytest.raises(LandingChanged, match=f"landing file {gone} .* is gone"):
+        raw(zone, as_of, cache_dir=cache)
+    capsys.readouterr()
