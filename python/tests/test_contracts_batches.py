@@ -1,7 +1,8 @@
 """Raw validation file by file (readout.contracts.batches): a refresh validates only new landing files and
 reports exactly what one validation of the whole landing zone reports; a cached file is validated again when
 the as-of time moves a rule's bound across its rows or the experiments export changes; a landing file that
-changed or disappeared after validation is an error naming it."""
+changed or disappeared after validation is an error naming it; the rules across files, counted in SQL, flag
+the rows GX flags."""
 
 from __future__ import annotations
 
@@ -143,3 +144,50 @@ def test_a_changed_or_deleted_landing_file_is_an_error_naming_it(landing, tmp_pa
     with pytest.raises(LandingChanged, match=f"landing file {gone} .* is gone"):
         raw(zone, as_of, cache_dir=cache)
     capsys.readouterr()
+
+
+def test_rules_across_files_flag_the_rows_gx_flags():
+    """zone.py writes each expectation a rule across files may use as SQL: on a frame with nulls, ties and a
+    row condition it flags exactly the rows GX flags."""
+    import duckdb
+    import pandas as pd
+    from readout.contracts.docs import GxRunner
+    from readout.contracts.evaluate import tally
+    from readout.contracts.load import Rule
+    from readout.contracts.suites import SuiteSpec
+    from readout.contracts.zone import failing_sql, where_sql
+
+    frame = pd.DataFrame({
+        "a": pd.array(["x", "x", "y", None, "y", "z", None, "x", None], dtype="string"),
+        "b": pd.array([1, 1, 2, 2, None, 3, None, 1, 2], dtype="Int32"),
+        "v": [0.5, 2.0, None, -1.0, 1.0, 1.5, 3.0, 0.0, 0.2],
+        "flag": pd.array([True, False, None, True, False, True, None, False, True], dtype="boolean"),
+    })
+
+    def rule(name, expect, where=None, **kwargs):
+        return Rule(rule=name, expect=expect, kwargs=kwargs, level="row", says=name, where=where)
+
+    rules = (
+        rule("pairs_unique_any", "expect_compound_columns_to_be_unique", column_list=["a", "b"],
+             ignore_row_if="any_value_is_missing"),
+        rule("pairs_unique_all", "expect_compound_columns_to_be_unique", column_list=["a", "b"]),
+        rule("a_unique", "expect_column_values_to_be_unique", column="a"),
+        rule("a_unique_where", "expect_column_values_to_be_unique", column="a", where={"b": {"!=": 2}}),
+        rule("v_between", "expect_column_values_to_be_between", column="v", min_value=0, max_value=1.5,
+             strict_max=True),
+        rule("flag_true", "expect_column_values_to_be_in_set", column="flag", value_set=[True]),
+        rule("a_not_z", "expect_column_values_to_not_be_in_set", column="a", value_set=["z"]),
+        rule("b_present_for_x", "expect_column_values_to_not_be_null", column="b", where={"a": {"in": ["x", "y"]}}),
+        rule("v_null_unless_x", "expect_column_values_to_be_null", column="v", where={"a": {"not_in": ["x"]}}),
+    )
+    spec = SuiteSpec("sql_check.rows", "rows", CONTRACTS["raw_events"], rules)
+    batch = tally(spec, frame, GxRunner(None).run(spec, frame))
+    con = duckdb.connect()
+    con.register("frame", frame.assign(_i=range(len(frame))))
+    for item in rules:
+        where = where_sql(item.where)
+        flags = f"select _i, ({where}) and {failing_sql(item, where)} as failing from frame"
+        flagged = {i for (i,) in con.execute(f"select _i from ({flags}) where failing").fetchall()}
+        assert flagged and flagged == set(batch.failing[item.rule]), item.rule
+    # a pair with one value missing counts unless the rule ignores rows with any value missing
+    assert set(batch.failing["pairs_unique_all"]) - set(batch.failing["pairs_unique_any"]) == {3, 8}

@@ -80,6 +80,10 @@ def analyse(derived: dict[str, str], rules: tuple[Rule, ...], per_file: tuple[Ru
     return AsOf(tuple(found), pinned, anchors, frozenset(table_anchors))
 
 
+def reads_as_of(expression: str) -> bool:
+    return bool(_AS_OF.search(expression))
+
+
 # -------------------------------------------------------------------------------- while validating
 def _timestamp(value) -> str:
     return pd.Timestamp(value).isoformat()

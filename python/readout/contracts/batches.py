@@ -25,6 +25,8 @@ a rewritten batch is never silently validated again. ``--full`` validates the la
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import os
 import sys
 import threading
@@ -267,14 +269,7 @@ def validate_rows(contract: Contract, rows_spec: SuiteSpec, files: list[LandingF
         cache.save()
     ordered = [validations[f.source] for f in files]
     found = _add_up(plan_, ordered)
-    keys = [str(cache.keys_path(f.source)) for f in files if validations[f.source]["keys"]]
-    rows = sum(v["rows"] for v in ordered)
-    with activity(f"{contract.name}: rules across {len(keys):,} landing file(s), {rows:,} rows", progress):
-        try:
-            found.update(count_zone(con, plan_.zone, rows_spec.partition_by, keys, plan_.readout_columns))
-        except duckdb.Error as exc:
-            message = f"counting across landing files failed: {str(exc).splitlines()[0][:160]}"
-            found.update({rule.rule: Tally(error=message) for rule in plan_.zone.zone_rules})
+    found.update(_across_files(plan_, contract, files, cache, con, context, as_of, progress))
     columns.compute(timing.table_points(plan_.as_of, plan_.batch_spec.rules, ordered))
     for rule in plan_.batch_spec.rules:
         if rule.level == "table" and rule.rule not in found:
@@ -282,6 +277,31 @@ def validate_rows(contract: Contract, rows_spec: SuiteSpec, files: list[LandingF
             found[rule.rule] = Tally(observed=value, success=between(rule.kwargs, value))
     summary.seconds = time.monotonic() - started
     return outcomes(rows_spec, found, known=known, context={"as_of": as_of}), summary
+
+
+def _across_files(plan_: Plan, contract: Contract, files: list[LandingFile], cache: Cache,
+                  con: duckdb.DuckDBPyConnection, context: str, as_of: dt.datetime, progress: bool) -> dict[str, Tally]:
+    """The rules across files, counted over every file's keys, or taken from the cache when neither the files
+    nor the context changed since they were counted."""
+    if not plan_.zone.zone_rules:
+        return {}
+    with_keys = [f.source for f in files if cache.files[f.source]["validation"]["keys"]]
+    reads_as_of = plan_.as_of.pinned or any(timing.reads_as_of(sql) for sql in plan_.zone.zone_columns.values())
+    key = hashlib.sha256(json.dumps([context, as_of.isoformat() if reads_as_of else None,
+                                     [(s, cache.files[s]["footer_sha256"]) for s in with_keys]]).encode()).hexdigest()
+    if cache.zone.get("key") == key:
+        return {rule: Tally.from_json(data) for rule, data in cache.zone["tallies"].items()}
+    rows = sum(cache.files[s]["validation"]["rows"] for s in with_keys)
+    with activity(f"{contract.name}: rules across {len(with_keys):,} landing file(s), {rows:,} rows", progress):
+        try:
+            found = count_zone(con, plan_.zone, plan_.rows_spec.partition_by,
+                               [str(cache.keys_path(s)) for s in with_keys], plan_.readout_columns)
+        except duckdb.Error as exc:
+            message = f"counting across landing files failed: {str(exc).splitlines()[0][:160]}"
+            return {rule.rule: Tally(error=message) for rule in plan_.zone.zone_rules}
+    cache.zone = {"key": key, "tallies": {rule: tally.to_json() for rule, tally in found.items()}}
+    cache.save()
+    return found
 
 
 def _add_up(plan_: Plan, validations: list[dict]) -> dict[str, Tally]:

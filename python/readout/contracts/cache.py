@@ -7,7 +7,9 @@ One folder per landing zone under the cache folder (``--cache-dir``, default bui
   SHA-256 of its Parquet footer), columns and declared schema version and, once its rows were validated, the
   result (batches.py): the counts per rule and partition, the table-level values, the as-of ranges, the
   context it was validated in and when;
-* ``<contract>.keys/<footer hash>.parquet``: the file's keys for the rules across files (zone.py).
+* ``<contract>.keys/<footer hash>.parquet``: the file's keys for the rules across files (zone.py), whose
+  last counts the JSON keeps too, for the set of files they were counted on (a run with no new file reuses
+  them).
 
 Deleting the folder only costs a full validation. The footer holds every row group's offsets, sizes, row
 counts and column statistics, so a rewritten file almost always changes it; reading it is cheap at any file
@@ -107,6 +109,7 @@ class Cache:
         self.keys_dir = self.folder / f"{contract.name}.keys"
         self.landing = str(resolved)
         self.files: dict[str, dict] = {}
+        self.zone: dict = {}  #: the last counts across files, with the files and context they are for
         self.persistent = cache_dir is not None
         if self.persistent and self.path.is_file():
             try:
@@ -116,13 +119,14 @@ class Cache:
             if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or data.get("landing") != self.landing:
                 data = None  # an older validator's or an unreadable cache: nothing to trust, start afresh
             self.files = (data or {}).get("files") or {}
+            self.zone = (data or {}).get("zone") or {}
         self._saved = time.monotonic()
 
     def record(self, files: list[LandingFile], fingerprints: dict[str, dict], full: bool) -> None:
         """Remember every file's fingerprint and metadata (a new file: without a validation yet); ``full``
         forgets everything first. The caller has checked the remembered files with check_unchanged."""
         if full:
-            self.files = {}
+            self.files, self.zone = {}, {}
             shutil.rmtree(self.keys_dir, ignore_errors=True)
         for f in files:
             entry = self.files.setdefault(f.source, {})
@@ -138,8 +142,8 @@ class Cache:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         temp = self.path.with_suffix(f".json.{os.getpid()}.tmp")
-        temp.write_text(json.dumps({"format": CACHE_FORMAT, "landing": self.landing, "files": self.files},
-                                   indent=1, sort_keys=True, default=str) + "\n")
+        temp.write_text(json.dumps({"format": CACHE_FORMAT, "landing": self.landing, "files": self.files,
+                                    "zone": self.zone}, indent=1, sort_keys=True, default=str) + "\n")
         os.replace(temp, self.path)
         self._saved = time.monotonic()
 
