@@ -15,7 +15,7 @@ export READOUT_LANDING_PATH ?= data/landing
 export READOUT_DUCKDB_PATH ?= warehouse/readout.duckdb
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install demo build test clean
+.PHONY: install demo build rebuild test bench clean
 
 $(VENV)/.installed: requirements.lock python/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,9 +46,21 @@ build: install
 	@# the landing zone comes from the exported READOUT_LANDING_PATH (any characters); a failing preflight stops here
 	@flags="$$(readout event-time-range)" && echo "==> dbt build $$flags" && dbt build --full-refresh $$flags
 
+rebuild: install
+	@mkdir -p $(dir $(READOUT_DUCKDB_PATH))
+	@echo "==> landing preflight (schema against the contract) and event-time range"
+	@flags="$$(readout event-time-range)" && echo "==> dbt build --full-refresh $$flags" && dbt build --full-refresh $$flags
+
 test: install
 	@readout contracts generate --check
 	@pytest -q
+
+# Not part of `make test`: simulates, builds and times 1M, 10M and 100M events (`make bench EVENTS=N`: one
+# size; BENCH_ARGS="--pandas --skip raw_validation ...": see `python scripts/bench.py --help`) into build/bench/
+# and writes target/bench.json.
+BENCH_SIZES ?= 1000000 10000000 100000000
+bench: install
+	@$(BIN)/python scripts/bench.py $(if $(filter file,$(origin EVENTS)),$(BENCH_SIZES),$(EVENTS)) $(BENCH_ARGS)
 
 clean:
 	rm -rf target logs warehouse data build

@@ -1,0 +1,76 @@
+"""The pure helpers of `make bench` (scripts/bench*.py): the process-tree memory sampler, sizes, the check."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+
+import bench
+import bench_floor
+import bench_proc
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads /proc (Linux)")
+
+GRANDCHILD_BYTES = 120 * 2**20
+
+
+def test_tree_sampler_counts_a_grandchilds_memory():
+    # the child only starts a grandchild that touches 120 MB, so the peak must come from the grandchild
+    grandchild = f"b = b'x' * {GRANDCHILD_BYTES}; import time; time.sleep(0.5)"
+    child = subprocess.Popen([sys.executable, "-c",
+                              f"import subprocess, sys; subprocess.run([sys.executable, '-c', {grandchild!r}])"])
+    sampler = bench_proc.TreeRssSampler(child.pid, interval=0.05).start()
+    tree_seen = []
+    deadline = time.monotonic() + 5
+    while child.poll() is None and time.monotonic() < deadline:
+        tree_seen.append(len(bench_proc.process_tree(child.pid)))
+        time.sleep(0.05)
+    child.wait()
+    peak = sampler.stop()
+    assert max(tree_seen) == 2  # the child and its grandchild
+    assert peak >= GRANDCHILD_BYTES
+    assert sampler.samples >= 3
+
+
+def test_tree_of_an_ended_process_holds_no_memory():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert bench_proc.tree_resident_bytes(child.pid) == 0
+
+
+@pytest.mark.parametrize("text, events", [("1M", 1_000_000), ("10m", 10_000_000), ("250k", 250_000),
+                                          ("1e6", 1_000_000), ("1_000_000", 1_000_000), ("100000000", 100_000_000)])
+def test_sizes_parse_and_label(text, events):
+    assert bench.parse_size(text) == events
+    assert bench.parse_size(bench.size_label(events)) == events
+
+
+@pytest.mark.parametrize("text", ["", "ten", "1.5k5", "999", "1.2345k"])
+def test_bad_sizes_are_refused(text):
+    with pytest.raises(Exception, match="events"):
+        bench.parse_size(text)
+
+
+def test_compare_reports_the_largest_relative_difference_and_unmatched_rows():
+    keys = {"experiment_id": ["e", "e", "e"], "experiment_version": [1, 1, 1], "variant_id": ["a", "b", "c"],
+            "metric_id": ["revenue"] * 3}
+    reference = pd.DataFrame({**keys, "n_units": [10, 20, 5], "metric_sum": [100.0, 50.0, 1.0],
+                              "metric_sum_of_squares": [1000.0, 400.0, 1.0]})
+    candidate = reference.iloc[:2].copy()
+    candidate.loc[1, "metric_sum"] = 49.0  # 2% off
+    report = bench_floor.compare(candidate, reference)["revenue"]
+    assert report["max_relative_difference"] == pytest.approx(0.02)
+    assert (report["rows_compared"], report["only_in_candidate"], report["only_in_reference"]) == (2, 0, 1)
+
+
+def test_synthetic_statistics_have_one_control_and_one_treatment_per_metric():
+    frame = bench.synthetic_statistics(40, seed=1)
+    assert len(frame) == 40
+    per_metric = frame.groupby(["experiment_id", "population", "metric_id"])["is_control"]
+    assert per_metric.sum().eq(1).all() and per_metric.size().eq(2).all()
+    assert (frame["metric_sum_of_squares"] * frame["n_units"] >= frame["metric_sum"] ** 2).all()  # variance >= 0
