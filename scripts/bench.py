@@ -13,10 +13,12 @@ whole process tree (sampled from /proc every 0.2 s):
 - the same statistics in pandas, as a notebook would (10M only, or --pandas), checked likewise;
 - no-change refresh: `make build` again with nothing new;
 - statistics alone: readout.stats.compute_metric_results on a synthetic 10,000-row frame;
-- raw contract validation (`readout contracts validate --stage raw --as-of manifest`) of the landing zone;
-- when `readout simulate --append` exists: append 1% new events (late ones included), then the
-  incremental refresh (`make build`), the floor check again, and raw validation of the new batch alone
-  and of the whole landing zone.
+- raw contract validation (`readout contracts validate --stage raw --as-of manifest`) of the landing zone,
+  every file afresh (--full, with a cache of the bench's own when the validator remembers files);
+- when `readout simulate --append` exists (the landing zone is then simulated as of INITIAL_AS_OF):
+  append 1% new events (late ones included), then the incremental refresh (`make build`), the floor check
+  again, and raw validation of the new batch: the refresh's validation when the validator remembers
+  validated files, else the batch alone (a landing folder of symlinks) and the whole zone again.
 It prints a table per size and merges the figures into target/bench.json (one entry per size, with the
 machine, versions, git commit and load average). A figure that could not be measured is null with the
 reason, never estimated.
@@ -144,10 +146,15 @@ def help_text(*command: str) -> str:
     return result.stdout + result.stderr
 
 
+def has_option(help_output: str, option: str) -> bool:
+    """Whether a command's --help lists ``option`` (exactly: --batch is not --batch-rows)."""
+    return re.search(rf"(^|\s|\[){re.escape(option)}([\s=\]]|$)", help_output, re.MULTILINE) is not None
+
+
 def file_option(validate_help: str) -> str | None:
     """The option of `readout contracts validate` that takes landing files, if it has one."""
     for option in ("--files", "--file", "--paths", "--path", "--batch"):
-        if re.search(rf"(^|\s|\[){re.escape(option)}[\s=\]]", validate_help):
+        if has_option(validate_help, option):
             return option
     return None
 
@@ -279,6 +286,10 @@ class SizeRun:
             record["error"] = "\n".join(result.tail)
             self.say(f"[{self.label}]    FAILED (exit {result.returncode}) after {result.seconds:.1f} s; "
                      f"last lines of {result.log}:\n    " + "\n    ".join(result.tail))
+        if "validate" in command and result.ok:
+            said = [line for line in result.tail if "landing file(s) validated" in line]
+            if said:  # the validator's own account: files read, files taken from its cache, its time
+                record["validator_summary"] = said[-1].strip()
         if command[0] == "make" and result.ok:
             profile = dbt_profile(self.root / "target" / "run_results.json")
             if profile:
@@ -389,9 +400,18 @@ class SizeRun:
             self.internal("statistics", f"statistics on {STATS_ROWS:,} rows", "statistics", warehouse=False)
         validate = [str(BIN / "readout"), "contracts", "validate", "--stage", "raw", "--as-of", "manifest",
                     "--fail-on", "never", "--docs-dir", str(self.root / "gx_docs")]
+        validate_help = help_text("contracts", "validate")
+        # a validator that remembers validated files (by fingerprint) gets a cache of this bench's own
+        remembers = has_option(validate_help, "--cache-dir")
+        if remembers:
+            shutil.rmtree(self.root / "validation_cache", ignore_errors=True)
+            validate += ["--cache-dir", str(self.root / "validation_cache")]
         if self.wanted("raw_validation"):
+            afresh = ["--full"] if has_option(validate_help, "--full") else []
             self.run("raw_validation", "raw contract validation, full",
-                     [*validate, "--landing", str(self.landing), "--json", str(self.root / "raw_validation.json")])
+                     [*validate, *afresh, "--landing", str(self.landing), "--json",
+                      str(self.root / "raw_validation.json")],
+                     note="every landing file validated" + (" afresh (--full)" if afresh else ""))
 
         append_steps = ("append", "incremental_refresh", "floor_after_append", "raw_validation_new_batch",
                         "raw_validation_after_append")
@@ -438,20 +458,31 @@ class SizeRun:
                 self.internal("floor_after_append", "floor check after the append", "floor")
             else:
                 self.skipped("floor_after_append", "no incremental refresh to check")
+        if remembers:
+            # what a refresh runs: the appended landing zone, with the cache of the full validation
+            if self.wanted("raw_validation_new_batch"):
+                self.run("raw_validation_new_batch", "raw contract validation after the append (new batch)",
+                         [*validate, "--landing", str(self.landing), "--json",
+                          str(self.root / "raw_validation_new_batch.json")],
+                         note="the validator remembers validated files by fingerprint (--cache-dir): it validates "
+                              "the new file(s) only, and counts the rules across files from the files' kept keys")
+            self.skipped("raw_validation_after_append", "the same run as the new batch's: the validator validates "
+                                                        "only files it has not validated")
+            return self.result(started_at)
         if self.wanted("raw_validation_new_batch"):
-            self.validate_new_batch(validate, new_files)
+            self.validate_new_batch(validate, validate_help, new_files)
         if self.wanted("raw_validation_after_append"):
             self.run("raw_validation_after_append", "raw contract validation of the whole landing zone, appended",
                      [*validate, "--landing", str(self.landing), "--json",
                       str(self.root / "raw_validation_after_append.json")],
-                     note="validates every file again unless the validator remembers validated files")
+                     note="the validator does not remember validated files: every file is validated again")
         return self.result(started_at)
 
-    def validate_new_batch(self, validate: list[str], new_files: list[str]) -> None:
+    def validate_new_batch(self, validate: list[str], validate_help: str, new_files: list[str]) -> None:
         if not new_files:
             self.skipped("raw_validation_new_batch", "the append wrote no file")
             return
-        option = file_option(help_text("contracts", "validate"))
+        option = file_option(validate_help)
         if option:
             files = []
             for path in new_files:

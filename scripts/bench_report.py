@@ -172,6 +172,8 @@ def render(run: dict, machine_info: dict) -> str:
             note = "vs marts: " + describe_check(record["check_against_marts"]).replace("max relative difference per metric: ", "max rel. diff ")
         elif step == "append" and record.get("rows") is not None:
             note = f"{record['rows']:,} rows, {record.get('late_rows') or 0:,} late, {len(record.get('new_files', []))} file(s)"
+        elif record.get("validator_summary"):
+            note = record["validator_summary"].replace("raw_events: ", "")
         elif step == "statistics" and record.get("output_rows") is not None:
             note = f"median of 3; {record['output_rows']:,} result rows"
         rows.append((title, _cell_seconds(record), gib(record.get("peak_rss_bytes")), note))

@@ -74,3 +74,11 @@ def test_synthetic_statistics_have_one_control_and_one_treatment_per_metric():
     per_metric = frame.groupby(["experiment_id", "population", "metric_id"])["is_control"]
     assert per_metric.sum().eq(1).all() and per_metric.size().eq(2).all()
     assert (frame["metric_sum_of_squares"] * frame["n_units"] >= frame["metric_sum"] ** 2).all()  # variance >= 0
+
+
+def test_options_are_found_in_help_exactly():
+    help_output = "usage: x [--full] [--batch-rows N]\n  --cache-dir PATH  where\n  --no-cache\n"
+    assert bench.has_option(help_output, "--full") and bench.has_option(help_output, "--cache-dir")
+    assert not bench.has_option(help_output, "--batch") and not bench.has_option(help_output, "--cache")
+    assert bench.file_option(help_output) is None
+    assert bench.file_option("  --files PATH [PATH ...]") == "--files"
