@@ -15,7 +15,7 @@ export READOUT_LANDING_PATH ?= data/landing
 export READOUT_DUCKDB_PATH ?= warehouse/readout.duckdb
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install demo build test clean
+.PHONY: install demo build rebuild test clean
 
 $(VENV)/.installed: requirements.lock python/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,11 +40,16 @@ demo: install
 	@echo "landing zone: $(READOUT_LANDING_PATH) (ground truth and planted faults: $(READOUT_LANDING_PATH)/manifest.json)"
 	@echo "warehouse:    $(READOUT_DUCKDB_PATH) (readout: marts.fct_metric_results, marts.fct_sample_ratio_checks)"
 
+# `make build` is incremental: staging reads only the landing files no build has read yet (a changed or deleted
+# one is an error naming it). `make rebuild` starts over (--full-refresh); both publish identical marts.
 build: install
 	@mkdir -p $(dir $(READOUT_DUCKDB_PATH))
-	@echo "==> landing preflight (schema against the contract) and event-time range"
+	@echo "==> landing preflight (schema against the contract)"
 	@# the landing zone comes from the exported READOUT_LANDING_PATH (any characters); a failing preflight stops here
-	@flags="$$(readout event-time-range)" && echo "==> dbt build $$flags" && dbt build --full-refresh $$flags
+	@readout event-time-range > /dev/null && echo "==> dbt build (incremental: new landing files only)" && dbt build $(DBT_FLAGS)
+
+rebuild:
+	@$(MAKE) --no-print-directory build DBT_FLAGS=--full-refresh
 
 test: install
 	@readout contracts generate --check
