@@ -176,9 +176,11 @@ def test_a_refresh_with_no_new_file_reads_nothing(timeline):
 
 
 def test_a_landing_file_changed_or_deleted_after_processing_is_an_error_naming_it(timeline, tmp_path):
-    landing, warehouse = tmp_path / "landing", tmp_path / "copy.duckdb"
+    landing, warehouse = tmp_path / "landing", tmp_path / "incremental.duckdb"
     shutil.copytree(timeline["landing"], landing)
     shutil.copy(timeline["incremental"], warehouse)
+    # the same dbt target folder name as the timeline's, copied: dbt parses partially, as on a scheduled run
+    shutil.copytree(timeline["root"] / "target-incremental", tmp_path / "target-incremental")
     rewritten, deleted = landing / "events" / "batch-02-part-00000.parquet", landing / "events" / "batch-03-part-00000.parquet"
     table = pq.read_table(rewritten)
     pq.write_table(table.slice(0, table.num_rows - 1), rewritten)
