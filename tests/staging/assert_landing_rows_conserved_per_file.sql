@@ -25,15 +25,9 @@ checked_rows as (
 
 staged as (
 
-    -- each accepted event is attributed to the file its kept copy came from
-    select checked.file_path, count(*) as staged_row_count
-    from {{ ref('stg_landing__events') }} as events
-    inner join checked
-        on events.source_system = checked.source_system
-        and events.event_id = checked.event_id
-        and checked.quarantine_reasons is null
-        and checked.event_id_rank = 1
-    group by checked.file_path
+    select file_path, count(*) as staged_row_count
+    from {{ ref('stg_landing__events') }}
+    group by file_path
 
 ),
 
