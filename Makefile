@@ -30,8 +30,8 @@ demo: install
 	@echo "==> simulating $(EVENTS) events (seed $(SEED)) into $(READOUT_LANDING_PATH)"
 	@readout simulate --seed $(SEED) --events $(EVENTS) --out $(READOUT_LANDING_PATH)
 	@echo "==> raw data contracts (landing zone)"
-	@readout contracts validate --stage raw --landing $(READOUT_LANDING_PATH) --as-of manifest
-	@$(MAKE) --no-print-directory build
+	@readout contracts validate --stage raw --landing $(READOUT_LANDING_PATH) --as-of manifest --full
+	@$(MAKE) --no-print-directory rebuild
 	@echo "==> mart data contracts (the demo plants faults on purpose: their alarms are reported, not fatal)"
 	@readout contracts validate --stage marts --warehouse $(READOUT_DUCKDB_PATH) --fail-on never
 	@echo
@@ -40,16 +40,16 @@ demo: install
 	@echo "landing zone: $(READOUT_LANDING_PATH) (ground truth and planted faults: $(READOUT_LANDING_PATH)/manifest.json)"
 	@echo "warehouse:    $(READOUT_DUCKDB_PATH) (readout: marts.fct_metric_results, marts.fct_sample_ratio_checks)"
 
+# `make build` is incremental: staging reads only the landing files no build has read yet (a changed or deleted
+# one is an error naming it). `make rebuild` starts over (--full-refresh); both publish identical marts.
 build: install
 	@mkdir -p $(dir $(READOUT_DUCKDB_PATH))
-	@echo "==> landing preflight (schema against the contract) and event-time range"
+	@echo "==> landing preflight (schema against the contract)"
 	@# the landing zone comes from the exported READOUT_LANDING_PATH (any characters); a failing preflight stops here
-	@flags="$$(readout event-time-range)" && echo "==> dbt build $$flags" && dbt build --full-refresh $$flags
+	@readout event-time-range > /dev/null && echo "==> dbt build $(or $(DBT_FLAGS),(incremental: new landing files only))" && dbt build $(DBT_FLAGS)
 
-rebuild: install
-	@mkdir -p $(dir $(READOUT_DUCKDB_PATH))
-	@echo "==> landing preflight (schema against the contract) and event-time range"
-	@flags="$$(readout event-time-range)" && echo "==> dbt build --full-refresh $$flags" && dbt build --full-refresh $$flags
+rebuild: DBT_FLAGS := --full-refresh
+rebuild: build
 
 test: install
 	@readout contracts generate --check

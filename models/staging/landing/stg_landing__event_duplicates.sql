@@ -1,4 +1,5 @@
-{#- Accepted rows removed as duplicates of an earlier-received row with the same source_system and event_id. -#}
+{#- Accepted rows removed as duplicates of the kept row with the same source_system and event_id (the first accepted:
+    the earliest received within a batch, else the one an earlier batch accepted). -#}
 with
 
 checked as (
@@ -10,6 +11,7 @@ checked as (
 duplicates as (
 
     select
+        file_path,
         event_id,
         case when is_conflicting_duplicate then 'conflicting_payload' else 'identical_retry' end as duplicate_type,
         event_name,

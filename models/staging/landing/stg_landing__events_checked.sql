@@ -4,9 +4,35 @@
     the contract makes event_id unique per producer, so the same id from two producers is two events.
     The three models below split it without loss: stg_landing__events (accepted, first of its
     source_system x event_id), stg_landing__events_quarantined, stg_landing__event_duplicates.
+
+    Incremental by landing batch (macros/landing_files.sql): a build reads only the landing files it holds no
+    row of (file_path), so a refresh with no new file reads nothing, and a changed or deleted file is an error
+    naming it. The new rows are checked as in a full build, then ranked within the batch and against the
+    copies accepted by earlier batches (an anti-join on source_system and event_id):
+    - the kept copy of an event is the first accepted: a copy in a later batch is a duplicate (identical_retry
+      or conflicting_payload) even when its received_at is earlier; an accepted row is never replaced;
+    - within a batch, files are taken in order of their first received_at, then path, and rows of a file by
+      received_at (then payload hash): the earliest received copy wins, as the producers' retries arrive later.
+    A full refresh takes every file in that same order, so it equals the incremental path row for row as long
+    as files land in that order (a collector writes its batches in order of receipt).
+    Spark (planned): append maps onto insert_overwrite partitioned by file_path (each batch writes only its
+    own files' partitions, so a retried batch overwrites itself).
 -#}
-{#- A table: one full, parallel pass over the landing files; the models below (the incremental one among them) read it cheaply. -#}
-{{ config(materialized='table', event_time='event_at') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        event_time='event_at',
+    )
+}}
+
+{#- Incremental runs: the files not processed yet (compile time: listing, record check, then literal paths). -#}
+{%- set new_file_paths = none -%}
+{%- if execute and is_incremental() -%}
+    {%- set new_file_paths = readout.landing_new_event_files(this) -%}
+    {%- do log('stg_landing__events_checked: ' ~ (new_file_paths | length) ~ ' new landing file(s)', info=true) -%}
+{%- endif -%}
 
 {%- set experiment_events = "('experiment_assigned', 'experiment_exposed')" -%}
 {#- Timestamps are bounded by the build's reference time (var as_of, else the run's start) plus the tolerance. -#}
@@ -20,6 +46,9 @@ with
 events_source as (
 
     select * from {{ source('landing', 'events') }}
+    {%- if new_file_paths is not none %}
+    where {{ readout.landing_files_filter(readout.landing_filename_column(), new_file_paths) }}
+    {%- endif %}
 
 ),
 
@@ -33,6 +62,7 @@ renamed as (
 
     select
         ----------  ids
+        {{ readout.landing_file_path(readout.landing_filename_column()) }} as file_path,
         cast(event_id as {{ dbt.type_string() }}) as event_id,
         -- schema version 2 renamed anonymous_id to device_id
         cast(case when {{ schema_version }} = 2 then device_id else anonymous_id end as {{ dbt.type_string() }}) as anonymous_id,
@@ -131,31 +161,66 @@ checked as (
 
 ),
 
-ranked as (
+files_ordered as (
 
-    -- One window pass over the wide rows (they carry the properties JSON): every window below has the same
-    -- partitioning and order, so the engine sorts the rows once (two passes took twice as long once the
-    -- rows spill to disk).
     select
         checked.*,
-        -- among accepted rows of one producer's event_id, the earliest received is kept
-        row_number() over by_receipt as event_id_rank,
-        first_value(payload_hash) over whole_event_id as kept_payload_hash,
-        -- an accepted copy's payload differs from the kept one exactly when the copies' payloads are not all equal
-        quarantine_reasons is null
-            and min(payload_hash) over whole_event_id <> max(payload_hash) over whole_event_id as has_conflicting_duplicate
+        -- the batch order of the row's file (see the header): its earliest received_at
+        min(received_at) over (partition by file_path) as file_first_received_at
 
     from checked
-    window
-        by_receipt as (
-            partition by source_system, event_id, quarantine_reasons is null
-            order by received_at, payload_hash
-        ),
-        whole_event_id as (
-            partition by source_system, event_id, quarantine_reasons is null
-            order by received_at, payload_hash
+
+),
+
+{% if is_incremental() -%}
+accepted_before as (
+
+    -- the copies earlier batches accepted of the event ids in this batch: the first accepted is kept
+    select
+        previous.source_system,
+        previous.event_id,
+        count(*) as accepted_copies,
+        max(case when previous.event_id_rank = 1 then previous.payload_hash end) as kept_payload_hash
+
+    from {{ this }} as previous
+    inner join (
+        select distinct source_system, event_id from checked where quarantine_reasons is null
+    ) as batch
+        on previous.source_system = batch.source_system
+        and previous.event_id = batch.event_id
+    where previous.quarantine_reasons is null
+    group by previous.source_system, previous.event_id
+
+),
+
+{% endif -%}
+ranked as (
+
+    select
+        files_ordered.*,
+        -- among accepted rows of one producer's event_id: the copies accepted earlier, then this batch's in
+        -- file order, then the earliest received; quarantined rows are not ranked
+        case when files_ordered.quarantine_reasons is null then
+        {% if is_incremental() %}coalesce(accepted_before.accepted_copies, 0) + {% endif %}row_number() over (
+            partition by files_ordered.source_system, files_ordered.event_id, files_ordered.quarantine_reasons is null
+            order by files_ordered.file_first_received_at, files_ordered.file_path, files_ordered.received_at,
+                files_ordered.payload_hash
+        ) end as event_id_rank,
+        case when files_ordered.quarantine_reasons is null then
+        {% if is_incremental() %}coalesce(accepted_before.kept_payload_hash, {% endif %}first_value(files_ordered.payload_hash) over (
+            partition by files_ordered.source_system, files_ordered.event_id, files_ordered.quarantine_reasons is null
+            order by files_ordered.file_first_received_at, files_ordered.file_path, files_ordered.received_at,
+                files_ordered.payload_hash
             rows between unbounded preceding and unbounded following
-        )
+        ){% if is_incremental() %}){% endif %} end as kept_payload_hash
+
+    from files_ordered
+    {%- if is_incremental() %}
+    left join accepted_before
+        on files_ordered.quarantine_reasons is null
+        and files_ordered.source_system = accepted_before.source_system
+        and files_ordered.event_id = accepted_before.event_id
+    {%- endif %}
 
 ),
 

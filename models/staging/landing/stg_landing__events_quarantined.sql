@@ -11,6 +11,7 @@ quarantined as (
 
     select
         quarantine_reasons,
+        file_path,
         event_id,
         event_name,
         event_at_raw,
