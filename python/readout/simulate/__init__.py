@@ -168,16 +168,10 @@ def run(args: argparse.Namespace) -> int:
     seed = DEFAULT_SEED if args.seed is None else args.seed
     events = DEFAULT_EVENTS if args.events is None else args.events
     faults = frozenset(FAULT_NAMES) if args.faults is None else frozenset(args.faults)
-    try:
-        with terminate_as_interrupt():  # a killed run (SIGTERM) cleans up as after Ctrl-C
-            result = simulate(out, seed=seed, events=events, enabled=faults,
-                              as_of_ms=args.as_of, chunk_events=args.chunk_events, force=args.force,
-                              progress=not args.quiet)
-    except LandingError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"{PROG}: error: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+    result = _write(out, lambda: simulate(out, seed=seed, events=events, enabled=faults, as_of_ms=args.as_of,
+                                          chunk_events=args.chunk_events, force=args.force,
+                                          progress=not args.quiet))
+    if result is None:
         return 2
     if not args.quiet:
         counts = result["counts"]
@@ -189,20 +183,28 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write(out, write):
+    """Run ``write()`` with SIGTERM turned into an interrupt (a killed run cleans up as after Ctrl-C); a landing
+    problem or an OS error is one line on stderr and None (exit code 2)."""
+    try:
+        with terminate_as_interrupt():
+            return write()
+    except LandingError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"{PROG}: error: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+    return None
+
+
 def _run_append(args: argparse.Namespace) -> int:
     from .append import append  # heavy imports only when running
 
     out = landing_path(args.out)
-    try:
-        with terminate_as_interrupt():
-            result = append(out, seed=args.seed, events=args.events,
-                            enabled=None if args.faults is None else frozenset(args.faults), as_of_ms=args.as_of,
-                            size=args.append_events, chunk_events=args.chunk_events, progress=not args.quiet)
-    except LandingError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"{PROG}: error: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+    result = _write(out, lambda: append(out, seed=args.seed, events=args.events,
+                                        enabled=None if args.faults is None else frozenset(args.faults),
+                                        as_of_ms=args.as_of, size=args.append_events,
+                                        chunk_events=args.chunk_events, progress=not args.quiet))
+    if result is None:
         return 2
     if not args.quiet:
         entry = result["appends"][-1]
