@@ -11,6 +11,7 @@ One module per method family:
 * :mod:`~readout.stats.multiple_testing` – Holm, Benjamini–Hochberg, guardrail non-inferiority
 * :mod:`~readout.stats.volume` – events missing from one variant on one platform and day; sample ratio per
   platform and day
+* :mod:`~readout.stats.batch` – many pairs of one kind in one array call, with per-pair failures
 * :mod:`~readout.stats.results` – the two DataFrame functions the dbt Python models call
 
 Everything except :mod:`~readout.stats.results` (and the ``compute_*`` functions of

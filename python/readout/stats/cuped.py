@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .estimate import LiftEstimate, normal_estimate, require_positive_se, t_estimate, validate_alpha
+from .estimate import LiftEstimate, normal_estimate, power, require_positive_se, t_estimate, validate_alpha
 from .sufficient import CovariateStats, require_n_at_least_2
 from .welch import delta_relative_lift, welch_absolute_lift, welch_satterthwaite_df
 
@@ -121,9 +121,9 @@ def cuped_relative_lift(
     n_c, n_t = np.asarray(control.n, float), np.asarray(treatment.n, float)
     w_c, w_t = n_c / (n_c + n_t), n_t / (n_c + n_t)
     # gradient of m_t/m_c - 1 with respect to (ybar_t, xbar_t) and (ybar_c, xbar_c)
-    k = theta * (w_c / m_c + w_t * m_t / m_c**2)
+    k = theta * (w_c / m_c + w_t * m_t / power(m_c, 2))
     g_ty, g_tx = 1.0 / m_c, -k
-    g_cy, g_cx = -m_t / m_c**2, k
+    g_cy, g_cx = -m_t / power(m_c, 2), k
 
     def quad(stats, gy, gx):
         return (

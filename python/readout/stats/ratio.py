@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .estimate import LiftEstimate, normal_estimate, require_positive_se, validate_alpha
+from .estimate import LiftEstimate, normal_estimate, power, require_positive_se, validate_alpha
 from .sufficient import RatioStats, require_n_at_least_2
 
 __all__ = ["ratio_variance", "ratio_absolute_lift", "ratio_relative_lift"]
@@ -60,6 +60,6 @@ def ratio_relative_lift(control: RatioStats, treatment: RatioStats, alpha: float
     r_c, r_t = control.ratio, treatment.ratio
     if np.any(r_c == 0.0):
         raise ValueError("zero baseline mean")
-    se = np.sqrt(v_t / r_c**2 + r_t**2 * v_c / r_c**4)
+    se = np.sqrt(v_t / power(r_c, 2) + power(r_t, 2) * v_c / power(r_c, 4))
     require_positive_se(se, "zero variance")
     return normal_estimate(r_t / r_c - 1.0, se, alpha, "delta_ratio")

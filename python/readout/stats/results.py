@@ -8,7 +8,9 @@
     whose covariate columns are NaN in every row of the experiment x population x metric group.
     A row that cannot be estimated is still emitted, with NaN figures and a ``status_reason``;
     nothing in one group can make the call raise. Only structural problems raise ``ValueError``
-    (missing columns, bad ``alpha`` / ``correction``).
+    (missing columns, bad ``alpha`` / ``correction``). The table is read into plain dicts once
+    and every pair of one kind (welch, delta_ratio, cuped_welch) is estimated in one array call
+    (:mod:`readout.stats.batch`); the figures equal, bit for bit, estimating each pair on its own.
 
 ``compute_sample_ratio_checks``
     One row per experiment x version x population x variant with the experiment-level
@@ -49,6 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .batch import PairBatch
 from .cuped import cuped_absolute_lift, cuped_adjusted_means, cuped_relative_lift
 from .estimate import validate_alpha
 from .multiple_testing import CORRECTIONS, adjust_p_values, family_size, guardrail_status
@@ -384,8 +387,9 @@ def _guardrail(metric, row: dict, reasons: list[str]) -> str:
         return "inconclusive"
 
 
-def _group_rows(keys, group: pd.DataFrame, alpha: float, default_target_n: float) -> list[dict]:
-    records = group.to_dict("records")
+def _group_plan(records: list[dict]):
+    """``(metric, control, variants, group_reason, cuped_wanted)`` of one experiment x population x
+    metric group, from its input rows as plain dicts."""
     controls = [r for r in records if _is_true(r["is_control"])]
     variants = [r for r in records if not _is_true(r["is_control"])]
     control = controls[0] if len(controls) == 1 else None
@@ -407,11 +411,98 @@ def _group_rows(keys, group: pd.DataFrame, alpha: float, default_target_n: float
     cuped_wanted = metric_type in _CUPED_METRIC_TYPES and any(
         any(np.isfinite(_num(r[c])) for c in _COVARIATE_COLUMNS) for r in records
     )
+    return metric, control, variants, group_reason, cuped_wanted
+
+
+def _group_rows(keys, records: list[dict], alpha: float, default_target_n: float) -> list[dict]:
+    """The per-pair reference path: every pair estimated on its own, with scalar statistics."""
+    metric, control, variants, group_reason, cuped_wanted = _group_plan(records)
     rows = []
     for variant in variants:
         rows.extend(
             _pair_rows(keys, metric, control, variant, group_reason, cuped_wanted, alpha, default_target_n)
         )
+    return rows
+
+
+def _groups(df: pd.DataFrame):
+    """``(keys, records)`` per METRIC_KEYS group, in the order (and with the keys and row order)
+    of iterating ``df.groupby(METRIC_KEYS, sort=True, dropna=False)``, without building a frame
+    per group."""
+    if df.empty:
+        return
+    grouped = df.groupby(list(METRIC_KEYS), sort=True, dropna=False)
+    ids = grouped.ngroup().to_numpy()
+    order = np.argsort(ids, kind="stable")
+    bounds = np.flatnonzero(np.diff(ids[order])) + 1
+    records = df.to_dict("records")
+    for keys, positions in zip(grouped.size().index, np.split(order, bounds), strict=True):
+        yield keys, [records[i] for i in positions]
+
+
+def _sample_columns(r, metric_type: str) -> tuple:
+    total = _num(r["metric_sum"])
+    squares = total if metric_type == "proportion" else _num(r["metric_sum_of_squares"])
+    return (_num(r["n_units"]), total, squares)
+
+
+def _ratio_columns(r) -> tuple:
+    return tuple(_num(r[c]) for c in ("n_units", "metric_sum", "metric_sum_of_squares", *_RATIO_COLUMNS))
+
+
+def _covariate_columns(r, metric_type: str) -> tuple:
+    return _sample_columns(r, metric_type) + tuple(_num(r[c]) for c in _COVARIATE_COLUMNS)
+
+
+def _batched_rows(groups, alpha: float, default_target_n: float) -> list[dict]:
+    """Every output row, the estimates computed in batches (equal to :func:`_group_rows`)."""
+    welch = PairBatch(SampleStats, welch_absolute_lift, delta_relative_lift)
+    ratio = PairBatch(RatioStats, ratio_absolute_lift, ratio_relative_lift)
+    cuped = PairBatch(CovariateStats, cuped_absolute_lift, cuped_relative_lift, cuped_adjusted_means)
+    rows: list[dict] = []
+    pending: list[tuple[dict, dict, list[str]]] = []  # (row, metric, reasons) finished after the batches
+    for keys, records in groups:
+        metric, control, variants, group_reason, cuped_wanted = _group_plan(records)
+        metric_type = metric["metric_type"]
+        for variant in variants:
+            target_n = _num(variant.get("sequential_target_n", _NAN))
+            target_n = target_n if np.isfinite(target_n) and target_n > 0 else default_target_n
+            for estimator in ("unadjusted", "cuped") if cuped_wanted else ("unadjusted",):
+                row = _base_row(keys, variant["variant_id"], estimator, control, variant, alpha)
+                reasons: list[str] = []
+                if group_reason:
+                    reasons.append(group_reason)
+                elif estimator == "unadjusted" and metric_type == "ratio":
+                    row["ci_method"] = "delta_ratio"
+                    row["mean_control"] = _safe_ratio(control["metric_sum"], control["denominator_sum"])
+                    row["mean_variant"] = _safe_ratio(variant["metric_sum"], variant["denominator_sum"])
+                    ratio.add(row, reasons, target_n, _ratio_columns(control), _ratio_columns(variant))
+                elif estimator == "unadjusted":
+                    row["ci_method"] = "welch"
+                    row["mean_control"] = _safe_mean(control["metric_sum"], control["n_units"])
+                    row["mean_variant"] = _safe_mean(variant["metric_sum"], variant["n_units"])
+                    welch.add(
+                        row, reasons, target_n,
+                        _sample_columns(control, metric_type), _sample_columns(variant, metric_type),
+                    )  # fmt: skip
+                else:
+                    row["ci_method"] = "cuped_welch"
+                    missing = [arm for arm, r in (("control", control), ("variant", variant)) if not _has_covariate(r)]
+                    if missing:
+                        reasons.append(f"covariate missing in {' and '.join(missing)}")
+                    else:
+                        cuped.add(
+                            row, reasons, target_n,
+                            _covariate_columns(control, metric_type), _covariate_columns(variant, metric_type),
+                        )  # fmt: skip
+                rows.append(row)
+                pending.append((row, metric, reasons))
+    for batch in (welch, ratio, cuped):
+        batch.run(alpha)
+    for row, metric, reasons in pending:
+        if metric["role"] == "guardrail":
+            row["guardrail_status"] = _guardrail(metric, row, reasons)
+        row["status_reason"] = _join(reasons)
     return rows
 
 
@@ -434,6 +525,14 @@ def compute_metric_results(
     with :data:`METRIC_INPUT_COLUMNS` (and optionally :data:`METRIC_OPTIONAL_INPUT_COLUMNS` and
     ``sequential_target_n``). Output: :data:`METRIC_OUTPUT_COLUMNS`, in that order.
     """
+    return _compute_metric_results(stats, alpha, correction, sequential_target_n, batched=True)
+
+
+def _compute_metric_results(
+    stats: pd.DataFrame, alpha: float, correction: str, sequential_target_n: float, batched: bool
+) -> pd.DataFrame:
+    """``compute_metric_results``; ``batched=False`` estimates every pair on its own (the
+    reference the batched path is tested against)."""
     _require_columns(stats, METRIC_INPUT_COLUMNS, "compute_metric_results")
     alpha = validate_alpha(alpha)
     if correction not in CORRECTIONS:
@@ -447,9 +546,12 @@ def compute_metric_results(
         if col not in df.columns:
             df[col] = np.nan
 
-    rows: list[dict] = []
-    for keys, group in df.groupby(list(METRIC_KEYS), sort=True, dropna=False):
-        rows.extend(_group_rows(keys, group, alpha, sequential_target_n))
+    if batched:
+        rows = _batched_rows(_groups(df), alpha, sequential_target_n)
+    else:
+        rows = []
+        for keys, group in df.groupby(list(METRIC_KEYS), sort=True, dropna=False):
+            rows.extend(_group_rows(keys, group.to_dict("records"), alpha, sequential_target_n))
 
     out = pd.DataFrame(rows, columns=list(METRIC_OUTPUT_COLUMNS))
     if out.empty:
@@ -460,15 +562,16 @@ def compute_metric_results(
         out[col] = _int_or_float(out[col])
 
     family = ["experiment_id", "experiment_version", "population", "estimator"]
-    adjusted = pd.Series(np.nan, index=out.index, dtype="float64")
-    sizes = pd.Series(0, index=out.index, dtype="int64")
-    for _, idx in out.groupby(family, sort=False, dropna=False).groups.items():
-        p_values = out.loc[idx, "p_value"].to_numpy(dtype=float)
-        adjusted.loc[idx] = adjust_p_values(p_values, correction, missing=_MISSING_P_VALUES)
-        sizes.loc[idx] = family_size(p_values, missing=_MISSING_P_VALUES)
-    out["adjusted_p_value"] = adjusted
+    adjusted = np.full(len(out), np.nan, dtype="float64")
+    sizes = np.zeros(len(out), dtype="int64")
+    p_all = out["p_value"].to_numpy(dtype=float)
+    for idx in out.groupby(family, sort=False, dropna=False).indices.values():
+        p_values = p_all[idx]
+        adjusted[idx] = adjust_p_values(p_values, correction, missing=_MISSING_P_VALUES)
+        sizes[idx] = family_size(p_values, missing=_MISSING_P_VALUES)
+    out["adjusted_p_value"] = pd.Series(adjusted, index=out.index, dtype="float64")
     out["correction_method"] = correction
-    out["correction_family_size"] = sizes
+    out["correction_family_size"] = pd.Series(sizes, index=out.index, dtype="int64")
     significant = pd.array(out["adjusted_p_value"].to_numpy() < alpha, dtype="boolean")
     significant[out["adjusted_p_value"].isna().to_numpy()] = pd.NA
     out["is_significant"] = significant

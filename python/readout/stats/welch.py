@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .estimate import LiftEstimate, normal_estimate, require_positive_se, t_estimate, validate_alpha
+from .estimate import LiftEstimate, normal_estimate, power, require_positive_se, t_estimate, validate_alpha
 from .sufficient import SampleStats, require_n_at_least_2
 
 __all__ = ["welch_absolute_lift", "delta_relative_lift", "welch_satterthwaite_df"]
@@ -31,7 +31,7 @@ def welch_satterthwaite_df(var_c, n_c, var_t, n_t):
     a = np.asarray(var_t, dtype=float) / np.asarray(n_t, dtype=float)
     b = np.asarray(var_c, dtype=float) / np.asarray(n_c, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return (a + b) ** 2 / (
+        return power(a + b, 2) / (
             a * a / (np.asarray(n_t, float) - 1.0) + b * b / (np.asarray(n_c, float) - 1.0)
         )
 
@@ -68,6 +68,6 @@ def delta_relative_lift(control: SampleStats, treatment: SampleStats, alpha: flo
         raise ValueError("zero baseline mean")
     var_c, var_t = control.variance, treatment.variance
     n_c, n_t = np.asarray(control.n, float), np.asarray(treatment.n, float)
-    se = np.sqrt(var_t / (n_t * m_c**2) + m_t**2 * var_c / (n_c * m_c**4))
+    se = np.sqrt(var_t / (n_t * power(m_c, 2)) + power(m_t, 2) * var_c / (n_c * power(m_c, 4)))
     require_positive_se(se, "zero variance")
     return normal_estimate(m_t / m_c - 1.0, se, alpha, "delta_relative")

@@ -403,6 +403,101 @@ def test_is_control_given_as_text_is_parsed():
     assert list(out["variant_id"]) == ["t"] and list(out["control_variant_id"]) == ["c"]
 
 
+# --- the batched path equals the per-pair reference ------------------------------------------------
+
+
+def _synthetic_stats(n_experiments, rng):
+    """Per-arm sufficient statistics shaped like marts.fct_variant_metric_stats (and like the
+    10,000-row frame of scripts/bench.py): experiments x 2 populations x 5 metrics x 2-3 variants,
+    with covariates, so every estimator (welch, delta_ratio, cuped_welch) runs in one batch."""
+    metrics = (("conversion", "proportion", "primary", np.nan), ("revenue", "mean", "secondary", np.nan),
+               ("sessions", "count", "secondary", np.nan), ("revenue_per_session", "ratio", "secondary", np.nan),
+               ("retention_d7", "proportion", "guardrail", 0.02))  # fmt: skip
+    rows = []
+    for e in range(n_experiments):
+        variants = ["control", "treatment"] + (["treatment_b"] if e % 3 == 0 else [])
+        for population in ("assigned", "exposed"):
+            for metric_id, metric_type, role, margin in metrics:
+                base = rng.uniform(0.05, 0.3) if metric_type == "proportion" else rng.uniform(1, 20)
+                for variant_id in variants:
+                    n = int(rng.integers(50, 50_000))
+                    mean = base * (1.0 if variant_id == "control" else rng.uniform(0.97, 1.05))
+                    sd = np.sqrt(mean * (1 - mean)) if metric_type == "proportion" else mean * rng.uniform(0.5, 3)
+                    total = round(n * mean) if metric_type == "proportion" else n * mean
+                    cov_mean, cov_sd, rho = mean * 0.9, sd * 1.1, rng.uniform(0.2, 0.7)
+                    row = _base(
+                        experiment_id=f"exp_{e:03d}", population=population, variant_id=variant_id,
+                        metric_id=metric_id, is_control=variant_id == "control", metric_type=metric_type,
+                        role=role, non_inferiority_margin=margin, n_units=n, metric_sum=total,
+                        metric_sum_of_squares=n * (sd**2 + mean**2), covariate_sum=n * cov_mean,
+                        covariate_sum_of_squares=n * (cov_sd**2 + cov_mean**2),
+                        metric_covariate_cross_sum=n * (rho * sd * cov_sd + mean * cov_mean),
+                    )  # fmt: skip
+                    if metric_type == "ratio":
+                        row.update(denominator_sum=n * 4.0, denominator_sum_of_squares=n * 20.0,
+                                   metric_denominator_cross_sum=n * (0.3 * sd * 2.0 + mean * 4.0))  # fmt: skip
+                    rows.append(row)
+    return rows
+
+
+def _with_failures(rows, rng):
+    """Plant every kind of per-pair failure among good pairs, so failing pairs share a batch with
+    good ones (the batched path splits such a batch until each failing pair is alone)."""
+    rows = [dict(r) for r in rows]
+    plants = [
+        dict(n_units=1, metric_sum=1.0, metric_sum_of_squares=1.0),  # n < 2
+        dict(n_units=-5),  # n must be non-negative
+        dict(metric_sum=np.nan),  # not finite
+        dict(metric_sum=0.0, metric_sum_of_squares=0.0),  # zero baseline mean (control)
+        dict(metric_sum=1e6, metric_sum_of_squares=1.0),  # inconsistent sufficient statistics
+        dict(covariate_sum=np.nan),  # covariate missing
+        dict(covariate_sum=10.0, covariate_sum_of_squares=1.0),  # inconsistent covariate
+        dict(denominator_sum=0.0, denominator_sum_of_squares=0.0, metric_denominator_cross_sum=0.0),
+        dict(sequential_target_n=500.0),  # per-row override of the planned sample size
+        dict(sequential_target_n=-1.0),  # invalid override: falls back to the argument
+        dict(non_inferiority_margin=np.nan),
+    ]
+    for i in rng.choice(len(rows), size=3 * len(plants), replace=False):
+        rows[i].update(plants[int(i) % len(plants)])
+    for r in rows:
+        r.setdefault("sequential_target_n", np.nan)
+    # constant arms (zero variance) and a constant covariate (zero covariate variance)
+    for r in rows[:10]:
+        r.update(metric_sum=r["n_units"] * 2.0, metric_sum_of_squares=r["n_units"] * 4.0)
+    for r in rows[10:20]:
+        r.update(covariate_sum=r["n_units"] * 3.0, covariate_sum_of_squares=r["n_units"] * 9.0)
+    return rows
+
+
+@pytest.mark.parametrize("correction", ["holm", "bh"])
+def test_batched_results_equal_the_per_pair_reference(stats_and_raw, correction):
+    """compute_metric_results estimates all pairs of one kind in one array call (speed is
+    measured by scripts/bench.py, not here); every figure and every status_reason must equal,
+    bit for bit, estimating each pair on its own with scalar statistics."""
+    from readout.stats.results import _compute_metric_results
+
+    rng = np.random.default_rng(7)
+    rows = _with_failures(_synthetic_stats(30, rng), rng)
+    bad = pd.DataFrame(
+        _pair("ok") + _pair("tiny", control=dict(n_units=1)) + _pair("weird", metric_type="quantile")
+        + _pair("guard", role="guardrail")
+    )  # fmt: skip
+    frame = pd.concat([pd.DataFrame(rows), bad, stats_and_raw[0]], ignore_index=True)
+    frame = frame.sample(frac=1.0, random_state=3).reset_index(drop=True)  # input order must not matter
+
+    batched = compute_metric_results(frame, alpha=0.1, correction=correction, sequential_target_n=5_000)
+    reference = _compute_metric_results(frame, 0.1, correction, 5_000.0, batched=False)
+    pd.testing.assert_frame_equal(batched, reference, check_exact=True)
+    # the planted failures did reach the table, each with its reason
+    reasons = batched["status_reason"].dropna()
+    for needle in ("n < 2 in", "must be non-negative", "must be finite", "zero baseline mean",
+                   "inconsistent sufficient statistics", "covariate missing in", "zero denominator in",
+                   "zero variance", "zero covariate variance", "no non-inferiority margin",
+                   "unknown metric_type"):  # fmt: skip
+        assert reasons.str.contains(needle, regex=False).any(), needle
+    assert batched["p_value"].notna().sum() > len(batched) // 2
+
+
 # --- sample ratio checks ---------------------------------------------------------------------------
 
 
