@@ -46,7 +46,7 @@ build: install
 	@mkdir -p $(dir $(READOUT_DUCKDB_PATH))
 	@echo "==> landing preflight (schema against the contract)"
 	@# the landing zone comes from the exported READOUT_LANDING_PATH (any characters); a failing preflight stops here
-	@readout event-time-range > /dev/null && echo "==> dbt build $(or $(DBT_FLAGS),(incremental: new landing files only))" && dbt build $(DBT_FLAGS)
+	@readout event-time-range --check-only && echo "==> dbt build $(or $(DBT_FLAGS),(incremental: new landing files only))" && dbt build $(DBT_FLAGS)
 
 rebuild: DBT_FLAGS := --full-refresh
 rebuild: build

@@ -274,6 +274,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as-of", dest="as_of", default=None, metavar="TIME",
                         help="the build's reference time, as dbt's var as_of: 'now' (default, as dbt's run start), "
                              "'manifest' (the landing manifest's, for simulated data) or an ISO-8601 time")
+    parser.add_argument("--check-only", action="store_true",
+                        help="check the landing files' schemas against the contract and print nothing else: the "
+                             "preflight `make build` runs (staging ingests by landing file, so a build needs no "
+                             "event-time range, and computing one scans every landing row)")
     parser.add_argument("--project-dir", default=None, metavar="PATH",
                         help="dbt project whose vars (events_begin, future_tolerance_minutes) apply "
                              "(default: $DBT_PROJECT_DIR or the working directory)")
@@ -288,9 +292,11 @@ def run(args: argparse.Namespace) -> int:
     if not landing.is_dir():
         raise FileNotFoundError(f"landing zone {landing} not found (set READOUT_LANDING_PATH or pass --landing; "
                                 "`readout simulate` writes one)")
+    preflight(landing, warn=_warn)
+    if args.check_only:
+        return 0
     bounds = ingestion_bounds(args.project_dir)
     as_of = resolve_as_of(args.as_of, landing)
-    preflight(landing, warn=_warn)
     found = event_time_range(landing, as_of, bounds)
     # With no usable events, one empty batch (today) keeps the incremental model cheap and valid.
     today = dt.datetime.now(dt.timezone.utc).date()

@@ -142,6 +142,11 @@ def test_a_retyped_or_missing_column_is_a_contract_error_naming_file_and_column(
           schema=pa.schema([f for f in arrow_schema(instrumentation.EVENT_COLUMNS_V1) if f.name != "session_id"]))
     code, out, err = cli(capsys, "--landing", str(landing))
     assert code == 2 and "events/part-text.parquet: column session_id is missing (schema version 1 requires string)" in err
+    # the preflight alone (what `make build` runs) stops the same way, and prints no flags when the files are fine
+    code, out, err = cli(capsys, "--landing", str(landing), "--check-only")
+    assert code == 2 and out == "" and "column session_id is missing" in err and err.count("\n") == 1
+    write(landing, good_rows(), name="part-text.parquet")
+    assert cli(capsys, "--landing", str(landing), "--check-only") == (0, "", "")
 
 
 def test_an_added_column_is_a_one_line_warning_and_the_flags_still_print(tmp_path, capsys):
