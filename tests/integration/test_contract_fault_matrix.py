@@ -249,9 +249,7 @@ def crafted_raw_faults(root: Path, clean: dict) -> list[MatrixRow]:
 
     landing = _clean_copy(root, clean, "corrupt_file")
     (landing / "events" / "part-corrupt.parquet").write_bytes(b"PAR1 this is not a parquet file")
-    result = readout("event-time-range", "--landing", str(landing),
-                     env=project_env(landing, root / "never.duckdb"), check=False)
-    line = one_line_error(result, "readout event-time-range")
+    line = one_line_error(run_preflight(landing), "readout event-time-range")
     assert "events/part-corrupt.parquet is not readable Parquet" in line, line
     rows.append(MatrixRow("corrupt landing file", "crafted", "1 file", [], "not run (stopped before dbt)",
                           catches=[Catch("CLI", line.split(": error: ", 1)[1][:70] + "...", "error", 1, "file")]))
@@ -325,10 +323,15 @@ def crafted_raw_faults(root: Path, clean: dict) -> list[MatrixRow]:
     return rows
 
 
+def run_preflight(landing: Path) -> subprocess.CompletedProcess:
+    """The landing preflight `make build` runs before dbt (no warehouse is touched)."""
+    return readout("event-time-range", "--check-only", "--landing", str(landing),
+                   env=project_env(landing, landing.parent / "never.duckdb"), check=False)
+
+
 def preflight_catch(landing: Path, expected: str) -> Catch:
     """`readout event-time-range`, which `make build` runs before dbt, stops with one line naming the column."""
-    result = readout("event-time-range", "--landing", str(landing),
-                     env=project_env(landing, landing.parent / "never.duckdb"), check=False)
+    result = run_preflight(landing)
     line = one_line_error(result, "readout event-time-range")
     assert expected in line and "contract error" in line, line
     return Catch("CLI", "preflight: " + expected, "error", 1, "column")
@@ -336,9 +339,8 @@ def preflight_catch(landing: Path, expected: str) -> Catch:
 
 def preflight_warning(landing: Path, expected: str) -> Catch:
     """An added column is a warning naming it; the range is still printed and the build goes on."""
-    result = readout("event-time-range", "--landing", str(landing),
-                     env=project_env(landing, landing.parent / "never.duckdb"), check=False)
-    assert result.returncode == 0 and result.stdout.startswith("--event-time-start "), result.stderr
+    result = run_preflight(landing)
+    assert result.returncode == 0 and result.stdout == "", result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(warnings) == 1 and "warning" in warnings[0] and expected in warnings[0], result.stderr
     return Catch("CLI", "preflight: " + expected, "warning", 1, "column")
