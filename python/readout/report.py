@@ -175,15 +175,21 @@ class BuildState:
         return text + ". Do not finalize these readouts until a build succeeds."
 
 
-def _build_log(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
-    """The build log's rows, or None for a warehouse built before the project wrote one."""
+def _schema_of(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
+    """The schema holding ``table`` (the first by name), or None when the warehouse has no such table."""
     found = con.execute(
         "select table_schema from information_schema.tables where table_name = ? order by table_schema limit 1",
-        [BUILD_LOG_TABLE],
+        [table],
     ).fetchone()
-    if found is None:
+    return found[0] if found else None
+
+
+def _build_log(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
+    """The build log's rows, or None for a warehouse built before the project wrote one."""
+    schema = _schema_of(con, BUILD_LOG_TABLE)
+    if schema is None:
         return None
-    schema = found[0].replace('"', '""')
+    schema = schema.replace('"', '""')
     return con.execute(f'select * from "{schema}".{BUILD_LOG_TABLE} order by started_at, event desc').df()
 
 
@@ -250,11 +256,6 @@ def _command_line(pid: str) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                            [schema, table]).fetchone()[0])
-
-
 def _direction(lift: float) -> str:
     if pd.isna(lift):
         return "cannot be estimated"
@@ -290,9 +291,9 @@ def render(warehouse: Path, population: str = "exposed", all_metrics: bool = Fal
             srm = con.execute(SRM_SQL).df()
             results = con.execute(RESULTS_SQL, [population, all_metrics]).df()
             # the quality marts came with issue 10: an older warehouse has none, and its report still reads
-            volume = con.execute(VOLUME_SQL).df() if _has_table(con, "marts", "fct_volume_checks") else pd.DataFrame(
+            volume = con.execute(VOLUME_SQL).df() if _schema_of(con, "fct_volume_checks") == "marts" else pd.DataFrame(
                 columns=["experiment_id", "experiment_version"])
-            segments = (con.execute(SEGMENT_SQL).df() if _has_table(con, "marts", "fct_sample_ratio_checks_by_segment")
+            segments = (con.execute(SEGMENT_SQL).df() if _schema_of(con, "fct_sample_ratio_checks_by_segment") == "marts"
                         else pd.DataFrame(columns=["experiment_id", "experiment_version", "alarm"]))
             primary = con.execute(PRIMARY_SQL, [population]).df()
     except duckdb.Error as exc:
