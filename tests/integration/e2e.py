@@ -20,6 +20,12 @@ SHARED_DATA = PROJECT.parent / "shared" / "data" / "external"
 BIN = Path(sys.executable).parent
 
 
+def target_dir(warehouse: Path) -> Path:
+    """The dbt target folder of a warehouse: one per warehouse, so builds in parallel (or beside a developer's)
+    never share partial-parse state or run_results.json."""
+    return Path(warehouse).parent / f"target-{Path(warehouse).stem}"
+
+
 def project_env(landing: Path, warehouse: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -28,10 +34,8 @@ def project_env(landing: Path, warehouse: Path) -> dict[str, str]:
         DO_NOT_TRACK="1",
         READOUT_LANDING_PATH=str(landing),
         READOUT_DUCKDB_PATH=str(warehouse),
-        # one dbt target folder per warehouse, so builds in parallel (or beside a developer's) never share
-        # partial-parse state or run_results.json
-        DBT_TARGET_PATH=str(Path(warehouse).parent / f"target-{Path(warehouse).stem}"),
-        DBT_LOG_PATH=str(Path(warehouse).parent / f"target-{Path(warehouse).stem}" / "logs"),
+        DBT_TARGET_PATH=str(target_dir(warehouse)),
+        DBT_LOG_PATH=str(target_dir(warehouse) / "logs"),
     )
     return env
 
@@ -58,11 +62,12 @@ def dbt(*args: str, landing: Path, warehouse: Path, check: bool = True) -> subpr
 
 
 def dbt_build(landing: Path, warehouse: Path, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
-    """``dbt build --full-refresh`` over the landing zone's event-time range (plus ``extra`` args)."""
+    """What ``make rebuild`` runs: the landing preflight, then ``dbt build --full-refresh`` (plus ``extra`` args).
+    Staging ingests by landing file, so no event-time range is needed."""
     env = project_env(landing, warehouse)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    flags = event_time_flags(landing, env)
-    return run([str(BIN / "dbt"), "build", "--full-refresh", *flags, *extra], env, check=check)
+    readout("event-time-range", "--check-only", "--landing", str(landing), env=env)
+    return run([str(BIN / "dbt"), "build", "--full-refresh", *extra], env, check=check)
 
 
 def query(warehouse: Path, sql: str):
@@ -80,11 +85,9 @@ def simulate(out: Path, faults: str, events: int, *extra: str) -> dict:
 def build(landing: Path, warehouse: Path, *select: str) -> tuple[str, list[str]]:
     """dbt build (whole project, or --select): 'pass (n tests)' or 'FAIL: <tests>', and the failed tests."""
     ensure_landing_tables(landing)
-    target = warehouse.parent / f"target-{warehouse.stem}"
-    args = ("--target-path", str(target), "--log-path", str(target / "logs"))
     extra = ("--select", *select) if select else ()
-    result = dbt_build(landing, warehouse, *extra, *args, check=False)
-    run_results = json.loads((target / "run_results.json").read_text())["results"]
+    result = dbt_build(landing, warehouse, *extra, check=False)
+    run_results = json.loads((target_dir(warehouse) / "run_results.json").read_text())["results"]
     tests = [r for r in run_results if r["unique_id"].startswith(("test.", "unit_test."))]
     failed = sorted(r["unique_id"].split(".")[2] for r in tests if r["status"] in ("fail", "error"))
     errors = [r["unique_id"] for r in run_results if r["status"] == "error" and not r["unique_id"].startswith("test.")]

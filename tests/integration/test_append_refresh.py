@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from e2e import SEED, dbt_build, event_time_flags, project_env, query
+from e2e import SEED, dbt_build, event_time_flags, project_env, query, target_dir
 from readout.simulate import main as simulate_main
 
 EVENTS = 40_000
@@ -24,8 +24,7 @@ def build_staging(landing, warehouse) -> dict:
     """The staging layer and its tests, full refresh over the landing zone's event-time range."""
     flags = event_time_flags(landing, project_env(landing, warehouse))
     dbt_build(landing, warehouse, "--select", "staging")  # fails on any failing test
-    target = warehouse.parent / f"target-{warehouse.stem}"
-    results = json.loads((target / "run_results.json").read_text())["results"]
+    results = json.loads((target_dir(warehouse) / "run_results.json").read_text())["results"]
     conservation = [r["status"] for r in results if r["unique_id"].split(".")[2] == CONSERVATION]
     counts = {table: int(query(warehouse, f"select count(*) as n from {table}").n[0]) for table in ACCOUNTED}
     return {"flags": flags, "conservation": conservation, "counts": counts,

@@ -9,7 +9,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from e2e import BIN, PROJECT, event_time_flags, project_env, query, readout, run
+from e2e import BIN, PROJECT, project_env, query, readout, run
 
 NEW_METRIC = (
     "signup_rate,1,Share of units that sign up in the 7 days from first exposure,growth-analytics,"
@@ -42,7 +42,7 @@ def built_with_new_metric(tmp_path_factory):
     landing, warehouse = root / "landing", root / "readout.duckdb"
     env = project_env(landing, warehouse)
     readout("simulate", "--seed", "3", "--events", "60000", "--faults", "none", "--out", str(landing), "--quiet", env=env)
-    run([str(BIN / "dbt"), "build", "--project-dir", str(project), "--full-refresh", *event_time_flags(landing, env)], env)
+    run([str(BIN / "dbt"), "build", "--project-dir", str(project), "--full-refresh"], env)
     return warehouse
 
 
@@ -109,8 +109,7 @@ def build_with_catalog_row(warehouse, tmp_path, row: str):
     copy = tmp_path / "readout.duckdb"
     shutil.copy(warehouse, copy)
     env = project_env(warehouse.parent / "landing", copy)
-    flags = event_time_flags(warehouse.parent / "landing", env)
-    command = [str(BIN / "dbt"), "build", "--project-dir", str(project), "--select", "metric_catalog", "int_unit_metric_values", *flags]
+    command = [str(BIN / "dbt"), "build", "--project-dir", str(project), "--select", "metric_catalog", "int_unit_metric_values"]
     return run(command, env, check=False)
 
 
