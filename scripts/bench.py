@@ -226,7 +226,7 @@ class SizeRun:
         self.events = events
         self.options = options
         self.label = size_label(events)
-        self.root = PROJECT / "build" / "bench" / self.label
+        self.root = Path(options.root) / self.label
         self.landing = self.root / "landing"
         self.warehouse = self.root / "warehouse.duckdb"
         self.logs = self.root / "logs"
@@ -569,6 +569,8 @@ def parse_args(argv: list[str] | None):
                         help="simulate again even when build/bench/<size> holds the same landing zone")
     parser.add_argument("--skip", action="append", default=[], choices=STEPS, metavar="STEP",
                         help=f"leave a step out (repeatable): {', '.join(STEPS)}")
+    parser.add_argument("--root", default=str(PROJECT / "build" / "bench"),
+                        help="where each size's landing zone, warehouse and logs go (default build/bench)")
     parser.add_argument("--json", default=str(PROJECT / "target" / "bench.json"),
                         help="where the figures go (default target/bench.json)")
     parser.add_argument("--floor-memory-limit", metavar="SIZE", default=None,
