@@ -41,14 +41,13 @@ demo: install
 	@echo "warehouse:    $(READOUT_DUCKDB_PATH) (readout: marts.fct_metric_results, marts.fct_sample_ratio_checks)"
 
 # `make build` is incremental: staging reads only the landing files no build has read yet (a changed or deleted
-# one is an error naming it). `make rebuild` starts over (--full-refresh); both publish identical marts.
+# one is an error naming it), and when nothing changed at all (no new landing file, no edited model, seed, macro
+# or setting) dbt is not run: the marts are current. `make rebuild` starts over (--full-refresh); both publish
+# identical marts. FORCE=1 runs dbt anyway; DBT_FLAGS="--select ..." passes arguments to dbt build.
 build: install
 	@mkdir -p $(dir $(READOUT_DUCKDB_PATH))
-	@echo "==> landing preflight (schema against the contract)"
-	@# the landing zone comes from the exported READOUT_LANDING_PATH (any characters); a failing preflight stops here
-	@readout event-time-range --check-only && echo "==> dbt build $(or $(DBT_FLAGS),(incremental: new landing files only))" && dbt build $(DBT_FLAGS)
+	@readout build $(BUILD_FLAGS) $(if $(FORCE),--force) $(if $(DBT_FLAGS),-- $(DBT_FLAGS))
 
-rebuild: DBT_FLAGS := --full-refresh
 rebuild: build
 
 test: install

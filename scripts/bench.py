@@ -55,8 +55,8 @@ APPEND_SHARE = "1%"
 PANDAS_SIZES = (10_000_000,)
 STATS_ROWS = 10_000
 NO_APPEND = "readout simulate --append not available"
-STEPS = ("simulate", "full_build", "floor", "pandas", "no_change_refresh", "statistics", "raw_validation",
-         "append", "incremental_refresh", "floor_after_append", "raw_validation_new_batch",
+STEPS = ("simulate", "full_build", "floor", "pandas", "no_change_refresh", "no_change_dbt", "statistics",
+         "raw_validation", "append", "incremental_refresh", "floor_after_append", "raw_validation_new_batch",
          "raw_validation_after_append")
 
 
@@ -396,6 +396,14 @@ class SizeRun:
                          **({"caveat": refresh_caveat} if refresh_caveat else {}))
             else:
                 self.skipped("no_change_refresh", "the full build did not run or failed")
+        if self.wanted("no_change_dbt"):
+            if built:
+                self.run("no_change_dbt", "no-change refresh through dbt (make build FORCE=1)",
+                         [*make, "build", "FORCE=1"],
+                         note="what a no-change refresh costs when dbt runs anyway: every model's incremental "
+                              "check and every test")
+            else:
+                self.skipped("no_change_dbt", "the full build did not run or failed")
         if self.wanted("statistics"):
             self.internal("statistics", f"statistics on {STATS_ROWS:,} rows", "statistics", warehouse=False)
         validate = [str(BIN / "readout"), "contracts", "validate", "--stage", "raw", "--as-of", "manifest",

@@ -149,6 +149,7 @@ def render(run: dict, machine_info: dict) -> str:
         "floor": "floor: one DuckDB query",
         "pandas": "pandas notebook",
         "no_change_refresh": "no-change refresh (make build)",
+        "no_change_dbt": "no-change refresh through dbt (make build FORCE=1)",
         "statistics": f"statistics on {run.get('settings', {}).get('statistics_rows', 10_000):,} rows",
         "raw_validation": "raw contract validation, full",
         "append": f"append {run.get('settings', {}).get('append_events', '1%')} (simulate --append)",

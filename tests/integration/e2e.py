@@ -62,12 +62,12 @@ def dbt(*args: str, landing: Path, warehouse: Path, check: bool = True) -> subpr
 
 
 def dbt_build(landing: Path, warehouse: Path, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
-    """What ``make rebuild`` runs: the landing preflight, then ``dbt build --full-refresh`` (plus ``extra`` args).
+    """What ``make rebuild`` runs: ``readout build --full-refresh`` (the landing preflight, then ``dbt build
+    --full-refresh`` plus ``extra`` dbt args; the build's inputs are recorded for a later no-change refresh).
     Staging ingests by landing file, so no event-time range is needed."""
     env = project_env(landing, warehouse)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    readout("event-time-range", "--check-only", "--landing", str(landing), env=env)
-    return run([str(BIN / "dbt"), "build", "--full-refresh", *extra], env, check=check)
+    return readout("build", "--full-refresh", *(("--", *extra) if extra else ()), env=env, check=check)
 
 
 def query(warehouse: Path, sql: str):

@@ -1,0 +1,242 @@
+"""``readout build``: the landing preflight, then ``dbt build``, skipped when nothing it reads has changed.
+
+A refresh with no new landing file and no change to the project is answered from the build log in about a
+second instead of a dbt run (dbt still costs tens of seconds at 10M events with nothing to do: every test
+rescans its table). "Nothing changed" is decided by the build's inputs fingerprint, a sha256 over
+
+- every file in the landing zone: relative path, size and modification time (a rewritten file changes its
+  mtime, so a changed landing file is never skipped over: dbt runs and stops with the error naming it);
+- the content of every file dbt reads: dbt_project.yml, profiles.yml, models/, macros/, seeds/, tests/
+  (dbt's .sql/.yml/.csv), and the readout package the dbt Python models import;
+- the READOUT_* settings (but the two locations), and the versions of dbt-core, dbt-duckdb and duckdb.
+
+After a successful ``dbt build``, the fingerprint is recorded in the warehouse, in ``readout_build_inputs``
+beside the build log, under dbt's invocation id. A later plain ``readout build`` skips dbt only when the
+latest build in the log finished successfully and was recorded with the same fingerprint: a failed, killed
+or running build, a new file, an edited model or a deleted warehouse all mean dbt runs. ``--full-refresh``
+(``make rebuild``), ``--force`` (``make build FORCE=1``) and any dbt arguments always run dbt.
+
+This module runs dbt as a program; like the rest of the package, it imports nothing from dbt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.metadata
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from readout.landing import preflight, project_file
+from readout.paths import landing_path, warehouse_path
+
+BUILD_LOG_TABLE = "readout_build_log"
+INPUTS_TABLE = "readout_build_inputs"
+#: folders (under the dbt project) whose files dbt reads, and the suffixes that matter there
+PROJECT_FOLDERS = ("models", "macros", "seeds", "tests", "snapshots")
+PROJECT_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".py", ".md"}
+VERSIONED_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb")
+#: where the landing zone and the warehouse are: the landing files themselves are fingerprinted, and the
+#: warehouse is where the record is read, so a copied or moved pair is still current
+LOCATION_VARIABLES = {"READOUT_LANDING_PATH", "READOUT_DUCKDB_PATH"}
+
+
+class BuildError(ValueError):
+    """A problem the user can fix; printed as one line by the CLI (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Inputs:
+    fingerprint: str
+    landing_files: int
+    project_files: int
+
+
+# ----------------------------------------------------------------------------------------- fingerprint
+def _files_under(root: Path, suffixes: set[str] | None = None) -> list[Path]:
+    if not root.is_dir():
+        return []
+    found = []
+    for directory, subdirectories, names in os.walk(root):
+        subdirectories[:] = sorted(d for d in subdirectories if d != "__pycache__" and not d.startswith("."))
+        for name in sorted(names):
+            path = Path(directory) / name
+            if suffixes is None or path.suffix in suffixes:
+                found.append(path)
+    return found
+
+
+def inputs_fingerprint(project_dir: Path, landing: Path, profiles_dir: Path | None = None) -> Inputs:
+    """The fingerprint of everything a build reads (see the module docstring)."""
+    digest = hashlib.sha256()
+
+    def add(*parts: object) -> None:
+        digest.update("\x1f".join(map(str, parts)).encode() + b"\x1e")
+
+    landing_files = _files_under(landing)
+    for path in landing_files:
+        stat = path.stat()
+        add("landing", path.relative_to(landing).as_posix(), stat.st_size, stat.st_mtime_ns)
+    project_files = [project_dir / "dbt_project.yml"]
+    profiles = (profiles_dir or project_dir) / "profiles.yml"
+    if profiles.is_file():
+        project_files.append(profiles)
+    for folder in PROJECT_FOLDERS:
+        project_files += _files_under(project_dir / folder, PROJECT_SUFFIXES)
+    package = Path(__file__).resolve().parent
+    for path in project_files:
+        add("project", path.resolve().relative_to(project_dir.resolve()) if path.resolve().is_relative_to(
+            project_dir.resolve()) else path.name, hashlib.sha256(path.read_bytes()).hexdigest())
+    for path in _files_under(package, {".py"}):
+        add("package", path.relative_to(package).as_posix(), hashlib.sha256(path.read_bytes()).hexdigest())
+    for name in sorted(os.environ):
+        if name.startswith("READOUT_") and name not in LOCATION_VARIABLES:
+            add("env", name, os.environ[name])
+    for name in VERSIONED_PACKAGES:
+        try:
+            add("version", name, importlib.metadata.version(name))
+        except importlib.metadata.PackageNotFoundError:
+            add("version", name, "absent")
+    return Inputs(digest.hexdigest(), len(landing_files), len(project_files))
+
+
+# ---------------------------------------------------------------------------------------- build log
+def _schema_of(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
+    found = con.execute(
+        "select table_schema from information_schema.tables where table_name = ? order by table_schema limit 1",
+        [table],
+    ).fetchone()
+    return found[0] if found else None
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def current_build(warehouse: Path, fingerprint: str) -> tuple[str, str] | None:
+    """(invocation id, finished at) of the warehouse's latest build when it finished successfully and was
+    recorded with ``fingerprint``; None otherwise (no warehouse, no log, a failed, killed or running latest
+    build, or other inputs)."""
+    if not warehouse.is_file():
+        return None
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error:  # locked by a running build, or not a DuckDB file: let dbt say so
+        return None
+    try:
+        log_schema = _schema_of(con, BUILD_LOG_TABLE)
+        inputs_schema = _schema_of(con, INPUTS_TABLE)
+        if log_schema is None or inputs_schema is None:
+            return None
+        latest = con.execute(
+            f"""
+            select invocation_id, max(case when event = 'finished' then status end) as outcome,
+                   max(finished_at) as finished_at
+            from {_quoted(log_schema)}.{BUILD_LOG_TABLE}
+            group by invocation_id
+            order by min(started_at) desc
+            limit 1
+            """
+        ).fetchone()
+        if latest is None or latest[1] != "success":
+            return None
+        recorded = con.execute(
+            f"select 1 from {_quoted(inputs_schema)}.{INPUTS_TABLE} where invocation_id = ? and inputs_fingerprint = ?",
+            [latest[0], fingerprint],
+        ).fetchone()
+        return (latest[0], str(latest[2])[:19]) if recorded else None
+    finally:
+        con.close()
+
+
+def record_build(warehouse: Path, invocation_id: str, inputs: Inputs) -> None:
+    """Remember that build ``invocation_id`` read ``inputs`` (beside the build log, append-only)."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        schema = _schema_of(con, BUILD_LOG_TABLE) or "main"
+        con.execute(
+            f"""
+            create table if not exists {_quoted(schema)}.{INPUTS_TABLE} (
+                invocation_id varchar, inputs_fingerprint varchar, landing_files integer,
+                project_files integer, recorded_at timestamp
+            )
+            """
+        )
+        con.execute(
+            f"insert into {_quoted(schema)}.{INPUTS_TABLE} values (?, ?, ?, ?, now()::timestamp)",
+            [invocation_id, inputs.fingerprint, inputs.landing_files, inputs.project_files],
+        )
+    finally:
+        con.close()
+
+
+def _invocation_id(target_path: Path) -> str | None:
+    try:
+        return json.loads((target_path / "run_results.json").read_text())["metadata"]["invocation_id"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--full-refresh", action="store_true",
+                        help="start over from the landing zone as it is (`make rebuild`); never skipped")
+    parser.add_argument("--force", action="store_true",
+                        help="run dbt even when nothing changed since the last successful build (`make build FORCE=1`)")
+    parser.add_argument("--landing", help="landing zone (default: $READOUT_LANDING_PATH or data/landing)")
+    parser.add_argument("--project-dir", default=None, metavar="PATH",
+                        help="the dbt project (default: $DBT_PROJECT_DIR or the working directory)")
+    parser.add_argument("dbt_args", nargs=argparse.REMAINDER, metavar="-- DBT_ARG",
+                        help="more arguments for dbt build, after `--` (e.g. -- --select fct_metric_results+); "
+                             "a build with any is never skipped")
+
+
+def _say(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    landing = landing_path(args.landing)
+    if not landing.is_dir():
+        raise FileNotFoundError(f"landing zone {landing} not found (set READOUT_LANDING_PATH or pass --landing; "
+                                "`readout simulate` writes one)")
+    project_dir = project_file(args.project_dir).parent
+    dbt_args = [a for a in (args.dbt_args or []) if a != "--"] if args.dbt_args else []
+    _say("landing preflight (schema against the contract)")
+    preflight(landing, warn=lambda message: print(f"readout build: warning: {message}", file=sys.stderr))
+    warehouse = warehouse_path()
+    profiles_dir = Path(os.environ.get("DBT_PROFILES_DIR") or project_dir)
+    inputs = inputs_fingerprint(project_dir, landing, profiles_dir)
+    if not (args.full_refresh or args.force or dbt_args):
+        current = current_build(warehouse, inputs.fingerprint)
+        if current is not None:
+            _say(f"nothing changed since build {current[0][:8]} (finished {current[1]} UTC): the same "
+                 f"{inputs.landing_files} landing files and project files, so the marts are current; "
+                 "`make build FORCE=1` runs dbt anyway")
+            return 0
+    command = ["dbt", "build", *(["--full-refresh"] if args.full_refresh else []), *dbt_args]
+    shown = " ".join(command)
+    command += ["--project-dir", str(project_dir)]
+    _say(shown + ("" if args.full_refresh else "  (incremental: new landing files only)"))
+    started = time.monotonic()
+    try:
+        returncode = subprocess.run(command).returncode
+    except FileNotFoundError:
+        raise BuildError("dbt is not installed in this environment (run `make install`)") from None
+    if returncode != 0:
+        print(f"readout build: dbt build failed (exit {returncode}) after {time.monotonic() - started:.0f} s; "
+              "the build log records it and `readout report` warns", file=sys.stderr)
+        return returncode
+    # dbt resolves a relative DBT_TARGET_PATH against the working directory, as the warehouse path
+    target_path = Path(os.environ.get("DBT_TARGET_PATH") or project_dir / "target")
+    invocation_id = _invocation_id(target_path)
+    if invocation_id is not None and warehouse.is_file():
+        record_build(warehouse, invocation_id, inputs)
+    return 0

@@ -1,0 +1,85 @@
+"""readout build's no-change decision: the inputs fingerprint and the build log it is checked against."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from readout.build import BUILD_LOG_TABLE, INPUTS_TABLE, current_build, inputs_fingerprint, record_build
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> tuple[Path, Path]:
+    project_dir = tmp_path / "project"
+    (project_dir / "models").mkdir(parents=True)
+    (project_dir / "dbt_project.yml").write_text("name: p\n")
+    (project_dir / "models" / "m.sql").write_text("select 1 as x\n")
+    landing = tmp_path / "landing"
+    (landing / "events").mkdir(parents=True)
+    (landing / "events" / "part-0.parquet").write_bytes(b"rows")
+    return project_dir, landing
+
+
+def fingerprint(project) -> str:
+    return inputs_fingerprint(*project).fingerprint
+
+
+def test_the_fingerprint_is_stable_and_counts_what_it_read(project):
+    inputs = inputs_fingerprint(*project)
+    assert inputs.fingerprint == fingerprint(project)
+    assert (inputs.landing_files, inputs.project_files) == (1, 2)
+
+
+def test_a_new_landing_file_a_rewritten_one_or_an_edited_model_changes_the_fingerprint(project):
+    project_dir, landing = project
+    seen = {fingerprint(project)}
+    (landing / "events" / "part-1.parquet").write_bytes(b"more rows")
+    seen.add(fingerprint(project))
+    stat = (landing / "events" / "part-0.parquet").stat()
+    os.utime(landing / "events" / "part-0.parquet", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    seen.add(fingerprint(project))
+    (project_dir / "models" / "m.sql").write_text("select 2 as x\n")
+    seen.add(fingerprint(project))
+    assert len(seen) == 4
+
+
+def test_settings_change_the_fingerprint_but_the_locations_do_not(project, monkeypatch):
+    before = fingerprint(project)
+    monkeypatch.setenv("READOUT_DUCKDB_PATH", "/elsewhere/warehouse.duckdb")
+    monkeypatch.setenv("READOUT_LANDING_PATH", "/elsewhere/landing")
+    assert fingerprint(project) == before
+    monkeypatch.setenv("READOUT_DUCKDB_MEMORY_LIMIT", "1GB")
+    assert fingerprint(project) != before
+
+
+def write_log(warehouse: Path, rows: list[tuple[str, str, str, str]]) -> None:
+    """Build log rows: (invocation id, event, status, started at)."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f"create table if not exists {BUILD_LOG_TABLE} (invocation_id varchar, event varchar, "
+                    "status varchar, started_at timestamp, finished_at timestamp)")
+        for invocation, event, status, started in rows:
+            con.execute(f"insert into {BUILD_LOG_TABLE} values (?, ?, ?, ?, ?)",
+                        [invocation, event, status, started, started if event == "finished" else None])
+
+
+def test_only_a_successful_latest_build_with_the_same_inputs_is_current(project, tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    inputs = inputs_fingerprint(*project)
+    assert current_build(warehouse, inputs.fingerprint) is None  # no warehouse
+    write_log(warehouse, [("a", "started", "started", "2026-01-01 10:00"), ("a", "finished", "success", "2026-01-01 10:00")])
+    assert current_build(warehouse, inputs.fingerprint) is None  # built, but its inputs were never recorded
+    record_build(warehouse, "a", inputs)
+    assert current_build(warehouse, inputs.fingerprint)[0] == "a"
+    assert current_build(warehouse, "another fingerprint") is None
+    write_log(warehouse, [("b", "started", "started", "2026-01-02 10:00")])  # killed, or still running
+    assert current_build(warehouse, inputs.fingerprint) is None
+    write_log(warehouse, [("b", "finished", "failed", "2026-01-02 10:00")])
+    assert current_build(warehouse, inputs.fingerprint) is None
+    write_log(warehouse, [("c", "started", "started", "2026-01-03 10:00"), ("c", "finished", "success", "2026-01-03 10:00")])
+    record_build(warehouse, "c", inputs)
+    assert current_build(warehouse, inputs.fingerprint)[0] == "c"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(f"select count(*) from {INPUTS_TABLE}").fetchone()[0] == 2
