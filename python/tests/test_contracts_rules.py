@@ -496,7 +496,7 @@ METRICS = ["conversion", "revenue", "revenue_per_session", "retention_d7", "sess
 def _stats(faults: bool) -> pd.DataFrame:
     rows = [dict(experiment_id="exp_e", experiment_version=1, population=population, variant_id=variant,
                  metric_id=metric, metric_type="mean", direction="increase", role="secondary", metric_version=1,
-                 allocation_weight=0.5, n_units=40, n_units_window_incomplete=0, n_units_capped=0, metric_sum=10.0,
+                 allocation_weight=0.5, n_units=40, n_units_window_in_progress=0, n_units_window_truncated=0, n_units_capped=0, metric_sum=10.0,
                  metric_sum_of_squares=12.0, covariate_sum=3.0, covariate_sum_of_squares=4.0,
                  is_control=variant == "control")
             for population in ("assigned", "exposed") for variant in ("control", "treatment") for metric in METRICS]
@@ -516,7 +516,9 @@ def _results(faults: bool) -> pd.DataFrame:
                  mean_variant=1.1, absolute_lift=0.1, absolute_lift_ci_lower=-0.1, absolute_lift_ci_upper=0.3,
                  relative_lift=0.1, relative_lift_ci_lower=-0.1, relative_lift_ci_upper=0.3, p_value=0.3,
                  adjusted_p_value=0.6, sequential_ci_lower=-0.2, sequential_ci_upper=0.4, alpha=0.05,
-                 is_significant=False, correction_method="holm", correction_family_size=len(METRICS))
+                 is_significant=False, correction_method="holm", correction_family_size=len(METRICS),
+                 readout_status="confirmed", status_reason_text="Confirmed.", n_units_window_in_progress=0,
+                 n_units_window_truncated=0)
             for population in ("assigned", "exposed") for metric in METRICS]
     frame = pd.DataFrame(rows).astype(object)
     if faults:

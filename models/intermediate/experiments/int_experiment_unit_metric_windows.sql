@@ -4,7 +4,15 @@
     which matters only for the intent-to-treat population): it starts window_start_days after the
     anchor and ends window_end_days after it, capped at the experiment's end. The pre-exposure
     covariate window (for CUPED) is the covariate_lookback_days before the anchor.
-    is_window_complete compares the window end with the data watermark (the latest received_at).
+    window_status says whether the unit counts in the metric's statistics:
+    - truncated: the experiment ended before the window's full length (window_end_days) had passed; the
+      unit never measures the catalog's metric (its missing days would count as zeros), so it is left out
+      of the statistics and counted apart, for good;
+    - complete: the window ends at or before the experiment version's watermark (the slowest source that
+      could send its units' events: latest received_at minus the contract's arrival lag,
+      int_experiment_version_watermarks);
+    - in_progress: not yet complete; left out of the statistics (not counted as a zero) until it is.
+    is_window_complete is window_status = 'complete'.
 -#}
 with
 
@@ -29,9 +37,9 @@ metrics as (
 
 ),
 
-watermark as (
+watermarks as (
 
-    select max(received_at) as data_watermark_at from {{ ref('stg_landing__events') }}
+    select * from {{ ref('int_experiment_version_watermarks') }}
 
 ),
 
@@ -49,7 +57,8 @@ anchored as (
         metrics.metric_id,
         metrics.window_start_days,
         metrics.window_end_days,
-        metrics.covariate_lookback_days
+        metrics.covariate_lookback_days,
+        {{ dbt.dateadd('day', 'metrics.window_end_days', 'coalesce(units.first_exposed_at, units.assigned_at)') }} as full_window_end_at
 
     from units
     inner join event_experiment_versions
@@ -73,15 +82,18 @@ windows as (
         {{ dbt.dateadd('day', 'anchored.window_start_days', 'anchored.anchor_at') }} as window_start_at,
         case
             when anchored.experiment_ended_at is not null
-                and anchored.experiment_ended_at < {{ dbt.dateadd('day', 'anchored.window_end_days', 'anchored.anchor_at') }}
+                and anchored.experiment_ended_at < anchored.full_window_end_at
                 then anchored.experiment_ended_at
-            else {{ dbt.dateadd('day', 'anchored.window_end_days', 'anchored.anchor_at') }}
+            else anchored.full_window_end_at
         end as window_end_at,
         {{ dbt.dateadd('day', '-1 * anchored.covariate_lookback_days', 'anchored.anchor_at') }} as covariate_window_start_at,
-        watermark.data_watermark_at
+        coalesce(anchored.experiment_ended_at < anchored.full_window_end_at, false) as is_window_truncated,
+        watermarks.watermark_at as data_watermark_at
 
     from anchored
-    cross join watermark
+    left join watermarks
+        on anchored.experiment_id = watermarks.experiment_id
+        and anchored.experiment_version = watermarks.experiment_version
 
 ),
 
@@ -89,7 +101,13 @@ final as (
 
     select
         windows.*,
-        windows.window_end_at <= windows.data_watermark_at as is_window_complete
+        case
+            when windows.is_window_truncated then 'truncated'
+            when windows.window_end_at <= windows.data_watermark_at then 'complete'
+            else 'in_progress'
+        end as window_status,
+        not windows.is_window_truncated
+            and coalesce(windows.window_end_at <= windows.data_watermark_at, false) as is_window_complete
 
     from windows
 

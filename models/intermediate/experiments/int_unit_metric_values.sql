@@ -56,6 +56,7 @@ uncapped as (
         windows.is_in_assigned_population,
         windows.is_in_exposed_population,
         windows.is_window_complete,
+        windows.is_window_truncated,
         cast(coalesce({{ readout.metric_aggregate(metric.numerator_aggregation, is_numerator ~ " and " ~ in_window) }}, 0) as {{ readout.type_double() }}) as metric_value,
         {% if metric.metric_type == 'ratio' -%}
         cast(coalesce({{ readout.metric_aggregate(metric.denominator_aggregation, is_denominator ~ " and " ~ in_window) }}, 0) as {{ readout.type_double() }})
@@ -75,7 +76,7 @@ uncapped as (
         and events.event_at >= coalesce(windows.covariate_window_start_at, windows.window_start_at)
         and events.event_at < windows.window_end_at
     where windows.metric_id = {{ readout.quote_string(metric.metric_id) }}
-    group by 1, 2, 3, 4, 5, 6, 7, 8
+    group by 1, 2, 3, 4, 5, 6, 7, 8, 9
     {% if not loop.last %}union all{% endif %}
 {%- endfor %}
 {%- if metrics | length == 0 %}
@@ -88,6 +89,7 @@ uncapped as (
         cast(null as {{ dbt.type_boolean() }}) as is_in_assigned_population,
         cast(null as {{ dbt.type_boolean() }}) as is_in_exposed_population,
         cast(null as {{ dbt.type_boolean() }}) as is_window_complete,
+        cast(null as {{ dbt.type_boolean() }}) as is_window_truncated,
         cast(null as {{ readout.type_double() }}) as metric_value,
         cast(null as {{ readout.type_double() }}) as denominator_value,
         cast(null as {{ readout.type_double() }}) as covariate_value
@@ -144,6 +146,7 @@ capped as (
         uncapped.is_in_assigned_population,
         uncapped.is_in_exposed_population,
         uncapped.is_window_complete,
+        uncapped.is_window_truncated,
         uncapped.metric_value as uncapped_metric_value,
         case
             when catalog.cap_type = 'absolute' and uncapped.metric_value > catalog.cap_value then catalog.cap_value
@@ -225,6 +228,7 @@ from_imports as (
         flagged_units.is_in_assigned_population,
         flagged_units.is_in_exposed_population,
         true as is_window_complete,
+        false as is_window_truncated,
         import_outcomes_ranked.metric_value as uncapped_metric_value,
         import_outcomes_ranked.metric_value,
         cast(null as {{ readout.type_double() }}) as denominator_value,

@@ -1,7 +1,9 @@
 {#-
     Per-variant sufficient statistics: experiment version x population (assigned = intent to treat,
-    exposed = eligible exposed units) x variant x metric. Units whose metric window is not yet
-    complete are left out of the sums and counted in n_units_window_incomplete. Every sum is exact
+    exposed = eligible exposed units) x variant x metric. Only units whose metric window is complete
+    (int_experiment_unit_metric_windows) are in n_units and the sums; the others are counted, in
+    n_units_window_in_progress (not yet complete at the version's watermark) or n_units_window_truncated
+    (cut short by the experiment's end: never complete). Every sum is exact
     (readout.exact_sum: terms rounded to 6 decimal places, added as decimals), so two builds of the
     same data give byte-identical statistics and readouts.
 -#}
@@ -42,7 +44,8 @@ aggregated as (
         variant_id,
         metric_id,
         sum(case when is_window_complete then 1 else 0 end) as n_units,
-        sum(case when is_window_complete then 0 else 1 end) as n_units_window_incomplete,
+        sum(case when is_window_complete or is_window_truncated then 0 else 1 end) as n_units_window_in_progress,
+        sum(case when is_window_truncated then 1 else 0 end) as n_units_window_truncated,
         sum(case when is_window_complete and is_capped then 1 else 0 end) as n_units_capped,
         -- exact sums (readout.exact_sum): a rebuild of the same data gives byte-identical statistics
         {{ readout.exact_sum('case when is_window_complete then metric_value end') }} as metric_sum,
@@ -79,7 +82,8 @@ final as (
         cast(variants.allocation_weight as {{ readout.type_double() }}) as allocation_weight,
         definitions.non_inferiority_margin,
         cast(aggregated.n_units as {{ dbt.type_bigint() }}) as n_units,
-        cast(aggregated.n_units_window_incomplete as {{ dbt.type_bigint() }}) as n_units_window_incomplete,
+        cast(aggregated.n_units_window_in_progress as {{ dbt.type_bigint() }}) as n_units_window_in_progress,
+        cast(aggregated.n_units_window_truncated as {{ dbt.type_bigint() }}) as n_units_window_truncated,
         cast(aggregated.n_units_capped as {{ dbt.type_bigint() }}) as n_units_capped,
         cast(aggregated.metric_sum as {{ readout.type_double() }}) as metric_sum,
         cast(aggregated.metric_sum_of_squares as {{ readout.type_double() }}) as metric_sum_of_squares,
