@@ -64,11 +64,13 @@ order by all
 RESULTS_SQL = """
 select experiment_id, experiment_version, variant_id, metric_id, metric_role, estimator,
        mean_control, mean_variant, relative_lift, relative_lift_ci_lower, relative_lift_ci_upper,
-       adjusted_p_value, is_significant, guardrail_status, status_reason
+       adjusted_p_value, is_significant, guardrail_status, status_reason, {status_columns}
 from marts.fct_metric_results
 where population = ? and (metric_role in ('primary', 'guardrail') or ?)
 order by experiment_id, experiment_version, variant_id, metric_role, metric_id, estimator
 """
+#: the readout status columns (issue 12); a warehouse built before them reads them as null
+STATUS_COLUMNS = ("readout_status", "status_reasons", "status_reason_text")
 
 
 def _percent(value: float) -> str:
@@ -184,6 +186,29 @@ def _schema_of(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
     return found[0] if found else None
 
 
+def _columns_of(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
+    return {row[0] for row in con.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+        [schema, table]).fetchall()}
+
+
+def _results_sql(con: duckdb.DuckDBPyConnection) -> str:
+    present = _columns_of(con, "marts", "fct_metric_results")
+    return RESULTS_SQL.format(status_columns=", ".join(
+        name if name in present else f"null::varchar as {name}" for name in STATUS_COLUMNS))
+
+
+def readout_status(row) -> str:
+    """The row's readout status and its reason codes, as printed at the end of its line: ``[confirmed]``,
+    ``[provisional: experiment_running, windows_in_progress]``; empty for a warehouse built before readouts
+    had a status."""
+    status = _text(row.readout_status)
+    reasons = [code for code in _text(row.status_reasons).split(",") if code]
+    if not status:
+        return ""
+    return f"[{status}]" if not reasons else f"[{status}: {', '.join(reasons)}]"
+
+
 def _build_log(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
     """The build log's rows, or None for a warehouse built before the project wrote one."""
     schema = _schema_of(con, BUILD_LOG_TABLE)
@@ -289,7 +314,7 @@ def render(warehouse: Path, population: str = "exposed", all_metrics: bool = Fal
         with duckdb.connect(str(warehouse), read_only=True) as con:
             state = build_state(_build_log(con))
             srm = con.execute(SRM_SQL).df()
-            results = con.execute(RESULTS_SQL, [population, all_metrics]).df()
+            results = con.execute(_results_sql(con), [population, all_metrics]).df()
             # the quality marts came with issue 10: an older warehouse has none, and its report still reads
             volume = con.execute(VOLUME_SQL).df() if _schema_of(con, "fct_volume_checks") == "marts" else pd.DataFrame(
                 columns=["experiment_id", "experiment_version"])
@@ -336,10 +361,11 @@ def render(warehouse: Path, population: str = "exposed", all_metrics: bool = Fal
     if alarmed:
         lines += ["", "Data-quality alarms (volume by day x platform x variant, sample ratio per platform and day)"]
         lines += quality_alarms(volume, segments, primary)
-    lines += ["", "Metric results (relative lift, 95% interval, adjusted p)"]
+    lines += ["", "Metric results (relative lift, 95% interval, adjusted p, [readout status: reasons])"]
     for row in results.itertuples():
         key = (row.experiment_id, row.experiment_version)
         flags = []
+        status = readout_status(row)
         if row.is_significant is True:
             flags.append("significant")
         if isinstance(row.guardrail_status, str):
@@ -356,9 +382,25 @@ def render(warehouse: Path, population: str = "exposed", all_metrics: bool = Fal
         lines.append(
             f"  {row.experiment_id} v{row.experiment_version} {row.variant_id} {row.metric_id} [{row.estimator}]: "
             f"{_percent(row.relative_lift)} ({_percent(row.relative_lift_ci_lower)}, {_percent(row.relative_lift_ci_upper)}), "
-            f"p = {p_value}" + (f"  {'; '.join(flags)}" if flags else "")
+            f"p = {p_value}" + (f"  {'; '.join(flags)}" if flags else "") + (f"  {status}" if status else "")
         )
+    lines += _status_sentences(results)
     return "\n".join(lines)
+
+
+def _status_sentences(results: pd.DataFrame) -> list[str]:
+    """Why each experiment version's readout is what it is, in plain words: one sentence per experiment
+    version, that of its result with the most reasons (the window counts differ per metric and variant)."""
+    texts = results.dropna(subset=["status_reason_text"])
+    if texts.empty:
+        return []
+    lines = ["", "Readout status (per experiment version, the result held back by the most reasons)"]
+    for (experiment_id, version), rows in texts.groupby(["experiment_id", "experiment_version"], sort=True):
+        codes = rows["status_reasons"].fillna("")
+        worst = rows.loc[(codes.str.count(",") + (codes != "")).idxmax()]
+        which = f" ({worst.variant_id} {worst.metric_id})" if isinstance(worst.status_reasons, str) else ""
+        lines.append(f"  {experiment_id} v{version}{which}: {worst.status_reason_text}")
+    return lines
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

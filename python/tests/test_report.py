@@ -90,6 +90,29 @@ def test_a_volume_shortfall_is_read_against_the_primary_metric_and_blocks_finali
     assert "Data-quality alarms" not in render(warehouse)
 
 
+def test_each_result_line_ends_with_its_readout_status_and_reasons(warehouse):
+    # a warehouse built before readouts had a status (the fixture's) reports without one
+    text = render(warehouse)
+    assert "[confirmed]" not in text and "[provisional" not in text and "Readout status" not in text
+    with duckdb.connect(str(warehouse)) as con:
+        for column in ("readout_status", "status_reasons", "status_reason_text"):
+            con.execute(f"alter table marts.fct_metric_results add column {column} varchar")
+        con.execute("update marts.fct_metric_results set readout_status = 'provisional', "
+                    "status_reasons = 'lookback_open,sample_ratio_mismatch', status_reason_text = 'Provisional: the "
+                    "late-data lookback has not closed; a sample ratio mismatch blocks it.' where experiment_id = 'e1'")
+        con.execute("update marts.fct_metric_results set readout_status = 'confirmed', status_reasons = null, "
+                    "status_reason_text = 'Confirmed: the version ended.' where experiment_id = 'e2'")
+    text = render(warehouse)
+    assert ("e1 v1 treatment conversion [unadjusted]: +20.0% (+5.0%, +35.0%), p = 0.01  significant; SRM: do not "
+            "trust  [provisional: lookback_open, sample_ratio_mismatch]") in text
+    assert ("e2 v1 treatment retention [unadjusted]: -10.0% (-15.0%, -5.0%), p = 0.001  significant; guardrail fail  "
+            "[confirmed]") in text
+    # one plain sentence per experiment version; a provisional one names the result it describes
+    assert ("\n  e1 v1 (treatment conversion): Provisional: the late-data lookback has not closed; a sample ratio "
+            "mismatch blocks it.") in text
+    assert "\n  e2 v1: Confirmed: the version ended." in text
+
+
 def test_report_without_a_warehouse_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="run `make demo`"):
         render(tmp_path / "missing.duckdb")
