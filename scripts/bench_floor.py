@@ -7,9 +7,12 @@ keeping the earliest received copy; identity stitching (user id, else the user t
 resolves to, else the anonymous id); first assignment and first exposure per unit x experiment
 version; the eligibility rules of int_experiment_units_flagged (consent denied, bot or internal
 traffic, several variants, exposed before assigned, outside the version's run); the metric window
-from first exposure (catalog window_start_days/window_end_days, capped at the version's end);
-units whose window ends after the data watermark (latest received_at) are left out of n, sum and
-sum of squares.
+from first exposure (catalog window_start_days/window_end_days); a unit counts only when its window
+is complete: not cut short by the version's end (truncated) and ending at or before the version's
+watermark, the minimum over the source systems that sent any event of its assigned or exposed units of
+each source's latest received_at minus the raw contract's arrival lag (dbt var lookback_days), or the
+landing zone's latest minus the lag for an idle source (nothing received for longer than the lag) or a
+version no source sent events for (int_source_system_watermarks, int_experiment_version_watermarks).
 
 What the floor skips: the staging quarantine rules (missing ids, unknown names and versions,
 future or unparseable timestamps, NaN/negative/missing revenue, ...), the duplicate tie-break by
@@ -24,6 +27,8 @@ import csv
 import math
 import time
 from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
 
 #: metric types and aggregations the floor computes (n, sum, sum of squares of a per-unit value)
 FLOOR_METRIC_TYPES = ("proportion", "mean", "count")
@@ -65,6 +70,14 @@ def catalog_metrics(catalog_csv: Path) -> tuple[list[dict], dict[str, str]]:
     return covered, skipped
 
 
+def arrival_lag_days(project: Path = PROJECT) -> int:
+    """The arrival lag the raw events contract allows, in days: dbt_project.yml's var lookback_days, the one
+    place it is set (the models' watermarks subtract the same)."""
+    import yaml
+
+    return int(yaml.safe_load((project / "dbt_project.yml").read_text())["vars"]["lookback_days"])
+
+
 def _quote(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
@@ -77,10 +90,11 @@ def _landing_relation(landing: Path) -> str:
             f"union all by name select * from (select {empty}) where false)")
 
 
-def floor_sql(landing: Path, metrics: list[dict]) -> str:
+def floor_sql(landing: Path, metrics: list[dict], lag_days: int | None = None) -> str:
     """ONE DuckDB query: exposed-population n, sum and sum of squares per version x variant x metric."""
     if not metrics:
         raise ValueError("the floor covers no catalog metric")
+    lag = arrival_lag_days() if lag_days is None else int(lag_days)
     event_names = sorted({metric["event_name"] for metric in metrics})
     longest_days = max(metric["window_end_days"] for metric in metrics)
     value_columns, unpivot = [], []
@@ -96,8 +110,9 @@ def floor_sql(landing: Path, metrics: list[dict]) -> str:
             "sum_revenue": f"coalesce(sum(case when {window} then coalesce(events.revenue, 0) else 0 end), 0)",
         }[metric["aggregation"]]
         value_columns.append(f"cast({aggregate} as double) as value__{name}")
-        complete = (f"least(anchor_at + interval ({metric['window_end_days']}) day,"
-                    f" coalesce(ended_at, 'infinity'::timestamp)) <= watermark_at")
+        full_end = f"anchor_at + interval ({metric['window_end_days']}) day"
+        complete = (f"{full_end} <= coalesce(ended_at, 'infinity'::timestamp)"  # not truncated
+                    f" and {full_end} <= watermark_at")
         unpivot.append(f"select experiment_id, experiment_version, variant_id, {_quote(name)} as metric_id,"
                        f" value__{name} as metric_value, {complete} as is_window_complete from unit_values")
     unpivoted = "\n        union all\n        ".join(unpivot)
@@ -197,22 +212,46 @@ units as (
         and not coalesce(exposures.last_exposed_at > versions.ended_at, false)
         and not coalesce(assignments.assigned_at > versions.ended_at, false)
 ),
-watermark as (
-    select max(received_at) as watermark_at from deduplicated
+source_last as (
+    select source_system, max(received_at) as last_received_at from deduplicated group by 1
+),
+landing_watermark as (
+    select max(last_received_at) - interval ({lag}) day as watermark_at from source_last
+),
+source_watermarks as (
+    -- latest received_at minus the lag; an idle source (quiet for longer than the lag) gets the zone's
+    select source_last.source_system,
+        case when source_last.last_received_at <= landing_watermark.watermark_at then landing_watermark.watermark_at
+             else source_last.last_received_at - interval ({lag}) day end as watermark_at
+    from source_last
+    cross join landing_watermark
+),
+version_watermarks as (
+    -- the slowest source that sent any event of the version's assigned or exposed units
+    select keys.experiment_id, keys.experiment_version, min(source_watermarks.watermark_at) as watermark_at
+    from (select unit_id, experiment_id, experiment_version from assignments
+          union select unit_id, experiment_id, experiment_version from exposures) as keys
+    inner join (select distinct unit_id, source_system from events) as unit_sources
+        on keys.unit_id = unit_sources.unit_id
+    inner join source_watermarks on unit_sources.source_system = source_watermarks.source_system
+    group by 1, 2
 ),
 unit_values as (
     select units.experiment_id, units.experiment_version, units.variant_id, units.anchor_at, units.ended_at,
-        watermark.watermark_at,
+        coalesce(version_watermarks.watermark_at, landing_watermark.watermark_at) as watermark_at,
         {(',' + chr(10) + '        ').join(value_columns)}
     from units
-    cross join watermark
+    cross join landing_watermark
+    left join version_watermarks
+        on units.experiment_id = version_watermarks.experiment_id
+        and units.experiment_version = version_watermarks.experiment_version
     left join events
         on units.unit_id = events.unit_id
         and events.event_name in ({', '.join(_quote(name) for name in event_names)})
         and events.event_at >= units.anchor_at
         and events.event_at < units.anchor_at + interval ({longest_days}) day
     group by units.unit_id, units.experiment_id, units.experiment_version, units.variant_id, units.anchor_at,
-        units.ended_at, watermark.watermark_at
+        units.ended_at, version_watermarks.watermark_at, landing_watermark.watermark_at
 ),
 metric_values as (
     {unpivoted}
@@ -266,7 +305,11 @@ def run_pandas(landing: Path, metrics: list[dict]):
 
     # dedup per producer's event id, earliest received first
     frame = frame.sort_values("received_at", kind="stable").drop_duplicates(["source_system", "event_id"])
-    watermark = frame["received_at"].max()
+    # per-source watermarks: latest received_at minus the lag; an idle source gets the landing zone's
+    lag = pd.to_timedelta(arrival_lag_days(), unit="D")
+    last_received = frame.groupby("source_system")["received_at"].max()
+    landing_watermark = last_received.max() - lag
+    source_watermarks = (last_received - lag).where(last_received > landing_watermark, landing_watermark)
 
     # identity stitching
     links = frame[frame["anonymous_id"].notna() & frame["user_id"].notna()]
@@ -294,6 +337,12 @@ def run_pandas(landing: Path, metrics: list[dict]):
 
     assigned = first_per_unit("experiment_assigned")
     exposed = first_per_unit("experiment_exposed")
+    # a version's watermark: the slowest source that sent any event of its assigned or exposed units
+    keys = ["unit_id", "experiment_id", "experiment_version"]
+    unit_sources = frame[["unit_id", "source_system"]].drop_duplicates()
+    version_sources = pd.concat([assigned[keys], exposed[keys]]).drop_duplicates().merge(unit_sources, on="unit_id")
+    version_sources["watermark_at"] = version_sources["source_system"].map(source_watermarks)
+    version_watermarks = version_sources.groupby(["experiment_id", "experiment_version"])["watermark_at"].min()
     units = assigned.merge(exposed, on=["unit_id", "experiment_id", "experiment_version"], suffixes=("_a", "_x"))
     units = units.merge(versions, on=["experiment_id", "experiment_version"])
     units = units.merge(profiles, left_on="unit_id", right_index=True)
@@ -310,6 +359,8 @@ def run_pandas(landing: Path, metrics: list[dict]):
                              "ended_at"]].rename(columns={"variant_id_a": "variant_id", "first_at_x": "anchor_at"})
     units = units.reset_index(drop=True)
     units["unit_row"] = np.arange(len(units))
+    units["watermark_at"] = pd.MultiIndex.from_frame(units[["experiment_id", "experiment_version"]]).map(
+        version_watermarks.to_dict()).fillna(landing_watermark) if len(units) else landing_watermark
 
     outcome = frame[frame["event_name"].isin({metric["event_name"] for metric in metrics})][
         ["unit_id", "event_name", "event_at", "revenue"]]
@@ -334,7 +385,9 @@ def run_pandas(landing: Path, metrics: list[dict]):
             per_unit = hits.groupby("unit_row").size().clip(upper=1)
         values = units[["experiment_id", "experiment_version", "variant_id"]].copy()
         values["metric_value"] = per_unit.reindex(units["unit_row"]).fillna(0).astype(float).to_numpy()
-        values = values[(window_end <= watermark).to_numpy()]
+        full_end = units["anchor_at"] + pd.to_timedelta(metric["window_end_days"], unit="D")
+        complete = (units["ended_at"].isna() | (full_end <= units["ended_at"])) & (full_end <= units["watermark_at"])
+        values = values[complete.to_numpy()]
         values["metric_value_squared"] = values["metric_value"] ** 2
         stats = values.groupby(["experiment_id", "experiment_version", "variant_id"]).agg(
             n_units=("metric_value", "size"), metric_sum=("metric_value", "sum"),
