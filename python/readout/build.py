@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import yaml
 
 from readout.landing import preflight, project_file
 from readout.paths import landing_path, warehouse_path
@@ -177,6 +178,41 @@ def record_build(warehouse: Path, invocation_id: str, inputs: Inputs) -> None:
         con.close()
 
 
+def code_version(project_dir: Path) -> str:
+    """The project's git commit; with ``+uncommitted:<12 hex>`` (the sha256 of the files dbt reads and of the
+    package) when the working tree has changes, so two builds of different uncommitted code differ; without
+    git, ``files:<12 hex>``."""
+    digest = hashlib.sha256()
+    for folder in PROJECT_FOLDERS:
+        for path in _files_under(project_dir / folder, PROJECT_SUFFIXES):
+            digest.update(path.read_bytes())
+    for path in _files_under(Path(__file__).resolve().parent, {".py"}):
+        digest.update(path.read_bytes())
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_dir, capture_output=True, text=True,
+                                timeout=10)
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=project_dir,
+                                capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        commit = status = None
+    if commit is not None and commit.returncode == 0 and status.returncode == 0:
+        return commit.stdout.strip() + (f"+uncommitted:{digest.hexdigest()[:12]}" if status.stdout.strip() else "")
+    return f"files:{digest.hexdigest()[:12]}"
+
+
+def contract_versions(project_dir: Path) -> str:
+    """Every data contract's name and version, ``name:vN`` comma-separated (contracts/*.yml)."""
+    versions = []
+    for path in sorted((project_dir / "contracts").glob("*.yml")):
+        try:
+            document = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            document = {}
+        if isinstance(document, dict) and "contract_version" in document:
+            versions.append(f"{document.get('name', path.stem)}:v{document['contract_version']}")
+    return ",".join(versions) or "none"
+
+
 def _invocation_id(target_path: Path) -> str | None:
     try:
         return json.loads((target_path / "run_results.json").read_text())["metadata"]["invocation_id"]
@@ -227,7 +263,9 @@ def run(args: argparse.Namespace) -> int:
     _say(shown + ("" if args.full_refresh else "  (incremental: new landing files only)"))
     started = time.monotonic()
     try:
-        returncode = subprocess.run(command).returncode
+        environment = dict(os.environ, READOUT_CODE_VERSION=code_version(project_dir),
+                           READOUT_CONTRACT_VERSIONS=contract_versions(project_dir))
+        returncode = subprocess.run(command, env=environment).returncode
     except FileNotFoundError:
         raise BuildError("dbt is not installed in this environment (run `make install`)") from None
     if returncode != 0:

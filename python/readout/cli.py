@@ -14,6 +14,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "contracts": ("readout.contracts", "validate the data contracts (GX suites) and generate the suites from contracts/*.yml"),
     "report": ("readout.report", "print the readout (sample ratio checks, primary and guardrail metrics) from the warehouse"),
     "build": ("readout.build", "the landing preflight, then dbt build (incremental); skipped when nothing changed"),
+    "history": ("readout.history", "list the builds in the readout history, or export it to Parquet"),
     "event-time-range": ("readout.landing", "print the dbt flags that bound a backfill to the landing zone's event time"),
 }
 

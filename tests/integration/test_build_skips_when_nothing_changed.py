@@ -1,31 +1,76 @@
 """`make build` (readout build) does not run dbt when nothing it reads has changed since the last successful
-build, and runs it as soon as something has: here a landing file rewritten (its mtime moves)."""
+build, and runs it as soon as something has (here a landing file rewritten: its mtime moves). And the readout
+history (issue 12): every build appends its readout, `--full-refresh` keeps what is there, and two builds of the
+same data and code are compared as 'nothing moved'."""
 
 from __future__ import annotations
 
 import os
 import shutil
 
+import pytest
+
 from e2e import project_env, query, readout
 
 LOG = "select count(*) as n from main.readout_build_log"
+HISTORY = "history.fct_readout_history"
 
 
-def test_a_refresh_with_nothing_changed_skips_dbt_and_a_changed_input_runs_it(clean_simulation, tmp_path):
-    landing, warehouse = tmp_path / "landing", tmp_path / "warehouse.duckdb"
+@pytest.fixture(scope="module")
+def refreshed(clean_simulation, tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("build_skips")
+    landing, warehouse = root / "landing", root / "warehouse.duckdb"
     shutil.copytree(clean_simulation["landing"], landing)  # copy2: modification times are kept
     shutil.copy2(clean_simulation["warehouse"], warehouse)
     env = project_env(landing, warehouse)
-    builds = int(query(warehouse, LOG).n[0])
-
-    skipped = readout("build", env=env)
-    assert "nothing changed since build" in skipped.stdout, skipped.stdout
-    assert int(query(warehouse, LOG).n[0]) == builds  # dbt did not run: no build log row
-
+    steps = {"log_rows_at_start": int(query(warehouse, LOG).n[0])}
+    steps["skipped"] = readout("build", env=env).stdout
+    steps["log_rows_after_skip"] = int(query(warehouse, LOG).n[0])
+    steps["full_refresh"] = readout("build", "--full-refresh", env=env).stdout
+    steps["skipped_after_full_refresh"] = readout("build", env=env).stdout
     touched = sorted((landing / "events").rglob("*.parquet"))[0]
     stat = touched.stat()
     os.utime(touched, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-    ran = readout("build", env=env)
-    assert "nothing changed" not in ran.stdout
-    assert int(query(warehouse, LOG).n[0]) == builds + 2  # a started and a finished row
-    assert "nothing changed since build" in readout("build", env=env).stdout  # and that build was recorded
+    steps["after_touch"] = readout("build", env=env).stdout
+    steps["log_rows_at_end"] = int(query(warehouse, LOG).n[0])
+    steps["skipped_at_end"] = readout("build", env=env).stdout
+    return {"warehouse": warehouse, **steps}
+
+
+def test_a_refresh_with_nothing_changed_skips_dbt(refreshed):
+    assert "nothing changed since build" in refreshed["skipped"], refreshed["skipped"]
+    assert refreshed["log_rows_after_skip"] == refreshed["log_rows_at_start"]  # dbt did not run: no log row
+    assert "nothing changed since build" in refreshed["skipped_after_full_refresh"]  # the full refresh was recorded
+
+
+def test_a_changed_input_runs_dbt_and_that_build_is_recorded(refreshed):
+    assert "nothing changed" not in refreshed["full_refresh"] + refreshed["after_touch"]
+    # the full refresh and the refresh after the touch: a started and a finished row each
+    assert refreshed["log_rows_at_end"] == refreshed["log_rows_after_skip"] + 4
+    assert "nothing changed since build" in refreshed["skipped_at_end"]
+
+
+def test_every_build_appends_its_readout_and_a_full_refresh_keeps_the_history(refreshed):
+    warehouse = refreshed["warehouse"]
+    builds = query(warehouse, f"select build_id, count(*) as n from {HISTORY} where record_type = 'metric_result' "
+                              "group by build_id order by min(built_at)")
+    results = int(query(warehouse, "select count(*) as n from marts.fct_metric_results").n[0])
+    assert len(builds) == 3 and set(builds.n) == {results}  # the fixture's build, the full refresh, the refresh
+    latest = query(warehouse, f"""
+        select count(*) as n from {HISTORY} as history
+        inner join marts.fct_metric_results as results using (experiment_id, experiment_version, population,
+                                                                variant_id, metric_id, estimator)
+        where history.build_id = '{builds.build_id.iloc[-1]}'
+            and history.relative_lift is not distinct from results.relative_lift
+            and history.p_value is not distinct from results.p_value
+            and history.readout_status = results.readout_status""")
+    assert int(latest.n[0]) == results
+
+
+def test_two_builds_of_the_same_data_and_code_changed_nothing(refreshed):
+    changes = query(refreshed["warehouse"], "select row_change, change_cause, has_moved, units_added, "
+                                            "is_significance_flip, is_status_flip from history.fct_readout_changes")
+    assert len(changes) > 0
+    assert set(changes.row_change) == {"compared"} and set(changes.change_cause) == {"none"}
+    assert not changes.has_moved.any() and (changes.units_added == 0).all()
+    assert not changes.is_significance_flip.any() and not changes.is_status_flip.any()

@@ -194,3 +194,23 @@ def test_a_landing_file_changed_or_deleted_after_processing_is_an_error_naming_i
     assert "make rebuild" in lines[0]
     staged = query(warehouse, "select count(*) as n from staging.stg_landing__events_checked").n[0]
     assert staged == query(timeline["incremental"], "select count(*) as n from staging.stg_landing__events_checked").n[0]
+
+
+def test_the_readout_history_compares_the_first_build_with_the_last_and_names_the_new_units(timeline):
+    """Issue 12: the staging-only refreshes leave the history alone; the two whole-project builds are in it,
+    and fct_readout_changes attributes the moves between them to the units the later batches added."""
+    warehouse = timeline["incremental"]
+    builds = query(warehouse, "select count(distinct build_id) as n from history.fct_readout_history")
+    assert int(builds.n[0]) == 2
+    changes = query(warehouse, "select * from history.fct_readout_changes")
+    compared = changes[changes.row_change == "compared"]
+    assert len(compared) > 0 and "code_change" not in set(changes.change_cause)
+    moved_with_new_units = compared[(compared.units_added > 0) & compared.has_moved]
+    assert len(moved_with_new_units) > 0 and set(moved_with_new_units.change_cause) == {"new_units"}
+    latest = query(warehouse, "select experiment_id, experiment_version, population, variant_id, metric_id, "
+                              "estimator, relative_lift from marts.fct_metric_results")
+    merged = changes.merge(latest, on=["experiment_id", "experiment_version", "population", "variant_id",
+                                       "metric_id", "estimator"], suffixes=("", "_mart"))
+    assert len(merged) == len(latest)
+    assert ((merged.relative_lift == merged.relative_lift_mart)
+            | (merged.relative_lift.isna() & merged.relative_lift_mart.isna())).all()

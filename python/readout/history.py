@@ -1,0 +1,78 @@
+"""``readout history``: the builds in the readout history (history.fct_readout_history), and its export.
+
+Prints one line per build (when, code version, rows, statuses); ``--export FILE.parquet`` writes every history
+row to a Parquet file (the history is append-only and survives ``--full-refresh``; the export is how it
+leaves the warehouse).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import duckdb
+
+from readout.paths import warehouse_path
+
+HISTORY_TABLE = "fct_readout_history"
+
+
+class HistoryError(ValueError):
+    """A problem the user can fix; printed as one line by the CLI (exit code 2)."""
+
+
+def _history_relation(con: duckdb.DuckDBPyConnection) -> str:
+    found = con.execute(
+        "select table_schema from information_schema.tables where table_name = ? order by table_schema limit 1",
+        [HISTORY_TABLE],
+    ).fetchone()
+    if found is None:
+        raise HistoryError(f"the warehouse holds no {HISTORY_TABLE} yet: build it first (`make build`)")
+    return '"' + found[0].replace('"', '""') + '".' + HISTORY_TABLE
+
+
+def builds(warehouse: Path) -> list[tuple]:
+    """(build_id, built_at, code_version, metric rows, statuses) per build, oldest first."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        relation = _history_relation(con)
+        return con.execute(
+            f"""
+            select build_id, min(built_at) as built_at, min(code_version) as code_version,
+                   count(*) filter (where record_type = 'metric_result') as metric_rows,
+                   coalesce(string_agg(distinct readout_status, ', ' order by readout_status), '') as statuses
+            from {relation}
+            group by build_id
+            order by built_at, build_id
+            """
+        ).fetchall()
+
+
+def export(warehouse: Path, out: Path) -> int:
+    """Write every history row to ``out`` (Parquet); the number of rows."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        relation = _history_relation(con)
+        target = str(out).replace("'", "''")
+        con.execute(f"copy (select * from {relation} order by built_at, build_id) to '{target}' (format parquet)")
+        return con.execute(f"select count(*) from {relation}").fetchone()[0]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--warehouse", help="DuckDB warehouse (default: $READOUT_DUCKDB_PATH or warehouse/readout.duckdb)")
+    parser.add_argument("--export", metavar="FILE.parquet", help="write every history row to this Parquet file")
+
+
+def run(args: argparse.Namespace) -> int:
+    warehouse = warehouse_path(args.warehouse)
+    if not warehouse.is_file():
+        raise HistoryError(f"warehouse {warehouse} not found: build it first (`make build`)")
+    if args.export:
+        rows = export(warehouse, Path(args.export))
+        print(f"wrote {rows} history rows to {args.export}")
+        return 0
+    listed = builds(warehouse)
+    print(f"{len(listed)} builds in the readout history (oldest first):")
+    for build_id, built_at, code, metric_rows, statuses in listed:
+        print(f"  {built_at:%Y-%m-%d %H:%M:%S} UTC  build {build_id[:8]}  code {code[:20]}  "
+              f"{metric_rows} results  status: {statuses or '-'}")
+    return 0
