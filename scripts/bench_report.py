@@ -125,7 +125,7 @@ def _cell_seconds(record: dict | None) -> str:
     if not record:
         return "-"
     if record.get("seconds") is None:
-        return "null"
+        return "-"
     return f"{record['seconds']:.2f} s" if record["seconds"] < 10 else f"{record['seconds']:.1f} s"
 
 
