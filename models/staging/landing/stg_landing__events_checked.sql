@@ -15,6 +15,12 @@
       received_at (then payload hash): the earliest received copy wins, as the producers' retries arrive later.
     A full refresh takes every file in that same order, so it equals the incremental path row for row as long
     as files land in that order (a collector writes its batches in order of receipt).
+
+    Cost: nearly every id arrives once, and a row alone with its id needs no ranking. So the batch is read in
+    two disjoint parts, the rows of ids seen more than once (in the batch or accepted before: repeated_ids,
+    from a narrow scan of the ids) and the others, checked by the same SQL (the loop below); only the repeated
+    part, a few percent of the rows, goes through the window. No window carries every row's wide columns
+    (properties), nothing buffers the batch, and the file order is a per-file aggregate, not a window.
     Spark (planned): append maps onto insert_overwrite partitioned by file_path (each batch writes only its
     own files' partitions, so a retried batch overwrites itself).
 -#}
@@ -43,8 +49,9 @@
 
 with
 
-events_source as (
+events_source as {{ readout.not_materialized() }} (
 
+    -- read by each step below for its own columns (not materialized: nothing buffers the batch)
     select * from {{ source('landing', 'events') }}
     {%- if new_file_paths is not none %}
     where {{ readout.landing_files_filter(readout.landing_filename_column(), new_file_paths) }}
@@ -58,7 +65,103 @@ experiments_source as (
 
 ),
 
-renamed as (
+known_experiment_versions as (
+
+    select distinct experiment_id, experiment_version from experiments_source
+
+),
+
+known_variants as (
+
+    select distinct experiment_id, experiment_version, variant_id from experiments_source
+
+),
+
+file_batches as (
+
+    -- one row per landing file of the batch: its earliest received_at orders the files (see the header)
+    select
+        {{ readout.landing_file_path(readout.landing_filename_column()) }} as file_path,
+        min({{ readout.parse_utc_timestamp('received_at') }}) as file_first_received_at
+
+    from events_source
+    group by 1
+
+),
+
+batch_ids as (
+
+    -- the producer event ids of the batch's rows, with their copies (accepted or not)
+    select
+        cast(source_system as {{ dbt.type_string() }}) as source_system,
+        cast(event_id as {{ dbt.type_string() }}) as event_id,
+        count(*) as batch_copies
+
+    from events_source
+    group by 1, 2
+
+),
+
+{% if is_incremental() -%}
+accepted_before as (
+
+    -- the copies earlier batches accepted of the event ids in this batch: the first accepted is kept
+    select
+        previous.source_system,
+        previous.event_id,
+        count(*) as accepted_copies,
+        max(case when previous.event_id_rank = 1 then previous.payload_hash end) as kept_payload_hash
+
+    from {{ this }} as previous
+    inner join batch_ids
+        on previous.source_system = batch_ids.source_system
+        and previous.event_id = batch_ids.event_id
+    where previous.quarantine_reasons is null
+    group by previous.source_system, previous.event_id
+
+),
+
+{% endif -%}
+repeated_ids as (
+
+    -- the ids that may have more than one accepted copy: sent more than once in this batch{% if is_incremental() %}, or accepted before{% endif %}
+    select
+        batch_ids.source_system,
+        batch_ids.event_id
+        {%- if is_incremental() %},
+        accepted_before.accepted_copies,
+        accepted_before.kept_payload_hash
+        {%- endif %}
+
+    from batch_ids
+    {%- if is_incremental() %}
+    left join accepted_before
+        on batch_ids.source_system = accepted_before.source_system
+        and batch_ids.event_id = accepted_before.event_id
+    where batch_ids.batch_copies > 1
+        or accepted_before.event_id is not null
+    {%- else %}
+    where batch_ids.batch_copies > 1
+    {%- endif %}
+
+),
+
+{#- The same typing and checks for both parts: `single` (ids seen once) and `repeated` (repeated_ids). -#}
+{% for part in ['single', 'repeated'] %}
+{{ part }}_source as (
+
+    select events_source.*
+    from events_source
+    {{ 'left' if part == 'single' else 'inner' }} join repeated_ids
+        on cast(events_source.source_system as {{ dbt.type_string() }}) = repeated_ids.source_system
+        and cast(events_source.event_id as {{ dbt.type_string() }}) = repeated_ids.event_id
+    {%- if part == 'single' %}
+    where repeated_ids.event_id is null
+    {%- endif %}
+
+),
+
+{{ part }}_renamed as (
 
     select
         ----------  ids
@@ -101,23 +204,11 @@ renamed as (
         {{ readout.parse_utc_timestamp('event_at') }} as event_at,
         {{ readout.parse_utc_timestamp('received_at') }} as received_at
 
-    from events_source
+    from {{ part }}_source
 
 ),
 
-known_experiment_versions as (
-
-    select distinct experiment_id, experiment_version from experiments_source
-
-),
-
-known_variants as (
-
-    select distinct experiment_id, experiment_version, variant_id from experiments_source
-
-),
-
-checked as (
+{{ part }}_checked as (
 
     select
         renamed.*,
@@ -148,9 +239,13 @@ checked as (
             'renamed.user_id', 'renamed.session_id', 'renamed.experiment_id', 'renamed.experiment_version',
             'renamed.variant_id', 'renamed.assignment_mechanism', 'renamed.consent_granted',
             'renamed.revenue', 'renamed.currency', 'renamed.properties',
-        ]) }} as payload_hash
+        ]) }} as payload_hash,
+        -- the batch order of the row's file (see the header): its earliest received_at
+        file_batches.file_first_received_at
 
-    from renamed
+    from {{ part }}_renamed as renamed
+    inner join file_batches
+        on renamed.file_path = file_batches.file_path
     left join known_experiment_versions
         on renamed.experiment_id = known_experiment_versions.experiment_id
         and renamed.experiment_version = known_experiment_versions.experiment_version
@@ -161,77 +256,66 @@ checked as (
 
 ),
 
-files_ordered as (
+{% endfor %}
+single_ranked as (
 
+    -- alone with its id: an accepted row is the kept copy of its event
     select
-        checked.*,
-        -- the batch order of the row's file (see the header): its earliest received_at
-        min(received_at) over (partition by file_path) as file_first_received_at
+        single_checked.*,
+        case when single_checked.quarantine_reasons is null then 1 end as event_id_rank,
+        case when single_checked.quarantine_reasons is null then single_checked.payload_hash end as kept_payload_hash,
+        false as is_duplicate,
+        false as is_conflicting_duplicate
 
-    from checked
+    from single_checked
 
 ),
 
-{% if is_incremental() -%}
-accepted_before as (
-
-    -- the copies earlier batches accepted of the event ids in this batch: the first accepted is kept
-    select
-        previous.source_system,
-        previous.event_id,
-        count(*) as accepted_copies,
-        max(case when previous.event_id_rank = 1 then previous.payload_hash end) as kept_payload_hash
-
-    from {{ this }} as previous
-    inner join (
-        select distinct source_system, event_id from checked where quarantine_reasons is null
-    ) as batch
-        on previous.source_system = batch.source_system
-        and previous.event_id = batch.event_id
-    where previous.quarantine_reasons is null
-    group by previous.source_system, previous.event_id
-
-),
-
-{% endif -%}
-ranked as (
+repeated_ranks as (
 
     select
-        files_ordered.*,
+        repeated_checked.*,
         -- among accepted rows of one producer's event_id: the copies accepted earlier, then this batch's in
         -- file order, then the earliest received; quarantined rows are not ranked
-        case when files_ordered.quarantine_reasons is null then
-        {% if is_incremental() %}coalesce(accepted_before.accepted_copies, 0) + {% endif %}row_number() over (
-            partition by files_ordered.source_system, files_ordered.event_id, files_ordered.quarantine_reasons is null
-            order by files_ordered.file_first_received_at, files_ordered.file_path, files_ordered.received_at,
-                files_ordered.payload_hash
+        case when repeated_checked.quarantine_reasons is null then
+        {% if is_incremental() %}coalesce(repeated_ids.accepted_copies, 0) + {% endif %}row_number() over (
+            partition by repeated_checked.source_system, repeated_checked.event_id, repeated_checked.quarantine_reasons is null
+            order by repeated_checked.file_first_received_at, repeated_checked.file_path, repeated_checked.received_at,
+                repeated_checked.payload_hash
         ) end as event_id_rank,
-        case when files_ordered.quarantine_reasons is null then
-        {% if is_incremental() %}coalesce(accepted_before.kept_payload_hash, {% endif %}first_value(files_ordered.payload_hash) over (
-            partition by files_ordered.source_system, files_ordered.event_id, files_ordered.quarantine_reasons is null
-            order by files_ordered.file_first_received_at, files_ordered.file_path, files_ordered.received_at,
-                files_ordered.payload_hash
+        case when repeated_checked.quarantine_reasons is null then
+        {% if is_incremental() %}coalesce(repeated_ids.kept_payload_hash, {% endif %}first_value(repeated_checked.payload_hash) over (
+            partition by repeated_checked.source_system, repeated_checked.event_id, repeated_checked.quarantine_reasons is null
+            order by repeated_checked.file_first_received_at, repeated_checked.file_path, repeated_checked.received_at,
+                repeated_checked.payload_hash
             rows between unbounded preceding and unbounded following
         ){% if is_incremental() %}){% endif %} end as kept_payload_hash
 
-    from files_ordered
+    from repeated_checked
     {%- if is_incremental() %}
-    left join accepted_before
-        on files_ordered.quarantine_reasons is null
-        and files_ordered.source_system = accepted_before.source_system
-        and files_ordered.event_id = accepted_before.event_id
+    inner join repeated_ids
+        on repeated_checked.source_system = repeated_ids.source_system
+        and repeated_checked.event_id = repeated_ids.event_id
     {%- endif %}
+
+),
+
+repeated_ranked as (
+
+    select
+        repeated_ranks.*,
+        quarantine_reasons is null and event_id_rank > 1 as is_duplicate,
+        quarantine_reasons is null and event_id_rank > 1 and payload_hash <> kept_payload_hash as is_conflicting_duplicate
+
+    from repeated_ranks
 
 ),
 
 final as (
 
-    select
-        ranked.*,
-        quarantine_reasons is null and event_id_rank > 1 as is_duplicate,
-        quarantine_reasons is null and event_id_rank > 1 and payload_hash <> kept_payload_hash as is_conflicting_duplicate
-
-    from ranked
+    select * from single_ranked
+    union all
+    select * from repeated_ranked
 
 )
 
