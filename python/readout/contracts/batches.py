@@ -45,11 +45,12 @@ from . import BATCH_ROWS, as_of as timing
 from .cache import Cache, context_fingerprint, now
 from .docs import GxRunner
 from .evaluate import QUARANTINED, READOUT_COLUMNS, Readouts, Tally, outcomes, tally
+from .keyindex import KeyIndex, state_key
 from .load import Contract, ContractError, Rule
 from .read import LandingFile, derived_sql, ident, landing_rows_sql, needed_columns
 from .results import Outcome
 from .suites import SuiteSpec
-from .zone import Split, count_zone, split
+from .zone import Split, split
 
 #: table-level expectations whose value over the files combines the files' values: how
 COMBINE = {"expect_table_row_count_to_be_between": "sum", **timing.TABLE_EXTREMES}
@@ -167,10 +168,13 @@ def validate_file(plan_: Plan, file: LandingFile, landing: Path, con: duckdb.Duc
     finally:
         if writer is not None:
             writer.close()
+    keys_sha256 = None
     if writer is not None:
         os.replace(temp_keys, keys_path)
+        keys_sha256 = hashlib.sha256(keys_path.read_bytes()).hexdigest()
     return {"rows": rows, "tallies": {k: v.to_json() for k, v in tallies.items()}, "table": table,
-            "errors": errors, "as_of_ranges": ranges, "anchors": anchors, "keys": writer is not None}
+            "errors": errors, "as_of_ranges": ranges, "anchors": anchors, "keys": writer is not None,
+            "keys_sha256": keys_sha256}
 
 
 # ------------------------------------------------------------------------------------------------ run
@@ -281,27 +285,21 @@ def validate_rows(contract: Contract, rows_spec: SuiteSpec, files: list[LandingF
 
 def _across_files(plan_: Plan, contract: Contract, files: list[LandingFile], cache: Cache,
                   con: duckdb.DuckDBPyConnection, context: str, as_of: dt.datetime, progress: bool) -> dict[str, Tally]:
-    """The rules across files, counted over every file's keys, or taken from the cache when neither the files
-    nor the context changed since they were counted."""
+    """The rules across files, from the key index (keyindex.py): brought up to date with the files' keys
+    (only new or changed files are read), then its counts."""
     if not plan_.zone.zone_rules:
         return {}
-    with_keys = [f.source for f in files if cache.files[f.source]["validation"]["keys"]]
+    with_keys = {f.source: (str(cache.keys_path(f.source)), cache.files[f.source]["validation"]["keys_sha256"])
+                 for f in files if cache.files[f.source]["validation"]["keys"]}
     reads_as_of = plan_.as_of.pinned or any(timing.reads_as_of(sql) for sql in plan_.zone.zone_columns.values())
-    key = hashlib.sha256(json.dumps([context, as_of.isoformat() if reads_as_of else None,
-                                     [(s, cache.files[s]["footer_sha256"]) for s in with_keys]]).encode()).hexdigest()
-    if cache.zone.get("key") == key:
-        return {rule: Tally.from_json(data) for rule, data in cache.zone["tallies"].items()}
+    index = KeyIndex(con, cache.index_path, plan_.zone, plan_.rows_spec.partition_by, plan_.readout_columns)
     rows = sum(cache.files[s]["validation"]["rows"] for s in with_keys)
     with activity(f"{contract.name}: rules across {len(with_keys):,} landing file(s), {rows:,} rows", progress):
         try:
-            found = count_zone(con, plan_.zone, plan_.rows_spec.partition_by,
-                               [str(cache.keys_path(s)) for s in with_keys], plan_.readout_columns)
+            return index.tallies(with_keys, state_key(context, as_of.isoformat() if reads_as_of else None))
         except duckdb.Error as exc:
             message = f"counting across landing files failed: {str(exc).splitlines()[0][:160]}"
             return {rule.rule: Tally(error=message) for rule in plan_.zone.zone_rules}
-    cache.zone = {"key": key, "tallies": {rule: tally.to_json() for rule, tally in found.items()}}
-    cache.save()
-    return found
 
 
 def _add_up(plan_: Plan, validations: list[dict]) -> dict[str, Tally]:

@@ -7,9 +7,9 @@ One folder per landing zone under the cache folder (``--cache-dir``, default bui
   SHA-256 of its Parquet footer), columns and declared schema version and, once its rows were validated, the
   result (batches.py): the counts per rule and partition, the table-level values, the as-of ranges, the
   context it was validated in and when;
-* ``<contract>.keys/<footer hash>.parquet``: the file's keys for the rules across files (zone.py), whose
-  last counts the JSON keeps too, for the set of files they were counted on (a run with no new file reuses
-  them).
+* ``<contract>.keys/<footer hash>.parquet``: the file's keys for the rules across files (zone.py);
+* ``<contract>.index.duckdb``: the key index (keyindex.py): every validated file's keys and the rules' counts
+  across files, updated with the new files' keys only.
 
 Deleting the folder only costs a full validation. The footer holds every row group's offsets, sizes, row
 counts and column statistics, so a rewritten file almost always changes it; reading it is cheap at any file
@@ -33,7 +33,7 @@ import duckdb
 from .load import Contract
 from .read import LandingFile, events_begin, ident
 
-CACHE_FORMAT = 1  #: bump when a change to the validator changes what a cached file's counts mean
+CACHE_FORMAT = 2  #: bump when a change to the validator changes what a cached file's counts mean
 SAVE_EVERY_SECONDS = 10.0  #: while validating many files, progress is saved this often (an interrupted run resumes)
 _OTHER_ALIAS = re.compile(r"\b(?!t\.)[a-z_]\w*\.([a-z_]\w*)", re.IGNORECASE)
 
@@ -107,9 +107,9 @@ class Cache:
             self.folder = Path(cache_dir) / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', resolved.name)}-{key}"
         self.path = self.folder / f"{contract.name}.json"
         self.keys_dir = self.folder / f"{contract.name}.keys"
+        self.index_path = self.folder / f"{contract.name}.index.duckdb"
         self.landing = str(resolved)
         self.files: dict[str, dict] = {}
-        self.zone: dict = {}  #: the last counts across files, with the files and context they are for
         self.persistent = cache_dir is not None
         if self.persistent and self.path.is_file():
             try:
@@ -119,15 +119,16 @@ class Cache:
             if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or data.get("landing") != self.landing:
                 data = None  # an older validator's or an unreadable cache: nothing to trust, start afresh
             self.files = (data or {}).get("files") or {}
-            self.zone = (data or {}).get("zone") or {}
         self._saved = time.monotonic()
 
     def record(self, files: list[LandingFile], fingerprints: dict[str, dict], full: bool) -> None:
         """Remember every file's fingerprint and metadata (a new file: without a validation yet); ``full``
         forgets everything first. The caller has checked the remembered files with check_unchanged."""
         if full:
-            self.files, self.zone = {}, {}
+            self.files = {}
             shutil.rmtree(self.keys_dir, ignore_errors=True)
+            for path in (self.index_path, self.index_path.with_name(self.index_path.name + ".wal")):
+                path.unlink(missing_ok=True)
         for f in files:
             entry = self.files.setdefault(f.source, {})
             entry.update(fingerprints[f.source], rows=f.rows, columns=f.columns, declared=f.declared,
@@ -142,8 +143,7 @@ class Cache:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         temp = self.path.with_suffix(f".json.{os.getpid()}.tmp")
-        temp.write_text(json.dumps({"format": CACHE_FORMAT, "landing": self.landing, "files": self.files,
-                                    "zone": self.zone}, indent=1, sort_keys=True, default=str) + "\n")
+        temp.write_text(json.dumps({"format": CACHE_FORMAT, "landing": self.landing, "files": self.files}, indent=1, sort_keys=True, default=str) + "\n")
         os.replace(temp, self.path)
         self._saved = time.monotonic()
 
