@@ -73,6 +73,16 @@ def _file_outcomes(contract: Contract, files: list[LandingFile], specs: dict[str
     return outcomes, groups
 
 
+def _remembered(cache: Cache, path: Path, landing: Path) -> LandingFile | None:
+    """A landing file as the cache read it (check_unchanged has held its fingerprint equal), without reading
+    its rows again for the schema versions they declare."""
+    entry = cache.files.get(path.relative_to(landing).as_posix())
+    if not entry or not all(key in entry for key in ("columns", "rows", "declared", "version")):
+        return None
+    return LandingFile(path, path.relative_to(landing).as_posix(), dict(entry["columns"]), int(entry["rows"]),
+                       str(entry["declared"]), entry["version"])
+
+
 def validate_landing(contract: Contract, landing: Path, runner: GxRunner, as_of: dt.datetime, *,
                      cache_dir: Path | None = None, full: bool = False, batch_rows: int = BATCH_ROWS,
                      progress: bool = False, summaries: list | None = None) -> list[Outcome]:
@@ -89,7 +99,9 @@ def validate_landing(contract: Contract, landing: Path, runner: GxRunner, as_of:
             fingerprints = {p.relative_to(landing).as_posix(): fingerprint(p) for p in paths}
             if not full:
                 check_unchanged(cache.files, landing, fingerprints)
-        files = [read_landing_file(contract, landing, p, con) for p in paths]
+        # a remembered file (same fingerprint) is not read again: its columns and declared versions are cached
+        files = [_remembered(cache, p, landing) if cache is not None and not full else None for p in paths]
+        files = [f or read_landing_file(contract, landing, p, con) for f, p in zip(files, paths)]
         specs = {spec.kind if spec.kind != "schema" else f"schema_v{spec.version}": spec
                  for spec in suite_specs(contract)}
         outcomes, groups = _file_outcomes(contract, files, specs, runner)
