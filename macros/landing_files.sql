@@ -133,16 +133,6 @@
 {%- endmacro %}
 
 
-{#- `expression in (...)` over string literals; false for an empty list. -#}
-{% macro in_list(expression, values) -%}
-    {%- if values | length == 0 -%}
-        1 = 0
-    {%- else -%}
-        {{ expression }} in ({% for value in values %}{{ readout.quote_string(value) }}{{ ", " if not loop.last }}{% endfor %})
-    {%- endif -%}
-{%- endmacro %}
-
-
 {#- A filter keeping the raw rows of the given files (relative paths); false for none. Literal paths, so DuckDB
     prunes the other files at the scan. -#}
 {% macro landing_files_filter(column, paths) -%}
