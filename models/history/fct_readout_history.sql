@@ -1,6 +1,7 @@
 {#-
-    The readout history: append-only, one row per build x readout row. Every build appends its metric results
-    (record_type 'metric_result') and its sample-ratio checks ('sample_ratio') with their status, and with what
+    The readout history: append-only, one row per build x readout row. Every published build appends its
+    metric results, read from the published layer (a build whose audits failed publishes nothing, so it appends
+    nothing: write-audit-publish, macros/publish_gate.sql) (record_type 'metric_result') and its sample-ratio checks ('sample_ratio') with their status, and with what
     the numbers were computed from: the build (dbt invocation id and start), the code version and the contract
     versions (set by `readout build`), the metric definition's fingerprint and the data watermark.
     full_refresh = false: `dbt build --full-refresh` (`make rebuild`) rebuilds the marts but never wipes the
@@ -17,13 +18,13 @@ with
 
 results as (
 
-    select * from {{ ref('fct_metric_results') }}
+    select * from {{ ref('published__fct_metric_results') }}
 
 ),
 
 sample_ratio_checks as (
 
-    select * from {{ ref('fct_sample_ratio_checks') }}
+    select * from {{ ref('published__fct_sample_ratio_checks') }}
 
 ),
 

@@ -1,4 +1,5 @@
-"""`readout report`: the readout in the terminal, read from the warehouse's public marts.
+"""`readout report`: the readout in the terminal, read from the warehouse's published layer (schema published:
+what the last build whose every audit passed published; a warehouse built before publishing: the marts).
 
 It says first when the last dbt build failed or never finished (from the build log the project's hooks
 write, ``macros/build_log.sql``) and flags the readouts that build touched; a warehouse locked by a
@@ -28,7 +29,7 @@ SRM_SQL = """
 select experiment_id, experiment_version, population,
        string_agg(variant_id || ' ' || observed_units, ', ' order by variant_id) as units,
        max(p_value) as p_value, bool_or(is_sample_ratio_mismatch) as is_mismatch, max(status_reason) as note
-from marts.fct_sample_ratio_checks
+from {schema}.fct_sample_ratio_checks
 group by all
 order by all
 """
@@ -39,14 +40,14 @@ select experiment_id, experiment_version, variant_id, source_system, event_date,
        max(missing_share) as missing_share, sum(observed_events) as observed_events,
        sum(expected_events) as expected_events,
        string_agg(event_name, ', ' order by event_name) as event_names
-from marts.fct_volume_checks
+from {schema}.fct_volume_checks
 where is_volume_shortfall
 group by all
 order by all
 """
 SEGMENT_SQL = """
 select experiment_id, experiment_version, any_value(alarm) as alarm
-from marts.fct_sample_ratio_checks_by_segment
+from {schema}.fct_sample_ratio_checks_by_segment
 where is_sample_ratio_mismatch
 group by experiment_id, experiment_version, segment_label
 order by all
@@ -54,7 +55,7 @@ order by all
 #: the primary metric's result a volume alarm is read against (CUPED where there is one)
 PRIMARY_SQL = """
 select experiment_id, experiment_version, variant_id, metric_id, relative_lift
-from marts.fct_metric_results
+from {schema}.fct_metric_results
 where population = ? and metric_role = 'primary'
 qualify row_number() over (partition by experiment_id, experiment_version, variant_id, metric_id
                            order by estimator = 'cuped' desc) = 1
@@ -65,7 +66,7 @@ RESULTS_SQL = """
 select experiment_id, experiment_version, variant_id, metric_id, metric_role, estimator,
        mean_control, mean_variant, relative_lift, relative_lift_ci_lower, relative_lift_ci_upper,
        adjusted_p_value, is_significant, guardrail_status, status_reason, {status_columns}
-from marts.fct_metric_results
+from {schema}.fct_metric_results
 where population = ? and (metric_role in ('primary', 'guardrail') or ?)
 order by experiment_id, experiment_version, variant_id, metric_role, metric_id, estimator
 """
@@ -121,18 +122,19 @@ class BuildState:
 
     last_good: Invocation | None  #: the latest build that finished successfully
     problems: tuple[Invocation, ...] = ()  #: invocations after it that failed or never finished, oldest first
+    #: the report reads the published layer (write-audit-publish): a failed or unfinished build never wrote it
+    published: bool = False
 
     @property
     def problem(self) -> Invocation | None:
         """The latest failed or unfinished invocation, the one the report names first."""
         return self.problems[-1] if self.problems else None
 
-    @staticmethod
-    def _touched(invocation: Invocation) -> set[str]:
+    def _touched(self, invocation: Invocation) -> set[str]:
         """Readout marts an invocation may have written: all when a build never finished (what it rebuilt is
         unknown), those it built when it failed, none when it was not a build."""
-        if not invocation.is_build:
-            return set()
+        if not invocation.is_build or (self.published and invocation.status is not None):
+            return set()  # a failed build publishes nothing; a killed one may have been killed while publishing
         return set(READOUT_MARTS) if invocation.status is None else set(READOUT_MARTS) & set(invocation.built_models)
 
     @property
@@ -161,6 +163,9 @@ class BuildState:
             text = f"WARNING: {problem.describe()} failed ({problem.failures()})"
         previous = (f"the build of {_when(self.last_good.finished_at)}" if self.last_good is not None
                     else "an earlier build (no successful build is logged)")
+        if source is None and self.published:
+            return text + (f"; it published nothing: the readout shown is the one {previous} published, without the "
+                           "data that build would have added. Fix the build and run `make build` again.")
         if source is None:
             text += f"; the marts shown are from {previous}"
         else:
@@ -192,9 +197,15 @@ def _columns_of(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[
         [schema, table]).fetchall()}
 
 
-def _results_sql(con: duckdb.DuckDBPyConnection) -> str:
-    present = _columns_of(con, "marts", "fct_metric_results")
-    return RESULTS_SQL.format(status_columns=", ".join(
+def readout_schema(con: duckdb.DuckDBPyConnection) -> str:
+    """Where the readout is read from: the published layer (schema published, written only by a build whose
+    every audit passed) when the warehouse has one, else the marts (a warehouse built before publishing)."""
+    return "published" if _columns_of(con, "published", "fct_metric_results") else "marts"
+
+
+def _results_sql(con: duckdb.DuckDBPyConnection, schema: str = "marts") -> str:
+    present = _columns_of(con, schema, "fct_metric_results")
+    return RESULTS_SQL.format(schema=schema, status_columns=", ".join(
         name if name in present else f"null::varchar as {name}" for name in STATUS_COLUMNS))
 
 
@@ -226,7 +237,7 @@ def _count(value) -> int:
     return 0 if pd.isna(value) else int(value)
 
 
-def build_state(log: pd.DataFrame | None) -> BuildState | None:
+def build_state(log: pd.DataFrame | None, published: bool = False) -> BuildState | None:
     """The last successful build and the failed or unfinished invocations after it."""
     if log is None:
         return None
@@ -250,7 +261,7 @@ def build_state(log: pd.DataFrame | None) -> BuildState | None:
     last_good = good[-1] if good else None
     later = [item for item in invocations
              if last_good is None or item.started_at > last_good.started_at]
-    return BuildState(last_good, tuple(item for item in later if item.status != "success"))
+    return BuildState(last_good, tuple(item for item in later if item.status != "success"), published)
 
 
 def _lock_error(warehouse: Path, message: str) -> str | None:
@@ -312,15 +323,17 @@ def render(warehouse: Path, population: str = "exposed", all_metrics: bool = Fal
     state: BuildState | None = None
     try:
         with duckdb.connect(str(warehouse), read_only=True) as con:
-            state = build_state(_build_log(con))
-            srm = con.execute(SRM_SQL).df()
-            results = con.execute(_results_sql(con), [population, all_metrics]).df()
+            schema = readout_schema(con)
+            state = build_state(_build_log(con), published=schema == "published")
+            srm = con.execute(SRM_SQL.format(schema=schema)).df()
+            results = con.execute(_results_sql(con, schema), [population, all_metrics]).df()
             # the quality marts came with issue 10: an older warehouse has none, and its report still reads
-            volume = con.execute(VOLUME_SQL).df() if _schema_of(con, "fct_volume_checks") == "marts" else pd.DataFrame(
-                columns=["experiment_id", "experiment_version"])
-            segments = (con.execute(SEGMENT_SQL).df() if _schema_of(con, "fct_sample_ratio_checks_by_segment") == "marts"
+            volume = (con.execute(VOLUME_SQL.format(schema=schema)).df() if _columns_of(con, schema, "fct_volume_checks")
+                      else pd.DataFrame(columns=["experiment_id", "experiment_version"]))
+            segments = (con.execute(SEGMENT_SQL.format(schema=schema)).df()
+                        if _columns_of(con, schema, "fct_sample_ratio_checks_by_segment")
                         else pd.DataFrame(columns=["experiment_id", "experiment_version", "alarm"]))
-            primary = con.execute(PRIMARY_SQL, [population]).df()
+            primary = con.execute(PRIMARY_SQL.format(schema=schema), [population]).df()
     except duckdb.Error as exc:
         locked = _lock_error(warehouse, str(exc))
         if locked:
@@ -342,7 +355,8 @@ def render(warehouse: Path, population: str = "exposed", all_metrics: bool = Fal
         built = f"last successful build {_when(state.last_good.finished_at)}"
     else:
         built = "no successful build logged"
-    lines += [f"readout: {warehouse} (population: {population}; {built})", ""]
+    layer = "published readout; " if schema == "published" else ""
+    lines += [f"readout: {warehouse} ({layer}population: {population}; {built})", ""]
     touched = state.marts_touched() if state is not None else set()
     build_flag = state.flag() if state is not None else ""
     mismatched = {
