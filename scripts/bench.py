@@ -219,6 +219,12 @@ INTERNAL = {"floor": internal_floor, "pandas": internal_pandas, "statistics": in
 # ----------------------------------------------------------------------------------------- one size
 
 
+def shown_path(path) -> str:
+    """A path as the figures show it: relative to the project when inside it (--root may be elsewhere)."""
+    path = Path(path)
+    return str(path.relative_to(PROJECT)) if path.is_relative_to(PROJECT) else str(path)
+
+
 class SizeRun:
     """Every step for one size, in order, each figure stored as it is taken."""
 
@@ -273,7 +279,7 @@ class SizeRun:
             "peak_rss_bytes": result.peak_rss_bytes,
             "command": command if command[0] != sys.executable else ["python", *command[1:]],
             "returncode": result.returncode,
-            "log": str(Path(result.log).relative_to(PROJECT)),
+            "log": shown_path(result.log),
             "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             **extra,
         }
@@ -353,7 +359,7 @@ class SizeRun:
         started_at = datetime.now(UTC)
         simulate_help = help_text("simulate")
         can_append = "--append" in simulate_help
-        self.say(f"[{self.label}] bench folder {self.root.relative_to(PROJECT)}; readout simulate --append "
+        self.say(f"[{self.label}] bench folder {shown_path(self.root)}; readout simulate --append "
                  f"{'found' if can_append else 'not found'}")
 
         if "simulate" in opts.skip and (self.landing / "manifest.json").exists():

@@ -26,6 +26,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -213,6 +214,51 @@ def contract_versions(project_dir: Path) -> str:
     return ",".join(versions) or "none"
 
 
+# ------------------------------------------------------------------------------- contract alarms
+#: the model reading the contract alarms (the readout status's hook): it and what is downstream of it (the
+#: status, the readout, the published layer, the history) are built after the mart contracts are validated
+STATUS_MODEL = "int_readout_blocking_alarms"
+#: mart contracts whose table is downstream of the status (validated after publishing, by `readout contracts`)
+AFTER_STATUS = {"fct_metric_results"}
+ALARMS_TABLE = "readout_blocking_alarms"
+_VERSION_LABEL = re.compile(r"^(?P<experiment>.+) v(?P<version>\d+)$")
+
+
+def contract_alarms(project_dir: Path, warehouse: Path) -> list[tuple[str, int, str, str, str, str]]:
+    """The mart contracts' error-level alarms that name an experiment version, one row per version x rule:
+    (experiment_id, experiment_version, 'contract', rule, 'error', the alarm's sentence)."""
+    from readout.contracts import load_contracts
+    from readout.contracts.validate import validate
+
+    contracts = load_contracts(project_dir / "contracts")
+    names = [name for name, contract in contracts.items()
+             if not contract.is_landing and contract.relation.split(".")[-1] not in AFTER_STATUS]
+    report = validate("marts", contracts, names=names, warehouse=warehouse)
+    rows = []
+    for outcome in report.outcomes:
+        if outcome.severity != "error" or tuple(outcome.partition_by) != ("experiment_id", "experiment_version"):
+            continue
+        for partition in outcome.partitions:
+            match = _VERSION_LABEL.match(partition.label)
+            if partition.severity == "error" and match:
+                rows.append((match["experiment"], int(match["version"]), "contract",
+                             f"{outcome.table}.{outcome.rule_id}", "error", outcome.sentence))
+    return sorted(set(rows))
+
+
+def write_alarms(warehouse: Path, rows: list[tuple]) -> None:
+    """Replace the hook table int_readout_blocking_alarms reads (<target schema>.readout_blocking_alarms)."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        schema = _quoted(_schema_of(con, BUILD_LOG_TABLE) or "main")
+        con.execute(f"""create or replace table {schema}.{ALARMS_TABLE} (experiment_id varchar, experiment_version
+                        integer, alarm_source varchar, rule varchar, severity varchar, alarm varchar)""")
+        if rows:
+            con.executemany(f"insert into {schema}.{ALARMS_TABLE} values (?, ?, ?, ?, ?, ?)", rows)
+    finally:
+        con.close()
+
+
 def _invocation_id(target_path: Path) -> str | None:
     try:
         return json.loads((target_path / "run_results.json").read_text())["metadata"]["invocation_id"]
@@ -226,12 +272,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="start over from the landing zone as it is (`make rebuild`); never skipped")
     parser.add_argument("--force", action="store_true",
                         help="run dbt even when nothing changed since the last successful build (`make build FORCE=1`)")
+    parser.add_argument("--no-contracts", dest="contracts", action="store_false",
+                        help="one dbt build, without feeding the mart contracts' error alarms to the readout status")
     parser.add_argument("--landing", help="landing zone (default: $READOUT_LANDING_PATH or data/landing)")
     parser.add_argument("--project-dir", default=None, metavar="PATH",
                         help="the dbt project (default: $DBT_PROJECT_DIR or the working directory)")
     parser.add_argument("dbt_args", nargs=argparse.REMAINDER, metavar="-- DBT_ARG",
                         help="more arguments for dbt build, after `--` (e.g. -- --select fct_metric_results+); "
                              "a build with any is never skipped")
+
+
+def _dbt(arguments: list[str], project_dir: Path, environment: dict[str, str], note: str) -> int:
+    _say("dbt " + " ".join(arguments) + note)
+    try:
+        return subprocess.run(["dbt", *arguments, "--project-dir", str(project_dir)], env=environment).returncode
+    except FileNotFoundError:
+        raise BuildError("dbt is not installed in this environment (run `make install`)") from None
 
 
 def _say(message: str) -> None:
@@ -257,20 +313,33 @@ def run(args: argparse.Namespace) -> int:
                  f"{inputs.landing_files} landing files and project files, so the marts are current; "
                  "`make build FORCE=1` runs dbt anyway")
             return 0
-    command = ["dbt", "build", *(["--full-refresh"] if args.full_refresh else []), *dbt_args]
-    shown = " ".join(command)
-    command += ["--project-dir", str(project_dir)]
-    _say(shown + ("" if args.full_refresh else "  (incremental: new landing files only)"))
+    refresh = ["--full-refresh"] if args.full_refresh else []
+    environment = dict(os.environ, READOUT_CODE_VERSION=code_version(project_dir),
+                       READOUT_CONTRACT_VERSIONS=contract_versions(project_dir))
     started = time.monotonic()
-    try:
-        environment = dict(os.environ, READOUT_CODE_VERSION=code_version(project_dir),
-                           READOUT_CONTRACT_VERSIONS=contract_versions(project_dir))
-        returncode = subprocess.run(command, env=environment).returncode
-    except FileNotFoundError:
-        raise BuildError("dbt is not installed in this environment (run `make install`)") from None
+    if dbt_args or not args.contracts:
+        # one dbt build: the publish gate still holds (macros/publish_gate.sql), without the contracts' alarms
+        returncode = _dbt(["build", *refresh, *dbt_args], project_dir, environment,
+                          "" if args.full_refresh else "  (incremental: new landing files only)")
+    else:
+        # write and audit everything the readout status does not depend on; the mart contracts' error alarms
+        # then reach the status (int_readout_blocking_alarms); the status and what follows it (the readout,
+        # the published layer, the history) are built last, and published only when every audit passed
+        returncode = _dbt(["build", *refresh, "--exclude", f"{STATUS_MODEL}+"], project_dir, environment,
+                          "  (write and audit)" + ("" if args.full_refresh else ", incremental: new landing files only"))
+        if returncode == 0:
+            _say("mart contracts (their error alarms block the readouts they name)")
+            alarms = contract_alarms(project_dir, warehouse)
+            write_alarms(warehouse, alarms)
+            for experiment, version in sorted({(row[0], row[1]) for row in alarms}):
+                rules = sorted({row[3] for row in alarms if (row[0], row[1]) == (experiment, version)})
+                print(f"    {experiment} v{version}: contract error ({', '.join(rules)}): not confirmed")
+            returncode = _dbt(["build", *refresh, "--select", f"{STATUS_MODEL}+"], project_dir, environment,
+                              "  (readout status, publish, history)")
     if returncode != 0:
-        print(f"readout build: dbt build failed (exit {returncode}) after {time.monotonic() - started:.0f} s; "
-              "the build log records it and `readout report` warns", file=sys.stderr)
+        print(f"readout build: dbt build failed (exit {returncode}) after {time.monotonic() - started:.0f} s, so "
+              "nothing was published: readers keep the last good readout; `readout report` says what failed",
+              file=sys.stderr)
         return returncode
     # dbt resolves a relative DBT_TARGET_PATH against the working directory, as the warehouse path
     target_path = Path(os.environ.get("DBT_TARGET_PATH") or project_dir / "target")

@@ -89,3 +89,20 @@ def test_the_report_shows_the_last_published_readout_and_says_the_build_failed(f
     first = report.stdout.splitlines()[0]
     assert first.startswith("WARNING") and "failed" in first and "it published nothing" in first, first
     assert "published readout" in report.stdout.splitlines()[2]
+
+
+def test_the_mart_contracts_error_alarms_keep_the_versions_they_name_from_being_confirmed(all_faults_simulation):
+    """readout build validates the mart contracts between writing and publishing; their error alarms reach the
+    readout status of every experiment version they name (exp_search_ranking's planted unit faults)."""
+    warehouse = all_faults_simulation["warehouse"]
+    alarms = query(warehouse, "select distinct experiment_id, experiment_version from main.readout_blocking_alarms "
+                              "where severity = 'error'")
+    named = set(zip(alarms.experiment_id, alarms.experiment_version))
+    assert ("exp_search_ranking", 1) in named
+    results = query(warehouse, "select experiment_id, experiment_version, readout_status, status_reasons "
+                               "from published.fct_metric_results")
+    blocked = results[[key in named for key in zip(results.experiment_id, results.experiment_version)]]
+    assert len(blocked) > 0 and (blocked.readout_status != "confirmed").all()
+    assert blocked.status_reasons.str.contains("contract_error").all()
+    others = results[[key not in named for key in zip(results.experiment_id, results.experiment_version)]]
+    assert len(others) > 0 and not others.status_reasons.fillna("").str.contains("contract_error").any()
