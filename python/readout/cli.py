@@ -15,6 +15,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "report": ("readout.report", "print the readout (sample ratio checks, primary and guardrail metrics) from the warehouse"),
     "build": ("readout.build", "the landing preflight, then dbt build (incremental); skipped when nothing changed"),
     "history": ("readout.history", "list the builds in the readout history, or export it to Parquet"),
+    "freeze": ("readout.freeze", "freeze an experiment version's readout: record it in seeds/, served as is until restated"),
+    "restate": ("readout.restate", "replace a frozen readout with today's numbers, keeping both in the restatement log"),
     "event-time-range": ("readout.landing", "print the dbt flags that bound a backfill to the landing zone's event time"),
 }
 

@@ -211,10 +211,11 @@ def _results_sql(con: duckdb.DuckDBPyConnection, schema: str = "marts") -> str:
 
 def readout_status(row) -> str:
     """The row's readout status and its reason codes, as printed at the end of its line: ``[confirmed]``,
-    ``[provisional: experiment_running, windows_in_progress]``; empty for a warehouse built before readouts
-    had a status."""
+    ``[provisional: experiment_running, windows_in_progress]``, ``[frozen]`` (the numbers of a `readout freeze`;
+    the version's sentence says who froze it, when and why); empty for a warehouse built before readouts had a
+    status."""
     status = _text(row.readout_status)
-    reasons = [code for code in _text(row.status_reasons).split(",") if code]
+    reasons = [code for code in _text(row.status_reasons).split(",") if code and code != status]
     if not status:
         return ""
     return f"[{status}]" if not reasons else f"[{status}: {', '.join(reasons)}]"

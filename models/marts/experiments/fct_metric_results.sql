@@ -1,89 +1,114 @@
 {#-
-    The readout: one row per experiment version x population x treatment variant x metric x estimator, typed
-    and contract-enforced, with its status (metric_result_statuses_computed): readout_status, the reason codes
-    and one sentence, the units of its two arms left out because their window is in progress or truncated,
-    and the watermark its data is complete to.
+    The readout as served: one row per experiment version x population x treatment variant x metric x
+    estimator, typed and contract-enforced. Each experiment version is served one of two ways:
+    - not frozen: what the numbers are now (metric_results_current), with the status the data gives;
+    - frozen (`readout freeze`, seeds/frozen_metric_results.csv): the frozen rows, byte for byte, with
+      readout_status 'frozen', status_reasons 'frozen' and a sentence saying who froze it, when and why, and
+      what its status was then. Rows that exist now but not in the record (a metric added since) are not
+      served; fct_readout_restatements lists them with every number that moved. `readout restate` is the
+      only way a frozen number changes.
 -#}
+{%- set columns = [
+    ('experiment_id', dbt.type_string()), ('experiment_version', dbt.type_int()),
+    ('population', dbt.type_string()), ('variant_id', dbt.type_string()), ('metric_id', dbt.type_string()),
+    ('estimator', dbt.type_string()), ('control_variant_id', dbt.type_string()),
+    ('metric_role', dbt.type_string()), ('direction', dbt.type_string()), ('ci_method', dbt.type_string()),
+    ('guardrail_status', dbt.type_string()), ('status_reason', dbt.type_string()),
+    ('correction_method', dbt.type_string()), ('readout_status', dbt.type_string()),
+    ('status_reasons', dbt.type_string()), ('status_reason_text', dbt.type_string()),
+    ('n_units_control', dbt.type_bigint()), ('n_units_variant', dbt.type_bigint()),
+    ('n_units_window_in_progress', dbt.type_bigint()), ('n_units_window_truncated', dbt.type_bigint()),
+    ('mean_control', readout.type_double()), ('mean_variant', readout.type_double()),
+    ('absolute_lift', readout.type_double()), ('absolute_lift_ci_lower', readout.type_double()),
+    ('absolute_lift_ci_upper', readout.type_double()), ('relative_lift', readout.type_double()),
+    ('relative_lift_ci_lower', readout.type_double()), ('relative_lift_ci_upper', readout.type_double()),
+    ('p_value', readout.type_double()), ('adjusted_p_value', readout.type_double()),
+    ('correction_family_size', dbt.type_int()), ('sequential_ci_lower', readout.type_double()),
+    ('sequential_ci_upper', readout.type_double()), ('alpha', readout.type_double()),
+    ('is_significant', dbt.type_boolean()), ('watermark_at', dbt.type_timestamp()),
+] -%}
+{%- set status_columns = ['readout_status', 'status_reasons', 'status_reason_text'] -%}
 with
 
-inferred as (
+current_results as (
 
-    select * from {{ ref('metric_results_inferred') }}
-
-),
-
-definitions as (
-
-    select * from {{ ref('int_metric_definitions') }}
+    select * from {{ ref('metric_results_current') }}
 
 ),
 
-statuses as (
+frozen as (
 
-    select * from {{ ref('metric_result_statuses_computed') }}
+    select * from {{ ref('frozen_metric_results') }}
+
+),
+
+frozen_versions as (
+
+    select distinct
+        experiment_id,
+        experiment_version
+
+    from frozen
+
+),
+
+not_frozen as (
+
+    select current_results.*
+    from current_results
+    left join frozen_versions
+        on current_results.experiment_id = frozen_versions.experiment_id
+        and current_results.experiment_version = frozen_versions.experiment_version
+    where frozen_versions.experiment_id is null
+
+),
+
+frozen_served as (
+
+    -- the frozen numbers as recorded; only the status says it is frozen, and what it was when frozen
+    select
+        {%- for name, type in columns if name not in status_columns %}
+        frozen.{{ name }},
+        {%- endfor %}
+        'frozen' as readout_status,
+        'frozen' as status_reasons,
+        {{ dbt.concat([
+            "'Frozen by '", "frozen.frozen_by", "' on '",
+            "cast(cast(frozen.frozen_at as date) as " ~ dbt.type_string() ~ ")",
+            "': '", "frozen.freeze_reason",
+            "'. The numbers are those of the freeze, when the readout read: '", "frozen.status_reason_text",
+        ]) }} as status_reason_text
+
+    from frozen
+
+),
+
+served as (
+
+    select
+        {%- for name, type in columns %}
+        {{ name }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from not_frozen
+
+    union all
+
+    select
+        {%- for name, type in columns %}
+        {{ name }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from frozen_served
 
 ),
 
 final as (
 
     select
-        ----------  ids
-        cast(inferred.experiment_id as {{ dbt.type_string() }}) as experiment_id,
-        cast(inferred.experiment_version as {{ dbt.type_int() }}) as experiment_version,
-        cast(inferred.population as {{ dbt.type_string() }}) as population,
-        cast(inferred.variant_id as {{ dbt.type_string() }}) as variant_id,
-        cast(inferred.metric_id as {{ dbt.type_string() }}) as metric_id,
-        cast(inferred.estimator as {{ dbt.type_string() }}) as estimator,
-        cast(inferred.control_variant_id as {{ dbt.type_string() }}) as control_variant_id,
+        {%- for name, type in columns %}
+        cast({{ name }} as {{ type }}) as {{ name }}{{ "," if not loop.last }}
+        {%- endfor %}
 
-        ---------- strings
-        cast(definitions.role as {{ dbt.type_string() }}) as metric_role,
-        cast(definitions.direction as {{ dbt.type_string() }}) as direction,
-        cast(inferred.ci_method as {{ dbt.type_string() }}) as ci_method,
-        cast(inferred.guardrail_status as {{ dbt.type_string() }}) as guardrail_status,
-        cast(inferred.status_reason as {{ dbt.type_string() }}) as status_reason,
-        cast(inferred.correction_method as {{ dbt.type_string() }}) as correction_method,
-        cast(statuses.readout_status as {{ dbt.type_string() }}) as readout_status,
-        cast(statuses.status_reasons as {{ dbt.type_string() }}) as status_reasons,
-        cast(statuses.status_reason_text as {{ dbt.type_string() }}) as status_reason_text,
-
-        ---------- numerics
-        cast(inferred.n_units_control as {{ dbt.type_bigint() }}) as n_units_control,
-        cast(inferred.n_units_variant as {{ dbt.type_bigint() }}) as n_units_variant,
-        cast(statuses.n_units_window_in_progress as {{ dbt.type_bigint() }}) as n_units_window_in_progress,
-        cast(statuses.n_units_window_truncated as {{ dbt.type_bigint() }}) as n_units_window_truncated,
-        cast(inferred.mean_control as {{ readout.type_double() }}) as mean_control,
-        cast(inferred.mean_variant as {{ readout.type_double() }}) as mean_variant,
-        cast(inferred.absolute_lift as {{ readout.type_double() }}) as absolute_lift,
-        cast(inferred.absolute_lift_ci_lower as {{ readout.type_double() }}) as absolute_lift_ci_lower,
-        cast(inferred.absolute_lift_ci_upper as {{ readout.type_double() }}) as absolute_lift_ci_upper,
-        cast(inferred.relative_lift as {{ readout.type_double() }}) as relative_lift,
-        cast(inferred.relative_lift_ci_lower as {{ readout.type_double() }}) as relative_lift_ci_lower,
-        cast(inferred.relative_lift_ci_upper as {{ readout.type_double() }}) as relative_lift_ci_upper,
-        cast(inferred.p_value as {{ readout.type_double() }}) as p_value,
-        cast(inferred.adjusted_p_value as {{ readout.type_double() }}) as adjusted_p_value,
-        cast(inferred.correction_family_size as {{ dbt.type_int() }}) as correction_family_size,
-        cast(inferred.sequential_ci_lower as {{ readout.type_double() }}) as sequential_ci_lower,
-        cast(inferred.sequential_ci_upper as {{ readout.type_double() }}) as sequential_ci_upper,
-        cast(inferred.alpha as {{ readout.type_double() }}) as alpha,
-
-        ---------- booleans
-        cast(inferred.is_significant as {{ dbt.type_boolean() }}) as is_significant,
-
-        ---------- timestamps
-        cast(statuses.watermark_at as {{ dbt.type_timestamp() }}) as watermark_at
-
-    from inferred
-    left join definitions
-        on inferred.experiment_id = definitions.experiment_id
-        and inferred.experiment_version = definitions.experiment_version
-        and inferred.metric_id = definitions.metric_id
-    left join statuses
-        on inferred.experiment_id = statuses.experiment_id
-        and inferred.experiment_version = statuses.experiment_version
-        and inferred.population = statuses.population
-        and inferred.variant_id = statuses.variant_id
-        and inferred.metric_id = statuses.metric_id
+    from served
 
 )
 
