@@ -78,7 +78,7 @@ def format_value(value: object) -> str:
         return repr(value)  # nan, inf and -inf included: DuckDB reads them back
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
         return value.isoformat(sep=" ")
     if isinstance(value, dt.date):
         return value.isoformat()
@@ -157,7 +157,7 @@ def verify_frozen_records(project_dir: str | os.PathLike) -> None:
         if recorded != {actual}:
             raise FreezeError(
                 f"{path}: the frozen record of {experiment_id} v{version} was edited by hand (its record_fingerprint "
-                f"{sorted(recorded)[0][:12]} no longer matches its rows, {actual[:12]}): restore it from git "
+                f"{min(recorded)[:12]} no longer matches its rows, {actual[:12]}): restore it from git "
                 f"(`git checkout -- {FROZEN_SEED}`); only `readout restate` changes a frozen readout")
 
 
@@ -258,7 +258,7 @@ def default_author(project_dir: Path) -> str:
     """git's user.name in the project, else $USER, else the login name."""
     try:
         name = subprocess.run(["git", "config", "user.name"], cwd=project_dir, capture_output=True, text=True,
-                              timeout=10).stdout.strip()
+                              timeout=10, check=False).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         name = ""
     if name:
@@ -270,7 +270,7 @@ def default_author(project_dir: Path) -> str:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0, tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
 
 
 def freeze(project_dir: Path, warehouse: Path, experiment_id: str, version: int, reason: str, by: str,

@@ -13,10 +13,15 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
-
 from readout import cli
-from readout.freeze import (INPUT_COLUMNS, METADATA_COLUMNS, RESTATEMENT_COLUMNS, FreezeError, format_value,
-                            verify_frozen_records)
+from readout.freeze import (
+    INPUT_COLUMNS,
+    METADATA_COLUMNS,
+    RESTATEMENT_COLUMNS,
+    FreezeError,
+    format_value,
+    verify_frozen_records,
+)
 from readout.report import readout_status
 
 REPO = Path(__file__).resolve().parents[2]
