@@ -45,6 +45,9 @@ INPUTS_TABLE = "readout_build_inputs"
 PROJECT_FOLDERS = ("models", "macros", "seeds", "tests", "snapshots")
 PROJECT_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".py", ".md"}
 VERSIONED_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb")
+#: the frozen and restated readouts (readout freeze / restate): data under version control, not code, so a freeze
+#: is not a code change (they are inputs of the build all the same: the inputs fingerprint covers them)
+READOUT_RECORDS = {"seeds/frozen_metric_results.csv", "seeds/restated_metric_results.csv"}
 #: where the landing zone and the warehouse are: the landing files themselves are fingerprinted, and the
 #: warehouse is where the record is read, so a copied or moved pair is still current
 LOCATION_VARIABLES = {"READOUT_LANDING_PATH", "READOUT_DUCKDB_PATH"}
@@ -186,7 +189,8 @@ def code_version(project_dir: Path) -> str:
     digest = hashlib.sha256()
     for folder in PROJECT_FOLDERS:
         for path in _files_under(project_dir / folder, PROJECT_SUFFIXES):
-            digest.update(path.read_bytes())
+            if path.relative_to(project_dir).as_posix() not in READOUT_RECORDS:
+                digest.update(path.read_bytes())
     for path in _files_under(Path(__file__).resolve().parent, {".py"}):
         digest.update(path.read_bytes())
     try:
@@ -303,6 +307,9 @@ def run(args: argparse.Namespace) -> int:
     dbt_args = [a for a in (args.dbt_args or []) if a != "--"] if args.dbt_args else []
     _say("landing preflight (schema against the contract)")
     preflight(landing, warn=lambda message: print(f"readout build: warning: {message}", file=sys.stderr))
+    from readout.freeze import verify_frozen_records  # freeze imports this module (code and contract versions)
+
+    verify_frozen_records(project_dir)  # a frozen readout edited by hand stops the build (one line, exit 2)
     warehouse = warehouse_path()
     profiles_dir = Path(os.environ.get("DBT_PROFILES_DIR") or project_dir)
     inputs = inputs_fingerprint(project_dir, landing, profiles_dir)

@@ -1,9 +1,9 @@
 """``readout freeze`` and ``readout restate``: frozen readouts, kept as files under version control.
 
 ``readout freeze EXPERIMENT --version V --reason TEXT`` records the readout of one experiment version as it is
-served (``marts.fct_metric_results``) in the seed ``seeds/frozen_metric_results.csv``: every result row, with
-what its numbers were computed from (the metric's definition fingerprint and the sufficient statistics'
-fingerprint, from ``marts.metric_results_current``; the landing watermark; the metric catalog's sha256; the code
+served (``published.fct_metric_results``; ``marts.`` in a warehouse built before publishing) in the seed
+``seeds/frozen_metric_results.csv``: every result row, with what its numbers were computed from (the metric's
+definition fingerprint and the sufficient statistics' fingerprint, from ``marts.metric_results_current``; the landing watermark; the metric catalog's sha256; the code
 and contract versions as ``readout build`` computes them), who froze it, when and why, and a record fingerprint
 (sha256 over the record's rows as written) so that a hand-edited record is refused. dbt reads the seed on every
 build: ``fct_metric_results`` then serves the frozen rows, byte for byte (floats are written with ``repr``, the
@@ -42,7 +42,9 @@ from readout.paths import warehouse_path
 FROZEN_SEED = Path("seeds") / "frozen_metric_results.csv"
 RESTATED_SEED = Path("seeds") / "restated_metric_results.csv"
 METRIC_CATALOG = Path("seeds") / "metric_catalog.csv"
-#: what readers are served, and what the numbers would now be (one place to point elsewhere, e.g. a published schema)
+#: what readers are served: the published layer (a build whose audits failed never replaced it), or the mart in
+#: a warehouse built in one dbt step before publishing existed; and what the numbers would now be
+PUBLISHED_RELATION = "published.fct_metric_results"
 SERVED_RELATION = "marts.fct_metric_results"
 CURRENT_RELATION = "marts.metric_results_current"
 COMPARED_RELATION = "marts.metric_results_frozen_compared"
@@ -208,12 +210,15 @@ def read_readout(warehouse: Path, experiment_id: str, version: int) -> list[dict
     their numbers were computed from (CURRENT_RELATION); FreezeError when the warehouse, the experiment or the
     version is missing."""
     with _connect(warehouse) as con:
-        _require(con, warehouse, SERVED_RELATION, CURRENT_RELATION)
-        _check_version_exists(con, SERVED_RELATION, experiment_id, version)
+        published = con.execute("select 1 from information_schema.tables where table_schema = 'published' "
+                                "and table_name = 'fct_metric_results'").fetchall()
+        served = PUBLISHED_RELATION if published else SERVED_RELATION
+        _require(con, warehouse, served, CURRENT_RELATION)
+        _check_version_exists(con, served, experiment_id, version)
         join = " and ".join(f"served.{key} = current_rows.{key}" for key in KEY_COLUMNS)
         rows = _fetch(con, f"""
             select served.*, {', '.join(f'current_rows.{name}' for name in INPUT_COLUMNS)}
-            from {SERVED_RELATION} as served
+            from {served} as served
             left join {CURRENT_RELATION} as current_rows on {join}
             where served.experiment_id = ? and served.experiment_version = ?
             order by {', '.join(f'served.{key}' for key in KEY_COLUMNS)}""", [experiment_id, version])

@@ -60,10 +60,11 @@ def landing_watermarks(landing) -> dict:
 
 
 def write_blocking_alarms(warehouse) -> None:
-    """What write-audit-publish will feed in from the contract validation (the hook's documented table)."""
+    """What `readout build` feeds in from the mart contracts (the hook's documented table), planted by hand for
+    the plain `dbt build` that follows (which does not rewrite it)."""
     with duckdb.connect(str(warehouse)) as con:
         con.execute("""
-            create table main.readout_blocking_alarms as select * from (values
+            create or replace table main.readout_blocking_alarms as select * from (values
                 ('exp_homepage_aa', 1, 'contract', 'exposure_logging.no_missing_exposures', 'error',
                  'ERROR fct_experiment_units [exposure_logging.no_missing_exposures]: do not finalize'),
                 ('exp_pricing_banner', 1, 'contract', 'bot_and_internal_share', 'warning', 'WARNING ...')
