@@ -332,8 +332,8 @@ def run(args: argparse.Namespace) -> int:
         # write and audit everything the readout status does not depend on; the mart contracts' error alarms
         # then reach the status (int_readout_blocking_alarms); the status and what follows it (the readout,
         # the published layer, the history) are built last, and published only when every audit passed
-        returncode = _dbt(["build", *refresh, "--exclude", f"{STATUS_MODEL}+"], project_dir, environment,
-                          "  (write and audit)" + ("" if args.full_refresh else ", incremental: new landing files only"))
+        note = "  (write and audit" + (")" if args.full_refresh else ", incremental: new landing files only)")
+        returncode = _dbt(["build", *refresh, "--exclude", f"{STATUS_MODEL}+"], project_dir, environment, note)
         if returncode == 0:
             _say("mart contracts (their error alarms block the readouts they name)")
             alarms = contract_alarms(project_dir, warehouse)

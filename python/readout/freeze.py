@@ -4,7 +4,8 @@
 served (``published.fct_metric_results``; ``marts.`` in a warehouse built before publishing) in the seed
 ``seeds/frozen_metric_results.csv``: every result row, with what its numbers were computed from (the metric's
 definition fingerprint and the sufficient statistics' fingerprint, from ``marts.metric_results_current``; the
-landing watermark; the metric catalog's sha256; the code and contract versions as ``readout build`` computes them), who froze it, when and why, and a record fingerprint
+landing watermark; the metric catalog's sha256; the code and contract versions as ``readout build`` computes
+them), who froze it, when and why, and a record fingerprint
 (sha256 over the record's rows as written) so that a hand-edited record is refused. dbt reads the seed on every
 build: ``fct_metric_results`` then serves the frozen rows, byte for byte (floats are written with ``repr``, the
 shortest string that reads back as the same double), and ``fct_readout_restatements`` lists every row whose

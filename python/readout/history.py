@@ -58,7 +58,8 @@ def export(warehouse: Path, out: Path) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--warehouse", help="DuckDB warehouse (default: $READOUT_DUCKDB_PATH or warehouse/readout.duckdb)")
+    parser.add_argument("--warehouse",
+                        help="DuckDB warehouse (default: $READOUT_DUCKDB_PATH or warehouse/readout.duckdb)")
     parser.add_argument("--export", metavar="FILE.parquet", help="write every history row to this Parquet file")
 
 

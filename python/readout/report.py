@@ -329,7 +329,8 @@ def render(warehouse: Path, population: str = "exposed", all_metrics: bool = Fal
             srm = con.execute(SRM_SQL.format(schema=schema)).df()
             results = con.execute(_results_sql(con, schema), [population, all_metrics]).df()
             # the quality marts came with issue 10: an older warehouse has none, and its report still reads
-            volume = (con.execute(VOLUME_SQL.format(schema=schema)).df() if _columns_of(con, schema, "fct_volume_checks")
+            volume = (con.execute(VOLUME_SQL.format(schema=schema)).df()
+                      if _columns_of(con, schema, "fct_volume_checks")
                       else pd.DataFrame(columns=["experiment_id", "experiment_version"]))
             segments = (con.execute(SEGMENT_SQL.format(schema=schema)).df()
                         if _columns_of(con, schema, "fct_sample_ratio_checks_by_segment")
