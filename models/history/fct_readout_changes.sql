@@ -2,14 +2,15 @@
     What changed since the last refresh, and why: the latest build in the readout history against the one
     before it, one row per experiment version x population x variant x metric x estimator present in either.
     It shows how the estimate (relative lift), its interval and p moved, significance and status flips and the
-    units added, and attributes the move, in this order of precedence:
-    - code_change: the code version differs (another commit, or uncommitted changes);
+    units added, and attributes a move to the first that holds of:
     - metric_definition_change: the metric's definition fingerprint differs;
     - new_units: units were added to the readout (the move may also hold late events of units counted before:
       the history keeps no unit-level detail to split the two);
-    - late_events: the same units, other numbers: late events for units already counted;
     - units_removed: fewer units (for example identities stitched, or a quarantine);
-    - none: nothing moved.
+    - code_change: the same units, other numbers, and the code's fingerprint differs (the last 12 characters
+      of code_version: a commit that changes no code, such as a freeze, is no code change);
+    - late_events: the same units and code, other numbers: late events for units already counted.
+    A row whose numbers did not move is none (whatever else changed); added or removed: in one build only.
     Empty until the history holds two builds.
 -#}
 with
@@ -84,7 +85,8 @@ compared as (
         latest.readout_status,
         coalesce(latest.n_units_control, 0) + coalesce(latest.n_units_variant, 0)
             - coalesce(previous.n_units_control, 0) - coalesce(previous.n_units_variant, 0) as units_added,
-        latest.code_version <> previous.code_version as is_code_change,
+        -- the code's own fingerprint: the last 12 characters of code_version (a commit alone changes nothing)
+        {{ dbt.right('latest.code_version', 12) }} <> {{ dbt.right('previous.code_version', 12) }} as is_code_change,
         latest.definition_fingerprint <> previous.definition_fingerprint as is_definition_change,
         not (
             {%- for column in ['relative_lift', 'relative_lift_ci_lower', 'relative_lift_ci_upper', 'p_value',
@@ -121,12 +123,12 @@ final as (
         cast(row_change as {{ dbt.type_string() }}) as row_change,
         cast(case
             when row_change <> 'compared' then row_change
-            when coalesce(is_code_change, false) then 'code_change'
+            when not has_moved then 'none'
             when coalesce(is_definition_change, false) then 'metric_definition_change'
             when units_added > 0 then 'new_units'
             when units_added < 0 then 'units_removed'
-            when has_moved then 'late_events'
-            else 'none'
+            when coalesce(is_code_change, false) then 'code_change'
+            else 'late_events'
         end as {{ dbt.type_string() }}) as change_cause,
         cast(previous_readout_status as {{ dbt.type_string() }}) as previous_readout_status,
         cast(readout_status as {{ dbt.type_string() }}) as readout_status,

@@ -183,9 +183,10 @@ def record_build(warehouse: Path, invocation_id: str, inputs: Inputs) -> None:
 
 
 def code_version(project_dir: Path) -> str:
-    """The project's git commit; with ``+uncommitted:<12 hex>`` (the sha256 of the files dbt reads and of the
-    package) when the working tree has changes, so two builds of different uncommitted code differ; without
-    git, ``files:<12 hex>``."""
+    """``<git commit>[+uncommitted] code <12 hex>``: the commit, and the sha256 of the code dbt runs (the files
+    dbt reads but the frozen and restated records, and the package), always the last 12 characters, so that
+    two builds of the same code compare equal whatever was committed in between (a freeze is a commit);
+    without git, ``no git, code <12 hex>``."""
     digest = hashlib.sha256()
     for folder in PROJECT_FOLDERS:
         for path in _files_under(project_dir / folder, PROJECT_SUFFIXES):
@@ -200,9 +201,10 @@ def code_version(project_dir: Path) -> str:
                                 capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         commit = status = None
+    code = f"code {digest.hexdigest()[:12]}"
     if commit is not None and commit.returncode == 0 and status.returncode == 0:
-        return commit.stdout.strip() + (f"+uncommitted:{digest.hexdigest()[:12]}" if status.stdout.strip() else "")
-    return f"files:{digest.hexdigest()[:12]}"
+        return commit.stdout.strip() + ("+uncommitted" if status.stdout.strip() else "") + " " + code
+    return f"no git, {code}"
 
 
 def contract_versions(project_dir: Path) -> str:

@@ -1,6 +1,7 @@
 """``readout history``: the builds in the readout history (history.fct_readout_history), and its export.
 
-Prints one line per build (when, code version, rows, statuses); ``--export FILE.parquet`` writes every history
+Prints one line per build (when, code version, rows, statuses) and what changed between the last two
+(history.fct_readout_changes: moves by cause, significance and status flips); ``--export FILE.parquet`` writes every history
 row to a Parquet file (the history is append-only and survives ``--full-refresh``; the export is how it
 leaves the warehouse).
 """
@@ -47,6 +48,36 @@ def builds(warehouse: Path) -> list[tuple]:
         ).fetchall()
 
 
+def changes(warehouse: Path) -> list[str]:
+    """What changed between the last two builds (history.fct_readout_changes), in a few lines; none before the
+    history holds two builds."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        found = con.execute("select 1 from information_schema.tables where table_schema = 'history' "
+                            "and table_name = 'fct_readout_changes'").fetchall()
+        if not found:
+            return []
+        causes = con.execute("""
+            select change_cause, count(*) as n from history.fct_readout_changes
+            where change_cause <> 'none' group by 1 order by 2 desc, 1""").fetchall()
+        totals = con.execute("""
+            select count(*), count(*) filter (where has_moved), count(*) filter (where is_significance_flip),
+                   count(*) filter (where is_status_flip), coalesce(max(units_added) filter (where row_change =
+                   'compared'), 0)
+            from history.fct_readout_changes""").fetchone()
+        flips = con.execute("""
+            select previous_readout_status || ' -> ' || readout_status as flip, count(*) from history.fct_readout_changes
+            where is_status_flip group by 1 order by 2 desc, 1""").fetchall()
+    rows, moved, significance, status, units = totals
+    if rows == 0:
+        return []
+    lines = [f"since the previous build: {moved} of {rows} results moved"
+             + (f" ({', '.join(f'{cause}: {n}' for cause, n in causes)})" if causes else "")
+             + f"; {significance} significance flips; {status} status flips"
+             + (f" ({', '.join(f'{flip}: {n}' for flip, n in flips)})" if flips else "")
+             + (f"; up to {units:,} units added per result" if units else "")]
+    return lines
+
+
 def export(warehouse: Path, out: Path) -> int:
     """Write every history row to ``out`` (Parquet); the number of rows."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -76,4 +107,6 @@ def run(args: argparse.Namespace) -> int:
     for build_id, built_at, code, metric_rows, statuses in listed:
         print(f"  {built_at:%Y-%m-%d %H:%M:%S} UTC  build {build_id[:8]}  code {code[:20]}  "
               f"{metric_rows} results  status: {statuses or '-'}")
+    for line in changes(warehouse):
+        print(line)
     return 0
