@@ -26,19 +26,41 @@ $(VENV)/.installed: requirements.lock python/pyproject.toml
 
 install: $(VENV)/.installed
 
+# The demo is a timeline: the landing zone as it stood mid-experiment is built (every readout provisional, and
+# says why), then the rest of the data lands as new files (late events included) and an incremental build
+# refreshes it (readouts confirmed, or held back by the alarms the planted faults raise); the history says what
+# changed between the two builds.
+DEMO_MIDPOINT ?= 2026-02-06T00:00:00Z
+DEMO_END ?= 2026-03-01T00:00:00Z
+DEMO_FROZEN ?= exp_checkout_button
+# the demo freezes a readout into its own copy of the records (readouts/ holds the committed ones)
+demo: export READOUT_RECORDS_DIR := build/demo/readouts
 demo: install
-	@echo "==> simulating $(EVENTS) events (seed $(SEED)) into $(READOUT_LANDING_PATH)"
-	@readout simulate --seed $(SEED) --events $(EVENTS) --out $(READOUT_LANDING_PATH)
+	@echo "==> simulating $(EVENTS) events (seed $(SEED)) as they had landed by $(DEMO_MIDPOINT), into $(READOUT_LANDING_PATH)"
+	@readout simulate --seed $(SEED) --events $(EVENTS) --as-of $(DEMO_MIDPOINT) --out $(READOUT_LANDING_PATH)
 	@echo "==> raw data contracts (landing zone)"
 	@readout contracts validate --stage raw --landing $(READOUT_LANDING_PATH) --as-of manifest --full
+	@rm -rf $(READOUT_RECORDS_DIR) && mkdir -p $(READOUT_RECORDS_DIR) && cp readouts/*.csv $(READOUT_RECORDS_DIR)/
 	@$(MAKE) --no-print-directory rebuild
+	@echo
+	@readout history
+	@echo
+	@echo "==> a decision is taken on $(DEMO_FROZEN) v1 as it stands: readout freeze (into $(READOUT_RECORDS_DIR))"
+	@readout freeze $(DEMO_FROZEN) --version 1 --by "make demo" --reason "decision at the mid-experiment review (demo)"
+	@echo "==> the rest of the data lands (readout simulate --append to $(DEMO_END): new files, late events included)"
+	@readout simulate --append --as-of $(DEMO_END) --out $(READOUT_LANDING_PATH)
+	@echo "==> raw data contracts (the new files; the others are remembered)"
+	@readout contracts validate --stage raw --landing $(READOUT_LANDING_PATH) --as-of manifest
+	@$(MAKE) --no-print-directory build
 	@echo "==> mart data contracts (the demo plants faults on purpose: their alarms are reported, not fatal)"
 	@readout contracts validate --stage marts --warehouse $(READOUT_DUCKDB_PATH) --fail-on never
 	@echo
 	@readout report
 	@echo
+	@readout history
+	@echo
 	@echo "landing zone: $(READOUT_LANDING_PATH) (ground truth and planted faults: $(READOUT_LANDING_PATH)/manifest.json)"
-	@echo "warehouse:    $(READOUT_DUCKDB_PATH) (readout: marts.fct_metric_results, marts.fct_sample_ratio_checks)"
+	@echo "warehouse:    $(READOUT_DUCKDB_PATH) (readout: published.fct_metric_results, published.fct_sample_ratio_checks; history: history.fct_readout_history, history.fct_readout_changes)"
 
 # `make build` is incremental: staging reads only the landing files no build has read yet (a changed or deleted
 # one is an error naming it), and when nothing changed at all (no new landing file, no edited model, seed, macro

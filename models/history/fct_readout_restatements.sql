@@ -1,7 +1,7 @@
 {#-
     The restatement log: for every frozen readout, each row whose numbers would now differ from the frozen
     ones (restatement_state 'pending', from metric_results_frozen_compared: this build's numbers and the cause
-    of the move), and every restatement applied (`readout restate`, seeds/restated_metric_results.csv:
+    of the move), and every restatement applied (`readout restate`, readouts/restated_metric_results.csv:
     'restated', the frozen numbers and those that replaced them, who restated it, when and why). While frozen,
     fct_metric_results keeps serving the frozen numbers: a pending row is what a restatement would change.
 -#}

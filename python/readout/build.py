@@ -7,7 +7,8 @@ rescans its table). "Nothing changed" is decided by the build's inputs fingerpri
 - every file in the landing zone: relative path, size and modification time (a rewritten file changes its
   mtime, so a changed landing file is never skipped over: dbt runs and stops with the error naming it);
 - the content of every file dbt reads: dbt_project.yml, profiles.yml, models/, macros/, seeds/, tests/
-  (dbt's .sql/.yml/.csv), and the readout package the dbt Python models import;
+  (dbt's .sql/.yml/.csv), the frozen and restated readouts (readouts/ or $READOUT_RECORDS_DIR), and the readout
+  package the dbt Python models import;
 - the READOUT_* settings (but the two locations), and the versions of dbt-core, dbt-duckdb and duckdb.
 
 After a successful ``dbt build``, the fingerprint is recorded in the warehouse, in ``readout_build_inputs``
@@ -45,9 +46,9 @@ INPUTS_TABLE = "readout_build_inputs"
 PROJECT_FOLDERS = ("models", "macros", "seeds", "tests", "snapshots")
 PROJECT_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".py", ".md"}
 VERSIONED_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb")
-#: the frozen and restated readouts (readout freeze / restate): data under version control, not code, so a freeze
-#: is not a code change (they are inputs of the build all the same: the inputs fingerprint covers them)
-READOUT_RECORDS = {"seeds/frozen_metric_results.csv", "seeds/restated_metric_results.csv"}
+#: the frozen and restated readouts (readout freeze / restate; dbt seeds): data under version control, not code,
+#: so a freeze is not a code change; inputs of the build all the same: the inputs fingerprint covers them
+RECORDS_ENV, RECORDS_DEFAULT = "READOUT_RECORDS_DIR", "readouts"
 #: where the landing zone and the warehouse are: the landing files themselves are fingerprinted, and the
 #: warehouse is where the record is read, so a copied or moved pair is still current
 LOCATION_VARIABLES = {"READOUT_LANDING_PATH", "READOUT_DUCKDB_PATH"}
@@ -93,7 +94,7 @@ def inputs_fingerprint(project_dir: Path, landing: Path, profiles_dir: Path | No
     profiles = (profiles_dir or project_dir) / "profiles.yml"
     if profiles.is_file():
         project_files.append(profiles)
-    for folder in PROJECT_FOLDERS:
+    for folder in (*PROJECT_FOLDERS, os.environ.get(RECORDS_ENV) or RECORDS_DEFAULT):
         project_files += _files_under(project_dir / folder, PROJECT_SUFFIXES)
     package = Path(__file__).resolve().parent
     for path in project_files:
@@ -184,14 +185,13 @@ def record_build(warehouse: Path, invocation_id: str, inputs: Inputs) -> None:
 
 def code_version(project_dir: Path) -> str:
     """``<git commit>[+uncommitted] code <12 hex>``: the commit, and the sha256 of the code dbt runs (the files
-    dbt reads but the frozen and restated records, and the package), always the last 12 characters, so that
-    two builds of the same code compare equal whatever was committed in between (a freeze is a commit);
+    dbt reads, the frozen and restated records of readouts/ apart, and the package), always the last 12
+    characters, so that two builds of the same code compare equal whatever was committed in between (a freeze);
     without git, ``no git, code <12 hex>``."""
     digest = hashlib.sha256()
     for folder in PROJECT_FOLDERS:
         for path in _files_under(project_dir / folder, PROJECT_SUFFIXES):
-            if path.relative_to(project_dir).as_posix() not in READOUT_RECORDS:
-                digest.update(path.read_bytes())
+            digest.update(path.read_bytes())
     for path in _files_under(Path(__file__).resolve().parent, {".py"}):
         digest.update(path.read_bytes())
     try:

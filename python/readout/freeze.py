@@ -2,7 +2,7 @@
 
 ``readout freeze EXPERIMENT --version V --reason TEXT`` records the readout of one experiment version as it is
 served (``published.fct_metric_results``; ``marts.`` in a warehouse built before publishing) in the seed
-``seeds/frozen_metric_results.csv``: every result row, with what its numbers were computed from (the metric's
+``readouts/frozen_metric_results.csv``: every result row, with what its numbers were computed from (the metric's
 definition fingerprint and the sufficient statistics' fingerprint, from ``marts.metric_results_current``; the
 landing watermark; the metric catalog's sha256; the code and contract versions as ``readout build`` computes
 them), who froze it, when and why, and a record fingerprint
@@ -12,7 +12,7 @@ shortest string that reads back as the same double), and ``fct_readout_restateme
 numbers would now differ.
 
 ``readout restate EXPERIMENT --version V --reason TEXT`` is the only way a frozen number changes: it moves the
-record into ``seeds/restated_metric_results.csv`` beside the numbers the last build computed
+record into ``readouts/restated_metric_results.csv`` beside the numbers the last build computed
 (``marts.metric_results_frozen_compared``: frozen and current numbers, the cause of each move) and removes it
 from the frozen seed; the next build serves today's numbers.
 
@@ -40,8 +40,11 @@ from readout.build import code_version, contract_versions
 from readout.landing import project_file
 from readout.paths import warehouse_path
 
-FROZEN_SEED = Path("seeds") / "frozen_metric_results.csv"
-RESTATED_SEED = Path("seeds") / "restated_metric_results.csv"
+#: the records' folder (a dbt seed path, see dbt_project.yml): readouts/, or $READOUT_RECORDS_DIR (relative to the
+#: project), as the demo sets it so that it never edits the committed records
+RECORDS_DIR = os.environ.get("READOUT_RECORDS_DIR") or "readouts"
+FROZEN_SEED = Path(RECORDS_DIR) / "frozen_metric_results.csv"
+RESTATED_SEED = Path(RECORDS_DIR) / "restated_metric_results.csv"
 METRIC_CATALOG = Path("seeds") / "metric_catalog.csv"
 #: what readers are served: the published layer (a build whose audits failed never replaced it), or the mart in
 #: a warehouse built in one dbt step before publishing existed; and what the numbers would now be
@@ -147,7 +150,7 @@ def _records(rows: list[dict[str, str]]) -> dict[tuple[str, str], list[dict[str,
 
 
 def verify_frozen_records(project_dir: str | os.PathLike) -> None:
-    """Raise FreezeError (one line) when a frozen record of ``seeds/frozen_metric_results.csv`` no longer matches
+    """Raise FreezeError (one line) when a frozen record of ``readouts/frozen_metric_results.csv`` no longer matches
     its record_fingerprint (edited by hand), or the file is malformed; return None when every record is intact."""
     path = Path(project_dir) / FROZEN_SEED
     header, rows = _read_seed(path)

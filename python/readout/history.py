@@ -67,10 +67,20 @@ def changes(warehouse: Path) -> list[str]:
         flips = con.execute("""
             select previous_readout_status || ' -> ' || readout_status as flip, count(*) from history.fct_readout_changes
             where is_status_flip group by 1 order by 2 desc, 1""").fetchall()
+        restated = con.execute("""
+            select experiment_id, experiment_version, count(*) as n,
+                   string_agg(distinct change_cause, ', ' order by change_cause) as causes
+            from history.fct_readout_restatements where restatement_state = 'pending'
+            group by all order by all""").fetchall() if con.execute(
+            "select 1 from information_schema.tables where table_schema = 'history' "
+            "and table_name = 'fct_readout_restatements'").fetchall() else []
     rows, moved, significance, status, units = totals
+    lines = [f"frozen {experiment} v{version}: served as frozen; {n} results would now differ ({causes}): "
+             "history.fct_readout_restatements; `readout restate` makes them current"
+             for experiment, version, n, causes in restated]
     if rows == 0:
-        return []
-    lines = [f"since the previous build: {moved} of {rows} results moved"
+        return lines
+    lines += [f"since the previous build: {moved} of {rows} results moved"
              + (f" ({', '.join(f'{cause}: {n}' for cause, n in causes)})" if causes else "")
              + f"; {significance} significance flips; {status} status flips"
              + (f" ({', '.join(f'{flip}: {n}' for flip, n in flips)})" if flips else "")

@@ -1,4 +1,4 @@
-"""`readout freeze` and `readout restate` on a crafted warehouse and a copy of the project's seeds: the record
+"""`readout freeze` and `readout restate` on a crafted warehouse and a copy of the project's records: the record
 reads back bit for bit the way dbt-duckdb loads a seed, a restatement moves it, and every bad input is one line,
 exit code 2, with nothing changed."""
 
@@ -34,7 +34,8 @@ AWKWARD = [0.1, 1 / 3, 5e-324, -0.0, float("nan"), float("inf"), float("-inf"), 
 
 
 def _header(name: str) -> list[str]:
-    return (REPO / "seeds" / f"{name}.csv").read_text().splitlines()[0].split(",")
+    folder = "seeds" if name == "metric_catalog" else "readouts"
+    return (REPO / folder / f"{name}.csv").read_text().splitlines()[0].split(",")
 
 
 def _column_types(name: str) -> dict[str, str]:
@@ -70,12 +71,12 @@ def _create(con, relation: str, types: dict[str, str], rows: list[dict]) -> None
 def project(tmp_path) -> Path:
     root = tmp_path / "project"
     (root / "seeds").mkdir(parents=True)
+    (root / "readouts").mkdir()
     shutil.copy2(REPO / "dbt_project.yml", root / "dbt_project.yml")
     shutil.copytree(REPO / "contracts", root / "contracts", ignore=shutil.ignore_patterns("gx"))
-    for name in ("metric_catalog", "frozen_metric_results", "restated_metric_results"):
-        shutil.copy2(REPO / "seeds" / f"{name}.csv", root / "seeds" / f"{name}.csv")
-    for name in ("frozen_metric_results", "restated_metric_results"):  # the committed seeds are empty
-        (root / "seeds" / f"{name}.csv").write_text(",".join(_header(name)) + "\n")
+    shutil.copy2(REPO / "seeds" / "metric_catalog.csv", root / "seeds" / "metric_catalog.csv")
+    for name in ("frozen_metric_results", "restated_metric_results"):  # empty, whatever the committed ones hold
+        (root / "readouts" / f"{name}.csv").write_text(",".join(_header(name)) + "\n")
     return root
 
 
@@ -127,12 +128,13 @@ def _add_compared(warehouse: Path, project: Path) -> None:
                    is_significant as frozen_is_significant, not is_significant as is_significant,
                    true as is_significance_flip, true as has_moved, frozen_by, freeze_reason,
                    code_version as frozen_code_version, 'next' as code_version, frozen_at
-            from read_csv('{project / 'seeds' / 'frozen_metric_results.csv'}', header = true,
+            from read_csv('{project / 'readouts' / 'frozen_metric_results.csv'}', header = true,
                           columns = {_column_types('frozen_metric_results')})""")
 
 
 def _files(project: Path) -> dict[str, bytes]:
-    return {path.name: path.read_bytes() for path in sorted((project / "seeds").glob("*.csv"))}
+    return {f"{path.parent.name}/{path.name}": path.read_bytes()
+            for path in sorted([*(project / "seeds").glob("*.csv"), *(project / "readouts").glob("*.csv")])}
 
 
 # ------------------------------------------------------------------------------------------------ the record
@@ -154,7 +156,7 @@ def test_a_frozen_record_reads_back_bit_for_bit_as_dbt_duckdb_loads_a_seed(proje
     out = capsys.readouterr().out
     assert "froze exp_a v1: 8 result rows" in out and "make build" in out and "git add" in out
     verify_frozen_records(project)
-    seed = project / "seeds" / "frozen_metric_results.csv"
+    seed = project / "readouts" / "frozen_metric_results.csv"
     types = _column_types("frozen_metric_results")
     with duckdb.connect() as con:
         # dbt-duckdb's seed: a table of the declared column types, then COPY ... FROM the CSV (HEADER TRUE)
@@ -190,13 +192,13 @@ def test_restate_moves_the_record_into_the_log_with_the_new_numbers(project, war
     assert _restate(project, warehouse) == 0
     out = capsys.readouterr().out
     assert "restated exp_a v1" in out and "8 had moved (8 late events for units already counted)" in out
-    frozen = (project / "seeds" / "frozen_metric_results.csv").read_text().splitlines()
+    frozen = (project / "readouts" / "frozen_metric_results.csv").read_text().splitlines()
     assert len(frozen) == 2 and frozen[1].startswith("exp_b,2,")  # only the other record is left
     verify_frozen_records(project)
     with duckdb.connect() as con:
         restated = con.execute(
             f"select restated_by, restatement_reason, frozen_relative_lift, relative_lift, n_units_variant "
-            f"from read_csv('{project / 'seeds' / 'restated_metric_results.csv'}', header = true, "
+            f"from read_csv('{project / 'readouts' / 'restated_metric_results.csv'}', header = true, "
             f"columns = {_column_types('restated_metric_results')})").fetchall()
     assert len(restated) == 8 and {row[:2] for row in restated} == {("reviewer", "Late data")}
     for _, _, old, new, _ in restated:
@@ -206,7 +208,7 @@ def test_restate_moves_the_record_into_the_log_with_the_new_numbers(project, war
 # -------------------------------------------------------------------------------------------------- bad input
 def _tamper(project: Path, warehouse: Path) -> None:
     assert _freeze(project, warehouse) == 0
-    seed = project / "seeds" / "frozen_metric_results.csv"
+    seed = project / "readouts" / "frozen_metric_results.csv"
     lines = seed.read_text().splitlines(keepends=True)
     lines[1] = lines[1].replace("Decision taken", "Decision taken later", 1)
     seed.write_text("".join(lines))
@@ -273,7 +275,7 @@ def test_a_reason_is_one_line(project, warehouse, capsys, reason):
 
 
 def test_verify_names_a_malformed_seed(project):
-    seed = project / "seeds" / "frozen_metric_results.csv"
+    seed = project / "readouts" / "frozen_metric_results.csv"
     seed.write_text("experiment_id,experiment_version\n")
     with pytest.raises(FreezeError, match="lacks the column"):
         verify_frozen_records(project)

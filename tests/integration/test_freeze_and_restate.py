@@ -2,7 +2,7 @@
 move and why; `readout restate` is the only way the numbers change, and the log keeps both.
 
 A clean simulated landing zone as of 2026-02-13 (seed 5, 40,000 events), built in a COPY of the project (the
-frozen record is a seed, so the repository's seeds/ are never touched). Two versions are frozen:
+frozen record is a seed, so the repository's readouts/ are never touched). Two versions are frozen:
 exp_checkout_button v1 (provisional: its lookback is open, units' windows are still completing) and
 exp_search_ranking v1 (confirmed: ended 2026-02-01, every window complete). Then, in one refresh:
 - `readout simulate --append` to 2026-02-19: new units complete their windows in exp_checkout_button v1;
@@ -32,7 +32,7 @@ MOVING = ("exp_checkout_button", 1)  # provisional when frozen: new units arrive
 COMPLETE = ("exp_search_ranking", 1)  # confirmed when frozen: only the planted late purchase reaches it
 KEYS = "experiment_id, experiment_version, population, variant_id, metric_id, estimator"
 STATUS_COLUMNS = {"readout_status", "status_reasons", "status_reason_text"}
-PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "seeds", "analyses", "contracts")
+PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "seeds", "readouts", "analyses", "contracts")
 
 
 def copy_project(destination):
@@ -119,7 +119,7 @@ def timeline(tmp_path_factory):
     steps["before"] = {version: served(warehouse, *version) for version in (MOVING, COMPLETE)}
     steps["freeze_output"] = cli("freeze", *_args(MOVING), "--reason", "Decision: ship it", "--by", "tester").stdout
     cli("freeze", *_args(COMPLETE), "--reason", "Final readout for the launch review", "--by", "tester")
-    steps["frozen_seed"] = (project / "seeds" / "frozen_metric_results.csv").read_bytes()
+    steps["frozen_seed"] = (project / "readouts" / "frozen_metric_results.csv").read_bytes()
 
     assert simulate_main(["--append", "--as-of", "2026-02-19", "--out", str(landing), "--quiet"]) == 0
     steps["planted"] = plant_late_purchase(landing, warehouse, *COMPLETE)
@@ -211,8 +211,8 @@ def test_restate_serves_todays_numbers_and_the_log_keeps_both(timeline):
 
 def test_a_hand_edited_record_is_refused_and_nothing_changes(timeline):
     project, cli = timeline["project"], timeline["cli"]
-    seed = project / "seeds" / "frozen_metric_results.csv"
-    restated = project / "seeds" / "restated_metric_results.csv"
+    seed = project / "readouts" / "frozen_metric_results.csv"
+    restated = project / "readouts" / "restated_metric_results.csv"
     original, original_restated = seed.read_bytes(), restated.read_bytes()
     lines = original.decode().splitlines(keepends=True)
     lines[1] = lines[1].replace(",0.", ",0.9", 1)  # one number of the first frozen row, edited by hand

@@ -6,7 +6,7 @@
     from, for freezing and restatements: definition_fingerprint (int_metric_definition_fingerprints) and
     statistics_fingerprint, an md5 of the sufficient statistics of the row's two arms (fct_variant_metric_stats:
     exact sums, so a rebuild of the same data gives the same fingerprint). fct_metric_results serves these rows,
-    except for frozen experiment versions (seeds/frozen_metric_results.csv).
+    except for frozen experiment versions (readouts/frozen_metric_results.csv).
 -#}
 {%- set statistics_columns = ['n_units', 'metric_sum', 'metric_sum_of_squares', 'denominator_sum',
     'denominator_sum_of_squares', 'metric_denominator_cross_sum', 'covariate_sum', 'covariate_sum_of_squares',

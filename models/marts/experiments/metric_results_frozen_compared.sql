@@ -1,5 +1,5 @@
 {#-
-    Every frozen readout (seeds/frozen_metric_results.csv) against what its numbers would now be
+    Every frozen readout (readouts/frozen_metric_results.csv) against what its numbers would now be
     (metric_results_current): one row per row of a frozen experiment version, frozen or current (a row in one
     only is 'added' or 'removed'), with the frozen and the current units, estimates, intervals, p-values and
     significance, has_moved (any published number or verdict differs) and change_cause, the first that holds of:
@@ -16,7 +16,7 @@
       changed (code_version and frozen_code_version say which).
     Unlike fct_readout_changes, the code version cannot come first: freezing commits the record, so every build
     after a freeze runs another commit than the one frozen. fct_readout_restatements lists the rows that moved;
-    `readout restate` copies every row of a record into seeds/restated_metric_results.csv.
+    `readout restate` copies every row of a record into readouts/restated_metric_results.csv.
 -#}
 {%- set moved_columns = ['n_units_control', 'n_units_variant', 'mean_control', 'mean_variant', 'absolute_lift',
     'absolute_lift_ci_lower', 'absolute_lift_ci_upper', 'relative_lift', 'relative_lift_ci_lower',
