@@ -28,9 +28,13 @@ events as (
 
 events_matched as (
 
-    -- one boolean per catalog metric: does the event pass the metric's event_filter (null counts as false)
+    -- one boolean per catalog metric: does the event pass the metric's event_filter (null counts as false);
+    -- then only the columns the windows read go on (DuckDB materializes a CTE read more than once: narrow)
     select
-        events.*
+        events.unit_id,
+        events.event_at,
+        events.event_name,
+        events.revenue
         {%- for metric in metrics %},
         {{ readout.metric_event_filter_condition(metric) }} as passes_filter__{{ metric.metric_id }}
         {%- endfor %}
@@ -123,13 +127,14 @@ percentile_caps as (
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
     {%- if percentile_capped | length == 0 %}
+    -- no percentile cap: an empty, typed relation that does not read uncapped (read twice, DuckDB would
+    -- materialize all of it: units x metrics rows held at once)
     select
-        experiment_id,
-        experiment_version,
-        metric_id,
-        metric_value as metric_cap,
-        covariate_value as covariate_cap
-    from uncapped
+        cast(null as {{ dbt.type_string() }}) as experiment_id,
+        cast(null as {{ dbt.type_int() }}) as experiment_version,
+        cast(null as {{ dbt.type_string() }}) as metric_id,
+        cast(null as {{ readout.type_double() }}) as metric_cap,
+        cast(null as {{ readout.type_double() }}) as covariate_cap
     where 1 = 0
     {%- endif %}
 
