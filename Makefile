@@ -31,7 +31,7 @@ install: $(VENV)/.installed
 # refreshes it (readouts confirmed, or held back by the alarms the planted faults raise); the history says what
 # changed between the two builds.
 DEMO_MIDPOINT ?= 2026-02-06T00:00:00Z
-DEMO_END ?= 2026-03-01T00:00:00Z
+DEMO_END ?= 2026-02-23T12:00:00Z
 DEMO_FROZEN ?= exp_checkout_button
 # the demo freezes a readout into its own copy of the records (readouts/ holds the committed ones)
 demo: export READOUT_RECORDS_DIR := build/demo/readouts
