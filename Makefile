@@ -36,6 +36,8 @@ DEMO_FROZEN ?= exp_checkout_button
 # the demo freezes a readout into its own copy of the records (readouts/ holds the committed ones)
 demo: export READOUT_RECORDS_DIR := build/demo/readouts
 demo: install
+	@echo "==> a fresh start: the demo rebuilds $(READOUT_DUCKDB_PATH) (its history included) from a new landing zone"
+	@rm -f $(READOUT_DUCKDB_PATH) $(READOUT_DUCKDB_PATH).wal
 	@echo "==> simulating $(EVENTS) events (seed $(SEED)) as they had landed by $(DEMO_MIDPOINT), into $(READOUT_LANDING_PATH)"
 	@readout simulate --seed $(SEED) --events $(EVENTS) --as-of $(DEMO_MIDPOINT) --out $(READOUT_LANDING_PATH)
 	@echo "==> raw data contracts (landing zone)"
