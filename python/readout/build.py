@@ -39,6 +39,7 @@ import yaml
 
 from readout.landing import preflight, project_file
 from readout.paths import landing_path, warehouse_path
+from readout.warehouse import quoted, schema_of
 
 BUILD_LOG_TABLE = "readout_build_log"
 INPUTS_TABLE = "readout_build_inputs"
@@ -114,18 +115,6 @@ def inputs_fingerprint(project_dir: Path, landing: Path, profiles_dir: Path | No
 
 
 # ---------------------------------------------------------------------------------------- build log
-def _schema_of(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
-    found = con.execute(
-        "select table_schema from information_schema.tables where table_name = ? order by table_schema limit 1",
-        [table],
-    ).fetchone()
-    return found[0] if found else None
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def current_build(warehouse: Path, fingerprint: str) -> tuple[str, str] | None:
     """(invocation id, finished at) of the warehouse's latest build when it finished successfully and was
     recorded with ``fingerprint``; None otherwise (no warehouse, no log, a failed, killed or running latest
@@ -137,15 +126,15 @@ def current_build(warehouse: Path, fingerprint: str) -> tuple[str, str] | None:
     except duckdb.Error:  # locked by a running build, or not a DuckDB file: let dbt say so
         return None
     try:
-        log_schema = _schema_of(con, BUILD_LOG_TABLE)
-        inputs_schema = _schema_of(con, INPUTS_TABLE)
+        log_schema = schema_of(con, BUILD_LOG_TABLE)
+        inputs_schema = schema_of(con, INPUTS_TABLE)
         if log_schema is None or inputs_schema is None:
             return None
         latest = con.execute(
             f"""
             select invocation_id, max(case when event = 'finished' then status end) as outcome,
                    max(finished_at) as finished_at
-            from {_quoted(log_schema)}.{BUILD_LOG_TABLE}
+            from {quoted(log_schema)}.{BUILD_LOG_TABLE}
             group by invocation_id
             order by min(started_at) desc
             limit 1
@@ -154,7 +143,7 @@ def current_build(warehouse: Path, fingerprint: str) -> tuple[str, str] | None:
         if latest is None or latest[1] != "success":
             return None
         recorded = con.execute(
-            f"select 1 from {_quoted(inputs_schema)}.{INPUTS_TABLE} where invocation_id = ? and inputs_fingerprint = ?",
+            f"select 1 from {quoted(inputs_schema)}.{INPUTS_TABLE} where invocation_id = ? and inputs_fingerprint = ?",
             [latest[0], fingerprint],
         ).fetchone()
         return (latest[0], str(latest[2])[:19]) if recorded else None
@@ -166,17 +155,17 @@ def record_build(warehouse: Path, invocation_id: str, inputs: Inputs) -> None:
     """Remember that build ``invocation_id`` read ``inputs`` (beside the build log, append-only)."""
     con = duckdb.connect(str(warehouse))
     try:
-        schema = _schema_of(con, BUILD_LOG_TABLE) or "main"
+        schema = schema_of(con, BUILD_LOG_TABLE) or "main"
         con.execute(
             f"""
-            create table if not exists {_quoted(schema)}.{INPUTS_TABLE} (
+            create table if not exists {quoted(schema)}.{INPUTS_TABLE} (
                 invocation_id varchar, inputs_fingerprint varchar, landing_files integer,
                 project_files integer, recorded_at timestamp
             )
             """
         )
         con.execute(
-            f"insert into {_quoted(schema)}.{INPUTS_TABLE} values (?, ?, ?, ?, now()::timestamp)",
+            f"insert into {quoted(schema)}.{INPUTS_TABLE} values (?, ?, ?, ?, now()::timestamp)",
             [invocation_id, inputs.fingerprint, inputs.landing_files, inputs.project_files],
         )
     finally:
@@ -256,7 +245,7 @@ def write_alarms(warehouse: Path, rows: list[tuple]) -> None:
     """Replace the hook table int_readout_blocking_alarms reads (<target schema>.readout_blocking_alarms)."""
     con = duckdb.connect(str(warehouse))
     try:
-        schema = _quoted(_schema_of(con, BUILD_LOG_TABLE) or "main")
+        schema = quoted(schema_of(con, BUILD_LOG_TABLE) or "main")
         con.execute(f"""create or replace table {schema}.{ALARMS_TABLE} (experiment_id varchar, experiment_version
                         integer, alarm_source varchar, rule varchar, severity varchar, alarm varchar)""")
         if rows:

@@ -1,9 +1,9 @@
 """``readout history``: the builds in the readout history (history.fct_readout_history), and its export.
 
-Prints one line per build (when, code version, rows, statuses) and what changed between the last two
-(history.fct_readout_changes: moves by cause, significance and status flips); ``--export FILE.parquet`` writes every history
-row to a Parquet file (the history is append-only and survives ``--full-refresh``; the export is how it
-leaves the warehouse).
+Prints one line per build (when, code version, rows, statuses), what changed between the last two
+(history.fct_readout_changes: moves by cause, significance and status flips) and what a restatement of a frozen
+readout would move; ``--export FILE.parquet`` writes every history row to a Parquet file (the history is
+append-only and survives ``--full-refresh``; the export is how it leaves the warehouse).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from readout.paths import warehouse_path
+from readout.warehouse import has_table, quoted, schema_of
 
 HISTORY_TABLE = "fct_readout_history"
 
@@ -23,13 +24,10 @@ class HistoryError(ValueError):
 
 
 def _history_relation(con: duckdb.DuckDBPyConnection) -> str:
-    found = con.execute(
-        "select table_schema from information_schema.tables where table_name = ? order by table_schema limit 1",
-        [HISTORY_TABLE],
-    ).fetchone()
-    if found is None:
+    schema = schema_of(con, HISTORY_TABLE)
+    if schema is None:
         raise HistoryError(f"the warehouse holds no {HISTORY_TABLE} yet: build it first (`make build`)")
-    return '"' + found[0].replace('"', '""') + '".' + HISTORY_TABLE
+    return f"{quoted(schema)}.{HISTORY_TABLE}"
 
 
 def builds(warehouse: Path) -> list[tuple]:
@@ -52,9 +50,7 @@ def changes(warehouse: Path) -> list[str]:
     """What changed between the last two builds (history.fct_readout_changes), in a few lines; none before the
     history holds two builds."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        found = con.execute("select 1 from information_schema.tables where table_schema = 'history' "
-                            "and table_name = 'fct_readout_changes'").fetchall()
-        if not found:
+        if not has_table(con, "history", "fct_readout_changes"):
             return []
         causes = con.execute("""
             select change_cause, count(*) as n from history.fct_readout_changes
@@ -65,15 +61,16 @@ def changes(warehouse: Path) -> list[str]:
                    'compared'), 0)
             from history.fct_readout_changes""").fetchone()
         flips = con.execute("""
-            select previous_readout_status || ' -> ' || readout_status as flip, count(*) from history.fct_readout_changes
+            select previous_readout_status || ' -> ' || readout_status as flip, count(*)
+            from history.fct_readout_changes
             where is_status_flip group by 1 order by 2 desc, 1""").fetchall()
-        restated = con.execute("""
-            select experiment_id, experiment_version, count(*) as n,
-                   string_agg(distinct change_cause, ', ' order by change_cause) as causes
-            from history.fct_readout_restatements where restatement_state = 'pending'
-            group by all order by all""").fetchall() if con.execute(
-            "select 1 from information_schema.tables where table_schema = 'history' "
-            "and table_name = 'fct_readout_restatements'").fetchall() else []
+        restated = []
+        if has_table(con, "history", "fct_readout_restatements"):
+            restated = con.execute("""
+                select experiment_id, experiment_version, count(*) as n,
+                       string_agg(distinct change_cause, ', ' order by change_cause) as causes
+                from history.fct_readout_restatements where restatement_state = 'pending'
+                group by all order by all""").fetchall()
     rows, moved, significance, status, units = totals
     lines = [f"frozen {experiment} v{version}: served as frozen; {n} results would now differ ({causes}): "
              "history.fct_readout_restatements; `readout restate` makes them current"

@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 
 from readout.paths import warehouse_path
+from readout.warehouse import schema_of
 
 BUILD_LOG_TABLE = "readout_build_log"
 #: the marts this report reads
@@ -182,15 +183,6 @@ class BuildState:
         return text + ". Do not finalize these readouts until a build succeeds."
 
 
-def _schema_of(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
-    """The schema holding ``table`` (the first by name), or None when the warehouse has no such table."""
-    found = con.execute(
-        "select table_schema from information_schema.tables where table_name = ? order by table_schema limit 1",
-        [table],
-    ).fetchone()
-    return found[0] if found else None
-
-
 def _columns_of(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
     return {row[0] for row in con.execute(
         "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
@@ -223,7 +215,7 @@ def readout_status(row) -> str:
 
 def _build_log(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
     """The build log's rows, or None for a warehouse built before the project wrote one."""
-    schema = _schema_of(con, BUILD_LOG_TABLE)
+    schema = schema_of(con, BUILD_LOG_TABLE)
     if schema is None:
         return None
     schema = schema.replace('"', '""')

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 
+import duckdb
 import pytest
 
 from e2e import project_env, query, readout
@@ -75,3 +76,19 @@ def test_two_builds_of_the_same_data_and_code_changed_nothing(refreshed):
     assert set(changes.row_change) == {"compared"} and set(changes.change_cause) == {"none"}
     assert not changes.has_moved.any() and (changes.units_added == 0).all()
     assert not changes.is_significance_flip.any() and not changes.is_status_flip.any()
+
+
+def test_readout_history_lists_the_builds_and_exports_every_row(refreshed, tmp_path):
+    warehouse = refreshed["warehouse"]
+    env = project_env(warehouse.parent / "landing", warehouse)
+    listed = readout("history", "--warehouse", str(warehouse), env=env).stdout.splitlines()
+    assert listed[0] == "3 builds in the readout history (oldest first):"
+    assert len([line for line in listed if " build " in line]) == 3
+    assert listed[-1].startswith("since the previous build: 0 of ") and "results moved;" in listed[-1]
+    out = tmp_path / "history.parquet"
+    readout("history", "--warehouse", str(warehouse), "--export", str(out), env=env)
+    rows = int(query(warehouse, f"select count(*) as n from {HISTORY}").n[0])
+    exported = duckdb.connect().execute(f"select count(*) from read_parquet('{out}')").fetchone()[0]
+    assert exported == rows > 0
+    missing = readout("history", "--warehouse", str(tmp_path / "none.duckdb"), env=env, check=False)
+    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
