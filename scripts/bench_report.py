@@ -91,17 +91,24 @@ def profile_settings() -> dict:
             "config_options": output.get("config_options") or {}}
 
 
-def dbt_profile(run_results: Path, top: int = 8) -> dict | None:
-    """Where a dbt build spent its time, from its run_results.json: dbt's own elapsed time, the slowest
-    nodes, and the total of data tests and unit tests (node times overlap: dbt runs 2 threads)."""
-    try:
-        document = json.loads(run_results.read_text())
-    except (OSError, ValueError):
+def dbt_profile(run_results: Path | list[Path], top: int = 8) -> dict | None:
+    """Where a dbt build spent its time, from its run_results.json (several: the dbt invocations of one build,
+    added up): dbt's own elapsed time, the slowest nodes, and the total of data tests and unit tests (node
+    times overlap: dbt runs 2 threads)."""
+    documents = []
+    for path in run_results if isinstance(run_results, list) else [run_results]:
+        try:
+            documents.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    if not documents:
         return None
-    nodes = [(result.get("execution_time") or 0.0, result.get("unique_id", "?")) for result in document.get("results", [])]
+    nodes = [(result.get("execution_time") or 0.0, result.get("unique_id", "?"))
+             for document in documents for result in document.get("results", [])]
     nodes.sort(reverse=True)
     return {
-        "dbt_elapsed_seconds": round(document.get("elapsed_time") or 0.0, 2),
+        "dbt_elapsed_seconds": round(sum(document.get("elapsed_time") or 0.0 for document in documents), 2),
+        "dbt_invocations": len(documents),
         "slowest_nodes": [[unique_id.split(".", 1)[-1], round(seconds, 2)] for seconds, unique_id in nodes[:top]],
         "data_tests_seconds": round(sum(t for t, u in nodes if u.startswith("test.")), 2),
         "unit_tests_seconds": round(sum(t for t, u in nodes if u.startswith("unit_test.")), 2),

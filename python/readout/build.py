@@ -216,6 +216,7 @@ STATUS_MODEL = "int_readout_blocking_alarms"
 #: mart contracts whose table is downstream of the status (validated after publishing, by `readout contracts`)
 AFTER_STATUS = {"fct_metric_results"}
 ALARMS_TABLE = "readout_blocking_alarms"
+WRITE_AUDIT_RESULTS = "run_results.write_audit.json"  #: the first dbt step's results
 _VERSION_LABEL = re.compile(r"^(?P<experiment>.+) v(?P<version>\d+)$")
 
 
@@ -277,6 +278,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "a build with any is never skipped")
 
 
+def _target_path(project_dir: Path) -> Path:
+    # dbt resolves a relative DBT_TARGET_PATH against the working directory, as the warehouse path
+    return Path(os.environ.get("DBT_TARGET_PATH") or project_dir / "target")
+
+
+def _keep_first_step_results(project_dir: Path) -> None:
+    """The write-and-audit step's run_results.json, kept beside the last step's (which replaces it) as
+    run_results.write_audit.json, so where a build spent its time stays readable (scripts/bench.py)."""
+    results = _target_path(project_dir) / "run_results.json"
+    if results.is_file():
+        results.replace(results.with_name(WRITE_AUDIT_RESULTS))
+
+
 def _dbt(arguments: list[str], project_dir: Path, environment: dict[str, str], note: str) -> int:
     _say("dbt " + " ".join(arguments) + note)
     try:
@@ -326,6 +340,7 @@ def run(args: argparse.Namespace) -> int:
         note = "  (write and audit" + (")" if args.full_refresh else ", incremental: new landing files only)")
         returncode = _dbt(["build", *refresh, "--exclude", f"{STATUS_MODEL}+"], project_dir, environment, note)
         if returncode == 0:
+            _keep_first_step_results(project_dir)
             _say("mart contracts (their error alarms block the readouts they name)")
             alarms = contract_alarms(project_dir, warehouse)
             write_alarms(warehouse, alarms)
@@ -339,9 +354,7 @@ def run(args: argparse.Namespace) -> int:
               "nothing was published: readers keep the last good readout; `readout report` says what failed",
               file=sys.stderr)
         return returncode
-    # dbt resolves a relative DBT_TARGET_PATH against the working directory, as the warehouse path
-    target_path = Path(os.environ.get("DBT_TARGET_PATH") or project_dir / "target")
-    invocation_id = _invocation_id(target_path)
+    invocation_id = _invocation_id(_target_path(project_dir))
     if invocation_id is not None and warehouse.is_file():
         record_build(warehouse, invocation_id, inputs)
     return 0
