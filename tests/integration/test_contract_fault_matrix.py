@@ -457,7 +457,7 @@ def catalog_injection(root: Path, clean: dict) -> MatrixRow:
     project.mkdir()
     for name in ("dbt_project.yml", "profiles.yml"):
         shutil.copy(PROJECT / name, project / name)
-    for name in ("models", "macros", "seeds"):
+    for name in ("models", "macros", "seeds", "readouts"):
         shutil.copytree(PROJECT / name, project / name)
     catalog = project / "seeds" / "metric_catalog.csv"
     catalog.write_text(catalog.read_text().rstrip("\n") + "\n" + INJECTED_ROW + "\n")

@@ -124,18 +124,23 @@ def test_cookie_cats_readouts_match_independent_computation(warehouse, metric_id
 
 
 def test_the_build_log_holds_a_started_and_a_finished_row_of_the_build(warehouse):
-    """The on-run-start/on-run-end hooks (macros/build_log.sql) wrote both rows of the fixture's one build,
-    and `readout report` reads them: no warning, the build's time in its header."""
-    log = query(warehouse, "select * from main.readout_build_log order by event desc")
-    assert log.event.tolist() == ["started", "finished"]
-    assert log.invocation_id.nunique() == 1 and (log.command == "build --full-refresh").all()
-    started, finished = log.iloc[0], log.iloc[1]
-    assert started.status == "started" and pd.isna(started.finished_at)
-    assert finished.status == "success" and finished.started_at == started.started_at <= finished.finished_at
-    assert finished.error_count == finished.test_failure_count == finished.skipped_count == 0
-    assert finished.node_count > 50 and pd.isna(finished.failed_nodes)
-    assert {"fct_metric_results", "fct_sample_ratio_checks"} <= set(finished.built_models.split(", "))
+    """The on-run-start/on-run-end hooks (macros/build_log.sql) wrote both rows of each of the fixture's build's
+    two dbt invocations (readout build: write and audit, then the status and publishing), and `readout report`
+    reads them: no warning, the build's time in its header."""
+    log = query(warehouse, "select * from main.readout_build_log order by started_at, event desc")
+    assert log.event.tolist() == ["started", "finished", "started", "finished"]
+    assert log.invocation_id.nunique() == 2 and (log.command == "build --full-refresh").all()
+    built = set()
+    for invocation in log.invocation_id.unique():
+        started, finished = log[log.invocation_id == invocation].iloc[0], log[log.invocation_id == invocation].iloc[1]
+        assert started.status == "started" and pd.isna(started.finished_at)
+        assert finished.status == "success" and finished.started_at == started.started_at <= finished.finished_at
+        assert finished.error_count == finished.test_failure_count == finished.skipped_count == 0
+        assert pd.isna(finished.failed_nodes)
+        built |= set(finished.built_models.split(", "))
+    assert log.node_count.sum() > 50
+    assert {"fct_metric_results", "fct_sample_ratio_checks", "published__fct_metric_results"} <= built
     report = readout("report", "--warehouse", str(warehouse), env=project_env(warehouse.parent / "landing", warehouse))
     first_line = report.stdout.splitlines()[0]
-    assert first_line.startswith(f"readout: {warehouse} (population: exposed; last successful build ")
+    assert first_line.startswith(f"readout: {warehouse} (published readout; population: exposed; last successful build ")
     assert "WARNING" not in report.stdout

@@ -35,7 +35,7 @@ def built_with_new_metric(tmp_path_factory):
     project.mkdir()
     for name in ["dbt_project.yml", "profiles.yml"]:
         shutil.copy(PROJECT / name, project / name)
-    for name in ["models", "macros", "seeds"]:
+    for name in ["models", "macros", "seeds", "readouts"]:
         shutil.copytree(PROJECT / name, project / name)
     catalog = project / "seeds" / "metric_catalog.csv"
     catalog.write_text(catalog.read_text().rstrip("\n") + "\n" + NEW_METRIC + "\n" + FILTERED_METRIC + "\n")
