@@ -329,6 +329,7 @@ def run(args: argparse.Namespace) -> int:
     environment = dict(os.environ, READOUT_CODE_VERSION=code_version(project_dir),
                        READOUT_CONTRACT_VERSIONS=contract_versions(project_dir))
     started = time.monotonic()
+    (_target_path(project_dir) / WRITE_AUDIT_RESULTS).unlink(missing_ok=True)  # an earlier build's
     if dbt_args or not args.contracts:
         # one dbt build: the publish gate still holds (macros/publish_gate.sql), without the contracts' alarms
         returncode = _dbt(["build", *refresh, *dbt_args], project_dir, environment,

@@ -87,7 +87,9 @@ def build(landing: Path, warehouse: Path, *select: str) -> tuple[str, list[str]]
     ensure_landing_tables(landing)
     extra = ("--select", *select) if select else ()
     result = dbt_build(landing, warehouse, *extra, check=False)
-    run_results = json.loads((target_dir(warehouse) / "run_results.json").read_text())["results"]
+    # readout build: the write-and-audit step's results (kept aside when it passed), then the last step's
+    files = [target_dir(warehouse) / name for name in ("run_results.write_audit.json", "run_results.json")]
+    run_results = [r for path in files if path.exists() for r in json.loads(path.read_text())["results"]]
     tests = [r for r in run_results if r["unique_id"].startswith(("test.", "unit_test."))]
     failed = sorted(r["unique_id"].split(".")[2] for r in tests if r["status"] in ("fail", "error"))
     errors = [r["unique_id"] for r in run_results if r["status"] == "error" and not r["unique_id"].startswith("test.")]
