@@ -39,6 +39,7 @@ import duckdb
 from readout.build import code_version, contract_versions
 from readout.landing import project_file
 from readout.paths import warehouse_path
+from readout.warehouse import quoted, schema_of
 
 #: the records' folder (a dbt seed path, see dbt_project.yml): readouts/, or $READOUT_RECORDS_DIR (relative to the
 #: project), as the demo sets it so that it never edits the committed records
@@ -325,6 +326,22 @@ def freeze(project_dir: Path, warehouse: Path, experiment_id: str, version: int,
             "code_version": metadata["code_version"], "watermark": metadata["landing_watermark_at"]}
 
 
+def _failed_last_build(warehouse: Path) -> str | None:
+    """How the warehouse's last build (the build log's latest dbt invocation) ended when it did not succeed;
+    None when it succeeded or the warehouse keeps no build log."""
+    with _connect(warehouse) as con:
+        schema = schema_of(con, "readout_build_log")
+        if schema is None:
+            return None
+        latest = con.execute(f"""
+            select max(case when event = 'finished' then status end), max(failed_nodes)
+            from {quoted(schema)}.readout_build_log
+            group by invocation_id order by min(started_at) desc limit 1""").fetchone()
+    if latest is None or latest[0] == "success":
+        return None
+    return "never finished" if latest[0] is None else f"failed ({latest[1] or 'see readout report'})"
+
+
 def restate(project_dir: Path, warehouse: Path, experiment_id: str, version: int, reason: str, by: str,
             now: dt.datetime | None = None) -> dict:
     """Move the frozen record into the restated seed with the last build's numbers; a summary of what moved."""
@@ -341,6 +358,10 @@ def restate(project_dir: Path, warehouse: Path, experiment_id: str, version: int
     fingerprint = record[0]["record_fingerprint"]
     restated_header, restated_rows = _read_seed(restated_seed)
     compared = read_compared(warehouse, experiment_id, version, fingerprint)
+    failed = _failed_last_build(warehouse)
+    if failed:
+        raise FreezeError(f"the last build of {warehouse} {failed}: its numbers were never published, so they cannot "
+                          f"replace a frozen readout; fix it and `make build`, then restate {experiment_id} v{version}")
     copied = [name for name in restated_header if name not in RESTATEMENT_COLUMNS]
     lacking = sorted(set(copied) - set(compared[0]))
     if lacking or restated_header[-len(RESTATEMENT_COLUMNS):] != list(RESTATEMENT_COLUMNS):
@@ -372,7 +393,8 @@ def _common_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
     parser.add_argument("--version", type=int, required=True, metavar="V", help="the experiment version")
     parser.add_argument("--reason", required=True, metavar="TEXT", help=f"why you {verb} it (one line, recorded)")
     parser.add_argument("--by", metavar="NAME", help="who you are (default: git user.name, else $USER)")
-    parser.add_argument("--warehouse", help="DuckDB warehouse (default: $READOUT_DUCKDB_PATH or warehouse/readout.duckdb)")
+    parser.add_argument("--warehouse",
+                        help="DuckDB warehouse (default: $READOUT_DUCKDB_PATH or warehouse/readout.duckdb)")
     parser.add_argument("--project-dir", default=None, metavar="PATH",
                         help="the dbt project whose seeds/ hold the records (default: $DBT_PROJECT_DIR or the "
                              "working directory)")

@@ -230,6 +230,20 @@ def _frozen_since_last_build(project: Path, warehouse: Path) -> None:
         con.execute("delete from marts.metric_results_frozen_compared")
 
 
+def _frozen_then_a_failed_build(project: Path, warehouse: Path) -> None:
+    """The record was compared by a build, but the latest build failed its audits (nothing published)."""
+    _frozen(project, warehouse)
+    _add_compared(warehouse, project)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create table main.readout_build_log (invocation_id varchar, event varchar, status varchar, "
+                    "started_at timestamp, failed_nodes varchar)")
+        con.execute("insert into main.readout_build_log values "
+                    "('a', 'started', 'started', '2026-03-01 10:00', null), "
+                    "('a', 'finished', 'success', '2026-03-01 10:00', null), "
+                    "('b', 'started', 'started', '2026-03-02 10:00', null), "
+                    "('b', 'finished', 'failed', '2026-03-02 10:00', 'assert_landing_rows_conserved_per_file')")
+
+
 def _unbuilt(project: Path, warehouse: Path) -> None:
     warehouse.unlink()
     duckdb.connect(str(warehouse)).close()
@@ -248,10 +262,13 @@ def _gone(project: Path, warehouse: Path) -> None:
     (_tamper, "freeze", "exp_b", "2", "the frozen record of exp_a v1 was edited by hand"),
     (_tamper, "restate", "exp_a", "1", "the frozen record of exp_a v1 was edited by hand"),
     (_frozen_since_last_build, "restate", "exp_a", "1", "has not been built since exp_a v1 was frozen"),
+    (_frozen_then_a_failed_build, "restate", "exp_a", "1",
+     "failed (assert_landing_rows_conserved_per_file): its numbers were never published"),
     (_unbuilt, "freeze", "exp_a", "1", "holds no marts.fct_metric_results: build it first (`make build`)"),
     (_gone, "freeze", "exp_a", "1", "not found: build it first (`make build`)"),
 ], ids=["unknown_experiment", "unknown_version", "freeze_twice", "restate_not_frozen", "restate_other_version",
-        "tampered_freeze", "tampered_restate", "restate_before_build", "warehouse_not_built", "no_warehouse"])
+        "tampered_freeze", "tampered_restate", "restate_before_build", "restate_after_a_failed_build",
+        "warehouse_not_built", "no_warehouse"])
 def test_bad_input_is_one_line_exit_2_and_changes_nothing(project, warehouse, capsys, prepare, command, experiment,
                                                          version, message):
     prepare(project, warehouse)
