@@ -291,10 +291,17 @@ def _keep_first_step_results(project_dir: Path) -> None:
         results.replace(results.with_name(WRITE_AUDIT_RESULTS))
 
 
+def _dbt_program() -> str:
+    """The dbt installed beside this Python (the same environment), else whichever dbt is on the PATH."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.is_file() else "dbt"
+
+
 def _dbt(arguments: list[str], project_dir: Path, environment: dict[str, str], note: str) -> int:
     _say("dbt " + " ".join(arguments) + note)
     try:
-        return subprocess.run(["dbt", *arguments, "--project-dir", str(project_dir)], env=environment).returncode
+        return subprocess.run([_dbt_program(), *arguments, "--project-dir", str(project_dir)],
+                              env=environment).returncode
     except FileNotFoundError:
         raise BuildError("dbt is not installed in this environment (run `make install`)") from None
 
