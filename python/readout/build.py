@@ -39,9 +39,8 @@ import yaml
 
 from readout.landing import preflight, project_file
 from readout.paths import landing_path, warehouse_path
-from readout.warehouse import quoted, schema_of
+from readout.warehouse import BUILD_LOG_TABLE, latest_build, quoted, schema_of
 
-BUILD_LOG_TABLE = "readout_build_log"
 INPUTS_TABLE = "readout_build_inputs"
 #: folders (under the dbt project) whose files dbt reads, and the suffixes that matter there
 PROJECT_FOLDERS = ("models", "macros", "seeds", "tests", "snapshots")
@@ -126,27 +125,15 @@ def current_build(warehouse: Path, fingerprint: str) -> tuple[str, str] | None:
     except duckdb.Error:  # locked by a running build, or not a DuckDB file: let dbt say so
         return None
     try:
-        log_schema = schema_of(con, BUILD_LOG_TABLE)
         inputs_schema = schema_of(con, INPUTS_TABLE)
-        if log_schema is None or inputs_schema is None:
-            return None
-        latest = con.execute(
-            f"""
-            select invocation_id, max(case when event = 'finished' then status end) as outcome,
-                   max(finished_at) as finished_at
-            from {quoted(log_schema)}.{BUILD_LOG_TABLE}
-            group by invocation_id
-            order by min(started_at) desc
-            limit 1
-            """
-        ).fetchone()
-        if latest is None or latest[1] != "success":
+        latest = latest_build(con)
+        if inputs_schema is None or latest is None or latest.outcome != "success":
             return None
         recorded = con.execute(
             f"select 1 from {quoted(inputs_schema)}.{INPUTS_TABLE} where invocation_id = ? and inputs_fingerprint = ?",
-            [latest[0], fingerprint],
+            [latest.invocation_id, fingerprint],
         ).fetchone()
-        return (latest[0], str(latest[2])[:19]) if recorded else None
+        return (latest.invocation_id, str(latest.finished_at)[:19]) if recorded else None
     finally:
         con.close()
 

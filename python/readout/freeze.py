@@ -39,7 +39,7 @@ import duckdb
 from readout.build import code_version, contract_versions
 from readout.landing import project_file
 from readout.paths import warehouse_path
-from readout.warehouse import quoted, schema_of
+from readout.warehouse import has_table, latest_build
 
 #: the records' folder (a dbt seed path, see dbt_project.yml): readouts/, or $READOUT_RECORDS_DIR (relative to the
 #: project), as the demo sets it so that it never edits the committed records
@@ -186,10 +186,7 @@ def _connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
 
 def _require(con: duckdb.DuckDBPyConnection, warehouse: Path, *relations: str) -> None:
     for relation in relations:
-        schema, table = relation.split(".")
-        found = con.execute("select 1 from information_schema.tables where table_schema = ? and table_name = ?",
-                            [schema, table]).fetchall()
-        if not found:
+        if not has_table(con, *relation.split(".")):
             raise FreezeError(f"the warehouse {warehouse} holds no {relation}: build it first (`make build`)")
 
 
@@ -215,9 +212,7 @@ def read_readout(warehouse: Path, experiment_id: str, version: int) -> list[dict
     their numbers were computed from (CURRENT_RELATION); FreezeError when the warehouse, the experiment or the
     version is missing."""
     with _connect(warehouse) as con:
-        published = con.execute("select 1 from information_schema.tables where table_schema = 'published' "
-                                "and table_name = 'fct_metric_results'").fetchall()
-        served = PUBLISHED_RELATION if published else SERVED_RELATION
+        served = PUBLISHED_RELATION if has_table(con, *PUBLISHED_RELATION.split(".")) else SERVED_RELATION
         _require(con, warehouse, served, CURRENT_RELATION)
         _check_version_exists(con, served, experiment_id, version)
         join = " and ".join(f"served.{key} = current_rows.{key}" for key in KEY_COLUMNS)
@@ -330,16 +325,10 @@ def _failed_last_build(warehouse: Path) -> str | None:
     """How the warehouse's last build (the build log's latest dbt invocation) ended when it did not succeed;
     None when it succeeded or the warehouse keeps no build log."""
     with _connect(warehouse) as con:
-        schema = schema_of(con, "readout_build_log")
-        if schema is None:
-            return None
-        latest = con.execute(f"""
-            select max(case when event = 'finished' then status end), max(failed_nodes)
-            from {quoted(schema)}.readout_build_log
-            group by invocation_id order by min(started_at) desc limit 1""").fetchone()
-    if latest is None or latest[0] == "success":
+        latest = latest_build(con)
+    if latest is None or latest.outcome == "success":
         return None
-    return "never finished" if latest[0] is None else f"failed ({latest[1] or 'see readout report'})"
+    return "never finished" if latest.outcome is None else f"failed ({latest.failed_nodes or 'see readout report'})"
 
 
 def restate(project_dir: Path, warehouse: Path, experiment_id: str, version: int, reason: str, by: str,

@@ -17,9 +17,8 @@ import duckdb
 import pandas as pd
 
 from readout.paths import warehouse_path
-from readout.warehouse import schema_of
+from readout.warehouse import BUILD_LOG_TABLE, schema_of
 
-BUILD_LOG_TABLE = "readout_build_log"
 #: the marts this report reads
 READOUT_MARTS = ("fct_sample_ratio_checks", "fct_metric_results")
 #: commands whose success means the marts were (re)built (retry: a failed build's failed nodes, re-run)

@@ -8,7 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from readout.build import BUILD_LOG_TABLE, INPUTS_TABLE, current_build, inputs_fingerprint, record_build
+from readout.build import INPUTS_TABLE, current_build, inputs_fingerprint, record_build
+from readout.warehouse import BUILD_LOG_TABLE
 
 
 @pytest.fixture
@@ -59,9 +60,9 @@ def write_log(warehouse: Path, rows: list[tuple[str, str, str, str]]) -> None:
     """Build log rows: (invocation id, event, status, started at)."""
     with duckdb.connect(str(warehouse)) as con:
         con.execute(f"create table if not exists {BUILD_LOG_TABLE} (invocation_id varchar, event varchar, "
-                    "status varchar, started_at timestamp, finished_at timestamp)")
+                    "status varchar, started_at timestamp, finished_at timestamp, failed_nodes varchar)")
         for invocation, event, status, started in rows:
-            con.execute(f"insert into {BUILD_LOG_TABLE} values (?, ?, ?, ?, ?)",
+            con.execute(f"insert into {BUILD_LOG_TABLE} values (?, ?, ?, ?, ?, null)",
                         [invocation, event, status, started, started if event == "finished" else None])
 
 

@@ -236,12 +236,13 @@ def _frozen_then_a_failed_build(project: Path, warehouse: Path) -> None:
     _add_compared(warehouse, project)
     with duckdb.connect(str(warehouse)) as con:
         con.execute("create table main.readout_build_log (invocation_id varchar, event varchar, status varchar, "
-                    "started_at timestamp, failed_nodes varchar)")
+                    "started_at timestamp, finished_at timestamp, failed_nodes varchar)")
         con.execute("insert into main.readout_build_log values "
-                    "('a', 'started', 'started', '2026-03-01 10:00', null), "
-                    "('a', 'finished', 'success', '2026-03-01 10:00', null), "
-                    "('b', 'started', 'started', '2026-03-02 10:00', null), "
-                    "('b', 'finished', 'failed', '2026-03-02 10:00', 'assert_landing_rows_conserved_per_file')")
+                    "('a', 'started', 'started', '2026-03-01 10:00', null, null), "
+                    "('a', 'finished', 'success', '2026-03-01 10:00', '2026-03-01 10:05', null), "
+                    "('b', 'started', 'started', '2026-03-02 10:00', null, null), "
+                    "('b', 'finished', 'failed', '2026-03-02 10:00', '2026-03-02 10:05', "
+                    "'assert_landing_rows_conserved_per_file')")
 
 
 def _unbuilt(project: Path, warehouse: Path) -> None:

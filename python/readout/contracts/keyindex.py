@@ -43,7 +43,7 @@ from pathlib import Path
 import duckdb
 
 from .evaluate import READOUT_COLUMNS, Readouts, Tally
-from .read import derived_sql, ident, q, referenced_columns
+from .read import derived_sql, ident, q
 from .zone import MULTI_ROW, Split, failing_sql, label_sql, where_sql
 
 FORMAT = 1  #: bump when the index's tables change meaning
@@ -188,7 +188,7 @@ class KeyIndex:
             select m.id::integer as _file, {h}::ubigint as _h, {keys}
             from read_parquet([{', '.join(q(p) for p, _ in added.values())}], filename = true) as k
             join (values {mapping}) as m(path, id) on k.filename = m.path""" if added else
-                    f"create or replace temp table kidx_new as select * from kidx.keys limit 0")
+                    "create or replace temp table kidx_new as select * from kidx.keys limit 0")
         gone = f"_file in ({', '.join(map(str, removed))})" if removed else "false"
         # the coarse windows' values after the change: merged with the new rows, or recounted if rows left
         for i, w in enumerate(lay.coarse):
