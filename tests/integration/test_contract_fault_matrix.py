@@ -561,9 +561,43 @@ def rebuild_differs(clean: dict, clean_rebuild: Path) -> MatrixRow:
                                                       if differing else "none", len(differing), "marts")])
 
 
+def frozen_record_faults(root: Path, clean: dict) -> MatrixRow:
+    """A frozen readout edited by hand stops `readout build` before dbt; freezing twice and restating what is not
+    frozen are refused: one line each, exit 2, the records unchanged (a copy of the project: readouts/ is its)."""
+    project = root / "frozen_project"
+    project.mkdir()
+    for name in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy(PROJECT / name, project / name)
+    for name in ("models", "macros", "seeds", "readouts", "contracts"):
+        shutil.copytree(PROJECT / name, project / name)
+    warehouse = root / "frozen.duckdb"
+    shutil.copy(clean["warehouse"], warehouse)
+    env = project_env(clean["landing"], warehouse)
+    at = ("--warehouse", str(warehouse), "--project-dir", str(project))
+    readout("freeze", "exp_checkout_button", "--version", "1", "--reason", "fault matrix", "--by", "ci", *at, env=env)
+    seed = project / "readouts" / "frozen_metric_results.csv"
+    frozen = seed.read_text()
+    lines = [one_line_error(readout("freeze", "exp_checkout_button", "--version", "1", "--reason", "again", *at,
+                                    env=env, check=False), "readout freeze"),
+             one_line_error(readout("restate", "exp_homepage_aa", "--version", "1", "--reason", "none", *at,
+                                    env=env, check=False), "readout restate")]
+    assert "already frozen" in lines[0] and "is not frozen" in lines[1], lines
+    header, first, *rest = frozen.splitlines(keepends=True)
+    assert ",0." in first
+    seed.write_text(header + first.replace(",0.", ",0.9", 1) + "".join(rest))  # a frozen number edited by hand
+    edited = seed.read_text()
+    lines.append(one_line_error(readout("build", "--project-dir", str(project), env=env, check=False),
+                                "readout build"))
+    assert "edited by hand" in lines[-1], lines[-1]
+    assert seed.read_text() == edited
+    return MatrixRow("frozen readout: edited by hand / frozen twice / restate of one not frozen", "crafted",
+                     "3 commands", [], "not run (stopped before dbt)",
+                     catches=[Catch("CLI", "one line naming the record", "error", len(lines), "commands")])
+
+
 def command_line_faults(root: Path, clean: dict) -> list[MatrixRow]:
     return [catalog_injection(root, clean), killed_build(root, clean), build_running(root, clean),
-            bad_simulator_arguments(root), killed_simulation(root)]
+            bad_simulator_arguments(root), killed_simulation(root), frozen_record_faults(root, clean)]
 
 
 # ---------------------------------------------------------------------------------------------- tests
@@ -686,6 +720,7 @@ def test_the_catalog_injection_and_the_command_line_faults_are_caught(matrix):
     assert by_layer["SQL injected through a catalog row (numerator_event)"] == "dbt compile"
     assert by_layer["dbt build killed half-way"] == "readout report"
     assert by_layer["corrupt landing file"] == "CLI"
+    assert by_layer["frozen readout: edited by hand / frozen twice / restate of one not frozen"] == "CLI"
 
 
 def test_a_rebuild_of_the_same_data_publishes_identical_marts(matrix):
