@@ -13,6 +13,9 @@ One module per method family:
   platform and day
 * :mod:`~readout.stats.batch` – many pairs of one kind in one array call, with per-pair failures
 * :mod:`~readout.stats.results` – the two DataFrame functions the dbt Python models call
+* :mod:`~readout.stats.bayes` – chance to beat control, expected loss, credible interval (Gaussian, conjugate prior)
+* :mod:`~readout.stats.power` – minimum detectable effect, units needed, days to reach them
+* :mod:`~readout.stats.decision_aids` – the table-level Bayesian view and power analysis
 
 Everything except :mod:`~readout.stats.results` (and the ``compute_*`` functions of
 :mod:`~readout.stats.volume`) is pure numpy / scipy and accepts scalars or
@@ -28,8 +31,11 @@ from .cuped import (
     cuped_variance_reduction,
     pooled_theta,
 )
+from .bayes import BayesianLift, bayesian_relative_lift, chance_to_beat_control, expected_loss, normal_posterior
+from .decision_aids import compute_bayesian_views, compute_power_analysis
 from .estimate import LiftEstimate
 from .multiple_testing import adjust_p_values, benjamini_hochberg, guardrail_status, holm
+from .power import days_to_sample_size, minimum_detectable_effect, required_sample_size
 from .ratio import ratio_absolute_lift, ratio_relative_lift, ratio_variance
 from .results import (
     METRIC_INPUT_COLUMNS,
@@ -64,6 +70,16 @@ from .volume import (
 from .welch import delta_relative_lift, welch_absolute_lift, welch_satterthwaite_df
 
 __all__ = [
+    "BayesianLift",
+    "bayesian_relative_lift",
+    "chance_to_beat_control",
+    "compute_bayesian_views",
+    "compute_power_analysis",
+    "days_to_sample_size",
+    "expected_loss",
+    "minimum_detectable_effect",
+    "normal_posterior",
+    "required_sample_size",
     "SampleStats",
     "RatioStats",
     "CovariateStats",
