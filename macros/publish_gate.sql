@@ -17,7 +17,8 @@
                       'stg_landing__files_processed', 'int_import_exposure_mismatches',
                       'int_units_in_several_variants', 'fct_experiment_units', 'fct_metric_results',
                       'fct_variant_metric_stats', 'fct_sample_ratio_checks', 'fct_sample_ratio_checks_by_segment',
-                      'fct_volume_checks', 'metric_results_frozen_compared', 'restated_metric_results'] -%}
+                      'fct_volume_checks', 'metric_results_frozen_compared', 'restated_metric_results',
+                      'fct_metric_results_bayesian', 'fct_metric_power', 'fct_metric_results_by_segment'] -%}
         {%- do ref(model) -%}
     {%- endfor -%}
 {%- endmacro %}
