@@ -1,0 +1,302 @@
+"""What the HTML report shows, read from the warehouse: the published readout (as `readout report` reads it), the
+curated units for the exposure funnel, the quality marts and contract alarms, the history and the lineage.
+
+Nothing here computes a statistic: every number is a mart's. The verdicts and levels come from
+``readout.decision``. A table a warehouse does not have (built before it existed) reads as empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import yaml
+
+from readout.decision import decision_estimator, guardrail_verdict, srm_level, version_verdict
+from readout.report import _build_log, _columns_of, _lock_error, build_state, readout_schema
+from readout.warehouse import has_table, quoted, schema_of
+
+#: dbt_project.yml of the project this package belongs to (for the sample-ratio thresholds the marts used)
+PROJECT_FILE = Path(__file__).resolve().parents[3] / "dbt_project.yml"
+#: the order roles are shown in (issue 13: primary, guardrail, secondary)
+ROLE_ORDER = ("primary", "guardrail", "secondary")
+#: the readout status reason codes, in the order fct_metric_results lists them
+REASON_ORDER = ("experiment_running", "windows_in_progress", "lookback_open", "sample_ratio_mismatch",
+                "segment_sample_ratio_mismatch", "volume_shortfall", "contract_error", "frozen")
+
+
+@dataclass
+class Version:
+    """One experiment version and everything its page shows (DataFrames are the marts' rows for it)."""
+
+    experiment_id: str
+    experiment_version: int
+    name: str
+    lifecycle: str  #: draft, running, ramping, paused, concluded ('' when unknown)
+    started_at: object
+    ended_at: object
+    is_imported: bool
+    results: pd.DataFrame  #: fct_metric_results of the population, with decision_estimator and verdict columns
+    srm: pd.DataFrame  #: fct_sample_ratio_checks, both populations, with srm_level
+    segments: pd.DataFrame  #: segment checks at warning or mismatch
+    volume: pd.DataFrame  #: volume shortfalls
+    contract_alarms: pd.DataFrame
+    funnel: pd.DataFrame  #: per variant: assigned, exposed, eligible, analysed, in_progress, truncated
+    history: pd.DataFrame
+    changes: pd.DataFrame
+    definitions: pd.DataFrame
+    status: str = ""
+    status_reasons: list[str] = field(default_factory=list)
+    status_text: str = ""
+    srm_verdict: str = "not_tested"
+    srm_p_value: float | None = None
+    verdict_code: str = ""
+    verdict_reason: str = ""
+    code_version: str = ""
+    contract_versions: str = ""
+    watermark_at: object = None
+    refreshed_at: object = None  #: the latest build in the history that holds this version
+
+    @property
+    def key(self) -> str:
+        return f"{self.experiment_id}-v{self.experiment_version}"
+
+    @property
+    def page(self) -> str:
+        return f"{self.key}.html"
+
+    @property
+    def primary(self) -> pd.DataFrame:
+        """The decision rows of the primary metrics (the estimator decided on)."""
+        rows = self.results
+        return rows[(rows.metric_role == "primary") & rows.is_decision_row] if len(rows) else rows
+
+
+@dataclass
+class Site:
+    warehouse: Path
+    schema: str
+    population: str
+    versions: list[Version]
+    last_build: object  #: when the last successful build finished (None: no build log, or none succeeded)
+    build_warning: str | None
+    srm_threshold: float
+    srm_warning_threshold: float
+
+
+def project_vars(path: Path = PROJECT_FILE) -> dict:
+    """The dbt project's vars (the sample-ratio thresholds the marts were built with); empty when not found."""
+    try:
+        return (yaml.safe_load(path.read_text()) or {}).get("vars", {}) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+
+
+def _table(con: duckdb.DuckDBPyConnection, schema: str | None, table: str, where: str = "true",
+           params: list | None = None) -> pd.DataFrame:
+    if schema is None or not has_table(con, schema, table):
+        return pd.DataFrame()
+    return con.execute(f"select * from {quoted(schema)}.{quoted(table)} where {where}", params or []).df()
+
+
+def _of(frame: pd.DataFrame, experiment_id: str, version: int) -> pd.DataFrame:
+    if frame.empty:
+        return frame
+    return frame[(frame.experiment_id == experiment_id) & (frame.experiment_version == version)].reset_index(
+        drop=True)
+
+
+def _number(value) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+FUNNEL_SQL = """
+select experiment_id, experiment_version, variant_id,
+       count(*) filter (where assigned_at is not null) as assigned,
+       count(*) filter (where first_exposed_at is not null) as exposed,
+       count(*) filter (where is_eligible) as eligible,
+       count(*) filter (where is_bot_or_internal) as bot_or_internal,
+       count(*) filter (where is_consent_denied) as consent_denied,
+       count(*) filter (where is_in_several_variants) as in_several_variants,
+       count(*) filter (where is_exposed_before_assigned) as exposed_before_assigned,
+       count(*) filter (where is_exposed_outside_window or is_before_experiment_start
+                        or is_assigned_after_experiment_end) as outside_window,
+       count(*) filter (where is_assigned_never_exposed) as never_exposed,
+       count(*) filter (where is_exposed_without_assignment or is_exposure_variant_mismatch) as other_exclusions
+from {relation}
+group by all
+"""
+
+
+def load(warehouse: Path, population: str = "exposed", experiment: str | None = None) -> Site:
+    """Everything the site shows. A missing or unbuilt warehouse is a ValueError or FileNotFoundError in one
+    line (the CLI prints it, exit 2)."""
+    warehouse = Path(warehouse)
+    if not warehouse.is_file():
+        raise FileNotFoundError(f"no warehouse at {warehouse}; run `make demo` (or `make build`) first")
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            site = _load(con, warehouse, population, experiment)
+    except duckdb.Error as exc:
+        locked = _lock_error(warehouse, str(exc))
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(locked or f"cannot read the readout in {warehouse} ({first_line}); run `make build` first"
+                         ) from None
+    return site
+
+
+def _load(con: duckdb.DuckDBPyConnection, warehouse: Path, population: str, experiment: str | None) -> Site:
+    schema = readout_schema(con)
+    if not _columns_of(con, schema, "fct_metric_results"):
+        raise ValueError(f"the warehouse {warehouse} holds no readout (no {schema}.fct_metric_results): "
+                         "run `make build` first")
+    state = build_state(_build_log(con), published=schema == "published")
+    variables = project_vars()
+    threshold = float(variables.get("srm_threshold", 0.001))
+    warning = float(variables.get("srm_warning_threshold", 0.01))
+    results = _table(con, schema, "fct_metric_results", "population = ?", [population])
+    srm = _table(con, schema, "fct_sample_ratio_checks")
+    segments = _table(con, schema, "fct_sample_ratio_checks_by_segment", "srm_status in ('warning', 'mismatch')")
+    volume = _table(con, schema, "fct_volume_checks", "is_volume_shortfall")
+    stats = _table(con, schema, "fct_variant_metric_stats", "population = ?", [population])
+    alarms = _table(con, schema_of(con, "readout_blocking_alarms"), "readout_blocking_alarms")
+    units_schema = schema_of(con, "fct_experiment_units")
+    units = (con.execute(FUNNEL_SQL.format(relation=f"{quoted(units_schema)}.fct_experiment_units")).df()
+             if units_schema else pd.DataFrame())
+    history = _table(con, "history", "fct_readout_history", "record_type = 'metric_result' and population = ?",
+                     [population])
+    changes = _table(con, "history", "fct_readout_changes", "population = ? or population is null", [population])
+    definitions = _table(con, "intermediate", "int_metric_definitions")
+    catalog = _table(con, schema_of(con, "metric_catalog"), "metric_catalog")
+    settings = _table(con, schema_of(con, "int_experiment_settings"), "int_experiment_settings")
+    metadata = _table(con, "intermediate", "int_experiment_versions")
+
+    if not definitions.empty and not catalog.empty:
+        extra = [column for column in catalog.columns if column not in definitions.columns or column == "metric_id"]
+        definitions = definitions.merge(catalog[extra], on="metric_id", how="left")
+    keys = set()
+    for frame in (metadata, results, srm):
+        if not frame.empty:
+            keys |= set(zip(frame.experiment_id, frame.experiment_version.astype(int)))
+    if experiment is not None:
+        keys = {key for key in keys if key[0] == experiment}
+        if not keys:
+            raise ValueError(f"no experiment {experiment!r} in the readout of {warehouse}")
+    versions = []
+    for experiment_id, version in sorted(keys):
+        meta = _of(metadata, experiment_id, version)
+        first = meta.iloc[0] if len(meta) else None
+        item = Version(
+            experiment_id=experiment_id, experiment_version=version,
+            name=str(first.experiment_name) if first is not None else experiment_id,
+            lifecycle=str(first.experiment_status) if first is not None else "",
+            started_at=first.started_at if first is not None else None,
+            ended_at=first.ended_at if first is not None else None,
+            is_imported=bool(first.is_imported) if first is not None and "is_imported" in meta else False,
+            results=_of(results, experiment_id, version), srm=_of(srm, experiment_id, version),
+            segments=_of(segments, experiment_id, version), volume=_of(volume, experiment_id, version),
+            contract_alarms=_of(alarms, experiment_id, version), funnel=pd.DataFrame(),
+            history=_of(history, experiment_id, version), changes=_of(changes, experiment_id, version),
+            definitions=_of(definitions, experiment_id, version))
+        item.funnel = _funnel(_of(units, experiment_id, version), _of(stats, experiment_id, version), item.srm)
+        setting = _of(settings, experiment_id, version)
+        chosen = (setting.decision_estimator.iloc[0]
+                  if len(setting) and "decision_estimator" in setting and isinstance(
+                      setting.decision_estimator.iloc[0], str) else None)
+        _decide(item, chosen, population, threshold, warning)
+        versions.append(item)
+    return Site(warehouse=warehouse, schema=schema, population=population, versions=versions,
+                last_build=state.last_good.finished_at if state is not None and state.last_good else None,
+                build_warning=state.warning() if state is not None else None,
+                srm_threshold=threshold, srm_warning_threshold=warning)
+
+
+def _funnel(units: pd.DataFrame, stats: pd.DataFrame, srm: pd.DataFrame) -> pd.DataFrame:
+    """Per variant: assigned, exposed, eligible (fct_experiment_units), analysed and in-progress windows (the
+    primary metric's fct_variant_metric_stats: units with a complete window, units whose window is open)."""
+    variants = sorted((set(units.variant_id) if len(units) else set()) | (set(srm.variant_id) if len(srm) else set()))
+    frame = pd.DataFrame({"variant_id": variants})
+    if len(units):
+        frame = frame.merge(units.drop(columns=["experiment_id", "experiment_version"]), on="variant_id", how="left")
+    if len(stats):
+        primary = stats[stats.role == "primary"].sort_values("metric_id")
+        primary = primary[primary.metric_id == primary.metric_id.iloc[0]] if len(primary) else primary
+        frame = frame.merge(primary[["variant_id", "metric_id", "n_units", "n_units_window_in_progress",
+                                     "n_units_window_truncated"]].rename(columns={
+            "n_units": "analysed", "n_units_window_in_progress": "in_progress",
+            "n_units_window_truncated": "truncated"}), on="variant_id", how="left")
+    for column in ("assigned", "exposed", "eligible", "analysed", "in_progress", "truncated"):
+        if column not in frame:
+            frame[column] = pd.NA
+    return frame
+
+
+def _status(rows: pd.DataFrame) -> tuple[str, list[str], str]:
+    """A version's status (frozen, else provisional if any row is, else confirmed), its reason codes and the
+    sentence of the row held back by the most reasons."""
+    if rows.empty or "readout_status" not in rows or rows.readout_status.isna().all():
+        return "", [], ""
+    statuses = set(rows.readout_status.dropna())
+    status = next(name for name in ("frozen", "provisional", "confirmed") if name in statuses or name == "confirmed")
+    codes = {code for text in rows.status_reasons.dropna() for code in str(text).split(",") if code}
+    ordered = [code for code in REASON_ORDER if code in codes] + sorted(codes - set(REASON_ORDER))
+    counts = rows.status_reasons.fillna("").str.count(",") + (rows.status_reasons.fillna("") != "")
+    text = rows.loc[counts.idxmax(), "status_reason_text"]
+    return status, [code for code in ordered if code != status], text if isinstance(text, str) else ""
+
+
+def _decide(item: Version, chosen: str | None, population: str, threshold: float, warning: float) -> None:
+    """The version's status, sample-ratio verdict, decision estimator per metric, guardrail verdicts and verdict."""
+    item.status, item.status_reasons, item.status_text = _status(item.results)
+    checks = item.srm[item.srm.population == population] if len(item.srm) else item.srm
+    if len(item.srm):
+        item.srm = item.srm.assign(srm_level=[
+            "mismatch" if row.is_sample_ratio_mismatch is True else _srm(row.p_value, threshold, warning)
+            for row in item.srm.itertuples()])
+    if len(checks):
+        item.srm_p_value = _number(checks.p_value.iloc[0])
+        item.srm_verdict = ("mismatch" if checks.is_sample_ratio_mismatch.fillna(False).astype(bool).any()
+                            else _srm(checks.p_value.iloc[0], threshold, warning))
+    rows = item.results
+    if len(rows):
+        cuped = set(rows.loc[rows.estimator == "cuped", "metric_id"])
+        rows = rows.assign(decision_estimator=[decision_estimator(metric in cuped, chosen) for metric in rows.metric_id])
+        rows = rows.assign(is_decision_row=rows.estimator == rows.decision_estimator)
+        margins = (item.definitions.set_index("metric_id").non_inferiority_margin.to_dict()
+                   if len(item.definitions) else {})
+        rows = rows.assign(margin=[_number(margins.get(metric)) for metric in rows.metric_id])
+        rows = rows.assign(guardrail_verdict=[
+            guardrail_verdict(row.relative_lift_ci_lower, row.relative_lift_ci_upper, row.margin, row.direction)
+            if row.metric_role == "guardrail" and not pd.isna(row.relative_lift_ci_lower) else None
+            for row in rows.itertuples()])
+        rows = rows.assign(role_order=rows.metric_role.map({role: n for n, role in enumerate(ROLE_ORDER)}).fillna(9))
+        item.results = rows.sort_values(["role_order", "metric_id", "variant_id", "estimator"]).reset_index(drop=True)
+        watermarks = rows.watermark_at.dropna() if "watermark_at" in rows else []
+        item.watermark_at = watermarks.max() if len(watermarks) else None
+    decision_rows = item.results[item.results.is_decision_row] if len(item.results) else item.results
+    verdict = version_verdict(
+        item.status, item.status_reasons, item.srm_verdict,
+        [_verdict_input(row) for row in decision_rows.itertuples() if row.metric_role == "primary"],
+        [_verdict_input(row) for row in decision_rows.itertuples() if row.metric_role == "guardrail"],
+        is_draft=item.lifecycle == "draft")
+    item.verdict_code, item.verdict_reason = verdict.code, verdict.reason
+    if len(item.history):
+        latest = item.history.sort_values("built_at").iloc[-1]
+        item.refreshed_at = latest.built_at
+        item.code_version, item.contract_versions = str(latest.code_version), str(latest.contract_versions)
+
+
+def _srm(p_value, threshold: float, warning: float) -> str:
+    return srm_level(_number(p_value), threshold, warning)
+
+
+def _verdict_input(row) -> dict:
+    entry = {"metric_id": row.metric_id, "variant_id": row.variant_id, "lift": _number(row.relative_lift),
+             "lower": _number(row.relative_lift_ci_lower), "upper": _number(row.relative_lift_ci_upper),
+             "p_value_adjusted": _number(row.adjusted_p_value), "is_significant": row.is_significant is True,
+             "direction": row.direction}
+    if row.metric_role == "guardrail":
+        entry["guardrail_verdict"] = row.guardrail_verdict
+    return entry
