@@ -72,6 +72,8 @@ metric_rows as (
         results.relative_lift_ci_upper,
         results.p_value,
         results.adjusted_p_value,
+        results.sequential_ci_lower,
+        results.sequential_ci_upper,
         results.is_significant,
         cast(null as {{ dbt.type_bigint() }}) as observed_units,
         cast(null as {{ readout.type_double() }}) as expected_units,
@@ -111,6 +113,8 @@ sample_ratio_rows as (
         cast(null as {{ readout.type_double() }}) as relative_lift_ci_upper,
         p_value,
         cast(null as {{ readout.type_double() }}) as adjusted_p_value,
+        cast(null as {{ readout.type_double() }}) as sequential_ci_lower,
+        cast(null as {{ readout.type_double() }}) as sequential_ci_upper,
         is_sample_ratio_mismatch as is_significant,
         observed_units,
         expected_units,
@@ -164,6 +168,8 @@ final as (
         cast(unioned.relative_lift_ci_upper as {{ readout.type_double() }}) as relative_lift_ci_upper,
         cast(unioned.p_value as {{ readout.type_double() }}) as p_value,
         cast(unioned.adjusted_p_value as {{ readout.type_double() }}) as adjusted_p_value,
+        cast(unioned.sequential_ci_lower as {{ readout.type_double() }}) as sequential_ci_lower,
+        cast(unioned.sequential_ci_upper as {{ readout.type_double() }}) as sequential_ci_upper,
 
         ---------- booleans
         cast(unioned.is_significant as {{ dbt.type_boolean() }}) as is_significant,
