@@ -6,6 +6,8 @@ two cores, so modules share them rather than each building its own):
   the first of the two builds the byte-identical-rebuild test compares.
 - ``clean_rebuild``: the clean landing zone built a second time, into another warehouse, for the
   byte-identical-rebuild checks.
+- ``imported_simulation``: the Udacity and Cookie Cats exports imported (``readout import``) and built: a
+  warehouse with only imported experiments.
 - ``all_faults_simulation``: every simulator fault (seed 5, 100,000 events: variant_logging_loss needs about
   this many units) plus a one-day iOS outage in one variant (tests/integration/faults.py), built and
   validated against the mart contracts.
@@ -19,7 +21,7 @@ import pytest
 from readout.contracts import load_contracts
 from readout.contracts.validate import resolve_as_of, validate
 
-from e2e import PROJECT, build, simulate
+from e2e import PROJECT, SHARED_DATA, build, dbt_build, project_env, readout, simulate
 from faults import OUTAGE, plant_variant_platform_outage
 
 CLEAN_EVENTS = 40_000
@@ -63,3 +65,20 @@ def all_faults_simulation(shared_root) -> dict:
     marts = validate("marts", CONTRACTS, warehouse=warehouse)
     return {"landing": landing, "manifest": manifest, "outage": outage, "warehouse": warehouse, "dbt": dbt_status,
             "marts": marts}
+
+
+@pytest.fixture(scope="session")
+def imported_simulation(shared_root) -> Path:
+    """The two real exports of the shared data sets (Udacity, Cookie Cats) imported and built: a warehouse holding
+    only imported experiments (skipped when the data sets are not found)."""
+    exports = {"udacity_ab_data.yml": SHARED_DATA / "udacity_ab_data" / "ab_data.csv.gz",
+               "cookie_cats.yml": SHARED_DATA / "cookie_cats" / "cookie_cats.csv"}
+    if not all(path.exists() for path in exports.values()):
+        pytest.skip(f"shared data sets not found under {SHARED_DATA}")
+    landing, warehouse = shared_root / "imports", shared_root / "imports.duckdb"
+    env = project_env(landing, warehouse)
+    for mapping, export in exports.items():
+        readout("import", str(PROJECT / "mappings" / mapping), "--file", str(export), "--landing", str(landing),
+                env=env)
+    dbt_build(landing, warehouse)
+    return warehouse

@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -89,3 +90,22 @@ def plant_variant_platform_outage(landing: Path, *, experiment_id: str, variant_
     return {"experiment_id": experiment_id, "variant_id": variant_id, "source_system": source_system,
             "day": day.isoformat(), "share": share, "rows": sum(removed.values()),
             "rows_by_event_name": dict(sorted(removed.items())), "units": len(hit)}
+
+
+def plant_sample_ratio_mismatch(landing: Path, experiment_id: str, experiment_version: int, variant_id: str) -> int:
+    """A new landing file copying the assignment and exposure events of one variant's units under new anonymous
+    ids (and event ids, no user id): as many units again in that variant, a sample ratio mismatch. The simulator's
+    own files are never touched; returns the units copied. (test_readout_status.py has its own copy.)"""
+    events = Path(landing) / "events"
+    source, planted = events / "part-00000.parquet", events / "part-planted-srm.parquet"
+    schema = pq.read_schema(source)
+    with duckdb.connect() as con:
+        rows = con.sql(f"""
+            select * replace (event_id || '-planted' as event_id, anonymous_id || '-planted' as anonymous_id,
+                              null as user_id)
+            from read_parquet('{source}')
+            where experiment_id = ? and experiment_version = ? and variant_id = ?
+                and event_name in ('experiment_assigned', 'experiment_exposed')""",
+            params=[experiment_id, experiment_version, variant_id]).to_arrow_table()
+    pq.write_table(rows.select(schema.names).cast(schema), planted)
+    return len(set(rows["anonymous_id"].to_pylist()))
