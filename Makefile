@@ -63,6 +63,7 @@ demo: install
 	@echo
 	@echo "landing zone: $(READOUT_LANDING_PATH) (ground truth and planted faults: $(READOUT_LANDING_PATH)/manifest.json)"
 	@echo "warehouse:    $(READOUT_DUCKDB_PATH) (readout: published.fct_metric_results, published.fct_sample_ratio_checks; history: history.fct_readout_history, history.fct_readout_changes)"
+	@rm -rf build/report && readout report --html build/report
 
 # `make build` is incremental: staging reads only the landing files no build has read yet (a changed or deleted
 # one is an error naming it), and when nothing changed at all (no new landing file, no edited model, seed, macro
