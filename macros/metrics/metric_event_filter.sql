@@ -62,7 +62,8 @@
 
 {% macro check_metric_event_filter(metric, event_columns, events_relation) -%}
     {%- set problem = readout.metric_event_filter_problem(metric.event_filter, event_columns) -%}
-    {%- set prefix = readout.metric_catalog_cell(metric, 'event_filter') -%}
+    {#- a funnel step names itself (filter_cell); a catalog metric its catalog cell -#}
+    {%- set prefix = metric.get('filter_cell') or readout.metric_catalog_cell(metric, 'event_filter') -%}
     {%- set columns_hint = 'event columns: ' ~ event_columns | join(', ') -%}
     {%- if problem -%}
         {{ exceptions.raise_compiler_error(prefix ~ ': ' ~ problem ~ ' (' ~ columns_hint ~ ')') }}

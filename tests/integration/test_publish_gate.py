@@ -15,7 +15,7 @@ from e2e import project_env, query, readout, target_dir
 
 PUBLISHED = ["fct_metric_results", "fct_sample_ratio_checks", "fct_variant_metric_stats", "fct_volume_checks",
              "fct_sample_ratio_checks_by_segment", "fct_metric_results_bayesian", "fct_metric_power",
-             "fct_metric_results_by_segment"]
+             "fct_metric_results_by_segment", "fct_funnel_steps", "fct_funnel_results"]
 DOWNSTREAM_FOLDERS = ("published/", "history/", "semantic/")  #: the layers that read the published tables
 
 
