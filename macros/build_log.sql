@@ -13,7 +13,8 @@
 {%- endmacro %}
 
 {% macro build_log_relation() -%}
-    {{ return(api.Relation.create(database=target.database, schema=target.schema, identifier='readout_build_log')) }}
+    {#- Spark targets have no database (target.database is undefined there) -#}
+    {{ return(api.Relation.create(database=target.get('database'), schema=target.schema, identifier='readout_build_log')) }}
 {%- endmacro %}
 
 {#-
