@@ -1,6 +1,6 @@
 # readout: two commands. `make demo` installs everything and runs the main job; `make test` runs every test.
 SHELL := /bin/bash
-.DEFAULT_GOAL := demo
+.DEFAULT_GOAL := default
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -15,16 +15,85 @@ export READOUT_LANDING_PATH ?= data/landing
 export READOUT_DUCKDB_PATH ?= warehouse/readout.duckdb
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install demo build rebuild test bench clean
+.PHONY: default help install install-dev lock lint docs demo build rebuild test bench clean
+
+# `make` alone: says what it is about to do, then runs the demo
+default:
+	@echo "==> make (no target) runs \`make demo\`: installs on the first run (about a minute), simulates $(EVENTS) events,"
+	@echo "    builds and refreshes the readout and prints it (about 2 minutes). \`make help\` lists every target."
+	@$(MAKE) --no-print-directory demo
+
+help:
+	@echo "make              = make demo (says so first)"
+	@echo "make demo         install if needed, simulate $(EVENTS) events with planted faults, build, refresh, print the readout"
+	@echo "make test         make lint, then every test (pytest: the package, dbt builds of simulated and real data; ~10 min)"
+	@echo "make lint         sqlfluff (dbt templater) over models, macros, tests, analyses; ruff check + format --check"
+	@echo "make build        incremental build (readout build): only new landing files; nothing changed = dbt not run"
+	@echo "make rebuild      full rebuild (--full-refresh) of the warehouse; the history is kept"
+	@echo "make bench        time 1M, 10M and 100M events (EVENTS=N: one size); not part of make test"
+	@echo "make docs         dbt's documentation as one file that opens offline (after make demo; GX Data Docs: build/gx_docs)"
+	@echo "make install      create .venv and install requirements.lock with --require-hashes (the demo's needs)"
+	@echo "make install-dev  install requirements-dev.lock too (tests and lint; make test and make lint do this)"
+	@echo "make lock         regenerate both hashed locks from requirements.in and requirements-dev.in (uv)"
+	@echo "make clean        remove target, logs, warehouse, data and build"
+	@echo "make help         this list"
+
+# Installs print each package as pip collects it and the time taken. pip never resolves beyond the lock: every
+# package is pinned with its hashes (--require-hashes), and the local package goes in last without dependencies.
+PIP_INSTALL = $(BIN)/python -m pip install --disable-pip-version-check --progress-bar off --require-hashes
+# one line per package: "  [n/total] name==version", then the install itself and the elapsed time
+PIP_PROGRESS = awk -v total=$$(grep -c '^[a-zA-Z]' $(1)) '/^Collecting /{n++; printf "  [%d/%d] %s\n", n, total, $$2; fflush()} \
+	/^Requirement already satisfied/{n++} /^Installing collected/{print "  installing the packages collected (unpacking wheels)"; fflush()}'
 
 $(VENV)/.installed: requirements.lock python/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "==> installing pinned dependencies into $(VENV) (first run only)"
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e python
+	@echo "==> installing requirements.lock ($$(grep -c '^[a-zA-Z]' requirements.lock) packages, pinned with hashes) into $(VENV) (first run only)"
+	@set -o pipefail; start=$$SECONDS; $(PIP_INSTALL) -r requirements.lock | $(call PIP_PROGRESS,requirements.lock) \
+		&& $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e python \
+		&& echo "==> installed in $$((SECONDS - start)) s"
 	@touch $@
 
 install: $(VENV)/.installed
+
+$(VENV)/.installed-dev: requirements-dev.lock $(VENV)/.installed
+	@echo "==> installing requirements-dev.lock (tests and lint: $$(grep -c '^[a-zA-Z]' requirements-dev.lock) packages, the runtime ones included)"
+	@set -o pipefail; start=$$SECONDS; $(PIP_INSTALL) -r requirements-dev.lock | $(call PIP_PROGRESS,requirements-dev.lock) \
+		&& echo "==> installed in $$((SECONDS - start)) s"
+	@touch $@
+
+install-dev: $(VENV)/.installed-dev
+
+# `make lock` re-resolves requirements-dev.in (which includes requirements.in) into requirements-dev.lock, then
+# requirements.in into requirements.lock within it (same versions, same hashes). Existing pins are kept unless a
+# requirement changed; LOCK_FLAGS="--upgrade-package NAME" (or --upgrade) moves them. uv runs from its own
+# throwaway venv (build/lock-tools), never the project's.
+UV_VERSION ?= 0.13.9
+LOCK_UV := build/lock-tools/bin/uv
+LOCK_COMPILE = $(LOCK_UV) pip compile --quiet --generate-hashes --python-version 3.11 --custom-compile-command "make lock"
+lock:
+	@test -x $(LOCK_UV) || { $(PYTHON) -m venv build/lock-tools && build/lock-tools/bin/python -m pip install --quiet uv==$(UV_VERSION); }
+	@$(LOCK_COMPILE) $(LOCK_FLAGS) requirements-dev.in -o requirements-dev.lock
+	@$(LOCK_COMPILE) $(LOCK_FLAGS) requirements.in -c requirements-dev.lock -o requirements.lock
+	@echo "==> requirements.lock: $$(grep -c '^[a-zA-Z]' requirements.lock) packages; requirements-dev.lock: $$(grep -c '^[a-zA-Z]' requirements-dev.lock); make install-dev installs them"
+
+# sqlfluff (config: .sqlfluff, .sqlfluffignore) with the dbt templater compiles the project into its own target and
+# warehouse under build/lint, so it never touches the demo's; ruff (config: python/pyproject.toml). Every check runs;
+# the target fails if any failed.
+LINT_SQL := models macros tests analyses
+LINT_PY := python tests
+LINT_ENV := READOUT_DUCKDB_PATH=build/lint/lint.duckdb DBT_TARGET_PATH=build/lint/target DBT_LOG_PATH=build/lint/logs
+# models that read a seed while compiling (the metric catalog) need it in the linter's warehouse
+build/lint/lint.duckdb: $(wildcard seeds/*.csv) | $(VENV)/.installed-dev
+	@echo "==> dbt seed into $@ (the models sqlfluff compiles read the seeds)"
+	@mkdir -p build/lint && rm -f $@ && $(LINT_ENV) dbt seed --quiet
+lint: install-dev build/lint/lint.duckdb
+	@echo "==> sqlfluff lint $(LINT_SQL) (dbt templater; about a minute; dbt macros are skipped: they are not models)"
+	@status=0; start=$$SECONDS; \
+	$(LINT_ENV) sqlfluff lint --processes 2 $(LINT_SQL) || status=1; \
+	echo "==> ruff check $(LINT_PY)"; ruff check $(LINT_PY) || status=1; \
+	echo "==> ruff format --check $(LINT_PY)"; ruff format --check $(LINT_PY) || status=1; \
+	if [ $$status -ne 0 ]; then echo "==> lint failed ($$((SECONDS - start)) s): to fix what can be fixed: ruff format $(LINT_PY); ruff check --fix $(LINT_PY); sqlfluff fix $(LINT_SQL)"; \
+	else echo "==> lint passed ($$((SECONDS - start)) s)"; fi; exit $$status
 
 # The demo is a timeline: the landing zone as it stood mid-experiment is built (every readout provisional, and
 # says why), then the rest of the data lands as new files (late events included) and an incremental build
@@ -65,6 +134,15 @@ demo: install
 	@echo "warehouse:    $(READOUT_DUCKDB_PATH) (readout: published.fct_metric_results, published.fct_sample_ratio_checks; history: history.fct_readout_history, history.fct_readout_changes)"
 	@rm -rf build/report && readout report --html build/report
 
+# dbt's documentation site as one file that opens from disk with no network (`dbt docs generate --static`, then
+# readout.dbt_docs rewrites its two links that would fail offline). The catalog reads the warehouse: make demo first.
+docs: install
+	@test -f $(READOUT_DUCKDB_PATH) || { echo "error: no warehouse at $(abspath $(READOUT_DUCKDB_PATH)): run make demo first"; exit 2; }
+	@echo "==> dbt docs generate --static (about 30 s)"
+	@dbt docs generate --static --quiet
+	@$(BIN)/python -m readout.dbt_docs $${DBT_TARGET_PATH:-target}/static_index.html
+	@echo "GX Data Docs (written by the contract validations of make demo): build/gx_docs/raw/index.html, build/gx_docs/marts/index.html"
+
 # `make build` is incremental: staging reads only the landing files no build has read yet (a changed or deleted
 # one is an error naming it), and when nothing changed at all (no new landing file, no edited model, seed, macro
 # or setting) dbt is not run: the marts are current. `make rebuild` starts over (--full-refresh); both publish
@@ -75,7 +153,7 @@ build: install
 
 rebuild: build
 
-test: install
+test: install-dev lint
 	@readout contracts generate --check
 	@pytest -q
 
