@@ -90,6 +90,10 @@ class PageResult:
         assert element is not None, f"{self.path.name}: no element matches {selector}"
         return element.inner_text()
 
+    def close(self) -> None:
+        """Close the page (the Browser closes every page it opened when its block ends)."""
+        self._page.close()
+
     def screenshot(self, out: Path, full_page: bool = True) -> Path:
         """A PNG of the page (``out``'s folder is created)."""
         out = Path(out)

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 #: the estimators' colours (colour-blind safe: Okabe-Ito) and markers
 COLOURS = {"unadjusted": "#0072B2", "cuped": "#D55E00"}
 MARKERS = {"unadjusted": "o", "cuped": "s"}
-MARGIN_COLOUR = "#CC79A7"
+MARGIN_COLOUR = "#B8006B"
 STAGE_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
 
 
@@ -69,7 +69,7 @@ def to_svg(figure: Figure, chart_id: str, title: str, description: str) -> str:
 def forest_plot(rows: Sequence[ForestRow], chart_id: str, title: str) -> str:
     """Relative lifts with their 95% intervals, one line per metric x variant grouped by role, the estimators
     side by side (the one decided on filled, the other hollow), zero and each guardrail's margin drawn."""
-    height = 1.2 + 0.55 * max(len(rows), 1)
+    height = 1.6 + 0.55 * max(len(rows), 1)
     figure = Figure(figsize=(7.5, height), layout="constrained")
     axes = figure.subplots()
     described = []
@@ -97,7 +97,7 @@ def forest_plot(rows: Sequence[ForestRow], chart_id: str, title: str) -> str:
             described.append(f"{row.label} {estimator}{' (decision)' if decided else ''}: "
                              f"{_percent(interval.estimate)} ({_percent(interval.lower)} to {_percent(interval.upper)})")
         if _finite(row.margin):
-            axes.plot([row.margin * 100] * 2, [y - 0.42, y + 0.42], color=MARGIN_COLOUR, linestyle="--", linewidth=1.6)
+            axes.plot([row.margin * 100] * 2, [y - 0.42, y + 0.42], color=MARGIN_COLOUR, linestyle="--", linewidth=2.4)
             described.append(f"{row.label} guardrail margin at {_percent(row.margin)}")
     axes.axvline(0, color="#333333", linewidth=0.8)
     axes.set_yticks(positions, labels, fontsize=8)
@@ -108,8 +108,8 @@ def forest_plot(rows: Sequence[ForestRow], chart_id: str, title: str) -> str:
     handles = [axes.errorbar([], [], xerr=[], fmt=MARKERS[name], color=COLOURS[name], label=name)
                for name in ("unadjusted", "cuped")]
     handles.append(axes.plot([], [], color=MARGIN_COLOUR, linestyle="--", label="guardrail margin")[0])
-    axes.legend(handles=handles, fontsize=7, loc="lower right", frameon=False,
-                title="filled: the estimator decided on", title_fontsize=7)
+    figure.legend(handles=handles, fontsize=7, loc="outside lower center", ncol=3, frameon=False,
+                  title="filled marker: the estimator decided on; hollow: the other, as a check", title_fontsize=7)
     description = ("Relative lift of each variant against control, 95% intervals. "
                    + ("; ".join(described) if described else "No interval could be estimated.") + ".")
     return to_svg(figure, chart_id, title, description)
