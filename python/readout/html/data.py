@@ -262,7 +262,8 @@ def _decide(item: Version, chosen: str | None, population: str, threshold: float
     rows = item.results
     if len(rows):
         cuped = set(rows.loc[rows.estimator == "cuped", "metric_id"])
-        rows = rows.assign(decision_estimator=[decision_estimator(metric in cuped, chosen) for metric in rows.metric_id])
+        rows = rows.assign(decision_estimator=[decision_estimator(metric in cuped, chosen)
+                                               for metric in rows.metric_id])
         rows = rows.assign(is_decision_row=rows.estimator == rows.decision_estimator)
         margins = (item.definitions.set_index("metric_id").non_inferiority_margin.to_dict()
                    if len(item.definitions) else {})

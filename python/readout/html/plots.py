@@ -90,12 +90,13 @@ def forest_plot(rows: Sequence[ForestRow], chart_id: str, title: str) -> str:
             if interval is None or not _finite(interval.estimate, interval.lower, interval.upper):
                 continue
             decided = estimator == row.decision
-            axes.errorbar([interval.estimate * 100], [y + offset],
-                          xerr=[[(interval.estimate - interval.lower) * 100], [(interval.upper - interval.estimate) * 100]],
+            below, above = (interval.estimate - interval.lower) * 100, (interval.upper - interval.estimate) * 100
+            axes.errorbar([interval.estimate * 100], [y + offset], xerr=[[below], [above]],
                           fmt=MARKERS[estimator], color=COLOURS[estimator], capsize=3, markersize=6,
                           markerfacecolor=COLOURS[estimator] if decided else "white", linewidth=1.4)
-            described.append(f"{row.label} {estimator}{' (decision)' if decided else ''}: "
-                             f"{_percent(interval.estimate)} ({_percent(interval.lower)} to {_percent(interval.upper)})")
+            name = f"{row.label} {estimator}{' (decision)' if decided else ''}"
+            described.append(f"{name}: {_percent(interval.estimate)} ({_percent(interval.lower)} to "
+                             f"{_percent(interval.upper)})")
         if _finite(row.margin):
             axes.plot([row.margin * 100] * 2, [y - 0.42, y + 0.42], color=MARGIN_COLOUR, linestyle="--", linewidth=2.4)
             described.append(f"{row.label} guardrail margin at {_percent(row.margin)}")

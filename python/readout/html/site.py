@@ -157,6 +157,7 @@ def version_context(version: Version, site: Site) -> dict:
     results = version.results
     changes = version.changes
     moved = changes[changes.change_cause != "none"] if len(changes) else changes
+    compared = len(version.history) and version.history.build_id.nunique() > 1  # else no earlier build to compare
     return {
         "version": version,
         "results": _records(results),
@@ -167,8 +168,9 @@ def version_context(version: Version, site: Site) -> dict:
         "contract_alarms": _records(version.contract_alarms),
         "funnel": _records(funnel),
         "excluded": excluded,
-        "changes": [] if not (len(version.history) and version.history.build_id.nunique() > 1) else _records(moved.sort_values(["metric_id", "variant_id", "estimator"]) if len(moved) else moved),
-        "changes_total": len(changes) if len(version.history) and version.history.build_id.nunique() > 1 else 0,
+        "changes": _records(moved.sort_values(["metric_id", "variant_id", "estimator"])) if compared and len(moved)
+        else [],
+        "changes_total": len(changes) if compared else 0,
         "definitions": _records(version.definitions),
         "families": _records(results.drop_duplicates("estimator")[["estimator", "correction_method",
                                                                     "correction_family_size", "alpha"]]
