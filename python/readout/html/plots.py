@@ -56,7 +56,7 @@ def to_svg(figure: Figure, chart_id: str, title: str, description: str) -> str:
     """The figure as an inline <svg> element (no XML prolog) with <title>, <desc> and aria attributes."""
     buffer = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": chart_id}):
-        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
     text = text[text.index("<svg"):]
     opening = re.match(r"<svg\b[^>]*>", text).group(0)
