@@ -92,10 +92,30 @@ IMPORT_OUTCOME_COLUMNS: dict[str, str] = {
 IMPORT_METRIC_COLUMNS: dict[str, str] = {
     "experiment_id": "string",
     "metric_id": "string",
-    "metric_type": "string",  # proportion | mean
+    "metric_type": "string",  # proportion | mean | ratio
     "direction": "string",
     "role": "string",
     "description": "string",
+}
+#: ``readout import``: the denominators of ratio and conditional outcomes, one row per source row x such outcome.
+IMPORT_DENOMINATOR_COLUMNS: dict[str, str] = {
+    "experiment_id": "string",
+    "experiment_version": "int32",
+    "unit_id": "string",
+    "source_row": "int64",
+    "metric_id": "string",
+    "denominator_value": "double",
+}
+#: ``readout import``: the mapping's analysis settings, long (one row per setting; metric_id null for the
+#: experiment's own settings): alpha, planned_sample_size, decision_estimator, planned_split,
+#: several_variants (experiment) and non_inferiority_margin (metric). dbt: int_experiment_settings.
+IMPORT_SETTING_COLUMNS: dict[str, str] = {
+    "experiment_id": "string",
+    "experiment_version": "int32",
+    "metric_id": "string",
+    "setting": "string",
+    "value_double": "double",
+    "value_text": "string",
 }
 
 #: Every landing table: folder (relative to the landing zone) -> columns of its first schema version.
@@ -105,6 +125,8 @@ LANDING_TABLES: dict[str, dict[str, str]] = {
     f"{IMPORTS_DIR}/units": IMPORT_UNIT_COLUMNS,
     f"{IMPORTS_DIR}/outcomes": IMPORT_OUTCOME_COLUMNS,
     f"{IMPORTS_DIR}/metrics": IMPORT_METRIC_COLUMNS,
+    f"{IMPORTS_DIR}/settings": IMPORT_SETTING_COLUMNS,
+    f"{IMPORTS_DIR}/denominators": IMPORT_DENOMINATOR_COLUMNS,
 }
 
 #: Every landing table: folder -> {schema version: columns}. A file is checked against the version it matches.

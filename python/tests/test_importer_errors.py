@@ -68,7 +68,7 @@ def test_unknown_nested_keys(tmp_path):
     assert "outcomes[2] (spend): unknown key 'unit'" in message
 
 
-@pytest.mark.parametrize("key", ["experiment_id", "unit_id", "assigned_variant", "control", "split", "outcomes"])
+@pytest.mark.parametrize("key", ["experiment_id", "unit_id", "assigned_variant", "control", "outcomes"])
 def test_missing_required_key(tmp_path, key):
     lines = [line for line in MAPPING.splitlines() if not line.startswith(f"{key}:")]
     if key == "outcomes":

@@ -22,6 +22,15 @@ import_metrics as (
 
 ),
 
+import_margins as (
+
+    -- a guardrail's non-inferiority margin from the mapping (outcomes[].margin)
+    select experiment_id, experiment_version, metric_id, value_double as non_inferiority_margin
+    from {{ ref('stg_landing__import_settings') }}
+    where setting = 'non_inferiority_margin'
+
+),
+
 from_catalog as (
 
     select
@@ -52,13 +61,17 @@ from_imports as (
         import_metrics.metric_type,
         import_metrics.direction,
         import_metrics.role,
-        cast(null as {{ readout.type_double() }}) as non_inferiority_margin,
+        cast(import_margins.non_inferiority_margin as {{ readout.type_double() }}) as non_inferiority_margin,
         import_metrics.description,
         'import_mapping' as defined_in
 
     from experiment_versions
     inner join import_metrics
         on experiment_versions.experiment_id = import_metrics.experiment_id
+    left join import_margins
+        on experiment_versions.experiment_id = import_margins.experiment_id
+        and experiment_versions.experiment_version = import_margins.experiment_version
+        and import_metrics.metric_id = import_margins.metric_id
     where experiment_versions.is_imported
 
 ),

@@ -14,13 +14,15 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+from readout.importer.expressions import apply_expressions
 from readout.importer.mapping import Mapping, load_mapping
 from readout.importer.read import open_export
 from readout.importer.transform import ImportData, build_import
-from readout.importer.write import check_experiment_id_free, write_import
+from readout.cli import UsageError
+from readout.importer.write import check_experiment_id_free, remove_import, write_import
 from readout.paths import landing_path
 
-__all__ = ["ImportResult", "add_arguments", "import_export", "run", "summary"]
+__all__ = ["ImportResult", "add_arguments", "import_export", "remove_import", "run", "summary"]
 
 
 @dataclass
@@ -42,9 +44,16 @@ def import_export(mapping: str | Path | Mapping, file: str | Path, landing: str 
     landing = landing_path(landing)
     check_experiment_id_free(landing, mapping.experiment_id)
     export = open_export(file)
-    export.require(mapping.columns())
-    table = export.read([column for _, column in mapping.columns()])
-    data = build_import(mapping, export, table)
+    derived = set(mapping.derived_names)
+    export.require([(key, column) for key, column in mapping.columns() if column not in derived])
+    if mapping.derive or mapping.where is not None:
+        table = export.read(export.columns)  # expressions may use any column
+        rows_read = table.num_rows
+        table, source_rows = apply_expressions(mapping, table, export.label) if rows_read else (table, None)
+        data = build_import(mapping, export, table, source_rows=source_rows, rows_read=rows_read)
+    else:
+        table = export.read([column for _, column in mapping.columns()])
+        data = build_import(mapping, export, table)
     files = write_import(data, landing, export.path)
     return ImportResult(mapping=mapping, data=data, landing=landing, files=files, source=export.path)
 
@@ -57,10 +66,28 @@ def summary(result: ImportResult) -> str:
     """The lines printed after an import."""
     c = result.counts
     m = result.mapping
-    rows = c["rows_read"]
+    rows = c["rows_imported"]
     lines = [
         f"imported {m.experiment_id} (version {m.experiment_version}) from {result.source}",
-        f"  rows read              {rows:,}",
+        f"  rows read              {c['rows_read']:,}",
+    ]
+    if m.derive:
+        lines.append(f"  derived columns        {', '.join(m.derived_names)}")
+    if m.where is not None:
+        lines.append(f"  where                  {m.where}: {_rows(c['rows_filtered_out'])} filtered out")
+    policy = {
+        "exclude": "exclude the unit from the analysis (dbt)",
+        "first_row": "keep the unit's first row",
+        "drop_mismatched_rows": "drop rows whose shown variant differs from the assigned one",
+    }[m.several_variants]
+    lines.append(f"  several variants       {m.several_variants}: {policy}")
+    if m.several_variants != "exclude":
+        lines.append(
+            f"  dropped by the policy  {_rows(c['rows_dropped_by_policy'])}"
+            f" ({c['units_dropped_rows_by_policy']:,} unit{'' if c['units_dropped_rows_by_policy'] == 1 else 's'})"
+        )
+    lines += [
+        f"  rows imported          {rows:,}",
         f"  units                  {c['units']:,}",
         f"  duplicate units        {c['duplicate_units']:,} unit ids on more than one row"
         f" ({_rows(c['rows_of_duplicate_units'])}); {c['units_in_several_assigned_variants']:,}"
@@ -68,9 +95,12 @@ def summary(result: ImportResult) -> str:
     ]
     for variant, count in c["rows_per_assigned_variant"].items():
         control = ", control" if variant == m.control else ""
-        lines.append(
-            f"  assigned {variant:<13} {_rows(count)} ({count / rows:.2%}; planned {m.split[variant]:.2%}{control})"
-        )
+        planned = {
+            "declared": f"planned {m.split[variant]:.2%}",
+            "assumed_equal": f"assumed equal {m.split[variant]:.2%}",
+            "unknown": "planned split unknown: no sample-ratio test",
+        }[m.planned_split]
+        lines.append(f"  assigned {variant:<13} {_rows(count)} ({count / rows:.2%}; {planned}{control})")
     if m.exposed_variant is not None:
         lines.append(
             f"  assigned != exposed    {_rows(c['rows_assigned_not_exposed'])}"
@@ -95,14 +125,31 @@ def summary(result: ImportResult) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("mapping", metavar="MAPPING", help="YAML mapping file (see mappings/ for examples)")
-    parser.add_argument("--file", required=True, metavar="PATH", help="the export: .csv, .csv.gz or .parquet")
+    parser.add_argument("mapping", nargs="?", metavar="MAPPING", help="YAML mapping file (see mappings/ for examples)")
+    parser.add_argument("--file", metavar="PATH", help="the export: .csv, .csv.gz or .parquet")
     parser.add_argument(
         "--landing", metavar="DIR", help="landing zone (default: $READOUT_LANDING_PATH or data/landing)"
+    )
+    parser.add_argument(
+        "--remove",
+        metavar="EXPERIMENT_ID",
+        help="take an import back out of the landing zone (its files); rebuild afterwards (make rebuild)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.remove is not None:
+        if args.mapping is not None or args.file is not None:
+            raise UsageError("--remove takes only an experiment_id (and --landing), not a mapping or --file")
+        landing = landing_path(args.landing)
+        removed = remove_import(landing, args.remove)
+        print(f"removed import {args.remove} from {landing}: {len(removed)} files")
+        for path in removed:
+            print(f"  {path.relative_to(landing).as_posix()}")
+        print("  rebuild the warehouse to take it out of the readouts: make rebuild")
+        return 0
+    if args.mapping is None or args.file is None:
+        raise UsageError("readout import needs a mapping and --file (or --remove EXPERIMENT_ID)")
     result = import_export(args.mapping, args.file, args.landing)
     print(summary(result))
     return 0

@@ -23,6 +23,11 @@ OUTCOME_TYPES = ("binary", "numeric")
 DIRECTIONS = ("increase", "decrease")
 ROLES = ("primary", "secondary", "guardrail")
 ON_NULL = ("error", "skip", "zero")
+#: What to do with a unit seen in more than one variant (assigned or shown), chosen in the mapping.
+SEVERAL_VARIANTS = ("exclude", "first_row", "drop_mismatched_rows")
+DECISION_ESTIMATORS = ("cuped", "unadjusted")
+#: How the planned split is known: written in the mapping, assumed equal (``split: equal``), or not known.
+PLANNED_SPLITS = ("declared", "assumed_equal", "unknown")
 #: Metric type in the metric catalog for each outcome type.
 METRIC_TYPES = {"binary": "proportion", "numeric": "mean"}
 SPLIT_TOLERANCE = 1e-6
@@ -37,9 +42,15 @@ TOP_KEYS = {
     "exposed_variant": False,
     "timestamp": False,
     "control": True,
-    "split": True,
+    "split": False,
+    "variants": False,
     "outcomes": True,
+    "derive": False,
+    "where": False,
+    "several_variants": False,
+    "analysis": False,
 }
+ANALYSIS_KEYS = {"alpha": False, "planned_sample_size": False, "decision_estimator": False}
 VARIANT_KEYS = {"column": True, "values": False}
 OUTCOME_KEYS = {
     "metric_id": True,
@@ -49,6 +60,9 @@ OUTCOME_KEYS = {
     "role": False,
     "description": False,
     "on_null": False,
+    "margin": False,
+    "denominator": False,
+    "among": False,
 }
 
 
@@ -75,10 +89,14 @@ class Outcome:
     role: str = "secondary"
     description: str | None = None
     on_null: str = "error"  # error | skip | zero
+    margin: float | None = None  # guardrails: the non-inferiority margin, a positive fraction of the control mean
+    denominator: str | None = None  # ratio metric: sum(column) / sum(denominator) per variant (delta method)
+    among: str | None = None  # conditional metric: the outcome among the units where this 0/1 column holds
 
     @property
     def metric_type(self) -> str:
-        return METRIC_TYPES[self.type]
+        """``ratio`` for ratio and conditional metrics (analysed with the delta method), else by type."""
+        return "ratio" if self.denominator or self.among else METRIC_TYPES[self.type]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +107,9 @@ class Outcome:
             "role": self.role,
             "description": self.description,
             "on_null": self.on_null,
+            "margin": self.margin,
+            "denominator": self.denominator,
+            "among": self.among,
         }
 
 
@@ -105,6 +126,13 @@ class Mapping:
     exposed_variant: VariantColumn | None = None
     timestamp: str | None = None
     source: str = "<mapping>"
+    planned_split: str = "declared"  # declared | assumed_equal | unknown (then split holds equal placeholder weights)
+    derive: tuple[tuple[str, str], ...] = ()  # (new column, DuckDB SQL expression), in order
+    where: str | None = None  # DuckDB SQL predicate: only rows where it holds are imported
+    several_variants: str = "exclude"
+    alpha: float | None = None
+    planned_sample_size: int | None = None
+    decision_estimator: str | None = None
 
     @property
     def variants(self) -> list[str]:
@@ -115,14 +143,20 @@ class Mapping:
     def display_name(self) -> str:
         return self.name or self.experiment_id
 
+    @property
+    def derived_names(self) -> list[str]:
+        return [name for name, _ in self.derive]
+
     def columns(self) -> list[tuple[str, str]]:
-        """Every (mapping key, column) pair the mapping reads from the export."""
+        """Every (mapping key, column) pair the mapping reads (export columns and derived columns)."""
         pairs = [("unit_id", self.unit_id), ("assigned_variant.column", self.assigned_variant.column)]
         if self.exposed_variant is not None:
             pairs.append(("exposed_variant.column", self.exposed_variant.column))
         if self.timestamp is not None:
             pairs.append(("timestamp", self.timestamp))
         pairs += [(f"outcomes[{o.metric_id}].column", o.column) for o in self.outcomes]
+        pairs += [(f"outcomes[{o.metric_id}].denominator", o.denominator) for o in self.outcomes if o.denominator]
+        pairs += [(f"outcomes[{o.metric_id}].among", o.among) for o in self.outcomes if o.among]
         return pairs
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,7 +171,16 @@ class Mapping:
             "timestamp": self.timestamp,
             "control": self.control,
             "split": dict(self.split),
+            "planned_split": self.planned_split,
             "outcomes": [o.to_dict() for o in self.outcomes],
+            "derive": dict(self.derive),
+            "where": self.where,
+            "several_variants": self.several_variants,
+            "analysis": {
+                "alpha": self.alpha,
+                "planned_sample_size": self.planned_sample_size,
+                "decision_estimator": self.decision_estimator,
+            },
         }
 
 
@@ -186,6 +229,7 @@ def _read_yaml(path: Path) -> Any:
 
 # ------------------------------------------------------------------------------------ validation
 MAX_PROBLEMS_LISTED = 10
+BOOLEAN_HINT = "YAML reads unquoted yes/no/on/off/true/false as a boolean; quote it (e.g. 'yes')"
 
 
 class Problems:
@@ -223,7 +267,10 @@ def _check_keys(data: dict, allowed: dict[str, bool], where: str, problems: Prob
 def _text(value: Any, key: str, problems: Problems, *, pattern: re.Pattern | None = None) -> str | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
+    if isinstance(value, bool):
+        problems.add(f"{key} must be text, got {value!r}: {BOOLEAN_HINT}")
+        return None
+    if not isinstance(value, (str, int)):
         problems.add(f"{key} must be text, got {value!r}")
         return None
     text = str(value)
@@ -290,6 +337,16 @@ def _variant_column(data: Any, key: str, problems: Problems) -> VariantColumn | 
     return VariantColumn(column=column, values=values)
 
 
+def _variant_list(data: Any, problems: Problems) -> list[str]:
+    if not isinstance(data, list) or len(data) < 2:
+        problems.add(f"variants must be a list of at least two variant ids, got {data!r}")
+        return []
+    variants = [v for v in (_text(item, "variants entry", problems) for item in data) if v is not None]
+    if len(set(variants)) != len(variants):
+        problems.add(f"variants lists a variant twice: {variants}")
+    return list(dict.fromkeys(variants))
+
+
 def _split(data: Any, problems: Problems) -> dict[str, float]:
     if not isinstance(data, dict) or not data:
         problems.add("split must be a mapping variant_id -> planned weight, e.g. {control: 0.5, treatment: 0.5}")
@@ -337,6 +394,20 @@ def _outcomes(data: Any, problems: Problems) -> tuple[Outcome, ...]:
         direction = _choice(item.get("direction"), f"{where}.direction", DIRECTIONS, "increase", problems)
         role = _choice(item.get("role"), f"{where}.role", ROLES, "secondary", problems)
         on_null = _choice(item.get("on_null"), f"{where}.on_null", ON_NULL, "error", problems)
+        denominator = _text(item.get("denominator"), f"{where}.denominator", problems)
+        among = _text(item.get("among"), f"{where}.among", problems)
+        if denominator is not None and among is not None:
+            problems.add(f"{where}: give denominator (a ratio metric) or among (a conditional metric), not both")
+        margin = item.get("margin")
+        if margin is not None:
+            if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 < margin < 1:
+                problems.add(f"{where}.margin must be a fraction between 0 and 1 (0.02 = 2% of control), got {margin!r}")
+                margin = None
+            elif role != "guardrail":
+                problems.add(f"{where}.margin is a non-inferiority margin: set role: guardrail (role is {role!r})")
+                margin = None
+            else:
+                margin = float(margin)
         description = item.get("description")
         if description is not None and not isinstance(description, str):
             problems.add(f"{where}.description must be text")
@@ -348,10 +419,87 @@ def _outcomes(data: Any, problems: Problems) -> tuple[Outcome, ...]:
         if len(problems.items) == before and metric_id and column:
             outcomes.append(
                 Outcome(
-                    metric_id, column, type_, direction, role, description.strip() if description else None, on_null
+                    metric_id,
+                    column,
+                    type_,
+                    direction,
+                    role,
+                    description.strip() if description else None,
+                    on_null,
+                    margin,
+                    denominator,
+                    among,
                 )
             )
     return tuple(outcomes)
+
+
+def _planned_split(data: dict, assigned: VariantColumn | None, problems: Problems) -> tuple[dict[str, float], str]:
+    """The split and how it is known. ``split: equal`` is an assumed equal split; no split is unknown (the
+    sample-ratio test is then not run). Without a declared split the variants come from ``variants`` or
+    the targets of ``assigned_variant.values``; the weights written are equal placeholders."""
+    raw = data.get("split")
+    if isinstance(raw, dict):
+        if "variants" in data:
+            problems.add("give either split (with weights) or variants, not both")
+        return _split(raw, problems), "declared"
+    if raw is not None and raw != "equal":
+        problems.add(f"split must be a mapping variant_id -> weight or the word equal, got {raw!r}")
+        return {}, "declared"
+    if "variants" in data:
+        variants = _variant_list(data["variants"], problems)
+    elif assigned is not None and assigned.values:
+        variants = list(dict.fromkeys(assigned.values.values()))
+    else:
+        problems.add("without a split, name the variants: variants: [control, treatment] (or map assigned_variant.values)")
+        return {}, "unknown"
+    if len(variants) < 2:
+        if "variants" not in data:
+            problems.add("assigned_variant.values maps to fewer than two variants")
+        return {}, "unknown"
+    weight = 1.0 / len(variants)
+    return {v: weight for v in variants}, ("assumed_equal" if raw == "equal" else "unknown")
+
+
+SQL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _derive(data: Any, problems: Problems) -> tuple[tuple[str, str], ...]:
+    if data is None:
+        return ()
+    if not isinstance(data, dict) or not data:
+        problems.add("derive must be a mapping new_column -> SQL expression, e.g. {answered: \"answer in ('yes', 'no')\"}")
+        return ()
+    out = []
+    for name, expression in data.items():
+        if not isinstance(name, str) or not SQL_NAME.match(name):
+            problems.add(f"derive: column name {name!r} must be letters, digits and underscores (not starting with a digit)")
+            continue
+        text = _text(expression, f"derive.{name}", problems)
+        if text is not None:
+            out.append((name, text))
+    return tuple(out)
+
+
+def _analysis(data: Any, problems: Problems) -> tuple[float | None, int | None, str | None]:
+    if data is None:
+        return None, None, None
+    if not isinstance(data, dict):
+        problems.add(f"analysis must be a mapping with alpha, planned_sample_size, decision_estimator, got {data!r}")
+        return None, None, None
+    _check_keys(data, ANALYSIS_KEYS, "analysis", problems)
+    alpha = data.get("alpha")
+    if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 0.5):
+        problems.add(f"analysis.alpha must be a number between 0 and 0.5 (e.g. 0.05), got {alpha!r}")
+        alpha = None
+    size = data.get("planned_sample_size")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 2):
+        problems.add(f"analysis.planned_sample_size must be a whole number of units >= 2 (all variants), got {size!r}")
+        size = None
+    estimator = data.get("decision_estimator")
+    if estimator is not None:
+        estimator = _choice(estimator, "analysis.decision_estimator", DECISION_ESTIMATORS, None, problems)
+    return (float(alpha) if alpha is not None else None), size, estimator
 
 
 def parse_mapping(data: Any, source: str = "<mapping>") -> Mapping:
@@ -384,8 +532,18 @@ def parse_mapping(data: Any, source: str = "<mapping>") -> Mapping:
     )
     timestamp = _text(data.get("timestamp"), "timestamp", problems)
     control = _text(data.get("control"), "control", problems)
-    split = _split(data["split"], problems) if "split" in data else {}
     outcomes = _outcomes(data["outcomes"], problems) if "outcomes" in data else ()
+    split, planned_split = _planned_split(data, assigned, problems)
+    derive = _derive(data.get("derive"), problems)
+    where = None
+    if data.get("where") is not None:
+        where = _text(data["where"], "where", problems)
+    several_variants = _choice(
+        data.get("several_variants"), "several_variants", SEVERAL_VARIANTS, "exclude", problems
+    )
+    if several_variants == "drop_mismatched_rows" and exposed is None and "several_variants" in data:
+        problems.add("several_variants: drop_mismatched_rows needs an exposed_variant column to compare with")
+    alpha, planned_sample_size, decision_estimator = _analysis(data.get("analysis"), problems)
 
     # Cross-checks: the variants are the keys of `split`.
     if split:
@@ -419,6 +577,13 @@ def parse_mapping(data: Any, source: str = "<mapping>") -> Mapping:
         split=split,
         outcomes=outcomes,
         source=source,
+        planned_split=planned_split,
+        derive=derive,
+        where=where,
+        several_variants=several_variants,
+        alpha=alpha,
+        planned_sample_size=planned_sample_size,
+        decision_estimator=decision_estimator,
     )
 
 

@@ -6,7 +6,7 @@ column, the offending value, the first (1-based) data row where it occurs and ho
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,7 @@ class ImportData:
     counts: dict = field(default_factory=dict)
     started_at: object = None  # pa.Scalar timestamp[us] or None
     ended_at: object = None
+    denominators: pa.Table | None = None  # ratio and conditional outcomes only
 
 
 def _rows(n: int) -> str:
@@ -187,12 +188,55 @@ def _outcome_values(table: pa.Table, outcome: Outcome, problems: Problems) -> np
     return numbers
 
 
-def build_import(mapping: Mapping, export: Export, table: pa.Table) -> ImportData:
-    """Validate every mapped cell and build the units and outcomes tables (nothing is written)."""
+def _policy_keep(mapping: Mapping, unit_ids: pa.Array, assigned: pa.Array, exposed: pa.Array,
+                 observed: pa.Array) -> np.ndarray:
+    """Rows kept by the mapping's ``several_variants`` policy (``exclude`` keeps every row: dbt excludes the
+    unit). ``drop_mismatched_rows`` drops the rows whose shown variant differs from the assigned one;
+    ``first_row`` keeps only the first row (by time, then row) of each unit seen in more than one variant."""
+    n = len(unit_ids)
+    mismatched = pc.fill_null(pc.not_equal(assigned, exposed), False).to_numpy(zero_copy_only=False)
+    if mapping.several_variants == "drop_mismatched_rows":
+        return ~mismatched
+    if mapping.several_variants != "first_row":
+        return np.ones(n, dtype=bool)
+    frame = pd.DataFrame(
+        {
+            "unit": unit_ids.to_numpy(zero_copy_only=False),
+            "assigned": assigned.to_numpy(zero_copy_only=False),
+            "exposed": exposed.to_numpy(zero_copy_only=False),
+            "at": pd.Series(observed.to_numpy(zero_copy_only=False)).fillna(pd.Timestamp(0)).to_numpy(),
+            "row": np.arange(n),
+        }
+    )
+    seen = pd.concat([frame[["unit", "assigned"]].set_axis(["unit", "v"], axis=1),
+                      frame[["unit", "exposed"]].set_axis(["unit", "v"], axis=1)]).dropna()
+    several = seen.groupby("unit", sort=False)["v"].nunique()
+    several = set(several[several > 1].index)
+    if not several:
+        return np.ones(n, dtype=bool)
+    in_several = frame["unit"].isin(several).to_numpy()
+    first = frame[in_several].sort_values(["at", "row"], kind="stable").drop_duplicates("unit")["row"].to_numpy()
+    keep = ~in_several
+    keep[first] = True
+    return keep
+
+
+def build_import(
+    mapping: Mapping, export: Export, table: pa.Table, source_rows: np.ndarray | None = None, rows_read: int | None = None
+) -> ImportData:
+    """Validate every mapped cell and build the units and outcomes tables (nothing is written).
+
+    ``table`` holds the rows to import; ``source_rows`` their 1-based rows in the file (default 1..n) and
+    ``rows_read`` the rows of the file (default n) when a ``where:`` filter removed some."""
     problems = Problems(export.label)
     n = table.num_rows
-    if n == 0:
+    rows_read = n if rows_read is None else rows_read
+    if rows_read == 0:
         raise UsageError(f"{export.label} has a header but no data rows")
+    if n == 0:
+        raise UsageError(f"mapping {mapping.source}: where {mapping.where!r} keeps none of the {rows_read:,} rows")
+    if source_rows is None:
+        source_rows = np.arange(1, n + 1, dtype=np.int64)
 
     unit_text = as_text(table[mapping.unit_id])
     _null_check(unit_text, "unit_id", mapping.unit_id, problems)
@@ -203,10 +247,31 @@ def build_import(mapping: Mapping, export: Export, table: pa.Table) -> ImportDat
     observed = _timestamps(table, mapping.timestamp, problems) if mapping.timestamp else None
 
     outcome_values: list[tuple[Outcome, np.ndarray]] = []
+    denominators: dict[str, np.ndarray] = {}
     for outcome in mapping.outcomes:
         values = _outcome_values(table, outcome, problems)
         if values is None:
             continue
+        if outcome.among is not None:
+            # conditional metric: numerator = value where the condition holds (else 0), denominator = the condition
+            # (0/1; an empty condition cell does not hold, as in SQL)
+            condition = _outcome_values(table, replace(outcome, column=outcome.among, type="binary"), problems)
+            if condition is None:
+                continue
+            condition = np.nan_to_num(condition, nan=0.0)
+            values = np.where(condition == 1.0, values, 0.0)
+            denominators[outcome.metric_id] = condition
+        elif outcome.denominator is not None:
+            denominator = _outcome_values(table, replace(outcome, column=outcome.denominator, type="numeric"), problems)
+            if denominator is None:
+                continue
+            if (denominator < 0).any():
+                first = int(np.flatnonzero(denominator < 0)[0]) + 1
+                problems.add(f"ratio outcome {outcome.metric_id!r}: denominator column {outcome.denominator!r} is "
+                             f"negative at row {first}")
+                continue
+            values = np.where(np.isnan(denominator), np.nan, values)  # an empty denominator empties the pair
+            denominators[outcome.metric_id] = denominator
         missing = np.isnan(values)
         if missing.any() and outcome.on_null == "error":
             first = int(np.flatnonzero(missing)[0]) + 1
@@ -220,9 +285,6 @@ def build_import(mapping: Mapping, export: Export, table: pa.Table) -> ImportDat
     problems.raise_if_any()
     assert assigned is not None
 
-    source_row = pa.array(np.arange(1, n + 1, dtype=np.int64))
-    experiment_id = pa.array(np.full(n, mapping.experiment_id, dtype=object), pa.string())
-    version = pa.array(np.full(n, mapping.experiment_version, dtype=np.int32))
     unit_ids = unit_text.combine_chunks()
     assigned_arr = assigned.combine_chunks() if isinstance(assigned, pa.ChunkedArray) else assigned
     if exposed is None:
@@ -230,6 +292,23 @@ def build_import(mapping: Mapping, export: Export, table: pa.Table) -> ImportDat
     else:
         exposed_arr = exposed.combine_chunks() if isinstance(exposed, pa.ChunkedArray) else exposed
     observed_arr = observed.combine_chunks() if observed is not None else pa.nulls(n, pa.timestamp("us"))
+
+    # The several-variants policy: drop rows before anything is counted or written (counted in the summary).
+    rows_after_where = n
+    policy_keep = _policy_keep(mapping, unit_ids, assigned_arr, exposed_arr, observed_arr)
+    dropped = int(n - policy_keep.sum())
+    dropped_units = len(pc.unique(pc.filter(unit_ids, pa.array(~policy_keep)))) if dropped else 0
+    if dropped:
+        mask = pa.array(policy_keep)
+        unit_ids, assigned_arr = pc.filter(unit_ids, mask), pc.filter(assigned_arr, mask)
+        exposed_arr, observed_arr = pc.filter(exposed_arr, mask), pc.filter(observed_arr, mask)
+        source_rows = source_rows[policy_keep]
+        outcome_values = [(outcome, values[policy_keep]) for outcome, values in outcome_values]
+        n = int(policy_keep.sum())
+
+    source_row = pa.array(np.asarray(source_rows, dtype=np.int64))
+    experiment_id = pa.array(np.full(n, mapping.experiment_id, dtype=object), pa.string())
+    version = pa.array(np.full(n, mapping.experiment_version, dtype=np.int32))
     units = pa.table(
         {
             "experiment_id": experiment_id,
@@ -241,6 +320,31 @@ def build_import(mapping: Mapping, export: Export, table: pa.Table) -> ImportDat
             "source_row": source_row,
         }
     )
+
+    # Denominators of ratio and conditional outcomes, long, the same rows as their numerators.
+    den_parts = []
+    for outcome, values in outcome_values:
+        if outcome.metric_id not in denominators:
+            continue
+        den = denominators[outcome.metric_id][policy_keep] if dropped else denominators[outcome.metric_id]
+        missing = np.isnan(values)
+        if outcome.on_null == "zero":
+            den = np.where(np.isnan(den), 0.0, den)
+        rows_kept = ~missing if outcome.on_null == "skip" else np.ones(n, dtype=bool)
+        index = pa.array(np.flatnonzero(rows_kept))
+        den_parts.append(
+            pa.table(
+                {
+                    "experiment_id": pa.array(np.full(len(index), mapping.experiment_id, dtype=object), pa.string()),
+                    "experiment_version": pa.array(np.full(len(index), mapping.experiment_version, dtype=np.int32)),
+                    "unit_id": pc.take(unit_ids, index),
+                    "source_row": pc.take(source_row, index),
+                    "metric_id": pa.array(np.full(len(index), outcome.metric_id, dtype=object), pa.string()),
+                    "denominator_value": pa.array(den[rows_kept], pa.float64()),
+                }
+            )
+        )
+    denominator_table = pa.concat_tables(den_parts) if den_parts else None
 
     # Outcomes, long: row-major (source row, then outcome in mapping order).
     k = len(outcome_values)
@@ -267,7 +371,7 @@ def build_import(mapping: Mapping, export: Export, table: pa.Table) -> ImportDat
             "experiment_id": pa.array(np.full(rows.shape[0], mapping.experiment_id, dtype=object), pa.string()),
             "experiment_version": pa.array(np.full(rows.shape[0], mapping.experiment_version, dtype=np.int32)),
             "unit_id": pc.take(unit_ids, pa.array(rows)),
-            "source_row": pa.array(rows + 1),
+            "source_row": pc.take(source_row, pa.array(rows)),
             "metric_id": pc.take(metric_ids, pa.array(metric_index)),
             "metric_value": pa.array(stacked, pa.float64()),
         }
@@ -289,7 +393,11 @@ def build_import(mapping: Mapping, export: Export, table: pa.Table) -> ImportDat
     mismatch = _count(mismatch_rows)
     mismatch_units = len(pc.unique(pc.filter(unit_ids, mismatch_rows))) if mismatch else 0
     counts = {
-        "rows_read": n,
+        "rows_read": rows_read,
+        "rows_filtered_out": rows_read - rows_after_where,
+        "rows_dropped_by_policy": dropped,
+        "units_dropped_rows_by_policy": dropped_units,
+        "rows_imported": n,
         "units": len(unit_counts),
         "duplicate_units": duplicate_units,
         "rows_of_duplicate_units": rows_of_duplicates,
@@ -306,5 +414,11 @@ def build_import(mapping: Mapping, export: Export, table: pa.Table) -> ImportDat
         minmax = pc.min_max(observed_arr)
         started, ended = minmax["min"], minmax["max"]
     return ImportData(
-        mapping=mapping, units=units, outcomes=outcomes, counts=counts, started_at=started, ended_at=ended
+        mapping=mapping,
+        units=units,
+        outcomes=outcomes,
+        counts=counts,
+        started_at=started,
+        ended_at=ended,
+        denominators=denominator_table,
     )

@@ -27,8 +27,10 @@ from readout.cli import UsageError
 from readout.contract import (
     EXPERIMENT_COLUMNS,
     EXPERIMENTS_DIR,
+    IMPORT_DENOMINATOR_COLUMNS,
     IMPORT_METRIC_COLUMNS,
     IMPORT_OUTCOME_COLUMNS,
+    IMPORT_SETTING_COLUMNS,
     IMPORT_UNIT_COLUMNS,
     IMPORTS_DIR,
 )
@@ -38,6 +40,8 @@ from readout.landing import arrow_schema, ensure_landing_tables
 UNITS_DIR = f"{IMPORTS_DIR}/units"
 OUTCOMES_DIR = f"{IMPORTS_DIR}/outcomes"
 METRICS_DIR = f"{IMPORTS_DIR}/metrics"
+SETTINGS_DIR = f"{IMPORTS_DIR}/settings"
+DENOMINATORS_DIR = f"{IMPORTS_DIR}/denominators"
 EXPERIMENT_FILE_PREFIX = "import_"
 STATUS = "concluded"
 UNIT_TYPE = "user_id"
@@ -45,6 +49,8 @@ UNIT_TYPE = "user_id"
 UNITS_SCHEMA = arrow_schema(IMPORT_UNIT_COLUMNS)
 OUTCOMES_SCHEMA = arrow_schema(IMPORT_OUTCOME_COLUMNS)
 METRICS_SCHEMA = arrow_schema(IMPORT_METRIC_COLUMNS)
+SETTINGS_SCHEMA = arrow_schema(IMPORT_SETTING_COLUMNS)
+DENOMINATORS_SCHEMA = arrow_schema(IMPORT_DENOMINATOR_COLUMNS)
 EXPERIMENTS_SCHEMA = arrow_schema(EXPERIMENT_COLUMNS)
 
 def _write_parquet(table: pa.Table, path: Path) -> None:
@@ -130,6 +136,33 @@ def metrics_table(data: ImportData) -> pa.Table:
     )
 
 
+def settings_table(data: ImportData) -> pa.Table:
+    """The mapping's analysis settings, one row per setting that is set (dbt: int_experiment_settings)."""
+    m = data.mapping
+    rows: list[tuple[str | None, str, float | None, str | None]] = [
+        (None, "planned_split", None, m.planned_split),
+        (None, "several_variants", None, m.several_variants),
+    ]
+    if m.alpha is not None:
+        rows.append((None, "alpha", m.alpha, None))
+    if m.planned_sample_size is not None:
+        rows.append((None, "planned_sample_size", float(m.planned_sample_size), None))
+    if m.decision_estimator is not None:
+        rows.append((None, "decision_estimator", None, m.decision_estimator))
+    rows += [(o.metric_id, "non_inferiority_margin", o.margin, None) for o in m.outcomes if o.margin is not None]
+    return pa.table(
+        {
+            "experiment_id": [m.experiment_id] * len(rows),
+            "experiment_version": [m.experiment_version] * len(rows),
+            "metric_id": [r[0] for r in rows],
+            "setting": [r[1] for r in rows],
+            "value_double": [r[2] for r in rows],
+            "value_text": [r[3] for r in rows],
+        },
+        schema=SETTINGS_SCHEMA,
+    )
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -144,6 +177,8 @@ def landing_files(landing: Path, experiment_id: str) -> dict[str, Path]:
         "units": landing / UNITS_DIR / f"{experiment_id}.parquet",
         "outcomes": landing / OUTCOMES_DIR / f"{experiment_id}.parquet",
         "metrics": landing / METRICS_DIR / f"{experiment_id}.parquet",
+        "settings": landing / SETTINGS_DIR / f"{experiment_id}.parquet",
+        "denominators": landing / DENOMINATORS_DIR / f"{experiment_id}.parquet",
         "experiments": landing / EXPERIMENTS_DIR / f"{EXPERIMENT_FILE_PREFIX}{experiment_id}.parquet",
         "manifest": landing / IMPORTS_DIR / f"manifest_{experiment_id}.json",
     }
@@ -158,6 +193,12 @@ def write_import(data: ImportData, landing: Path, source_file: Path) -> dict[str
     _write_parquet(data.units.cast(UNITS_SCHEMA), files["units"])
     _write_parquet(data.outcomes.cast(OUTCOMES_SCHEMA), files["outcomes"])
     _write_parquet(metrics_table(data), files["metrics"])
+    _write_parquet(settings_table(data), files["settings"])
+    if data.denominators is not None:
+        _write_parquet(data.denominators.cast(DENOMINATORS_SCHEMA), files["denominators"])
+    else:
+        files["denominators"].unlink(missing_ok=True)  # a re-import without ratio outcomes
+        del files["denominators"]
     _write_parquet(experiments_table(data), files["experiments"])
     ensure_landing_tables(landing)
     source_file = Path(source_file)
@@ -177,4 +218,24 @@ def write_import(data: ImportData, landing: Path, source_file: Path) -> dict[str
         "mapping": data.mapping.to_dict(),
     }
     _write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", files["manifest"])
+    return files
+
+
+def remove_import(landing: Path, experiment_id: str) -> list[Path]:
+    """Take an import back out of the landing zone: delete its files (``readout import --remove``).
+
+    Raises UsageError when the landing zone holds no import of that experiment_id. Empty table folders get
+    their zero-row placeholder back, so dbt sources still resolve."""
+    landing = Path(landing)
+    files = [path for path in landing_files(landing, experiment_id).values() if path.exists()]
+    if not files:
+        imported = sorted(p.stem.removeprefix("manifest_") for p in (landing / IMPORTS_DIR).glob("manifest_*.json"))
+        known = f"; imports there: {', '.join(imported)}" if imported else "; it holds no import"
+        raise UsageError(f"no import of experiment_id {experiment_id!r} in {landing}{known}")
+    for path in files:
+        try:
+            path.unlink()
+        except OSError as exc:
+            raise UsageError(f"cannot remove {path}: {exc.strerror or exc}") from None
+    ensure_landing_tables(landing)
     return files
