@@ -244,6 +244,12 @@ import_outcomes as (
 
 ),
 
+import_denominators as (
+
+    select * from {{ ref('stg_landing__import_denominators') }}
+
+),
+
 flagged_units as (
 
     select * from {{ ref('int_experiment_units_flagged') }}
@@ -283,7 +289,7 @@ from_imports as (
         false as is_window_truncated,
         import_outcomes_ranked.metric_value as uncapped_metric_value,
         import_outcomes_ranked.metric_value,
-        cast(null as {{ readout.type_double() }}) as denominator_value,
+        import_denominators.denominator_value,
         cast(null as {{ readout.type_double() }}) as covariate_value,
         false as is_capped
 
@@ -292,6 +298,12 @@ from_imports as (
         on import_outcomes_ranked.experiment_id = flagged_units.experiment_id
         and import_outcomes_ranked.experiment_version = flagged_units.experiment_version
         and import_outcomes_ranked.unit_id = flagged_units.unit_id
+    -- ratio and conditional outcomes: the denominator of the same exported row (null for the others)
+    left join import_denominators
+        on import_outcomes_ranked.experiment_id = import_denominators.experiment_id
+        and import_outcomes_ranked.experiment_version = import_denominators.experiment_version
+        and import_outcomes_ranked.source_row = import_denominators.source_row
+        and import_outcomes_ranked.metric_id = import_denominators.metric_id
     where import_outcomes_ranked.row_rank = 1
 
 ),
