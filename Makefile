@@ -38,9 +38,11 @@ help:
 	@echo "make clean        remove target, logs, warehouse, data and build"
 	@echo "make help         this list"
 
-# Installs print each package as pip collects it and the time taken. pip never resolves beyond the lock: every
-# package is pinned with its hashes (--require-hashes), and the local package goes in last without dependencies.
-PIP_INSTALL = $(BIN)/python -m pip install --disable-pip-version-check --progress-bar off --require-hashes
+# Installs print each package as pip collects it and the time taken. pip installs the lock and nothing else: every
+# package pinned with its hashes (--require-hashes), none resolved beyond it (--no-deps: the lock is complete, and
+# pip's resolver would ask a hash-pinned `pkg[extra]` requirement of its own); `pip check` then proves the set is
+# consistent. The local package goes in last without dependencies.
+PIP_INSTALL = $(BIN)/python -m pip install --disable-pip-version-check --progress-bar off --require-hashes --no-deps
 # one line per package: "  [n/total] name==version", then the install itself and the elapsed time
 PIP_PROGRESS = awk -v total=$$(grep -c '^[a-zA-Z]' $(1)) '/^Collecting /{n++; printf "  [%d/%d] %s\n", n, total, $$2; fflush()} \
 	/^Requirement already satisfied/{n++} /^Installing collected/{print "  installing the packages collected (unpacking wheels)"; fflush()}'
@@ -50,6 +52,7 @@ $(VENV)/.installed: requirements.lock python/pyproject.toml
 	@echo "==> installing requirements.lock ($$(grep -c '^[a-zA-Z]' requirements.lock) packages, pinned with hashes) into $(VENV) (first run only)"
 	@set -o pipefail; start=$$SECONDS; $(PIP_INSTALL) -r requirements.lock | $(call PIP_PROGRESS,requirements.lock) \
 		&& $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e python \
+		&& $(BIN)/python -m pip check --disable-pip-version-check >/dev/null \
 		&& echo "==> installed in $$((SECONDS - start)) s"
 	@touch $@
 
@@ -58,6 +61,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed-dev: requirements-dev.lock $(VENV)/.installed
 	@echo "==> installing requirements-dev.lock (tests and lint: $$(grep -c '^[a-zA-Z]' requirements-dev.lock) packages, the runtime ones included)"
 	@set -o pipefail; start=$$SECONDS; $(PIP_INSTALL) -r requirements-dev.lock | $(call PIP_PROGRESS,requirements-dev.lock) \
+		&& $(BIN)/python -m pip check --disable-pip-version-check \
 		&& echo "==> installed in $$((SECONDS - start)) s"
 	@touch $@
 

@@ -311,7 +311,7 @@ def quality_alarms(volume: pd.DataFrame, segments: pd.DataFrame, primary: pd.Dat
 
 def render(warehouse: Path, population: str = "exposed", all_metrics: bool = False) -> str:
     if not Path(warehouse).exists():
-        raise FileNotFoundError(f"no warehouse at {warehouse}; run `make demo` (or dbt build) first")
+        raise FileNotFoundError(f"no warehouse at {Path(warehouse).resolve()}; run `make demo` (or dbt build) first")
     state: BuildState | None = None
     try:
         with duckdb.connect(str(warehouse), read_only=True) as con:

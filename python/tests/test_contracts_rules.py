@@ -434,7 +434,8 @@ def test_each_experiments_export_rule_fires(tmp_path):
     ])
     sentence = by_rule(report, "raw_experiments")["one_control"].sentence
     assert sentence.startswith("ERROR raw_experiments [one_control]: 2 of 23 rows (8.7%) belong to an experiment")
-    assert "do not finalize them until experimentation-platform has corrected the export" in sentence
+    # one readout: "it" (the contract's template says "them")
+    assert "exp_c v1 readout, so do not finalize it until experimentation-platform has corrected the export" in sentence
 
 
 # ------------------------------------------------------------------------------------------- marts
@@ -627,7 +628,7 @@ def test_each_mart_rule_fires_on_crafted_rows(tmp_path):
     assert logging_gap == (
         "ERROR fct_experiment_units [exposure_logging.no_missing_exposures]: 1 variant cell with exposures missing "
         "from one variant on one platform (exp_e v1 treatment on ios: 40% of 50 assigned units were never exposed vs "
-        "4% in the other variants); this affects the exp_e v1 readout, so do not finalize them until "
+        "4% in the other variants); this affects the exp_e v1 readout, so do not finalize it until "
         "experimentation-analytics has found the missing exposures, because the exposed population is biased.")
     several = units["not_in_several_variants"]
     assert several.partitions[0].label == "exp_e v1" and several.partitions[0].total == 101

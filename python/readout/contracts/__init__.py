@@ -109,8 +109,10 @@ def _validate(args: argparse.Namespace) -> int:
             print(summary.sentence)
         scope = f"stage {report.stage}" + (f", as of {report.as_of:%Y-%m-%dT%H:%M:%S}Z" if report.as_of else "")
         verdict = "BREACHED" if report.exit_code("error") else "held"
-        print(f"contracts {verdict} ({scope}): {len(report.errors)} errors, {len(report.warnings)} warnings, "
-              f"{len(report.outcomes)} rules over {', '.join(report.contracts)}"
+        counted = lambda n, noun: f"{n} {noun}" + ("" if n == 1 else "s")  # noqa: E731
+        print(f"contracts {verdict} ({scope}): {counted(len(report.errors), 'error')}, "
+              f"{counted(len(report.warnings), 'warning')}, {counted(len(report.outcomes), 'rule')} over "
+              f"{', '.join(report.contracts)}"
               + (f"; Data Docs: {report.docs}" if report.docs else ""))
     if args.json_path:
         Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)

@@ -4,11 +4,20 @@ One ephemeral GX context per ``readout contracts validate`` run: a pandas data s
 asset and validation definition per suite. Validation results are kept in the context's in-memory
 store and, when a docs folder is given, rendered once at the end into a filesystem Data Docs site
 (``build/gx_docs/index.html`` by default; never committed).
+
+The site GX writes loads its CSS, JavaScript, fonts and logo from CDNs, so it renders blank in an offline data room.
+``make_offline`` rewrites every such link to a copy under the site's ``static/vendor/`` (the files in
+``docs_assets/vendor/``: the exact npm releases GX's templates name, see ``docs_assets/README.md``) and says, in one
+line, which external resource it could not replace (a GX upgrade adding a new one).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
+import shutil
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -19,6 +28,99 @@ from .suites import SuiteSpec
 
 SITE = "readout"
 DEFAULT_DOCS_DIR = "build/gx_docs"
+
+#: the vendored copies of GX Data Docs' CDN assets (package data)
+ASSETS_DIR = Path(__file__).parent / "docs_assets" / "vendor"
+#: every CDN URL in GX 1.x's Data Docs templates -> its copy under ASSETS_DIR (the filter-control stylesheet is
+#: named at 1.19.0 in two templates and 1.19.1 elsewhere: the 1.19.1 release serves both)
+CDN_ASSETS = dict(
+    [
+        ("https://code.jquery.com/jquery-3.7.1.min.js", "jquery-3.7.1/jquery.min.js"),
+        ("https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js", "popper.js-1.12.9/popper.min.js"),
+        ("https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css", "bootstrap-4.3.1/bootstrap.min.css"),
+        ("https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js", "bootstrap-4.3.1/bootstrap.min.js"),
+        (
+            "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css",
+            "bootstrap-table-1.19.1/bootstrap-table.min.css",
+        ),
+        (
+            "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js",
+            "bootstrap-table-1.19.1/bootstrap-table.min.js",
+        ),
+        (
+            "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css",
+            "bootstrap-table-1.19.1/bootstrap-table-filter-control.min.css",
+        ),
+        (
+            "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css",
+            "bootstrap-table-1.19.1/bootstrap-table-filter-control.min.css",
+        ),
+        (
+            "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js",
+            "bootstrap-table-1.19.1/bootstrap-table-filter-control.min.js",
+        ),
+        (
+            "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css",
+            "bootstrap-datepicker-1.9.0/bootstrap-datepicker.min.css",
+        ),
+        (
+            "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js",
+            "bootstrap-datepicker-1.9.0/bootstrap-datepicker.min.js",
+        ),
+        (
+            "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css",
+            "bootstrap-dark-1.1.0/bootstrap-prefers-dark.min.css",
+        ),
+        (
+            "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css",
+            "fontawesome-free-6.6.0/css/all.min.css",
+        ),
+        ("https://cdn.jsdelivr.net/npm/vega@5", "vega-5.33.1/vega.min.js"),
+        ("https://cdn.jsdelivr.net/npm/vega-lite@5", "vega-lite-5.23.0/vega-lite.min.js"),
+        ("https://cdn.jsdelivr.net/npm/vega-embed@6", "vega-embed-6.29.0/vega-embed.min.js"),
+    ]
+)
+#: GX's logo comes from S3 with a cache-busting query; the package ships the same image
+_LOGO_URL = re.compile(
+    r"https://great-expectations-web-assets\.s3\.[a-z0-9-]+\.amazonaws\.com/logo-long\.png(\?[^\"']*)?"
+)
+#: a resource the browser loads by itself (not a link the reader may click): script, stylesheet, image, icon
+_EXTERNAL_RESOURCE = re.compile(
+    r"<(?:script|img|link)\b[^>]*?\b(?:src|href)=[\"'](https?://[^\"']+)[\"']", re.IGNORECASE
+)
+#: a link into the site's static/ folder: GX writes one level too few ../ on the validation pages (the favicon)
+_STATIC_LINK = re.compile(r"""((?:src|href)=["'])(?:\./|(?:\.\./)+)static/""")
+#: subresource-integrity and CORS attributes: a local copy loaded from file:// with crossorigin set is refused
+_SRI = re.compile(r"\s+(?:integrity=\"[^\"]*\"|crossorigin=\"[^\"]*\")")
+
+
+def make_offline(site_dir: str | Path) -> list[str]:
+    """Rewrite a Data Docs site in place to load nothing from the network; the external resources left (none
+    unless GX's templates changed), each once."""
+    site_dir = Path(site_dir)
+    static = site_dir / "static"
+    shutil.copytree(ASSETS_DIR, static / "vendor", dirs_exist_ok=True)
+    images = static / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    logo = images / "logo-long.png"
+    if not logo.exists():
+        import great_expectations
+
+        shutil.copyfile(Path(great_expectations.__file__).parent / "render/view/static/images/logo-long.png", logo)
+    left: dict[str, None] = {}
+    for page in sorted(site_dir.rglob("*.html")):
+        html = page.read_text(encoding="utf-8")
+        to_static = Path(os.path.relpath(static, page.parent)).as_posix()
+        rewritten = html
+        for url, local in CDN_ASSETS.items():
+            rewritten = rewritten.replace(f'"{url}"', f'"{to_static}/vendor/{local}"')
+        rewritten = _LOGO_URL.sub(f"{to_static}/images/logo-long.png", rewritten)
+        rewritten = _STATIC_LINK.sub(lambda match, to=to_static: f"{match.group(1)}{to}/", rewritten)
+        rewritten = _SRI.sub("", rewritten)
+        left.update(dict.fromkeys(_EXTERNAL_RESOURCE.findall(rewritten)))
+        if rewritten != html:
+            page.write_text(rewritten, encoding="utf-8")
+    return list(left)
 
 
 class GxRunner:
@@ -32,11 +134,17 @@ class GxRunner:
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
         self.docs_dir = Path(docs_dir).resolve() if docs_dir else None
         if self.docs_dir is not None:
-            self.context.add_data_docs_site(site_name=SITE, site_config={
-                "class_name": "SiteBuilder",
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(self.docs_dir)},
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            })
+            self.context.add_data_docs_site(
+                site_name=SITE,
+                site_config={
+                    "class_name": "SiteBuilder",
+                    "store_backend": {
+                        "class_name": "TupleFilesystemStoreBackend",
+                        "base_directory": str(self.docs_dir),
+                    },
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                },
+            )
         self.source = self.context.data_sources.add_pandas("readout")
         self.validated = 0
         self._definitions: dict[str, Any] = {}
@@ -51,13 +159,16 @@ class GxRunner:
             asset = self.source.add_dataframe_asset(name=spec.name)
             batch_definition = asset.add_batch_definition_whole_dataframe("whole table")
             definition = self.context.validation_definitions.add(
-                gx.ValidationDefinition(name=spec.name, data=batch_definition, suite=suite))
+                gx.ValidationDefinition(name=spec.name, data=batch_definition, suite=suite)
+            )
             self._definitions[spec.name] = definition
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = definition.run(batch_parameters={"dataframe": frame},
-                                    expectation_parameters=parameters or {},
-                                    result_format={"result_format": "COMPLETE"})
+            result = definition.run(
+                batch_parameters={"dataframe": frame},
+                expectation_parameters=parameters or {},
+                result_format={"result_format": "COMPLETE"},
+            )
         self.validated += 1
         return result
 
@@ -69,4 +180,11 @@ class GxRunner:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.context.build_data_docs(site_names=[SITE])
+        left = make_offline(self.docs_dir)
+        if left:
+            print(
+                f"warning: the Data Docs in {self.docs_dir} still load {len(left)} resource(s) from the network "
+                f"({', '.join(left[:3])}): add them to readout.contracts.docs.CDN_ASSETS",
+                file=sys.stderr,
+            )
         return self.docs_dir / "index.html"

@@ -8,6 +8,7 @@ up the counts of a landing zone's files), so the sentence reads the same however
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -198,6 +199,10 @@ def _action(outcome: Outcome) -> str:
     return template.format(owner=contract.owner_team)
 
 
+#: the readouts an alarm names, when they are one: "the exp_x v1 readout", optionally with its metrics
+_ONE_READOUT = re.compile(r"the (?!.* and )[^,]+ readout(?: \([^)]*\))?")
+
+
 def alert_sentence(outcome: Outcome) -> str:
     """One sentence a decision maker can act on: severity, table, [rule], count and share (per partition),
     what is wrong, the materiality threshold, the readouts affected and what to do. For example::
@@ -205,7 +210,7 @@ def alert_sentence(outcome: Outcome) -> str:
         ERROR fct_experiment_units [exposure_logging.no_missing_exposures]: 1 variant cell with exposures
         missing from one variant on one platform (exp_search_ranking v2 treatment on ios: 36% of 124 assigned
         units were never exposed vs 8% in the other variants); this affects the exp_search_ranking v2 readout,
-        so do not finalize them until experimentation-analytics has found the missing exposures, because the
+        so do not finalize it until experimentation-analytics has found the missing exposures, because the
         exposed population is biased.
     """
     severity = (outcome.severity or "ok").upper()
@@ -224,4 +229,7 @@ def alert_sentence(outcome: Outcome) -> str:
         what += " (" + "; ".join(shown) + (f"; and {more} more" if more > 0 else "") + ")"
     what += _threshold_phrase(outcome)
     readouts = outcome.readouts or str(outcome.contract.feeds.get("readouts", "every readout"))
-    return f"{head}: {what}; this affects {readouts}, so {_action(outcome)}."
+    action = _action(outcome)
+    if _ONE_READOUT.fullmatch(readouts):  # "the exp_x v1 readout, so do not finalize it" (the templates say them)
+        action = re.sub(r"\bthem\b", "it", action)
+    return f"{head}: {what}; this affects {readouts}, so {action}."

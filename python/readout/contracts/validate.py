@@ -101,10 +101,12 @@ def validate_landing(contract: Contract, landing: Path, runner: GxRunner, as_of:
                 check_unchanged(cache.files, landing, fingerprints)
         # a remembered file (same fingerprint) is not read again: its columns and declared versions are cached
         files = [_remembered(cache, p, landing) if cache is not None and not full else None for p in paths]
-        files = [f or read_landing_file(contract, landing, p, con) for f, p in zip(files, paths)]
         specs = {spec.kind if spec.kind != "schema" else f"schema_v{spec.version}": spec
                  for spec in suite_specs(contract)}
-        outcomes, groups = _file_outcomes(contract, files, specs, runner)
+        unread = sum(f is None for f in files)
+        with batches.activity(f"{contract.name}: reading the schemas of {unread:,} landing file(s)", progress):
+            files = [f or read_landing_file(contract, landing, p, con) for f, p in zip(files, paths)]
+            outcomes, groups = _file_outcomes(contract, files, specs, runner)
         rows_spec = specs["rows"]
         if not groups:
             outcomes.append(_not_validated(contract, rows_spec, "has no file of a schema version the contract defines"))
@@ -122,13 +124,14 @@ def validate_landing(contract: Contract, landing: Path, runner: GxRunner, as_of:
         names = [*contract.columns(contract.first_version), "_source", *contract.derived_columns]
         sql = derived_sql(landing_rows_sql(contract, groups, landing), contract.derived_columns,
                           keep=needed_columns(rows_spec, names))
-        try:
-            frame = con.execute(sql).df()
-        except duckdb.Error as exc:
-            outcomes.append(_not_validated(contract, rows_spec, f"could not be read: {str(exc).splitlines()[0]}"))
-            return outcomes
-        return outcomes + evaluate(rows_spec, frame, runner.run(rows_spec, frame), known=known_for_readouts,
-                                   context={"as_of": as_of}, quarantine=True)
+        with batches.activity(f"{contract.name}: validating the rows of {len(paths):,} landing file(s)", progress):
+            try:
+                frame = con.execute(sql).df()
+            except duckdb.Error as exc:
+                outcomes.append(_not_validated(contract, rows_spec, f"could not be read: {str(exc).splitlines()[0]}"))
+                return outcomes
+            return outcomes + evaluate(rows_spec, frame, runner.run(rows_spec, frame), known=known_for_readouts,
+                                       context={"as_of": as_of}, quarantine=True)
     finally:
         con.close()
         if cache is not None:
@@ -193,7 +196,9 @@ def validate(stage: str, contracts: dict[str, Contract], *, names: list[str] | N
     if needs_warehouse and (warehouse is None or not Path(warehouse).is_file()):
         raise FileNotFoundError(f"warehouse {warehouse} not found (set READOUT_DUCKDB_PATH or pass --warehouse; "
                                 "`dbt build` writes it)")
-    runner = GxRunner(docs_dir)
+    # every step that can take more than two seconds shows itself on stderr with its elapsed time (unless quiet)
+    with batches.activity("starting Great Expectations", progress):
+        runner = GxRunner(docs_dir)
     outcomes: list[Outcome] = []
     summaries: list[batches.Summary] = []
     for contract in (c for c in chosen if c.is_landing):
@@ -207,9 +212,11 @@ def validate(stage: str, contracts: dict[str, Contract], *, names: list[str] | N
         try:
             set_as_of(con, as_of)
             for contract in (c for c in chosen if not c.is_landing):
-                outcomes += validate_warehouse(contract, con, runner)
+                with batches.activity(f"{contract.name}: validating {contract.relation}", progress):
+                    outcomes += validate_warehouse(contract, con, runner)
         finally:
             con.close()
-    docs = runner.build_docs()
+    with batches.activity(f"writing the Data Docs ({docs_dir})", progress and docs_dir is not None):
+        docs = runner.build_docs()
     return Report(stage=stage, outcomes=outcomes, as_of=as_of if needs_landing else None, docs=docs,
                   contracts=[c.name for c in chosen], batches=summaries)
