@@ -115,9 +115,11 @@ def simultaneous_interval(lift: float, lower: float, upper: float, alpha: float,
                           family_size: int) -> tuple[float, float]:
     """The Bonferroni interval (level ``1 - alpha / family_size``) of a relative lift, from its delta-method
     normal ``1 - alpha`` interval in the marts (``se = (upper - lower) / (2 z_{1 - alpha/2})``; exact, the marts'
-    relative intervals are normal). Excluding zero implies significance under Holm and BH too (their adjusted
-    p-values never exceed Bonferroni's); Holm and BH can still call significant a result whose Bonferroni
-    interval touches zero, as they are more powerful step-wise procedures without an exact interval."""
+    relative intervals are normal). It is the interval whose level matches the correction's family: for a test
+    on the same normal statistic, excluding zero implies significance under Holm and BH too (their adjusted
+    p-values never exceed Bonferroni's), while Holm and BH can call significant a result whose Bonferroni interval
+    touches zero (step-wise procedures have no exact interval). The marts' p-values test the absolute lift (Welch
+    t), so on a small or skewed sample the relative interval and the p-value can disagree."""
     if any(_missing(value) for value in (lift, lower, upper, alpha)) or _missing(family_size):
         return math.nan, math.nan
     if not 0 < alpha < 1 or int(family_size) < 1:

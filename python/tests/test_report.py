@@ -1,6 +1,7 @@
 """`readout report` renders the marts it finds, flags readouts a sample ratio mismatch makes untrustworthy,
 says first when the last build failed or never finished, and that a build is running when one holds the lock."""
 
+import re
 import subprocess
 import sys
 
@@ -42,11 +43,28 @@ def warehouse(tmp_path):
     return path
 
 
+#: the lines that carry a mart's numbers: sample-ratio checks and metric results
+NUMBERS = re.compile(r"^  .*(; p = |, p raw |, p adjusted |\), p )")
+
+
+def block(text: str, key: str) -> str:
+    """One experiment version's block of the report (from its verdict line to the blank line after it)."""
+    start = text.index(f"\n{key}")
+    end = text.find("\n\n", start + 1)
+    return text[start:end if end >= 0 else len(text)]
+
+
 def test_report_flags_srm_and_guardrails(warehouse):
     text = render(warehouse)
     assert "e1 v1: control 500, treatment 400; p = 1e-05  MISMATCH" in text
-    assert "e1 v1 treatment conversion [unadjusted]: +20.0% (+5.0%, +35.0%), p = 0.01  significant; SRM: do not trust" in text
-    assert "e2 v1 treatment retention [unadjusted]: -10.0% (-15.0%, -5.0%), p = 0.001  significant; guardrail fail" in text
+    assert block(text, "e1 v1:").startswith("\ne1 v1: DO NOT TRUST THE DATA\n  verdict: Sample ratio mismatch")
+    assert ("\n    treatment conversion [unadjusted, decide]: +20.0% (95% +5.0%, +35.0%), p adjusted 0.01; control 0.1 "
+            "vs 0.12  significant; SRM: do not trust") in block(text, "e1 v1:")
+    # a warehouse whose marts carry no direction: the mart's own guardrail status
+    assert ("\n    treatment retention [unadjusted, decide]: -10.0% (95% -15.0%, -5.0%), p adjusted 0.001; control 0.5 vs "
+            "0.45  significant; guardrail FAIL") in block(text, "e2 v1:")
+    assert block(text, "e2 v1:").startswith("\ne2 v1: DO NOT SHIP\n  verdict: Do not ship: guardrail treatment "
+                                            "retention fails its margin (-10.0%).")
     assert "e2 v1: control 500, treatment 502; p = 0.9  ok" in text
 
 
@@ -81,9 +99,12 @@ def test_a_volume_shortfall_is_read_against_the_primary_metric_and_blocks_finali
     assert text.count("\n  e2 v1 ios on 2026-01-27: control 88 vs treatment 0 new units") == 1
     assert ("  e2 v1: treatment conversion is up (+10.0%), but 18% of treatment's expected ios events on 2026-01-27 "
             "are missing (experiment_exposed, session_start: 882 of ~1,050), so do not finalize the readout.") in text
-    assert "e2 v1 treatment conversion [cuped]: +10.0% (+2.0%, +18.0%), p = 0.02  significant; data-quality alarm" in text
+    assert ("    treatment conversion [cuped, decide]: +10.0% (95% +2.0%, +18.0%), p adjusted 0.02; control 0.1 vs 0.11  "
+            "significant; data-quality alarm: do not finalize") in block(text, "e2 v1:")
+    # the alarm is a data alarm only once the readout status says so (fct_metric_results' status_reasons)
     # e1 has no alarm; a warehouse without the quality marts (older builds) has no alarm section
-    assert "e1 v1 treatment conversion [unadjusted]: +20.0% (+5.0%, +35.0%), p = 0.01  significant; SRM" in text
+    assert ("    treatment conversion [unadjusted, decide]: +20.0% (95% +5.0%, +35.0%), p adjusted 0.01; control 0.1 vs "
+            "0.12  significant; SRM: do not trust") in block(text, "e1 v1:")
     with duckdb.connect(str(warehouse)) as con:
         con.execute("drop table marts.fct_volume_checks")
         con.execute("drop table marts.fct_sample_ratio_checks_by_segment")
@@ -103,10 +124,10 @@ def test_each_result_line_ends_with_its_readout_status_and_reasons(warehouse):
         con.execute("update marts.fct_metric_results set readout_status = 'confirmed', status_reasons = null, "
                     "status_reason_text = 'Confirmed: the version ended.' where experiment_id = 'e2'")
     text = render(warehouse)
-    assert ("e1 v1 treatment conversion [unadjusted]: +20.0% (+5.0%, +35.0%), p = 0.01  significant; SRM: do not "
-            "trust  [provisional: lookback_open, sample_ratio_mismatch]") in text
-    assert ("e2 v1 treatment retention [unadjusted]: -10.0% (-15.0%, -5.0%), p = 0.001  significant; guardrail fail  "
-            "[confirmed]") in text
+    assert ("    treatment conversion [unadjusted, decide]: +20.0% (95% +5.0%, +35.0%), p adjusted 0.01; control 0.1 vs "
+            "0.12  significant; SRM: do not trust  [provisional: lookback_open, sample_ratio_mismatch]") in text
+    assert ("    treatment retention [unadjusted, decide]: -10.0% (95% -15.0%, -5.0%), p adjusted 0.001; control 0.5 vs "
+            "0.45  significant; guardrail FAIL  [confirmed]") in text
     # one plain sentence per experiment version; a provisional one names the result it describes
     assert ("\n  e1 v1 (treatment conversion): Provisional: the late-data lookback has not closed; a sample ratio "
             "mismatch blocks it.") in text
@@ -174,7 +195,7 @@ def test_a_failed_build_comes_first_and_its_readouts_are_flagged(warehouse):
         "not_null_fct_metric_results_p_value, assert_conservation); the marts shown are from that failed build. "
         "Do not finalize these readouts until a build succeeds.")
     assert "last successful build 2026-03-01 10:02:00 UTC" in lines[2]
-    readouts = [line for line in lines if line.startswith("  ")]
+    readouts = [line for line in lines if NUMBERS.search(line)]
     assert len(readouts) == 4 and all(line.endswith("from a failed build") for line in readouts)
 
 
@@ -198,7 +219,7 @@ def test_a_build_that_never_finished_comes_first_and_flags_every_readout(warehou
         "WARNING: the last dbt build --full-refresh (started 2026-03-02 09:30:00 UTC) never finished: it was "
         "killed, or is still running; staging may be half-rebuilt and the marts shown partly from it, partly "
         "from the build of 2026-03-01 10:02:00 UTC. Do not finalize these readouts until a build succeeds.")
-    readouts = [line for line in lines if line.startswith("  ")]
+    readouts = [line for line in lines if NUMBERS.search(line)]
     assert len(readouts) == 4 and all(line.endswith("from a build that never finished") for line in readouts)
 
 
@@ -213,7 +234,8 @@ def test_a_killed_build_is_not_hidden_by_a_later_command(warehouse):
         "assert_landing_rows_conserved_per_source_system); staging may be half-rebuilt and the marts shown partly "
         "from the build that never finished started 2026-03-02 09:30:00 UTC, partly from the build of "
         "2026-03-01 10:02:00 UTC. Do not finalize these readouts until a build succeeds.")
-    assert all(line.endswith("from a build that never finished") for line in lines if line.startswith("  "))
+    readouts = [line for line in lines if NUMBERS.search(line)]
+    assert len(readouts) == 4 and all(line.endswith("from a build that never finished") for line in readouts)
 
 
 @pytest.mark.parametrize("command", ["build --full-refresh", "retry"])
