@@ -9,6 +9,11 @@ from scipy import stats as scipy_stats
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 from e2e import PROJECT, SHARED_DATA, dbt_build, project_env, query, readout
+from import_exports import survey_rows, visits, write_visits
+from readout.contracts import load_contracts
+from readout.contracts.validate import validate
+from readout.settings import SPLIT_UNKNOWN_REASON
+from readout.stats.sequential import asymptotic_confidence_sequence
 
 UDACITY = SHARED_DATA / "udacity_ab_data" / "ab_data.csv.gz"
 COOKIE_CATS = SHARED_DATA / "cookie_cats" / "cookie_cats.csv"
@@ -20,11 +25,20 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
+    """One build of every import: the two real exports (Udacity twice: the default policy and the textbook
+    cleaning) and the crafted visits export read by mappings/example_survey.yml and example_unknown_split.yml."""
     root = tmp_path_factory.mktemp("imports")
     landing, warehouse = root / "landing", root / "readout.duckdb"
     env = project_env(landing, warehouse)
-    readout("import", str(PROJECT / "mappings" / "udacity_ab_data.yml"), "--file", str(UDACITY), "--landing", str(landing), env=env)
-    readout("import", str(PROJECT / "mappings" / "cookie_cats.yml"), "--file", str(COOKIE_CATS), "--landing", str(landing), env=env)
+    write_visits(root / "visits.csv")
+    for mapping, export in (
+        ("udacity_ab_data.yml", UDACITY),
+        ("cookie_cats.yml", COOKIE_CATS),
+        ("udacity_textbook.yml", UDACITY),
+        ("example_survey.yml", root / "visits.csv"),
+        ("example_unknown_split.yml", root / "visits.csv"),
+    ):
+        readout("import", str(PROJECT / "mappings" / mapping), "--file", str(export), "--landing", str(landing), env=env)
     dbt_build(landing, warehouse)
     return warehouse
 
@@ -38,6 +52,7 @@ def welch(control: np.ndarray, variant: np.ndarray, alpha: float = 0.05):
 
 
 def result_row(warehouse, experiment_id: str, metric_id: str, population: str = "exposed") -> pd.Series:
+    """The unadjusted readout row of one metric."""
     rows = query(
         warehouse,
         f"""
@@ -144,3 +159,106 @@ def test_the_build_log_holds_a_started_and_a_finished_row_of_the_build(warehouse
     first_line = report.stdout.splitlines()[0]
     assert first_line.startswith(f"readout: {warehouse} (published readout; population: exposed; last successful build ")
     assert "WARNING" not in report.stdout
+
+
+# ------------------------------------------------------------------------------------ issue 14: mappings
+def test_udacity_textbook_cleaning_by_mapping_gives_the_published_readout(warehouse):
+    stats = query(warehouse, """
+        select population, variant_id, n_units, metric_sum from marts.fct_variant_metric_stats
+        where experiment_id = 'udacity_landing_page_textbook' and metric_id = 'converted' order by population, variant_id""")
+    published = [[17_489, 145_274], [17_264, 145_310]]
+    for population in ("assigned", "exposed"):
+        rows = stats[stats.population == population]
+        assert rows[["metric_sum", "n_units"]].values.tolist() == published
+    raw = pd.read_csv(UDACITY)
+    raw["row"] = np.arange(1, len(raw) + 1)
+    kept = raw[(raw.group == "treatment") == (raw.landing_page == "new_page")]  # the textbook's df2
+    kept = kept.sort_values(["timestamp", "row"]).drop_duplicates("user_id")
+    row = result_row(warehouse, "udacity_landing_page_textbook", "converted")
+    assert_matches(row, kept[kept.group == "control"].converted.to_numpy(float),
+                   kept[kept.group == "treatment"].converted.to_numpy(float))
+
+
+def _survey_units() -> pd.DataFrame:
+    """The units of the survey example's analysis: one row per visitor (its first by time, then row), only
+    visitors whose kept rows are all in one variant."""
+    rows = survey_rows(visits())
+    seen = pd.concat([rows[["visitor", "variant"]], rows[["visitor", "shown_variant"]].set_axis(["visitor", "variant"], axis=1)])
+    single = seen.groupby("visitor").variant.nunique()
+    rows = rows[rows.visitor.isin(single[single == 1].index)]
+    return rows.sort_values(["seen_at", "row"]).drop_duplicates("visitor")
+
+
+def _delta_ratio(x_c, y_c, x_t, y_t, alpha):
+    """Independent delta method for sum(x)/sum(y) per arm: (difference, lower, upper, p-value)."""
+    def arm(x, y):
+        r = x.mean() / y.mean()
+        cov = np.cov(x, y, ddof=1)
+        return r, (cov[0, 0] - 2 * r * cov[0, 1] + r * r * cov[1, 1]) / (len(x) * y.mean() ** 2)
+    (r_c, v_c), (r_t, v_t) = arm(x_c, y_c), arm(x_t, y_t)
+    diff, se = r_t - r_c, np.sqrt(v_c + v_t)
+    z = scipy_stats.norm.ppf(1 - alpha / 2)
+    return diff, diff - z * se, diff + z * se, 2 * scipy_stats.norm.sf(abs(diff) / se)
+
+
+@pytest.mark.parametrize("population", ["assigned", "exposed"])
+@pytest.mark.parametrize(("metric_id", "numerator", "denominator"), [
+    ("yes_share", lambda u: (u.answer == "yes").astype(float), lambda u: u.answer.isin(["yes", "no"]).astype(float)),
+    ("revenue_per_session", lambda u: u.revenue.astype(float), lambda u: u.sessions.astype(float)),
+])
+def test_conditional_and_ratio_metrics_match_an_independent_delta_method(warehouse, population, metric_id, numerator,
+                                                                        denominator):
+    units = _survey_units()
+    row = result_row(warehouse, "survey_example", metric_id, population)
+    assert row.alpha == 0.10  # the mapping's analysis.alpha
+    c, t = units[units.variant == "control"], units[units.variant == "treatment"]
+    diff, lower, upper, p_value = _delta_ratio(numerator(c).to_numpy(), denominator(c).to_numpy(),
+                                               numerator(t).to_numpy(), denominator(t).to_numpy(), 0.10)
+    assert (row.n_units_control, row.n_units_variant) == (len(c), len(t))
+    assert row.absolute_lift == pytest.approx(diff, rel=1e-9, abs=1e-12)
+    assert row.absolute_lift_ci_lower == pytest.approx(lower, rel=1e-9)
+    assert row.absolute_lift_ci_upper == pytest.approx(upper, rel=1e-9)
+    assert row.p_value == pytest.approx(p_value, rel=1e-9)
+
+
+def test_guardrail_margin_alpha_and_planned_sample_size_reach_the_readout(warehouse):
+    units = _survey_units()
+    c = units[units.variant == "control"].orders.to_numpy(float)
+    t = units[units.variant == "treatment"].orders.to_numpy(float)
+    row = result_row(warehouse, "survey_example", "orders")
+    assert_matches(row, c, t)  # Welch at the mapping's alpha 0.10
+    stats = query(warehouse, "select distinct non_inferiority_margin, direction, role from marts.fct_variant_metric_stats "
+                             "where experiment_id = 'survey_example' and metric_id = 'orders'")
+    assert stats.values.tolist() == [[0.05, "increase", "guardrail"]]
+    se = np.sqrt(c.var(ddof=1) / len(c) + t.var(ddof=1) / len(t))
+    planned = asymptotic_confidence_sequence(t.mean() - c.mean(), se, len(c) + len(t), 0.10, target_n=600)
+    default = asymptotic_confidence_sequence(t.mean() - c.mean(), se, len(c) + len(t), 0.10, target_n=10_000)
+    assert (row.sequential_ci_lower, row.sequential_ci_upper) == pytest.approx((planned.lower, planned.upper), rel=1e-9)
+    assert planned.lower != pytest.approx(default.lower, rel=1e-6)
+    settings = query(warehouse, "select * from intermediate.int_experiment_settings order by experiment_id")
+    survey = settings.set_index("experiment_id").loc["survey_example"]
+    assert (survey.alpha, survey.planned_sample_size, survey.decision_estimator) == (0.10, 600, "unadjusted")
+    assert (survey.planned_split, survey.several_variants_policy, survey.settings_source) == (
+        "assumed_equal", "first_row", "mapping")
+
+
+def test_unknown_split_gets_no_sample_ratio_test(warehouse):
+    srm = query(warehouse, "select * from marts.fct_sample_ratio_checks where experiment_id = 'unknown_split_example'")
+    assert len(srm) == 4 and srm.p_value.isna().all() and not srm.is_sample_ratio_mismatch.any()
+    assert (srm.status_reason == SPLIT_UNKNOWN_REASON).all()
+    assumed = query(warehouse, "select * from marts.fct_sample_ratio_checks where experiment_id = 'survey_example' "
+                               "and population = 'assigned' order by variant_id")
+    counts = _survey_units().variant.value_counts().reindex(["control", "treatment"]).to_numpy()
+    assert assumed.p_value.tolist() == pytest.approx([scipy_stats.chisquare(counts).pvalue] * 2, rel=1e-9)
+
+
+def test_an_import_without_timestamps_passes_the_raw_contract_beside_a_simulation(tmp_path):
+    """The README's import example into the demo's landing zone: the raw contracts `make demo` checks still hold."""
+    landing = tmp_path / "landing"
+    env = project_env(landing, tmp_path / "unused.duckdb")
+    readout("simulate", "--seed", "5", "--events", "3000", "--out", str(landing), "--quiet", "--force", env=env)
+    readout("import", str(PROJECT / "mappings" / "cookie_cats.yml"), "--file", str(COOKIE_CATS), "--landing", str(landing), env=env)
+    report = validate("raw", load_contracts(PROJECT / "contracts"), names=["raw_experiments"], landing=landing)
+    assert not report.errors, [str(o) for o in report.errors]
+    readout("import", "--remove", "cookie_cats_gate", "--landing", str(landing), env=env)
+    assert not list(landing.rglob("*cookie_cats*"))
