@@ -160,3 +160,15 @@ def test_new_keys_are_validated(change, message):
         data.pop("variants")
     with pytest.raises(UsageError, match=message):
         parse_mapping(data)
+
+
+def test_a_bad_cell_after_a_where_filter_is_reported_at_its_row_in_the_file(tmp_path):
+    frame = write_visits(tmp_path / "visits.csv")
+    frame["orders"] = frame.orders.astype(object)
+    frame.loc[30, "orders"] = "many"  # a kept row (country != test) far from the top
+    frame.loc[30, "country"] = "NL"
+    frame.to_csv(tmp_path / "visits.csv", index=False)
+    text = (MAPPINGS / "example_unknown_split.yml").read_text() + "where: \"country <> 'test' and visitor > 'v0010'\"\n"
+    (tmp_path / "m.yml").write_text(text)
+    with pytest.raises(UsageError, match=r"'many' \(first at row 31, 1 row\)"):
+        import_export(tmp_path / "m.yml", tmp_path / "visits.csv", tmp_path / "landing")

@@ -6,6 +6,7 @@ column, the offending value, the first (1-based) data row where it occurs and ho
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -39,12 +40,22 @@ def _rows(n: int) -> str:
     return f"{n:,} row" + ("" if n == 1 else "s")
 
 
+#: The file row (1-based) of each table row while one import is checked; None: row i is row i + 1 (no where filter).
+_FILE_ROWS: ContextVar[np.ndarray | None] = ContextVar("_FILE_ROWS", default=None)
+
+
+def _file_rows(positions: np.ndarray) -> np.ndarray:
+    """1-based rows in the file of 0-based table positions (a ``where:`` filter leaves gaps)."""
+    rows = _FILE_ROWS.get()
+    return np.asarray(positions, dtype=np.int64) + 1 if rows is None else rows[positions]
+
+
 def _first_row(mask: pa.ChunkedArray | pa.Array) -> int:
-    """1-based data row of the first true in ``mask`` (nulls count as false)."""
+    """1-based data row in the file of the first true in ``mask`` (nulls count as false)."""
     mask = pc.fill_null(mask, False)
     if isinstance(mask, pa.ChunkedArray):
         mask = mask.combine_chunks()
-    return int(pc.indices_nonzero(mask)[0].as_py()) + 1
+    return int(_file_rows(np.array([pc.indices_nonzero(mask)[0].as_py()]))[0])
 
 
 def _count(mask: pa.ChunkedArray | pa.Array) -> int:
@@ -58,7 +69,7 @@ def _describe_bad_values(text: pa.ChunkedArray, bad: pa.ChunkedArray) -> list[tu
         mask = mask.combine_chunks()
     positions = pc.indices_nonzero(mask)
     values = pc.take(text, positions).to_pandas()
-    rows = positions.to_numpy() + 1
+    rows = _file_rows(positions.to_numpy())
     frame = pd.DataFrame({"value": values.to_numpy(dtype=object), "row": rows})
     grouped = frame.groupby("value", sort=False, dropna=False)["row"].agg(["min", "size"]).sort_values("min")
     return [(str(value), int(r["min"]), int(r["size"])) for value, r in grouped.iterrows()]
@@ -227,7 +238,18 @@ def build_import(
     """Validate every mapped cell and build the units and outcomes tables (nothing is written).
 
     ``table`` holds the rows to import; ``source_rows`` their 1-based rows in the file (default 1..n) and
-    ``rows_read`` the rows of the file (default n) when a ``where:`` filter removed some."""
+    ``rows_read`` the rows of the file (default n) when a ``where:`` filter removed some. A bad cell is
+    reported at its row in the file."""
+    token = _FILE_ROWS.set(None if source_rows is None else np.asarray(source_rows, dtype=np.int64))
+    try:
+        return _build_import(mapping, export, table, source_rows, rows_read)
+    finally:
+        _FILE_ROWS.reset(token)
+
+
+def _build_import(
+    mapping: Mapping, export: Export, table: pa.Table, source_rows: np.ndarray | None, rows_read: int | None
+) -> ImportData:
     problems = Problems(export.label)
     n = table.num_rows
     rows_read = n if rows_read is None else rows_read
@@ -266,7 +288,7 @@ def build_import(
             if denominator is None:
                 continue
             if (denominator < 0).any():
-                first = int(np.flatnonzero(denominator < 0)[0]) + 1
+                first = int(_file_rows(np.flatnonzero(denominator < 0)[:1])[0])
                 problems.add(f"ratio outcome {outcome.metric_id!r}: denominator column {outcome.denominator!r} is "
                              f"negative at row {first}")
                 continue
@@ -274,7 +296,7 @@ def build_import(
             denominators[outcome.metric_id] = denominator
         missing = np.isnan(values)
         if missing.any() and outcome.on_null == "error":
-            first = int(np.flatnonzero(missing)[0]) + 1
+            first = int(_file_rows(np.flatnonzero(missing)[:1])[0])
             problems.add(
                 f"{outcome.type} outcome {outcome.metric_id!r}: column {outcome.column!r} is empty at row {first} "
                 f"({_rows(int(missing.sum()))} in all); "
