@@ -347,8 +347,9 @@ def _load(con: duckdb.DuckDBPyConnection, population: str) -> dict[str, pd.DataF
                         if _columns_of(con, schema, "fct_sample_ratio_checks_by_segment")
                         else pd.DataFrame(columns=["experiment_id", "experiment_version", "alarm"]))
     data["primary"] = con.execute(PRIMARY_SQL.format(schema=schema), [population]).df()
+    stats_columns = _columns_of(con, schema, "fct_variant_metric_stats")
     data["metrics"] = (con.execute(METRIC_SQL.format(schema=schema)).df()
-                       if {"metric_type", "non_inferiority_margin"} <= _columns_of(con, schema, "fct_variant_metric_stats")
+                       if {"metric_type", "non_inferiority_margin"} <= stats_columns
                        else pd.DataFrame(columns=["experiment_id", "experiment_version", "metric_id", "metric_type",
                                                   "non_inferiority_margin"]))
     # the experiment versions' names and lifecycle, and their settings (issue 14), where the warehouse has them
@@ -385,7 +386,8 @@ def render(warehouse: Path, population: str = "exposed", all_metrics: bool = Fal
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         problem = state.problem if state is not None else None
         if problem is None:
-            raise ValueError(f"cannot read the readout marts in {warehouse} ({first_line}); run `make build` first") from None
+            raise ValueError(f"cannot read the readout marts in {warehouse} ({first_line}); "
+                             "run `make build` first") from None
         outcome = "never finished" if problem.status is None else f"failed ({problem.failures()})"
         raise ValueError(f"cannot read the readout marts in {warehouse} ({first_line}): {problem.describe()} "
                          f"{outcome}; fix it and run `make build` again") from None
@@ -428,12 +430,14 @@ def render(warehouse: Path, population: str = "exposed", all_metrics: bool = Fal
         if level == "not_tested" and len(note):
             verdict = f"n/a: {note.iloc[0]}"
         units = ", ".join(f"{row.variant_id} {_count(row.observed_units)}" for row in rows.itertuples())
-        planned = " / ".join(f"{row.expected_share:.0%}" for row in rows.itertuples() if not pd.isna(row.expected_share))
+        planned = " / ".join(f"{share:.0%}" for share in rows.expected_share.dropna())
         split = f" (planned {planned})" if planned else ""
         flag = f"  {build_flag}" if "fct_sample_ratio_checks" in touched else ""
         shown = "n/a" if pd.isna(p_value) else f"{p_value:.2g}"
         lines.append(f"  {experiment_id} v{experiment_version}: {units}{split}; p = {shown}  {verdict}{flag}")
 
+    if checks.empty:
+        lines.append("  (no experiment in this readout)")
     volume, segments = data["volume"], data["segments"]
     alarmed = {(row.experiment_id, row.experiment_version) for row in volume.itertuples()}
     alarmed |= {(row.experiment_id, row.experiment_version) for row in segments.itertuples()}
@@ -508,8 +512,8 @@ def _decide(results: pd.DataFrame, metrics: pd.DataFrame, settings: pd.DataFrame
     keys = ["experiment_id", "experiment_version"]
     frame = results.merge(metrics, on=keys + ["metric_id"], how="left")
     frame = frame.merge(settings.drop_duplicates(keys), on=keys, how="left")
-    cuped = set(zip(frame.experiment_id[frame.estimator == "cuped"], frame.experiment_version[frame.estimator == "cuped"],
-                    frame.metric_id[frame.estimator == "cuped"]))
+    with_cuped = frame[frame.estimator == "cuped"]
+    cuped = set(zip(with_cuped.experiment_id, with_cuped.experiment_version, with_cuped.metric_id))
     frame["decision_estimator"] = [
         decision_estimator((row.experiment_id, row.experiment_version, row.metric_id) in cuped,
                            row.decision_estimator if isinstance(row.decision_estimator, str) else None)

@@ -4,6 +4,7 @@ exactly, nothing is lost, and the readouts recover the planted truth."""
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -190,3 +191,28 @@ def test_planted_sample_ratio_mismatch_is_detected_and_no_other(built):
     assert planted.sum() == 1
     assert srm[planted].p_value.iloc[0] < 0.001 and srm[planted].is_sample_ratio_mismatch.all()
     assert not srm[~planted].is_sample_ratio_mismatch.any(), srm[~planted & srm.is_sample_ratio_mismatch]
+
+
+def test_the_report_calls_the_planted_mismatch_untrustworthy_and_the_harmed_guardrail_harmed(built):
+    """Issue 13 on demo-sized data: `readout report` prints the planted sample ratio mismatch as MISMATCH with a
+    do-not-trust verdict, and the pricing banner's retention drop (truth: below the -2% margin) as a harmed or
+    failed guardrail with a do-not-ship verdict, never "inconclusive" once its interval lies below zero."""
+    from readout.report import render
+
+    warehouse, manifest = built
+    text = render(warehouse)
+    fault = manifest["faults"]["variant_logging_loss"]
+    key = f"{fault['experiment_id']} v{fault['experiment_version']}"
+    assert next(line for line in text.splitlines() if line.startswith(f"  {key}: ")).endswith("  MISMATCH")
+    assert re.search(rf"\n{key} \([^)]*\): DO NOT TRUST THE DATA\n  verdict: Sample ratio mismatch", text)
+    truth = pd.DataFrame(manifest["truth"]["lifts"])
+    harmed = truth[(truth.metric_id == "retention_d7") & (truth.relative_lift < -0.02)]
+    assert len(harmed) >= 1
+    for row in harmed.itertuples():
+        key = f"{row.experiment_id} v{row.experiment_version}"
+        block = text[text.index(f"\n{key} ("):]
+        block = block[:block.find("\n\n") if "\n\n" in block else len(block)]
+        line = next(line for line in block.splitlines() if line.startswith(f"    {row.variant_id} retention_d7 ["))
+        assert "decide]" in line and ("guardrail HARMED (margin -2.0%)" in line or "guardrail FAIL (margin -2.0%)"
+                                      in line), line
+        assert block.split("\n")[1].endswith(("DO NOT SHIP", "DO NOT TRUST THE DATA")), block
