@@ -30,10 +30,11 @@ RUN_DAYS = [dt.date(2026, 1, 25), dt.date(2026, 2, 5), dt.date(2026, 2, 14)]
 RETRIES, CONFLICTS = 5, 3  #: copies of batch-1 events re-sent in the last batch
 STAGING = ["staging.stg_landing__events", "staging.stg_landing__events_quarantined",
            "staging.stg_landing__event_duplicates"]
-DOWNSTREAM = ["marts.fct_experiment_units", "marts.fct_variant_metric_stats", "marts.fct_metric_results",
+DOWNSTREAM = ["intermediate.int_unit_metric_aggregates", "intermediate.int_unit_metric_values",
+              "marts.fct_experiment_units", "marts.fct_variant_metric_stats", "marts.fct_metric_results",
               "marts.fct_sample_ratio_checks", "marts.fct_volume_checks"]
 #: columns that name the build, not the data
-BUILD_COLUMNS = ["processed_invocation_id", "processed_at"]
+BUILD_COLUMNS = ["processed_invocation_id", "processed_at", "built_invocation_id", "files_processed_through"]
 
 
 def simulate(out, as_of=None):
@@ -173,6 +174,20 @@ def test_every_batch_is_conserved_in_every_build(timeline):
 
 def test_a_refresh_with_no_new_file_reads_nothing(timeline):
     assert "stg_landing__events_checked: 0 new landing file(s)" in timeline["no_change"].stdout
+
+
+def test_a_refresh_with_no_new_file_recounts_no_unit(timeline, tmp_path):
+    """Issue 11: the unit-level counting (int_unit_metric_aggregates, delete+insert by unit x experiment version)
+    recounts only what new landing files or changed windows touch: with neither, every row stays as written."""
+    warehouse = tmp_path / "incremental.duckdb"
+    shutil.copy(timeline["incremental"], warehouse)
+    shutil.copytree(timeline["root"] / "target-incremental", tmp_path / "target-incremental")
+    table = "intermediate.int_unit_metric_aggregates"
+    before = query(warehouse, f"select * from {table}")
+    dbt("build", "--select", "int_unit_metric_aggregates", landing=timeline["landing"], warehouse=warehouse)
+    after = query(warehouse, f"select * from {table}")
+    assert set(after.built_invocation_id) == set(before.built_invocation_id)  # no row rewritten
+    assert_same_rows(after, before, table)
 
 
 def test_a_landing_file_changed_or_deleted_after_processing_is_an_error_naming_it(timeline, tmp_path):

@@ -101,7 +101,7 @@ def test_the_new_metric_counts_what_its_row_says(built_with_new_metric, metric_i
 
 
 def build_with_catalog_row(warehouse, tmp_path, row: str):
-    """Re-seed a copy of the built warehouse with one more catalog row and rebuild the model generated from it."""
+    """Re-seed a copy of the built warehouse with one more catalog row and rebuild the models generated from it."""
     project = tmp_path / "project"
     shutil.copytree(warehouse.parent / "project", project)
     catalog = project / "seeds" / "metric_catalog.csv"
@@ -109,7 +109,8 @@ def build_with_catalog_row(warehouse, tmp_path, row: str):
     copy = tmp_path / "readout.duckdb"
     shutil.copy(warehouse, copy)
     env = project_env(warehouse.parent / "landing", copy)
-    command = [str(BIN / "dbt"), "build", "--project-dir", str(project), "--select", "metric_catalog", "int_unit_metric_values"]
+    command = [str(BIN / "dbt"), "build", "--project-dir", str(project), "--select", "metric_catalog", "int_unit_metric_aggregates",
+               "int_unit_metric_values"]
     return run(command, env, check=False)
 
 

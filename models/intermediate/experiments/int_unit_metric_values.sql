@@ -1,111 +1,27 @@
 {#-
     One row per unit x experiment version x metric: the metric's numerator (and denominator for
     ratios) inside the unit's window, and the same numerator over the pre-exposure covariate window
-    (the CUPED covariate), capped as the catalog says. The aggregates are generated from
-    seeds/metric_catalog.csv after every row has passed readout.validate_metric_catalog (values are
-    quoted, never pasted). A metric's event_filter is trusted SQL over the event columns: it is checked
-    by readout.check_metric_event_filters and evaluated in events_matched, where only the event columns
-    are in scope.
-
-    One pass, whatever the number of metrics: the windows are pivoted to one row per unit x experiment
-    version (every metric's bounds side by side, and the span covering them all), the events are joined
-    to it ONCE and every metric is a conditional aggregate in ONE group by; the result is put back on the
-    windows' rows (one per metric). The join and the group by are keyed by unit x experiment version and
-    spill to disk when they do not fit the memory limit. (One join per metric, unioned, read the events
-    once per metric: DuckDB then held them all in memory, and 100M events did not fit in 3 GB.)
+    (the CUPED covariate), capped as the catalog says; the unit's populations and its window's state
+    (complete, truncated) from int_experiment_unit_metric_windows. The counting over the events is in
+    int_unit_metric_aggregates (one row per unit x experiment version, every metric side by side,
+    incremental); this model puts its values back on the windows' rows (one per metric), caps them and adds
+    the units of imported exports with their own outcomes. It reads no event: a refresh rebuilds it from the
+    two tables, so a moved watermark or population is current without recounting anything.
 -#}
 -- depends_on: {{ ref('metric_catalog') }}
 {% set metrics = readout.metric_catalog_rows() %}
-{% do readout.check_metric_event_filters(metrics, ref('int_events_stitched')) %}
 
 with
 
-windows as {{ readout.not_materialized() }} (
+windows as (
 
-    -- read twice (pivoted, then its rows back): a table scan each time, not a copy held in memory
     select * from {{ ref('int_experiment_unit_metric_windows') }}
-
-),
-
-events as (
-
-    select * from {{ ref('int_events_stitched') }}
-    where event_name not in ('experiment_assigned', 'experiment_exposed')
-
-),
-
-events_matched as (
-
-    -- one boolean per catalog metric: does the event pass the metric's event_filter (null counts as false);
-    -- then only the columns the aggregates read go on (narrow: nothing wide is carried into the join)
-    select
-        events.unit_id,
-        events.event_at,
-        events.event_name,
-        events.revenue
-        {%- for metric in metrics %},
-        {{ readout.metric_event_filter_condition(metric) }} as passes_filter__{{ metric.metric_id }}
-        {%- endfor %}
-
-    from events
-
-),
-
-unit_windows as (
-
-    -- one row per unit x experiment version: each metric's window bounds side by side, and the span that
-    -- covers them all (a metric without a covariate, covariate_lookback_days empty, reads from its window
-    -- start); anchor_at is the unit's, the same for every metric
-    select
-        unit_id,
-        experiment_id,
-        experiment_version,
-        min(coalesce(covariate_window_start_at, window_start_at)) as span_start_at,
-        max(window_end_at) as span_end_at,
-        max(anchor_at) as anchor_at
-        {%- for metric in metrics %}
-        {%- set is_metric = "metric_id = " ~ readout.quote_string(metric.metric_id) %},
-        max(case when {{ is_metric }} then window_start_at end) as window_start_at__{{ metric.metric_id }},
-        max(case when {{ is_metric }} then window_end_at end) as window_end_at__{{ metric.metric_id }},
-        max(case when {{ is_metric }} then coalesce(covariate_window_start_at, window_start_at) end) as read_from__{{ metric.metric_id }},
-        max(case when {{ is_metric }} then covariate_window_start_at end) as covariate_window_start_at__{{ metric.metric_id }}
-        {%- endfor %}
-
-    from windows
-    group by 1, 2, 3
 
 ),
 
 unit_aggregates as (
 
-    -- every metric's aggregates per unit x experiment version, in one group by over one join; units
-    -- without an event in their span are not here (their values are 0, below)
-    select
-        unit_windows.unit_id,
-        unit_windows.experiment_id,
-        unit_windows.experiment_version
-{%- for metric in metrics %}
-    {%- set m = metric.metric_id %}
-    {%- set in_reach = "events.event_at >= unit_windows.read_from__" ~ m ~ " and events.event_at < unit_windows.window_end_at__" ~ m %}
-    {%- set in_window = in_reach ~ " and events.event_at >= unit_windows.window_start_at__" ~ m ~ " and events.event_at < unit_windows.window_end_at__" ~ m %}
-    {%- set in_covariate_window = in_reach ~ " and events.event_at >= unit_windows.covariate_window_start_at__" ~ m ~ " and events.event_at < unit_windows.anchor_at" %}
-    {%- set is_numerator = "events.event_name = " ~ readout.quote_string(metric.numerator_event) ~ " and events.passes_filter__" ~ m %}
-    {%- set is_denominator = "events.event_name = " ~ readout.quote_string(metric.denominator_event) %},
-        cast({{ readout.metric_aggregate(metric.numerator_aggregation, is_numerator ~ " and " ~ in_window) }} as {{ readout.type_double() }}) as metric_value__{{ m }}
-        {%- if metric.metric_type == 'ratio' %},
-        cast({{ readout.metric_aggregate(metric.denominator_aggregation, is_denominator ~ " and " ~ in_window) }} as {{ readout.type_double() }}) as denominator_value__{{ m }}
-        {%- endif %}
-        {%- if metric.covariate_lookback_days is not none and metric.metric_type != 'ratio' %},
-        cast({{ readout.metric_aggregate(metric.numerator_aggregation, is_numerator ~ " and " ~ in_covariate_window) }} as {{ readout.type_double() }}) as covariate_value__{{ m }}
-        {%- endif %}
-{%- endfor %}
-
-    from unit_windows
-    inner join events_matched as events
-        on unit_windows.unit_id = events.unit_id
-        and events.event_at >= unit_windows.span_start_at
-        and events.event_at < unit_windows.span_end_at
-    group by 1, 2, 3
+    select * from {{ ref('int_unit_metric_aggregates') }}
 
 ),
 

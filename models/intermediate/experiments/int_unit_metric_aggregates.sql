@@ -1,0 +1,268 @@
+{#-
+    The event aggregates behind int_unit_metric_values, one row per unit x experiment version: for every
+    catalog metric its numerator in the unit's window, its denominator (ratios) and its numerator in the
+    covariate window (CUPED), uncapped; window_signature, a hash of the window bounds they were counted over
+    (and of the catalog). The aggregates are generated from seeds/metric_catalog.csv after every row has
+    passed readout.validate_metric_catalog (values are quoted, never pasted). A metric's event_filter is
+    trusted SQL over the event columns: it is checked by readout.check_metric_event_filters and evaluated in
+    events_matched, where only the event columns are in scope.
+
+    One pass, whatever the number of metrics: the windows are pivoted to one row per unit x experiment
+    version (every metric's bounds side by side, and the span covering them all), the events are joined to it
+    ONCE and every metric is a conditional aggregate in ONE group by. The join and the group by are keyed by
+    unit x experiment version and spill to disk when they do not fit the memory limit. (One join per metric,
+    unioned, read the events once per metric: DuckDB held them in memory, and 100M events did not fit 3 GB.)
+
+    Incremental (delete+insert on unit_id, experiment_id, experiment_version): a refresh recounts only
+    - the units the new events can touch: the landing files staged after the last file this table has
+      counted (stg_landing__files_processed.processed_at after files_processed_through; staging-only
+      refreshes in between included), their events' user and anonymous ids, and every user id seen with
+      those anonymous ids (a new link can move an anonymous id's events from one user to another);
+    - the unit x experiment versions whose window_signature changed or that are new (a late exposure moves the
+      anchor, the experiment's end moves, the catalog changes);
+    and deletes the rows of unit x experiment versions no longer in the windows (post-hook). The watermark
+    (window completeness) and the populations are not in this table: int_unit_metric_values joins them from
+    the windows on every build, so they cost no recount. A full refresh counts everything; both give the
+    same rows (tests/integration/test_incremental_late_data.py).
+    Spark (planned): insert_overwrite partitioned by experiment_id, experiment_version;
+    readout.unit_metric_recount_whole_versions() makes a refresh recount every unit of a touched version.
+-#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['unit_id', 'experiment_id', 'experiment_version'],
+        on_schema_change='sync_all_columns',
+        post_hook=[
+            "delete from {{ this }} as stored where not exists (select 1 from {{ ref('int_experiment_unit_metric_windows') }} as windows where windows.unit_id = stored.unit_id and windows.experiment_id = stored.experiment_id and windows.experiment_version = stored.experiment_version)",
+        ],
+    )
+}}
+-- depends_on: {{ ref('metric_catalog') }}
+-- depends_on: {{ ref('stg_landing__files_processed') }}
+-- depends_on: {{ ref('stg_landing__events') }}
+{% set metrics = readout.metric_catalog_rows() %}
+{% do readout.check_metric_event_filters(metrics, ref('int_events_stitched')) %}
+{#- the catalog as compiled: a changed catalog changes every signature, so a refresh recounts every row -#}
+{% set catalog_fingerprint = local_md5(metrics | string) %}
+
+with
+
+windows as (
+
+    select * from {{ ref('int_experiment_unit_metric_windows') }}
+
+),
+
+unit_windows as (
+
+    -- one row per unit x experiment version: each metric's window bounds side by side, and the span that
+    -- covers them all (a metric without a covariate, covariate_lookback_days empty, reads from its window
+    -- start); anchor_at is the unit's, the same for every metric
+    select
+        unit_id,
+        experiment_id,
+        experiment_version,
+        min(coalesce(covariate_window_start_at, window_start_at)) as span_start_at,
+        max(window_end_at) as span_end_at,
+        max(anchor_at) as anchor_at
+        {%- for metric in metrics %}
+        {%- set is_metric = "metric_id = " ~ readout.quote_string(metric.metric_id) %},
+        max(case when {{ is_metric }} then window_start_at end) as window_start_at__{{ metric.metric_id }},
+        max(case when {{ is_metric }} then window_end_at end) as window_end_at__{{ metric.metric_id }},
+        max(case when {{ is_metric }} then coalesce(covariate_window_start_at, window_start_at) end) as read_from__{{ metric.metric_id }},
+        max(case when {{ is_metric }} then covariate_window_start_at end) as covariate_window_start_at__{{ metric.metric_id }}
+        {%- endfor %}
+
+    from windows
+    group by 1, 2, 3
+
+),
+
+signed as (
+
+    select
+        unit_windows.*,
+        {%- set parts = ["'" ~ catalog_fingerprint ~ "'"] %}
+        {%- for column in ['span_start_at', 'span_end_at', 'anchor_at'] %}
+            {%- do parts.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '-')") %}
+        {%- endfor %}
+        {%- for metric in metrics %}
+            {%- for prefix in ['window_start_at', 'window_end_at', 'read_from', 'covariate_window_start_at'] %}
+                {%- do parts.append("coalesce(cast(" ~ prefix ~ "__" ~ metric.metric_id ~ " as " ~ dbt.type_string() ~ "), '-')") %}
+            {%- endfor %}
+        {%- endfor %}
+        {%- set separated = [] %}
+        {%- for part in parts %}
+            {%- do separated.append(part) %}
+            {%- if not loop.last %}{% do separated.append("'|'") %}{% endif %}
+        {%- endfor %}
+        {{ dbt.hash(dbt.concat(separated)) }} as window_signature
+
+    from unit_windows
+
+),
+
+{%- if is_incremental() %}
+
+stored as (
+
+    select unit_id, experiment_id, experiment_version, window_signature, files_processed_through
+    from {{ this }}
+
+),
+
+counted_through as (
+
+    select max(files_processed_through) as files_processed_through from stored
+
+),
+
+new_files as (
+
+    -- landing files staged after the last one this table has counted (staging-only refreshes included)
+    select files_processed.file_path
+    from {{ ref('stg_landing__files_processed') }} as files_processed
+    cross join counted_through
+    where counted_through.files_processed_through is null
+        or files_processed.processed_at > counted_through.files_processed_through
+
+),
+
+new_events as (
+
+    select anonymous_id, user_id
+    from {{ ref('stg_landing__events') }}
+    where file_path in (select file_path from new_files)
+
+),
+
+touched_units as (
+
+    select user_id as unit_id from new_events where user_id is not null
+    union
+    select anonymous_id as unit_id from new_events where anonymous_id is not null
+    union
+    -- the users an anonymous id of a new event is linked with: it may resolve to another of them now
+    select linked.user_id as unit_id
+    from {{ ref('stg_landing__events') }} as linked
+    where linked.user_id is not null
+        and linked.anonymous_id in (select anonymous_id from new_events where anonymous_id is not null)
+
+),
+
+touched as (
+
+    select signed.unit_id, signed.experiment_id, signed.experiment_version
+    from signed
+    left join stored
+        on signed.unit_id = stored.unit_id
+        and signed.experiment_id = stored.experiment_id
+        and signed.experiment_version = stored.experiment_version
+    where stored.window_signature is null
+        or stored.window_signature <> signed.window_signature
+        or signed.unit_id in (select unit_id from touched_units)
+
+),
+
+to_count as (
+
+    select signed.*
+    from signed
+    {%- if readout.unit_metric_recount_whole_versions() %}
+    where exists (
+        select 1 from touched
+        where touched.experiment_id = signed.experiment_id
+            and touched.experiment_version = signed.experiment_version
+    )
+    {%- else %}
+    inner join touched
+        on signed.unit_id = touched.unit_id
+        and signed.experiment_id = touched.experiment_id
+        and signed.experiment_version = touched.experiment_version
+    {%- endif %}
+
+),
+
+{%- else %}
+
+to_count as (
+
+    select * from signed
+
+),
+
+{%- endif %}
+
+files_processed_through as (
+
+    -- the landing files this build counts go up to here (every file staged so far)
+    select max(processed_at) as files_processed_through from {{ ref('stg_landing__files_processed') }}
+
+),
+
+events as (
+
+    select * from {{ ref('int_events_stitched') }}
+    where event_name not in ('experiment_assigned', 'experiment_exposed')
+    {%- if is_incremental() %}
+        and unit_id in (select unit_id from to_count)
+    {%- endif %}
+
+),
+
+events_matched as (
+
+    -- one boolean per catalog metric: does the event pass the metric's event_filter (null counts as false);
+    -- then only the columns the aggregates read go on (narrow: nothing wide is carried into the join)
+    select
+        events.unit_id,
+        events.event_at,
+        events.event_name,
+        events.revenue
+        {%- for metric in metrics %},
+        {{ readout.metric_event_filter_condition(metric) }} as passes_filter__{{ metric.metric_id }}
+        {%- endfor %}
+
+    from events
+
+),
+
+aggregated as (
+
+    -- every metric's aggregates per unit x experiment version, in one group by over one join; a unit without
+    -- an event in its span gets zeros (the left join's one row of nulls matches no condition)
+    select
+        to_count.unit_id,
+        to_count.experiment_id,
+        to_count.experiment_version,
+        max(to_count.window_signature) as window_signature,
+        max(files_processed_through.files_processed_through) as files_processed_through,
+        cast('{{ invocation_id }}' as {{ dbt.type_string() }}) as built_invocation_id
+{%- for metric in metrics %}
+    {%- set m = metric.metric_id %}
+    {%- set in_reach = "events.event_at >= to_count.read_from__" ~ m ~ " and events.event_at < to_count.window_end_at__" ~ m %}
+    {%- set in_window = in_reach ~ " and events.event_at >= to_count.window_start_at__" ~ m ~ " and events.event_at < to_count.window_end_at__" ~ m %}
+    {%- set in_covariate_window = in_reach ~ " and events.event_at >= to_count.covariate_window_start_at__" ~ m ~ " and events.event_at < to_count.anchor_at" %}
+    {%- set is_numerator = "events.event_name = " ~ readout.quote_string(metric.numerator_event) ~ " and events.passes_filter__" ~ m %}
+    {%- set is_denominator = "events.event_name = " ~ readout.quote_string(metric.denominator_event) %},
+        cast(coalesce({{ readout.metric_aggregate(metric.numerator_aggregation, is_numerator ~ " and " ~ in_window) }}, 0) as {{ readout.type_double() }}) as metric_value__{{ m }}
+        {%- if metric.metric_type == 'ratio' %},
+        cast(coalesce({{ readout.metric_aggregate(metric.denominator_aggregation, is_denominator ~ " and " ~ in_window) }}, 0) as {{ readout.type_double() }}) as denominator_value__{{ m }}
+        {%- endif %}
+        {%- if metric.covariate_lookback_days is not none and metric.metric_type != 'ratio' %},
+        cast(coalesce({{ readout.metric_aggregate(metric.numerator_aggregation, is_numerator ~ " and " ~ in_covariate_window) }}, 0) as {{ readout.type_double() }}) as covariate_value__{{ m }}
+        {%- endif %}
+{%- endfor %}
+
+    from to_count
+    cross join files_processed_through
+    left join events_matched as events
+        on to_count.unit_id = events.unit_id
+        and events.event_at >= to_count.span_start_at
+        and events.event_at < to_count.span_end_at
+    group by 1, 2, 3
+
+)
+
+select * from aggregated
