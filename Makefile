@@ -91,7 +91,7 @@ build/lint/lint.duckdb: $(wildcard seeds/*.csv) | $(VENV)/.installed-dev
 	@echo "==> dbt seed into $@ (the models sqlfluff compiles read the seeds)"
 	@mkdir -p build/lint && rm -f $@ && $(LINT_ENV) dbt seed --quiet
 lint: install-dev build/lint/lint.duckdb
-	@echo "==> sqlfluff lint $(LINT_SQL) (dbt templater; about a minute; dbt macros are skipped: they are not models)"
+	@echo "==> sqlfluff lint $(LINT_SQL) (the dbt templater compiles the project first: 1-4 minutes; macros are skipped, dbt compiles none alone)"
 	@status=0; start=$$SECONDS; \
 	$(LINT_ENV) sqlfluff lint --processes 2 $(LINT_SQL) || status=1; \
 	echo "==> ruff check $(LINT_PY)"; ruff check $(LINT_PY) || status=1; \
