@@ -534,6 +534,11 @@ def _decide(results: pd.DataFrame, metrics: pd.DataFrame, settings: pd.DataFrame
                              ).reset_index(drop=True)
 
 
+def _flag(value) -> bool:
+    """A nullable boolean of a mart: True, False, or null (pandas' NA, which has no truth value) as False."""
+    return False if value is None or pd.isna(value) else bool(value)
+
+
 def _float(value) -> float:
     return float("nan") if value is None or pd.isna(value) else float(value)
 
@@ -562,8 +567,7 @@ def _version_status(rows: pd.DataFrame) -> tuple[str, list[str]]:
 def _verdict_input(row) -> dict:
     entry = {"metric_id": row.metric_id, "variant_id": row.variant_id, "lift": _float(row.relative_lift),
              "lower": _float(row.relative_lift_ci_lower), "upper": _float(row.relative_lift_ci_upper),
-             "p_value_adjusted": _float(row.adjusted_p_value), "is_significant": row.is_significant is True
-             or row.is_significant == True,  # noqa: E712 (numpy booleans)
+             "p_value_adjusted": _float(row.adjusted_p_value), "is_significant": _flag(row.is_significant),
              "direction": row.direction if isinstance(row.direction, str) else "increase"}
     if row.metric_role == "guardrail":
         entry["guardrail_verdict"] = row.verdict
@@ -621,7 +625,7 @@ def _metric_line(row, mismatch: bool, alarmed: bool, build_flag: str) -> str:
     p_values = (f"p = {p_adjusted}" if correction == "none" else f"p raw {p_raw}, p {correction} {p_adjusted}"
                 ) if not pd.isna(row.p_value) or correction != "adjusted" else f"p {correction} {p_adjusted}"
     flags = []
-    if row.is_significant is True or row.is_significant == True:  # noqa: E712 (numpy booleans)
+    if _flag(row.is_significant):
         flags.append("significant")
     if isinstance(row.verdict, str):
         margin = "" if pd.isna(row.margin) else (

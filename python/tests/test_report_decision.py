@@ -25,7 +25,8 @@ def _result(experiment_version, metric_id, role, estimator, lift, lower, upper, 
     return {**RESULT, "experiment_id": "ab", "experiment_version": experiment_version, "metric_id": metric_id,
             "metric_role": role, "estimator": estimator, "relative_lift": lift, "relative_lift_ci_lower": lower,
             "relative_lift_ci_upper": upper, "p_value": p_value, "adjusted_p_value": adjusted,
-            "is_significant": significant, "mean_control": mean_control, "mean_variant": mean_control * (1 + lift),
+            "is_significant": significant, "mean_control": mean_control,
+            "mean_variant": None if mean_control is None else mean_control * (1 + lift),
             "correction_family_size": family if estimator == "cuped" else family + 1, **extra}
 
 
@@ -43,7 +44,11 @@ def _results() -> pd.DataFrame:
             _result(version, "conversion", "primary", "cuped", 0.05, 0.02, 0.08, 0.001, 0.003, significant=True),
             _result(version, "conversion", "primary", "unadjusted", 0.04, -0.01, 0.09, 0.03, 0.12),
         ]
-    return pd.DataFrame(rows)
+    # a metric that cannot be estimated: null numbers, a null is_significant (pandas' NA) and the mart's reason
+    rows.append(_result(1, "sessions", "secondary", "unadjusted", None, None, None, None, None, significant=None,
+                        mean_control=None, status_reason="n < 2 in control"))
+    frame = pd.DataFrame(rows)
+    return frame.astype({"is_significant": "boolean"})
 
 
 @pytest.fixture()
@@ -129,6 +134,8 @@ def test_roles_in_order_and_a_harmed_guardrail_with_its_margin_blocks_shipping(w
             f"{_bonferroni(-0.025, -0.04, -0.01, 3)}), p raw 0.002, p holm 0.004; control 70.00% vs 68.25%, "
             "n 5,000 vs 5,010  significant; guardrail HARMED (margin -2.0%)  [confirmed]") in version
     assert "    treatment revenue [cuped, decide]: +2.0% " in version and "control 20.5 vs 20.91" in version
+    assert ("    treatment sessions [unadjusted, decide]: n/a (95% n/a, n/a), p raw n/a, p holm n/a, n 5,000 vs 5,010  "
+            "n < 2 in control  [confirmed]") in version
 
 
 def test_a_passing_guardrail_and_a_significant_primary_ship_unless_the_settings_decide_on_unadjusted(warehouse):
