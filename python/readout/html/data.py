@@ -12,16 +12,25 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import yaml
 
-from readout.decision import decision_estimator, guardrail_verdict, srm_level, version_verdict
-from readout.report import _build_log, _columns_of, _lock_error, build_state, readout_schema
+from readout.decision import srm_level, version_verdict
+from readout.report import (
+    SRM_WARNING_THRESHOLD,
+    _build_log,
+    _columns_of,
+    _decide,
+    _lock_error,
+    _verdict_input,
+    _version_status,
+    build_state,
+    project_vars,
+    readout_schema,
+)
+from readout.report import (
+    _load as report_data,
+)
 from readout.warehouse import has_table, quoted, schema_of
 
-#: dbt_project.yml of the project this package belongs to (for the sample-ratio thresholds the marts used)
-PROJECT_FILE = Path(__file__).resolve().parents[3] / "dbt_project.yml"
-#: the order roles are shown in (issue 13: primary, guardrail, secondary)
-ROLE_ORDER = ("primary", "guardrail", "secondary")
 #: the readout status reason codes, in the order fct_metric_results lists them
 REASON_ORDER = ("experiment_running", "windows_in_progress", "lookback_open", "sample_ratio_mismatch",
                 "segment_sample_ratio_mismatch", "volume_shortfall", "contract_error", "frozen")
@@ -38,7 +47,9 @@ class Version:
     started_at: object
     ended_at: object
     is_imported: bool
-    results: pd.DataFrame  #: fct_metric_results of the population, with decision_estimator and verdict columns
+    #: fct_metric_results of the population, with report._decide's columns (decision_estimator, is_decision, margin,
+    #: verdict: the guardrail verdict, adjusted_lower/upper: the Bonferroni interval of the row's family, role_order)
+    results: pd.DataFrame
     srm: pd.DataFrame  #: fct_sample_ratio_checks, both populations, with srm_level
     segments: pd.DataFrame  #: segment checks at warning or mismatch
     volume: pd.DataFrame  #: volume shortfalls
@@ -71,7 +82,7 @@ class Version:
     def primary(self) -> pd.DataFrame:
         """The decision rows of the primary metrics (the estimator decided on)."""
         rows = self.results
-        return rows[(rows.metric_role == "primary") & rows.is_decision_row] if len(rows) else rows
+        return rows[(rows.metric_role == "primary") & rows.is_decision] if len(rows) else rows
 
 
 @dataclass
@@ -84,14 +95,6 @@ class Site:
     build_warning: str | None
     srm_threshold: float
     srm_warning_threshold: float
-
-
-def project_vars(path: Path = PROJECT_FILE) -> dict:
-    """The dbt project's vars (the sample-ratio thresholds the marts were built with); empty when not found."""
-    try:
-        return (yaml.safe_load(path.read_text()) or {}).get("vars", {}) or {}
-    except (OSError, yaml.YAMLError):
-        return {}
 
 
 def _table(con: duckdb.DuckDBPyConnection, schema: str | None, table: str, where: str = "true",
@@ -155,8 +158,10 @@ def _load(con: duckdb.DuckDBPyConnection, warehouse: Path, population: str, expe
     state = build_state(_build_log(con), published=schema == "published")
     variables = project_vars()
     threshold = float(variables.get("srm_threshold", 0.001))
-    warning = float(variables.get("srm_warning_threshold", 0.01))
+    warning = float(variables.get("srm_warning_threshold", SRM_WARNING_THRESHOLD))
+    shared = report_data(con, population)  # what the terminal report reads: metric types, margins, settings
     results = _table(con, schema, "fct_metric_results", "population = ?", [population])
+    results = _decide(results, shared["metrics"], shared["settings"]) if len(results) else results
     srm = _table(con, schema, "fct_sample_ratio_checks")
     segments = _table(con, schema, "fct_sample_ratio_checks_by_segment", "srm_status in ('warning', 'mismatch')")
     volume = _table(con, schema, "fct_volume_checks", "is_volume_shortfall")
@@ -170,7 +175,6 @@ def _load(con: duckdb.DuckDBPyConnection, warehouse: Path, population: str, expe
     changes = _table(con, "history", "fct_readout_changes", "population = ? or population is null", [population])
     definitions = _table(con, "intermediate", "int_metric_definitions")
     catalog = _table(con, schema_of(con, "metric_catalog"), "metric_catalog")
-    settings = _table(con, schema_of(con, "int_experiment_settings"), "int_experiment_settings")
     metadata = _table(con, "intermediate", "int_experiment_versions")
 
     if not definitions.empty and not catalog.empty:
@@ -201,11 +205,7 @@ def _load(con: duckdb.DuckDBPyConnection, warehouse: Path, population: str, expe
             history=_of(history, experiment_id, version), changes=_of(changes, experiment_id, version),
             definitions=_of(definitions, experiment_id, version))
         item.funnel = _funnel(_of(units, experiment_id, version), _of(stats, experiment_id, version), item.srm)
-        setting = _of(settings, experiment_id, version)
-        chosen = (setting.decision_estimator.iloc[0]
-                  if len(setting) and "decision_estimator" in setting and isinstance(
-                      setting.decision_estimator.iloc[0], str) else None)
-        _decide(item, chosen, population, threshold, warning)
+        _settle(item, population, threshold, warning)
         versions.append(item)
     return Site(warehouse=warehouse, schema=schema, population=population, versions=versions,
                 last_build=state.last_good.finished_at if state is not None and state.last_good else None,
@@ -233,23 +233,20 @@ def _funnel(units: pd.DataFrame, stats: pd.DataFrame, srm: pd.DataFrame) -> pd.D
     return frame
 
 
-def _status(rows: pd.DataFrame) -> tuple[str, list[str], str]:
-    """A version's status (frozen, else provisional if any row is, else confirmed), its reason codes and the
-    sentence of the row held back by the most reasons."""
-    if rows.empty or "readout_status" not in rows or rows.readout_status.isna().all():
-        return "", [], ""
-    statuses = set(rows.readout_status.dropna())
-    status = next(name for name in ("frozen", "provisional", "confirmed") if name in statuses or name == "confirmed")
-    codes = {code for text in rows.status_reasons.dropna() for code in str(text).split(",") if code}
-    ordered = [code for code in REASON_ORDER if code in codes] + sorted(codes - set(REASON_ORDER))
+def _status_text(rows: pd.DataFrame) -> str:
+    """The status sentence of the row held back by the most reasons (the window counts differ per metric)."""
+    if rows.empty or rows.status_reason_text.isna().all():
+        return ""
     counts = rows.status_reasons.fillna("").str.count(",") + (rows.status_reasons.fillna("") != "")
     text = rows.loc[counts.idxmax(), "status_reason_text"]
-    return status, [code for code in ordered if code != status], text if isinstance(text, str) else ""
+    return text if isinstance(text, str) else ""
 
 
-def _decide(item: Version, chosen: str | None, population: str, threshold: float, warning: float) -> None:
-    """The version's status, sample-ratio verdict, decision estimator per metric, guardrail verdicts and verdict."""
-    item.status, item.status_reasons, item.status_text = _status(item.results)
+def _settle(item: Version, population: str, threshold: float, warning: float) -> None:
+    """The version's status, sample-ratio verdict and verdict (readout.decision, as the terminal report)."""
+    status, codes = _version_status(item.results)
+    item.status, item.status_reasons = status, [code for code in codes if code != status]
+    item.status_text = _status_text(item.results)
     checks = item.srm[item.srm.population == population] if len(item.srm) else item.srm
     if len(item.srm):
         item.srm = item.srm.assign(srm_level=[
@@ -261,22 +258,9 @@ def _decide(item: Version, chosen: str | None, population: str, threshold: float
                             else _srm(checks.p_value.iloc[0], threshold, warning))
     rows = item.results
     if len(rows):
-        cuped = set(rows.loc[rows.estimator == "cuped", "metric_id"])
-        rows = rows.assign(decision_estimator=[decision_estimator(metric in cuped, chosen)
-                                               for metric in rows.metric_id])
-        rows = rows.assign(is_decision_row=rows.estimator == rows.decision_estimator)
-        margins = (item.definitions.set_index("metric_id").non_inferiority_margin.to_dict()
-                   if len(item.definitions) else {})
-        rows = rows.assign(margin=[_number(margins.get(metric)) for metric in rows.metric_id])
-        rows = rows.assign(guardrail_verdict=[
-            guardrail_verdict(row.relative_lift_ci_lower, row.relative_lift_ci_upper, row.margin, row.direction)
-            if row.metric_role == "guardrail" and not pd.isna(row.relative_lift_ci_lower) else None
-            for row in rows.itertuples()])
-        rows = rows.assign(role_order=rows.metric_role.map({role: n for n, role in enumerate(ROLE_ORDER)}).fillna(9))
-        item.results = rows.sort_values(["role_order", "metric_id", "variant_id", "estimator"]).reset_index(drop=True)
         watermarks = rows.watermark_at.dropna() if "watermark_at" in rows else []
         item.watermark_at = watermarks.max() if len(watermarks) else None
-    decision_rows = item.results[item.results.is_decision_row] if len(item.results) else item.results
+    decision_rows = rows[rows.is_decision] if len(rows) else rows
     verdict = version_verdict(
         item.status, item.status_reasons, item.srm_verdict,
         [_verdict_input(row) for row in decision_rows.itertuples() if row.metric_role == "primary"],
@@ -291,13 +275,3 @@ def _decide(item: Version, chosen: str | None, population: str, threshold: float
 
 def _srm(p_value, threshold: float, warning: float) -> str:
     return srm_level(_number(p_value), threshold, warning)
-
-
-def _verdict_input(row) -> dict:
-    entry = {"metric_id": row.metric_id, "variant_id": row.variant_id, "lift": _number(row.relative_lift),
-             "lower": _number(row.relative_lift_ci_lower), "upper": _number(row.relative_lift_ci_upper),
-             "p_value_adjusted": _number(row.adjusted_p_value), "is_significant": row.is_significant is True,
-             "direction": row.direction}
-    if row.metric_role == "guardrail":
-        entry["guardrail_verdict"] = row.guardrail_verdict
-    return entry
