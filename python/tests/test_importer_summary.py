@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from readout.cli import UsageError
-from readout.importer.summary import (
+from readout.importer.aggregates import (
     REASON_MISSING_VARIANCE,
     REASON_ZERO_COUNT,
     REASON_ZERO_VARIANCE,
@@ -106,3 +106,12 @@ def test_sequence_over_checkpoints_controls_false_positives_under_repeated_looks
 def test_summary_mapping_errors(change, message):
     with pytest.raises(UsageError, match=message):
         parse_summary_mapping({**MAPPING, **change})
+
+
+def test_readout_import_says_summary_mappings_are_not_landed_yet(tmp_path):
+    import yaml
+    from readout.importer.mapping import load_mapping
+
+    (tmp_path / "m.yml").write_text(yaml.safe_dump(MAPPING))
+    with pytest.raises(UsageError, match="kind: summary .* is not imported into the landing zone yet"):
+        load_mapping(tmp_path / "m.yml")

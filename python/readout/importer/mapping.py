@@ -49,6 +49,7 @@ TOP_KEYS = {
     "where": False,
     "several_variants": False,
     "analysis": False,
+    "kind": False,  # units (default) | summary (see readout.importer.aggregates)
 }
 ANALYSIS_KEYS = {"alpha": False, "planned_sample_size": False, "decision_estimator": False}
 VARIANT_KEYS = {"column": True, "values": False}
@@ -590,4 +591,14 @@ def parse_mapping(data: Any, source: str = "<mapping>") -> Mapping:
 def load_mapping(path: str | Path) -> Mapping:
     """Read and validate a mapping YAML file."""
     path = Path(path)
-    return parse_mapping(_read_yaml(path), source=str(path))
+    data = _read_yaml(path)
+    if isinstance(data, dict) and data.get("kind", "units") != "units":
+        if data["kind"] == "summary":
+            raise UsageError(
+                f"mapping {path}: kind: summary (per-arm aggregates) is not imported into the landing zone yet; "
+                "readout.importer.aggregates reads such a file in Python (summary_statistics, summary_results)"
+            )
+        raise UsageError(f"mapping {path}: kind is {data['kind']!r}; expected units (the default) or summary")
+    if isinstance(data, dict):
+        data = {k: v for k, v in data.items() if k != "kind"}
+    return parse_mapping(data, source=str(path))
