@@ -467,6 +467,8 @@ def _only(data: dict, experiment: str | None, version: int | None, warehouse: Pa
     if experiment is not None and experiment not in known:
         raise ValueError(f"no experiment {experiment!r} in the readout of {warehouse}; known: "
                          f"{', '.join(known) or 'none'}")
+    versions = sorted({int(v) for frame in (data["results"], data["srm"]) for e, v in
+                       zip(frame.experiment_id, frame.experiment_version) if experiment is None or e == experiment})
     for name, frame in data.items():
         if isinstance(frame, pd.DataFrame) and "experiment_id" in frame:
             keep = frame.experiment_id == experiment if experiment is not None else pd.Series(True, frame.index)
@@ -474,7 +476,8 @@ def _only(data: dict, experiment: str | None, version: int | None, warehouse: Pa
                 keep &= frame.experiment_version == version
             data[name] = frame[keep].reset_index(drop=True)
     if version is not None and data["results"].empty and data["srm"].empty:
-        raise ValueError(f"no version {version} of {experiment or 'any experiment'} in the readout of {warehouse}")
+        raise ValueError(f"no version {version} of {experiment or 'any experiment'} in the readout of {warehouse}; "
+                         f"known: {', '.join(f'v{known}' for known in versions) or 'none'}")
 
 
 def _legend(results: pd.DataFrame, threshold: float, warning_threshold: float) -> list[str]:

@@ -164,3 +164,6 @@ def test_one_experiment_and_an_unknown_one(warehouse, capsys):
     assert cli.main(["report", "--warehouse", str(warehouse), "--experiment", "nope"]) == 2
     err = capsys.readouterr().err
     assert err == (f"readout report: error: no experiment 'nope' in the readout of {warehouse}; known: ab, dr\n")
+    assert cli.main(["report", "--warehouse", str(warehouse), "--experiment", "ab", "--version", "3"]) == 2
+    assert capsys.readouterr().err == (f"readout report: error: no version 3 of ab in the readout of {warehouse}; "
+                                       "known: v1, v2\n")
