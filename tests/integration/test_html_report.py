@@ -72,14 +72,14 @@ def mid_timeline(root) -> Path:
 
 @pytest.fixture(scope="module")
 def sites(root, all_faults_simulation, empty_warehouse, imported_simulation, mid_timeline) -> dict:
-    """Each warehouse's site: the all-faults one through the command line, as a user runs it, the others in-process
+    """Each warehouse's site: the empty one through the command line, as a user runs it, the others in-process
     (the same function; a command line costs a Python start and every subcommand's imports)."""
     warehouses = {"all_faults": all_faults_simulation["warehouse"], "empty": empty_warehouse,
                   "imported": imported_simulation, "mid_timeline": mid_timeline}
     rendered = {}
     for name, warehouse in warehouses.items():
         out = root / f"site_{name}"
-        if name == "all_faults":
+        if name == "empty":
             result = render(warehouse, out)
             assert result.returncode == 0, result.stderr
             stdout = result.stdout
@@ -125,7 +125,7 @@ def _close(page_value: str | None, mart_value) -> bool:
 
 
 def test_the_command_line_prints_the_index_path(sites):
-    site = sites["all_faults"]
+    site = sites["empty"]
     assert str((site["out"] / "index.html").resolve()) in site["stdout"], site["stdout"]
 
 
