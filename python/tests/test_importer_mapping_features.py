@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+
 from readout.cli import UsageError
 from readout.importer import import_export, summary
 from readout.importer.mapping import load_mapping, parse_mapping
@@ -51,6 +52,7 @@ def test_where_derive_and_first_row_policy_equal_pandas(survey):
     text = summary(result)
     assert "first_row: keep the unit's first row" in text and "country <> 'test'" in text
     assert "assumed equal 50.00%" in text
+    assert "alpha 0.1; planned sample size 600; decision estimator unadjusted" in text
 
 
 def test_conditional_and_ratio_outcomes_write_numerators_and_denominators(survey):
@@ -74,7 +76,9 @@ def test_settings_and_the_equal_split(survey):
     settings = _read(result.files["settings"])
     experiment = settings[settings.metric_id.isna()].set_index("setting")
     assert experiment.value_text.dropna().to_dict() == {
-        "planned_split": "assumed_equal", "several_variants": "first_row", "decision_estimator": "unadjusted",
+        "planned_split": "assumed_equal",
+        "several_variants": "first_row",
+        "decision_estimator": "unadjusted",
     }
     assert experiment.value_double["alpha"] == 0.10 and experiment.value_double["planned_sample_size"] == 600
     margin = settings[settings.setting == "non_inferiority_margin"]
@@ -117,16 +121,22 @@ def test_remove_takes_an_import_back_out(survey, tmp_path):
     assert (landing / "imports" / "denominators" / "_empty.parquet").exists()  # sources still resolve
     with pytest.raises(UsageError, match="no import of experiment_id 'survey_example'"):
         remove_import(landing, "survey_example")
-    cli = subprocess.run([str(Path(sys.executable).parent / "readout"), "import", "--remove", "nope", "--landing", str(landing)],
-                         capture_output=True, text=True)
+    cli = subprocess.run(
+        [str(Path(sys.executable).parent / "readout"), "import", "--remove", "nope", "--landing", str(landing)],
+        capture_output=True,
+        text=True,
+    )
     assert cli.returncode == 2 and len(cli.stderr.strip().splitlines()) == 1, cli.stderr
 
 
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ("where: \"no_such_column > 1\"", r"where 'no_such_column > 1' fails on .*no_such_column.*the export's columns: visitor"),
-        ("derive: {orders: \"1\"}", r"derive.orders: the export already has a column 'orders'"),
+        (
+            'where: "no_such_column > 1"',
+            r"where 'no_such_column > 1' fails on .*no_such_column.*the export's columns: visitor",
+        ),
+        ('derive: {orders: "1"}', r"derive.orders: the export already has a column 'orders'"),
     ],
 )
 def test_bad_expressions_are_one_line_errors(tmp_path, extra, message):
@@ -142,19 +152,32 @@ def test_bad_expressions_are_one_line_errors(tmp_path, extra, message):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"unit_id": True}, r"unit_id must be text, got True: YAML reads unquoted yes/no/on/off/true/false as a boolean; quote it"),
+        (
+            {"unit_id": True},
+            r"unit_id must be text, got True: YAML reads unquoted yes/no/on/off/true/false as a boolean; quote it",
+        ),
         ({"split": "half"}, r"split must be a mapping variant_id -> weight or the word equal"),
         ({"several_variants": "drop_mismatched_rows"}, r"drop_mismatched_rows needs an exposed_variant column"),
         ({"analysis": {"alpha": 5}}, r"analysis.alpha must be a number between 0 and 0.5"),
-        ({"outcomes": [{"metric_id": "m", "column": "c", "type": "numeric", "margin": 0.1}]},
-         r"margin is a non-inferiority margin: set role: guardrail"),
-        ({"outcomes": [{"metric_id": "m", "column": "c", "type": "numeric", "denominator": "d", "among": "a"}]},
-         r"give denominator \(a ratio metric\) or among \(a conditional metric\), not both"),
+        (
+            {"outcomes": [{"metric_id": "m", "column": "c", "type": "numeric", "margin": 0.1}]},
+            r"margin is a non-inferiority margin: set role: guardrail",
+        ),
+        (
+            {"outcomes": [{"metric_id": "m", "column": "c", "type": "numeric", "denominator": "d", "among": "a"}]},
+            r"give denominator \(a ratio metric\) or among \(a conditional metric\), not both",
+        ),
     ],
 )
 def test_new_keys_are_validated(change, message):
-    data = {"experiment_id": "x", "unit_id": "u", "assigned_variant": "g", "control": "control",
-            "variants": ["control", "treatment"], "outcomes": [{"metric_id": "m", "column": "c", "type": "binary"}]}
+    data = {
+        "experiment_id": "x",
+        "unit_id": "u",
+        "assigned_variant": "g",
+        "control": "control",
+        "variants": ["control", "treatment"],
+        "outcomes": [{"metric_id": "m", "column": "c", "type": "binary"}],
+    }
     data.update(change)
     if "split" in change:
         data.pop("variants")

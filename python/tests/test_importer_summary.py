@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as scipy_stats
+
 from readout.cli import UsageError
 from readout.importer.aggregates import (
     REASON_MISSING_VARIANCE,
@@ -14,16 +16,25 @@ from readout.importer.aggregates import (
     summary_results,
     summary_statistics,
 )
-from scipy import stats as scipy_stats
 
 MAPPING = {
     "kind": "summary",
     "experiment_id": "paper",
     "control": "control",
-    "columns": {"variant": "arm", "metric": "metric", "checkpoint": "day", "n": "users", "mean": "mean",
-                "variance": "var"},
-    "metrics": [{"metric_id": "revenue", "type": "mean"}, {"metric_id": "conversion", "type": "proportion"},
-                {"metric_id": "broken", "type": "mean"}, {"metric_id": "flat", "type": "mean"}],
+    "columns": {
+        "variant": "arm",
+        "metric": "metric",
+        "checkpoint": "day",
+        "n": "users",
+        "mean": "mean",
+        "variance": "var",
+    },
+    "metrics": [
+        {"metric_id": "revenue", "type": "mean"},
+        {"metric_id": "conversion", "type": "proportion"},
+        {"metric_id": "broken", "type": "mean"},
+        {"metric_id": "flat", "type": "mean"},
+    ],
 }
 
 
@@ -76,14 +87,36 @@ def test_sequence_over_checkpoints_controls_false_positives_under_repeated_looks
         s = np.cumsum(x, axis=1)[:, looks - 1]
         ss = np.cumsum(x * x, axis=1)[:, looks - 1]
         for j, look in enumerate(looks):
-            rows.append(pd.DataFrame({"exp": [f"e{i}" for i in range(sims)], "arm": arm, "metric": "m", "look": j,
-                                      "n": look, "sum": s[:, j], "ss": ss[:, j]}))
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "exp": [f"e{i}" for i in range(sims)],
+                        "arm": arm,
+                        "metric": "m",
+                        "look": j,
+                        "n": look,
+                        "sum": s[:, j],
+                        "ss": ss[:, j],
+                    }
+                )
+            )
     export = pd.concat(rows, ignore_index=True)
-    mapping = parse_summary_mapping({
-        "kind": "summary", "control": "control", "metrics": [{"metric_id": "m", "type": "mean"}],
-        "columns": {"experiment": "exp", "variant": "arm", "metric": "metric", "checkpoint": "look", "n": "n",
-                    "sum": "sum", "sum_of_squares": "ss"},
-    })
+    mapping = parse_summary_mapping(
+        {
+            "kind": "summary",
+            "control": "control",
+            "metrics": [{"metric_id": "m", "type": "mean"}],
+            "columns": {
+                "experiment": "exp",
+                "variant": "arm",
+                "metric": "metric",
+                "checkpoint": "look",
+                "n": "n",
+                "sum": "sum",
+                "sum_of_squares": "ss",
+            },
+        }
+    )
     stats, _ = summary_statistics(mapping, export)
     results = summary_results(stats, alpha=0.05, planned_sample_size=2 * n)
     per_experiment = results.groupby("experiment_id")
@@ -110,6 +143,7 @@ def test_summary_mapping_errors(change, message):
 
 def test_readout_import_says_summary_mappings_are_not_landed_yet(tmp_path):
     import yaml
+
     from readout.importer.mapping import load_mapping
 
     (tmp_path / "m.yml").write_text(yaml.safe_dump(MAPPING))

@@ -44,7 +44,9 @@ def survey_rows(frame: pd.DataFrame) -> pd.DataFrame:
     df = df[df.country != "test"]
     df["variant"] = df.arm.map({"A": "control", "B": "treatment"})
     df["shown_variant"] = df.shown.map({"A": "control", "B": "treatment"})
-    seen = pd.concat([df[["visitor", "variant"]], df[["visitor", "shown_variant"]].set_axis(["visitor", "variant"], axis=1)])
+    seen = pd.concat(
+        [df[["visitor", "variant"]], df[["visitor", "shown_variant"]].set_axis(["visitor", "variant"], axis=1)]
+    )
     several = seen.groupby("visitor").variant.nunique()
     several = set(several[several > 1].index)
     first = df[df.visitor.isin(several)].sort_values(["seen_at", "row"]).drop_duplicates("visitor")

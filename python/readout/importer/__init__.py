@@ -14,11 +14,11 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+from readout.cli import UsageError
 from readout.importer.expressions import apply_expressions
 from readout.importer.mapping import Mapping, load_mapping
 from readout.importer.read import open_export
 from readout.importer.transform import ImportData, build_import
-from readout.cli import UsageError
 from readout.importer.write import check_experiment_id_free, remove_import, write_import
 from readout.paths import landing_path
 
@@ -86,6 +86,17 @@ def summary(result: ImportResult) -> str:
             f"  dropped by the policy  {_rows(c['rows_dropped_by_policy'])}"
             f" ({c['units_dropped_rows_by_policy']:,} unit{'' if c['units_dropped_rows_by_policy'] == 1 else 's'})"
         )
+    analysis = [
+        f"{label} {value}"
+        for label, value in (
+            ("alpha", m.alpha),
+            ("planned sample size", None if m.planned_sample_size is None else f"{m.planned_sample_size:,}"),
+            ("decision estimator", m.decision_estimator),
+        )
+        if value is not None
+    ]
+    if analysis:
+        lines.append(f"  analysis               {'; '.join(analysis)} (int_experiment_settings)")
     lines += [
         f"  rows imported          {rows:,}",
         f"  units                  {c['units']:,}",

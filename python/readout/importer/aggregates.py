@@ -62,8 +62,14 @@ SUMMARY_KEYS = {
 }
 COLUMN_KEYS = ("experiment", "variant", "metric", "checkpoint", "n", "mean", "variance", "sd", "sum", "sum_of_squares")
 SUMMARY_METRIC_TYPES = ("mean", "proportion")
-SUMMARY_METRIC_KEYS = {"metric_id": True, "type": True, "direction": False, "role": False, "margin": False,
-                       "description": False}
+SUMMARY_METRIC_KEYS = {
+    "metric_id": True,
+    "type": True,
+    "direction": False,
+    "role": False,
+    "margin": False,
+    "description": False,
+}
 
 #: Status reasons of rows that cannot be analysed (the pair's result row carries them).
 REASON_MISSING_VARIANCE = "summary row without a variance"
@@ -143,19 +149,31 @@ def parse_summary_mapping(data: Any, source: str = "<mapping>") -> SummaryMappin
             direction = _choice(item.get("direction"), f"{where}.direction", DIRECTIONS, "increase", problems)
             role = _choice(item.get("role"), f"{where}.role", ROLES, "secondary", problems)
             margin = item.get("margin")
-            if margin is not None and (isinstance(margin, bool) or not isinstance(margin, (int, float))
-                                       or not 0 < margin < 1 or role != "guardrail"):
+            if margin is not None and (
+                isinstance(margin, bool)
+                or not isinstance(margin, (int, float))
+                or not 0 < margin < 1
+                or role != "guardrail"
+            ):
                 problems.add(f"{where}.margin must be a fraction between 0 and 1 on a guardrail, got {margin!r}")
                 margin = None
             if metric_id is not None:
-                metrics.append(SummaryMetric(metric_id, type_, direction, role,
-                                             float(margin) if margin is not None else None))
+                metrics.append(
+                    SummaryMetric(metric_id, type_, direction, role, float(margin) if margin is not None else None)
+                )
     alpha, planned_sample_size, _ = _analysis(data.get("analysis"), problems)
     problems.raise_if_any()
     assert control is not None
-    return SummaryMapping(control=control, columns=columns, metrics=tuple(metrics), experiment_id=experiment_id,
-                          experiment_version=int(data.get("experiment_version", 1)), alpha=alpha,
-                          planned_sample_size=planned_sample_size, source=source)
+    return SummaryMapping(
+        control=control,
+        columns=columns,
+        metrics=tuple(metrics),
+        experiment_id=experiment_id,
+        experiment_version=int(data.get("experiment_version", 1)),
+        alpha=alpha,
+        planned_sample_size=planned_sample_size,
+        source=source,
+    )
 
 
 def summary_statistics(mapping: SummaryMapping, frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
@@ -164,24 +182,31 @@ def summary_statistics(mapping: SummaryMapping, frame: pd.DataFrame) -> tuple[pd
     cols = mapping.columns
     missing = [c for c in cols.values() if c not in frame.columns]
     if missing:
-        raise UsageError(f"summary export: columns not in the file: {', '.join(missing)}; "
-                         f"the file's columns are: {', '.join(map(str, frame.columns))}")
+        raise UsageError(
+            f"summary export: columns not in the file: {', '.join(missing)}; "
+            f"the file's columns are: {', '.join(map(str, frame.columns))}"
+        )
     metric_by_id = {m.metric_id: m for m in mapping.metrics}
     unknown = sorted(set(frame[cols["metric"]].astype(str)) - set(metric_by_id))
     if unknown:
-        raise UsageError(f"summary export: column {cols['metric']!r} names metrics the mapping does not declare: "
-                         f"{', '.join(map(repr, unknown[:5]))}")
-    out = pd.DataFrame({
-        "experiment_id": frame[cols["experiment"]].astype(str) if "experiment" in cols else mapping.experiment_id,
-        "experiment_version": mapping.experiment_version,
-        "population": "assigned",
-        "checkpoint": frame[cols["checkpoint"]] if "checkpoint" in cols else 0,
-        "variant_id": frame[cols["variant"]].astype(str),
-        "metric_id": frame[cols["metric"]].astype(str),
-    })
+        raise UsageError(
+            f"summary export: column {cols['metric']!r} names metrics the mapping does not declare: "
+            f"{', '.join(map(repr, unknown[:5]))}"
+        )
+    out = pd.DataFrame(
+        {
+            "experiment_id": frame[cols["experiment"]].astype(str) if "experiment" in cols else mapping.experiment_id,
+            "experiment_version": mapping.experiment_version,
+            "population": "assigned",
+            "checkpoint": frame[cols["checkpoint"]] if "checkpoint" in cols else 0,
+            "variant_id": frame[cols["variant"]].astype(str),
+            "metric_id": frame[cols["metric"]].astype(str),
+        }
+    )
     if not (out.variant_id == mapping.control).groupby([out.experiment_id, out.checkpoint, out.metric_id]).any().all():
-        raise UsageError(f"summary export: some experiment x checkpoint x metric has no {mapping.control!r} "
-                         "(control) row")
+        raise UsageError(
+            f"summary export: some experiment x checkpoint x metric has no {mapping.control!r} (control) row"
+        )
     n = pd.to_numeric(frame[cols["n"]], errors="coerce").to_numpy(float)
     kinds = out.metric_id.map(lambda m: metric_by_id[m].type).to_numpy()
     if "sum" in cols:
@@ -220,8 +245,9 @@ def summary_statistics(mapping: SummaryMapping, frame: pd.DataFrame) -> tuple[pd
     return out, counts
 
 
-def summary_results(stats: pd.DataFrame, alpha: float = 0.05, correction: str = "holm",
-                    planned_sample_size: float | None = None) -> pd.DataFrame:
+def summary_results(
+    stats: pd.DataFrame, alpha: float = 0.05, correction: str = "holm", planned_sample_size: float | None = None
+) -> pd.DataFrame:
     """The unadjusted readout of every checkpoint (the last is the fixed-horizon one) with each pair's
     ``status_reason`` naming a row that could not be analysed, and ``first_stop_checkpoint``: the first
     checkpoint at which the confidence sequence excluded zero (null when it never did)."""
@@ -249,13 +275,17 @@ def _with_row_reasons(result: pd.DataFrame, group: pd.DataFrame) -> pd.DataFrame
     keys = ["experiment_id", "experiment_version", "metric_id"]
     arms = group.assign(
         _zero_var=(group.n_units >= 2)
-        & (np.abs(group.metric_sum_of_squares - group.metric_sum**2 / group.n_units.where(group.n_units > 0))
-           <= 1e-12 * np.maximum(1.0, group.metric_sum_of_squares.abs()))
+        & (
+            np.abs(group.metric_sum_of_squares - group.metric_sum**2 / group.n_units.where(group.n_units > 0))
+            <= 1e-12 * np.maximum(1.0, group.metric_sum_of_squares.abs())
+        )
     )
     control = arms[arms.is_control][[*keys, "row_reason", "_zero_var"]].rename(
-        columns={"row_reason": "_reason_c", "_zero_var": "_zero_c"})
+        columns={"row_reason": "_reason_c", "_zero_var": "_zero_c"}
+    )
     variant = arms[[*keys, "variant_id", "row_reason", "_zero_var"]].rename(
-        columns={"row_reason": "_reason_t", "_zero_var": "_zero_t"})
+        columns={"row_reason": "_reason_t", "_zero_var": "_zero_t"}
+    )
     merged = result.merge(control, on=keys, how="left").merge(variant, on=[*keys, "variant_id"], how="left")
     reasons = []
     for reason_c, reason_t, zero_c, zero_t, existing in zip(

@@ -37,8 +37,10 @@ def apply_expressions(mapping: Mapping, table: pa.Table, label: str) -> tuple[pa
     n = table.num_rows
     for name, _ in mapping.derive:
         if name in table.column_names:
-            raise UsageError(f"mapping {mapping.source}: derive.{name}: the export already has a column {name!r}; "
-                             "choose another name")
+            raise UsageError(
+                f"mapping {mapping.source}: derive.{name}: the export already has a column {name!r}; "
+                "choose another name"
+            )
     columns = {}
     for name in table.column_names:
         column = table[name]

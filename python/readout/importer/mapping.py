@@ -402,7 +402,9 @@ def _outcomes(data: Any, problems: Problems) -> tuple[Outcome, ...]:
         margin = item.get("margin")
         if margin is not None:
             if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 < margin < 1:
-                problems.add(f"{where}.margin must be a fraction between 0 and 1 (0.02 = 2% of control), got {margin!r}")
+                problems.add(
+                    f"{where}.margin must be a fraction between 0 and 1 (0.02 = 2% of control), got {margin!r}"
+                )
                 margin = None
             elif role != "guardrail":
                 problems.add(f"{where}.margin is a non-inferiority margin: set role: guardrail (role is {role!r})")
@@ -452,7 +454,9 @@ def _planned_split(data: dict, assigned: VariantColumn | None, problems: Problem
     elif assigned is not None and assigned.values:
         variants = list(dict.fromkeys(assigned.values.values()))
     else:
-        problems.add("without a split, name the variants: variants: [control, treatment] (or map assigned_variant.values)")
+        problems.add(
+            "without a split, name the variants: variants: [control, treatment] (or map assigned_variant.values)"
+        )
         return {}, "unknown"
     if len(variants) < 2:
         if "variants" not in data:
@@ -469,12 +473,16 @@ def _derive(data: Any, problems: Problems) -> tuple[tuple[str, str], ...]:
     if data is None:
         return ()
     if not isinstance(data, dict) or not data:
-        problems.add("derive must be a mapping new_column -> SQL expression, e.g. {answered: \"answer in ('yes', 'no')\"}")
+        problems.add(
+            "derive must be a mapping new_column -> SQL expression, e.g. {answered: \"answer in ('yes', 'no')\"}"
+        )
         return ()
     out = []
     for name, expression in data.items():
         if not isinstance(name, str) or not SQL_NAME.match(name):
-            problems.add(f"derive: column name {name!r} must be letters, digits and underscores (not starting with a digit)")
+            problems.add(
+                f"derive: column name {name!r} must be letters, digits and underscores (not starting with a digit)"
+            )
             continue
         text = _text(expression, f"derive.{name}", problems)
         if text is not None:

@@ -233,7 +233,11 @@ def _policy_keep(mapping: Mapping, unit_ids: pa.Array, assigned: pa.Array, expos
 
 
 def build_import(
-    mapping: Mapping, export: Export, table: pa.Table, source_rows: np.ndarray | None = None, rows_read: int | None = None
+    mapping: Mapping,
+    export: Export,
+    table: pa.Table,
+    source_rows: np.ndarray | None = None,
+    rows_read: int | None = None,
 ) -> ImportData:
     """Validate every mapped cell and build the units and outcomes tables (nothing is written).
 
