@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from readout.cli import UsageError
-from readout.importer.mapping import Mapping, Outcome, Problems, VariantColumn
+from readout.importer.mapping import BOOLEAN_HINT, Mapping, Outcome, Problems, VariantColumn
 from readout.importer.read import Export, as_text
 
 MAX_VALUES_LISTED = 5
@@ -107,9 +107,15 @@ def _variants(
         unknown = pc.and_(pc.is_valid(text), pc.is_null(index))
         if _count(unknown):
             found = _describe_bad_values(text, unknown)
+            yaml_booleans = {"yes", "no", "on", "off", "y", "n"}
+            hint = (
+                f" ({BOOLEAN_HINT} in {key}.values)"
+                if any(k in ("true", "false") for k in keys) and any(v.lower() in yaml_booleans for v, _, _ in found)
+                else ""
+            )
             problems.add(
                 f"column {var.column!r} ({key}) has values that {key}.values does not map: {_list_values(found)}; "
-                f"mapped values: {', '.join(map(repr, keys))}"
+                f"mapped values: {', '.join(map(repr, keys))}{hint}"
             )
             return None
         return pc.take(pa.array(targets, pa.string()), index)
