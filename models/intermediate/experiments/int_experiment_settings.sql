@@ -3,7 +3,8 @@
     'unadjusted'; null = the default rule), alpha (null = var alpha), the planned sample size of the
     confidence sequence (null = the documented default, DEFAULT_SEQUENTIAL_TARGET_N = 10,000 units), how the
     planned split is known ('declared' | 'assumed_equal' | 'unknown': no sample-ratio test) and the import's
-    several-variants policy. Imported experiments take them from their mapping (settings_source 'mapping');
+    several-variants policy. Imported experiments take them from their mapping (settings_source 'mapping'), the
+    platform's from seeds/experiment_settings.csv ('seed'; the mapping wins for an import listed there too);
     the others have the defaults ('default').
 -#}
 with
@@ -18,6 +19,12 @@ import_settings as (
 
     select * from {{ ref('stg_landing__import_settings') }}
     where metric_id is null
+
+),
+
+seeded as (
+
+    select * from {{ ref('experiment_settings') }}
 
 ),
 
@@ -46,19 +53,28 @@ final as (
         experiment_versions.experiment_version,
 
         ---------- strings
-        cast(pivoted.decision_estimator as {{ dbt.type_string() }}) as decision_estimator,
+        cast(coalesce(pivoted.decision_estimator, seeded.decision_estimator) as {{ dbt.type_string() }}) as decision_estimator,
         cast(coalesce(pivoted.planned_split, 'declared') as {{ dbt.type_string() }}) as planned_split,
         cast(pivoted.several_variants_policy as {{ dbt.type_string() }}) as several_variants_policy,
-        cast(case when pivoted.setting_count > 0 then 'mapping' else 'default' end as {{ dbt.type_string() }}) as settings_source,
+        cast(
+            case
+                when pivoted.setting_count > 0 then 'mapping'
+                when seeded.experiment_id is not null then 'seed'
+                else 'default'
+            end as {{ dbt.type_string() }}
+        ) as settings_source,
 
         ---------- numerics
-        cast(pivoted.alpha as {{ readout.type_double() }}) as alpha,
-        cast(pivoted.planned_sample_size as {{ dbt.type_bigint() }}) as planned_sample_size
+        cast(coalesce(pivoted.alpha, seeded.alpha) as {{ readout.type_double() }}) as alpha,
+        cast(coalesce(pivoted.planned_sample_size, seeded.planned_sample_size) as {{ dbt.type_bigint() }}) as planned_sample_size
 
     from experiment_versions
     left join pivoted
         on experiment_versions.experiment_id = pivoted.experiment_id
         and experiment_versions.experiment_version = pivoted.experiment_version
+    left join seeded
+        on experiment_versions.experiment_id = seeded.experiment_id
+        and experiment_versions.experiment_version = seeded.experiment_version
 
 )
 
