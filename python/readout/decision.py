@@ -159,11 +159,14 @@ def _lift(entry: dict) -> str:
 
 
 def version_verdict(status: str, status_reasons: list[str], srm: str, primary: list[dict], guardrails: list[dict],
-                    is_draft: bool = False) -> Verdict:
+                    is_draft: bool = False, planning: str = "", detectable: str = "") -> Verdict:
     """One verdict for an experiment version from its readout status and reason codes, its sample-ratio level
     (:func:`srm_level`), its primary metrics and its guardrails (one dict per metric x treatment variant of the
     decision estimator: metric_id, variant_id, lift, lower, upper, p_value_adjusted, is_significant, direction;
-    guardrails also guardrail_verdict). The first rule that applies wins (module docstring)."""
+    guardrails also guardrail_verdict). The first rule that applies wins (module docstring). ``planning``, a
+    sentence on power (how many units and days the planned effect still needs: :func:`planning_note`), is added
+    to every "keep running" reason; ``detectable`` (:func:`detectable_note`) to a final "do not ship" where no
+    primary metric moved."""
     if is_draft:
         return Verdict("draft", "A draft experiment: its numbers are a preview, not a readout to decide on.")
     codes = _codes(status_reasons)
@@ -188,10 +191,10 @@ def version_verdict(status: str, status_reasons: list[str], srm: str, primary: l
     waiting = [_PROVISIONAL_WORDS[code] for code in PROVISIONAL_REASONS if code in codes]
     if status == "provisional" or waiting:
         why = "; ".join(waiting) or "the readout is provisional"
-        return Verdict("keep_running", f"Keep running: {why}.{note}")
+        return Verdict("keep_running", f"Keep running: {why}.{note}{planning}")
     estimable = [p for p in primary if not _missing(p.get("lift"))]
     if not estimable:
-        return Verdict("keep_running", "Keep running: no primary metric could be estimated yet." + note)
+        return Verdict("keep_running", "Keep running: no primary metric could be estimated yet." + note + planning)
     winners = [p for p in primary if _better(p) is True]
     if winners:
         variants = sorted({p.get("variant_id") for p in winners})
@@ -199,9 +202,41 @@ def version_verdict(status: str, status_reasons: list[str], srm: str, primary: l
         if unclear:
             names = ", ".join(_name(g) for g in unclear)
             return Verdict("keep_running", f"Keep running: the primary metric improved, but guardrail {names} cannot "
-                                           f"yet rule out harm beyond its margin.{note}")
+                                           f"yet rule out harm beyond its margin.{note}{planning}")
         names = ", ".join(f"{_name(p)}{_lift(p)}" for p in winners)
         return Verdict("ship", f"Ship: {names} significantly better after the multiple-testing correction, every "
                                f"guardrail non-inferior.{note}")
     return Verdict("do_not_ship", "Do not ship: no primary metric moved significantly, and the readout is final."
-                   + note)
+                   + note + detectable)
+
+
+def detectable_note(power: list[dict]) -> str:
+    """For a final readout where nothing moved: the smallest effect it could detect (the largest of the primary
+    metrics' minimum detectable effects, fct_metric_power). Empty without a figure."""
+    effects = [r["minimum_detectable_effect"] for r in power if not _missing(r.get("minimum_detectable_effect"))]
+    if not effects:
+        return ""
+    power_level = next((r.get("power") for r in power if not _missing(r.get("power"))), 0.8)
+    return f" It could not detect effects smaller than about {max(effects):.1%} ({power_level:.0%} power)."
+
+
+def planning_note(power: list[dict]) -> str:
+    """One sentence on power for a "keep running" verdict, from fct_metric_power rows (primary metrics, decision
+    estimator): the row that needs the most days decides. Empty when no row has a figure."""
+    rows = [r for r in power if not _missing(r.get("n_units_required"))]
+    if not rows:
+        return ""
+    row = max(rows, key=lambda r: -1.0 if _missing(r.get("days_to_required_units")) else r["days_to_required_units"])
+    name = f"{row.get('metric_id')} ({row.get('variant_id')})"
+    effect, mde = row.get("planned_minimum_effect"), row.get("minimum_detectable_effect")
+    now = "" if _missing(mde) else f"; detectable now: {mde:.1%}"
+    days = row.get("days_to_required_units")
+    if _missing(days):
+        pace = "the pace of entry is unknown"
+    elif days <= 0:
+        return (f" Power: enough units have entered to detect the planned {effect:.0%} effect on {name} once their "
+                f"windows complete{now}.")
+    else:
+        pace = f"about {days:.0f} more days at the pace so far"
+    return (f" Power: the planned {effect:.0%} effect on {name} needs {int(row['n_units_required']):,} units "
+            f"({int(row.get('n_units_entered') or 0):,} entered), {pace}{now}.")

@@ -21,6 +21,8 @@ import yaml
 from readout.decision import (
     decision_estimator,
     guardrail_verdict,
+    detectable_note,
+    planning_note,
     simultaneous_interval,
     srm_level,
     version_verdict,
@@ -30,6 +32,9 @@ from readout.warehouse import BUILD_LOG_TABLE, has_table, quoted, schema_of
 
 #: the marts this report reads
 READOUT_MARTS = ("fct_sample_ratio_checks", "fct_metric_results")
+POWER_COLUMNS = ("experiment_id", "experiment_version", "variant_id", "metric_id", "estimator", "power",
+                 "minimum_detectable_effect", "planned_minimum_effect", "n_units_required", "n_units_entered",
+                 "days_to_required_units")
 #: commands whose success means the marts were (re)built (retry: a failed build's failed nodes, re-run)
 BUILD_COMMANDS = ("build", "run", "retry")
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
@@ -358,6 +363,11 @@ def _load(con: duckdb.DuckDBPyConnection, population: str) -> dict[str, pd.DataF
                                 ("experiment_id", "experiment_version", "experiment_name", "experiment_status"))
                         if versions else pd.DataFrame(columns=["experiment_id", "experiment_version",
                                                                "experiment_name", "experiment_status"]))
+    # power (issue 16): the units and days the planned effect needs, for the "keep running" verdict
+    data["power"] = (_select(con, schema, "fct_metric_power", POWER_COLUMNS, "population = ? and metric_role = 'primary'",
+                             [population])
+                     if _columns_of(con, schema, "fct_metric_power")
+                     else pd.DataFrame(columns=list(POWER_COLUMNS)))
     settings = schema_of(con, "int_experiment_settings")
     data["settings"] = (_select(con, settings, "int_experiment_settings",
                                 ("experiment_id", "experiment_version", "decision_estimator"))
@@ -453,7 +463,8 @@ def render(warehouse: Path, population: str = "exposed", all_metrics: bool = Fal
     for key in keys:
         rows = results[(results.experiment_id == key[0]) & (results.experiment_version == key[1])]
         meta = versions[(versions.experiment_id == key[0]) & (versions.experiment_version == key[1])]
-        lines += [""] + _version_block(key, rows, meta, levels.get(key, "not_tested"), key in alarmed, result_flag)
+        lines += [""] + _version_block(key, rows, meta, levels.get(key, "not_tested"), key in alarmed, result_flag,
+                                       data["power"])
     lines += _status_sentences(results)
     return "\n".join(lines)
 
@@ -581,8 +592,22 @@ VERDICT_WORDS = {"ship": "SHIP", "do_not_ship": "DO NOT SHIP", "keep_running": "
                  "do_not_trust_data": "DO NOT TRUST THE DATA", "draft": "DRAFT"}
 
 
+def version_planning(power: pd.DataFrame | None, decision: pd.DataFrame) -> dict[str, str]:
+    """readout.decision's planning and detectable notes for an experiment version (version_verdict's keyword
+    arguments), from its fct_metric_power rows of the primary metrics' decision lines (``decision``: the
+    version's rows with is_decision)."""
+    if power is None or power.empty or decision.empty:
+        return {}
+    keys = {(row.experiment_id, int(row.experiment_version), row.variant_id, row.metric_id, row.estimator)
+            for row in decision.itertuples() if row.metric_role == "primary"}
+    rows = [row for row in power.to_dict("records")
+            if (row["experiment_id"], int(row["experiment_version"]), row["variant_id"], row["metric_id"],
+                row["estimator"]) in keys]
+    return {"planning": planning_note(rows), "detectable": detectable_note(rows)}
+
+
 def _version_block(key: tuple, rows: pd.DataFrame, meta: pd.DataFrame, srm: str, alarmed: bool,
-                   build_flag: str) -> list[str]:
+                   build_flag: str, power: pd.DataFrame | None = None) -> list[str]:
     """One experiment version: its verdict and why, then its metrics by role, each decision line followed by its
     sensitivity check."""
     experiment_id, experiment_version = key
@@ -594,7 +619,7 @@ def _version_block(key: tuple, rows: pd.DataFrame, meta: pd.DataFrame, srm: str,
         status, codes, srm,
         [_verdict_input(row) for row in decision.itertuples() if row.metric_role == "primary"],
         [_verdict_input(row) for row in decision.itertuples() if row.metric_role == "guardrail"],
-        is_draft=lifecycle == "draft")
+        is_draft=lifecycle == "draft", **version_planning(power, decision))
     title = f"{experiment_id} v{experiment_version}" + (f" ({name})" if name and name != experiment_id else "")
     lines = [f"{title}: {VERDICT_WORDS[verdict.code]}", f"  verdict: {verdict.reason}"]
     if lifecycle == "draft":

@@ -150,3 +150,38 @@ def test_status_reasons_may_come_as_the_marts_comma_separated_text():
     verdict = version_verdict("provisional", "experiment_running,lookback_open", "ok", [WIN], [PASS])
     assert verdict == Verdict("keep_running", "Keep running: the experiment is still running; the late-data "
                                               "lookback has not closed.")
+
+
+# --- power in the verdict (issue 16): fct_metric_power rows of the primary decision lines -------------------------
+
+POWER_ROW = dict(metric_id="conversion", variant_id="treatment", minimum_detectable_effect=0.2,
+                 planned_minimum_effect=0.05, n_units_required=12000.0, n_units_entered=800,
+                 days_to_required_units=40.2, power=0.8)
+
+
+def test_keep_running_says_how_many_units_and_days_the_planned_effect_needs():
+    from readout.decision import planning_note
+
+    note = planning_note([POWER_ROW, {**POWER_ROW, "metric_id": "revenue", "days_to_required_units": 3.0}])
+    verdict = version_verdict("provisional", ["windows_in_progress"], "ok", [], [], planning=note)
+    assert verdict.code == "keep_running"
+    # the metric that needs the most days decides
+    assert "planned 5% effect on conversion (treatment) needs 12,000 units (800 entered), about 40 more days" in (
+        verdict.reason)
+    assert "detectable now: 20.0%" in verdict.reason
+    done = planning_note([{**POWER_ROW, "days_to_required_units": 0.0}])
+    assert "enough units have entered" in done
+    assert planning_note([{**POWER_ROW, "n_units_required": float("nan")}]) == ""
+
+
+def test_a_final_readout_where_nothing_moved_says_what_it_could_have_detected():
+    from readout.decision import detectable_note
+
+    note = detectable_note([POWER_ROW, {**POWER_ROW, "minimum_detectable_effect": 0.35}])
+    assert note == " It could not detect effects smaller than about 35.0% (80% power)."
+    flat = [{"metric_id": "conversion", "variant_id": "treatment", "lift": 0.01, "lower": -0.1, "upper": 0.12,
+             "p_value_adjusted": 0.8, "is_significant": False, "direction": "increase"}]
+    verdict = version_verdict("confirmed", [], "ok", flat, [], planning="ignored here", detectable=note)
+    assert verdict.code == "do_not_ship" and verdict.reason.endswith(note.strip())
+    assert "ignored here" not in verdict.reason
+    assert detectable_note([]) == ""

@@ -21,6 +21,7 @@ from readout.report import (
     _decide,
     _lock_error,
     _verdict_input,
+    version_planning,
     _version_status,
     build_state,
     project_vars,
@@ -205,7 +206,7 @@ def _load(con: duckdb.DuckDBPyConnection, warehouse: Path, population: str, expe
             history=_of(history, experiment_id, version), changes=_of(changes, experiment_id, version),
             definitions=_of(definitions, experiment_id, version))
         item.funnel = _funnel(_of(units, experiment_id, version), _of(stats, experiment_id, version), item.srm)
-        _settle(item, population, threshold, warning)
+        _settle(item, population, threshold, warning, _of(shared["power"], experiment_id, version))
         versions.append(item)
     return Site(warehouse=warehouse, schema=schema, population=population, versions=versions,
                 last_build=state.last_good.finished_at if state is not None and state.last_good else None,
@@ -242,7 +243,8 @@ def _status_text(rows: pd.DataFrame) -> str:
     return text if isinstance(text, str) else ""
 
 
-def _settle(item: Version, population: str, threshold: float, warning: float) -> None:
+def _settle(item: Version, population: str, threshold: float, warning: float, power: pd.DataFrame | None = None
+            ) -> None:
     """The version's status, sample-ratio verdict and verdict (readout.decision, as the terminal report)."""
     status, codes = _version_status(item.results)
     item.status, item.status_reasons = status, [code for code in codes if code != status]
@@ -265,7 +267,7 @@ def _settle(item: Version, population: str, threshold: float, warning: float) ->
         item.status, item.status_reasons, item.srm_verdict,
         [_verdict_input(row) for row in decision_rows.itertuples() if row.metric_role == "primary"],
         [_verdict_input(row) for row in decision_rows.itertuples() if row.metric_role == "guardrail"],
-        is_draft=item.lifecycle == "draft")
+        is_draft=item.lifecycle == "draft", **version_planning(power, decision_rows))
     item.verdict_code, item.verdict_reason = verdict.code, verdict.reason
     if len(item.history):
         latest = item.history.sort_values("built_at").iloc[-1]
