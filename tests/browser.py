@@ -73,7 +73,8 @@ class PageResult:
 
     def problems(self) -> list[str]:
         return [f"console error: {text}" for text in self.console_errors] + [
-            f"failed load: {text}" for text in self.failed_requests]
+            f"failed load: {text}" for text in self.failed_requests
+        ]
 
     def attributes(self, selector: str, name: str) -> list[str | None]:
         """``name`` of every element matching ``selector``, in document order."""
@@ -115,8 +116,9 @@ class Browser:
         from playwright.sync_api import sync_playwright
 
         self._playwright = sync_playwright().start()
-        self._browser = self._playwright.chromium.launch(executable_path=self.executable, headless=True,
-                                                         args=["--no-sandbox", "--disable-gpu"])
+        self._browser = self._playwright.chromium.launch(
+            executable_path=self.executable, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
         # offline: any attempt to reach the network fails the page (the site must open from disk alone)
         self._context = self._browser.new_context(viewport=self.viewport, offline=self.offline)
         return self
@@ -136,13 +138,24 @@ class Browser:
         page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.on("requestfailed", lambda request: failed.append(f"{request.url} ({request.failure})"))
-        page.on("response", lambda response: failed.append(f"{response.url} (HTTP {response.status})")
-                if response.status >= 400 else None)
+        page.on(
+            "response",
+            lambda response: (
+                failed.append(f"{response.url} (HTTP {response.status})") if response.status >= 400 else None
+            ),
+        )
         response = page.goto(path.as_uri(), wait_until="load")
         if response is not None and not response.ok:
             failed.append(f"{path.as_uri()} ({response.status})")
-        result = PageResult(path=path, url=page.url, title=page.title(), dom=page.content(), console_errors=errors,
-                            failed_requests=failed, _page=page)
+        result = PageResult(
+            path=path,
+            url=page.url,
+            title=page.title(),
+            dom=page.content(),
+            console_errors=errors,
+            failed_requests=failed,
+            _page=page,
+        )
         if screenshot is not None:
             result.screenshot(screenshot)
         return result

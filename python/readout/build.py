@@ -98,8 +98,13 @@ def inputs_fingerprint(project_dir: Path, landing: Path, profiles_dir: Path | No
         project_files += _files_under(project_dir / folder, PROJECT_SUFFIXES)
     package = Path(__file__).resolve().parent
     for path in project_files:
-        add("project", path.resolve().relative_to(project_dir.resolve()) if path.resolve().is_relative_to(
-            project_dir.resolve()) else path.name, hashlib.sha256(path.read_bytes()).hexdigest())
+        add(
+            "project",
+            path.resolve().relative_to(project_dir.resolve())
+            if path.resolve().is_relative_to(project_dir.resolve())
+            else path.name,
+            hashlib.sha256(path.read_bytes()).hexdigest(),
+        )
     for path in _files_under(package, {".py"}):
         add("package", path.relative_to(package).as_posix(), hashlib.sha256(path.read_bytes()).hexdigest())
     for name in sorted(os.environ):
@@ -171,10 +176,16 @@ def code_version(project_dir: Path) -> str:
     for path in _files_under(Path(__file__).resolve().parent, {".py"}):
         digest.update(path.read_bytes())
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_dir, capture_output=True, text=True,
-                                timeout=10)
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=project_dir,
-                                capture_output=True, text=True, timeout=10)
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=project_dir, capture_output=True, text=True, timeout=10
+        )
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=project_dir,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.TimeoutExpired):
         commit = status = None
     code = f"code {digest.hexdigest()[:12]}"
@@ -214,8 +225,11 @@ def contract_alarms(project_dir: Path, warehouse: Path) -> list[tuple[str, int, 
     from readout.contracts.validate import validate
 
     contracts = load_contracts(project_dir / "contracts")
-    names = [name for name, contract in contracts.items()
-             if not contract.is_landing and contract.relation.split(".")[-1] not in AFTER_STATUS]
+    names = [
+        name
+        for name, contract in contracts.items()
+        if not contract.is_landing and contract.relation.split(".")[-1] not in AFTER_STATUS
+    ]
     report = validate("marts", contracts, names=names, warehouse=warehouse)
     rows = []
     for outcome in report.outcomes:
@@ -224,8 +238,16 @@ def contract_alarms(project_dir: Path, warehouse: Path) -> list[tuple[str, int, 
         for partition in outcome.partitions:
             match = _VERSION_LABEL.match(partition.label)
             if partition.severity == "error" and match:
-                rows.append((match["experiment"], int(match["version"]), "contract",
-                             f"{outcome.table}.{outcome.rule_id}", "error", outcome.sentence))
+                rows.append(
+                    (
+                        match["experiment"],
+                        int(match["version"]),
+                        "contract",
+                        f"{outcome.table}.{outcome.rule_id}",
+                        "error",
+                        outcome.sentence,
+                    )
+                )
     return sorted(set(rows))
 
 
@@ -251,18 +273,36 @@ def _invocation_id(target_path: Path) -> str | None:
 
 # ---------------------------------------------------------------------------------------------- CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--full-refresh", action="store_true",
-                        help="start over from the landing zone as it is (`make rebuild`); never skipped")
-    parser.add_argument("--force", action="store_true",
-                        help="run dbt even when nothing changed since the last successful build (`make build FORCE=1`)")
-    parser.add_argument("--no-contracts", dest="contracts", action="store_false",
-                        help="one dbt build, without feeding the mart contracts' error alarms to the readout status")
+    parser.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="start over from the landing zone as it is (`make rebuild`); never skipped",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="run dbt even when nothing changed since the last successful build (`make build FORCE=1`)",
+    )
+    parser.add_argument(
+        "--no-contracts",
+        dest="contracts",
+        action="store_false",
+        help="one dbt build, without feeding the mart contracts' error alarms to the readout status",
+    )
     parser.add_argument("--landing", help="landing zone (default: $READOUT_LANDING_PATH or data/landing)")
-    parser.add_argument("--project-dir", default=None, metavar="PATH",
-                        help="the dbt project (default: $DBT_PROJECT_DIR or the working directory)")
-    parser.add_argument("dbt_args", nargs=argparse.REMAINDER, metavar="-- DBT_ARG",
-                        help="more arguments for dbt build, after `--` (e.g. -- --select fct_metric_results+); "
-                             "a build with any is never skipped")
+    parser.add_argument(
+        "--project-dir",
+        default=None,
+        metavar="PATH",
+        help="the dbt project (default: $DBT_PROJECT_DIR or the working directory)",
+    )
+    parser.add_argument(
+        "dbt_args",
+        nargs=argparse.REMAINDER,
+        metavar="-- DBT_ARG",
+        help="more arguments for dbt build, after `--` (e.g. -- --select fct_metric_results+); "
+        "a build with any is never skipped",
+    )
 
 
 def _target_path(project_dir: Path) -> Path:
@@ -287,8 +327,9 @@ def _dbt_program() -> str:
 def _dbt(arguments: list[str], project_dir: Path, environment: dict[str, str], note: str) -> int:
     _say("dbt " + " ".join(arguments) + note)
     try:
-        return subprocess.run([_dbt_program(), *arguments, "--project-dir", str(project_dir)],
-                              env=environment).returncode
+        return subprocess.run(
+            [_dbt_program(), *arguments, "--project-dir", str(project_dir)], env=environment
+        ).returncode
     except FileNotFoundError:
         raise BuildError("dbt is not installed in this environment (run `make install`)") from None
 
@@ -300,8 +341,10 @@ def _say(message: str) -> None:
 def run(args: argparse.Namespace) -> int:
     landing = landing_path(args.landing)
     if not landing.is_dir():
-        raise FileNotFoundError(f"landing zone {landing} not found (set READOUT_LANDING_PATH or pass --landing; "
-                                "`readout simulate` writes one)")
+        raise FileNotFoundError(
+            f"landing zone {landing} not found (set READOUT_LANDING_PATH or pass --landing; "
+            "`readout simulate` writes one)"
+        )
     project_dir = project_file(args.project_dir).parent
     dbt_args = [a for a in (args.dbt_args or []) if a != "--"] if args.dbt_args else []
     _say("landing preflight (schema against the contract)")
@@ -315,19 +358,28 @@ def run(args: argparse.Namespace) -> int:
     if not (args.full_refresh or args.force or dbt_args):
         current = current_build(warehouse, inputs.fingerprint)
         if current is not None:
-            _say(f"nothing changed since build {current[0][:8]} (finished {current[1]} UTC): the same "
-                 f"{inputs.landing_files} landing files and project files, so the marts are current; "
-                 "`make build FORCE=1` runs dbt anyway")
+            _say(
+                f"nothing changed since build {current[0][:8]} (finished {current[1]} UTC): the same "
+                f"{inputs.landing_files} landing files and project files, so the marts are current; "
+                "`make build FORCE=1` runs dbt anyway"
+            )
             return 0
     refresh = ["--full-refresh"] if args.full_refresh else []
-    environment = dict(os.environ, READOUT_CODE_VERSION=code_version(project_dir),
-                       READOUT_CONTRACT_VERSIONS=contract_versions(project_dir))
+    environment = dict(
+        os.environ,
+        READOUT_CODE_VERSION=code_version(project_dir),
+        READOUT_CONTRACT_VERSIONS=contract_versions(project_dir),
+    )
     started = time.monotonic()
     (_target_path(project_dir) / WRITE_AUDIT_RESULTS).unlink(missing_ok=True)  # an earlier build's
     if dbt_args or not args.contracts:
         # one dbt build: the publish gate still holds (macros/publish_gate.sql), without the contracts' alarms
-        returncode = _dbt(["build", *refresh, *dbt_args], project_dir, environment,
-                          "" if args.full_refresh else "  (incremental: new landing files only)")
+        returncode = _dbt(
+            ["build", *refresh, *dbt_args],
+            project_dir,
+            environment,
+            "" if args.full_refresh else "  (incremental: new landing files only)",
+        )
     else:
         # write and audit everything the readout status does not depend on; the mart contracts' error alarms
         # then reach the status (int_readout_blocking_alarms); the status and what follows it (the readout,
@@ -342,12 +394,18 @@ def run(args: argparse.Namespace) -> int:
             for experiment, version in sorted({(row[0], row[1]) for row in alarms}):
                 rules = sorted({row[3] for row in alarms if (row[0], row[1]) == (experiment, version)})
                 print(f"    {experiment} v{version}: contract error ({', '.join(rules)}): not confirmed")
-            returncode = _dbt(["build", *refresh, "--select", f"{STATUS_MODEL}+"], project_dir, environment,
-                              "  (readout status, publish, history)")
+            returncode = _dbt(
+                ["build", *refresh, "--select", f"{STATUS_MODEL}+"],
+                project_dir,
+                environment,
+                "  (readout status, publish, history)",
+            )
     if returncode != 0:
-        print(f"readout build: dbt build failed (exit {returncode}) after {time.monotonic() - started:.0f} s, so "
-              "nothing was published: readers keep the last good readout; `readout report` says what failed",
-              file=sys.stderr)
+        print(
+            f"readout build: dbt build failed (exit {returncode}) after {time.monotonic() - started:.0f} s, so "
+            "nothing was published: readers keep the last good readout; `readout report` says what failed",
+            file=sys.stderr,
+        )
         return returncode
     invocation_id = _invocation_id(_target_path(project_dir))
     if invocation_id is not None and warehouse.is_file():

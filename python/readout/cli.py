@@ -11,13 +11,28 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("readout.simulate", "write a realistic, deterministic landing zone with planted faults"),
     "import": ("readout.importer", "bring a unit-level export from another A/B tool into the landing zone"),
-    "contracts": ("readout.contracts", "validate the data contracts (GX suites) and generate the suites from contracts/*.yml"),
-    "report": ("readout.report", "print the readout (sample ratio checks, primary and guardrail metrics) from the warehouse"),
+    "contracts": (
+        "readout.contracts",
+        "validate the data contracts (GX suites) and generate the suites from contracts/*.yml",
+    ),
+    "report": (
+        "readout.report",
+        "print the readout (sample ratio checks, primary and guardrail metrics) from the warehouse",
+    ),
     "build": ("readout.build", "the landing preflight, then dbt build (incremental); skipped when nothing changed"),
     "history": ("readout.history", "list the builds in the readout history, or export it to Parquet"),
-    "freeze": ("readout.freeze", "freeze an experiment version's readout: record it in seeds/, served as is until restated"),
-    "restate": ("readout.restate", "replace a frozen readout with today's numbers, keeping both in the restatement log"),
-    "event-time-range": ("readout.landing", "print the dbt flags that bound a backfill to the landing zone's event time"),
+    "freeze": (
+        "readout.freeze",
+        "freeze an experiment version's readout: record it in seeds/, served as is until restated",
+    ),
+    "restate": (
+        "readout.restate",
+        "replace a frozen readout with today's numbers, keeping both in the restatement log",
+    ),
+    "event-time-range": (
+        "readout.landing",
+        "print the dbt flags that bound a backfill to the landing zone's event time",
+    ),
 }
 
 

@@ -40,9 +40,7 @@ EVENT_RENAMES_V2: dict[str, str] = {
     "anonymous_id": "device_id",
     "revenue": "revenue_amount",
 }
-EVENT_COLUMNS_V2: dict[str, str] = {
-    EVENT_RENAMES_V2.get(name, name): type_ for name, type_ in EVENT_COLUMNS_V1.items()
-}
+EVENT_COLUMNS_V2: dict[str, str] = {EVENT_RENAMES_V2.get(name, name): type_ for name, type_ in EVENT_COLUMNS_V1.items()}
 EVENT_COLUMNS_BY_VERSION: dict[int, dict[str, str]] = {1: EVENT_COLUMNS_V1, 2: EVENT_COLUMNS_V2}
 
 EXPOSURE_EVENT = "experiment_exposed"

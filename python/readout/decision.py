@@ -111,8 +111,9 @@ def decision_estimator(has_covariate: bool, setting: str | None = None) -> str:
     return "cuped" if has_covariate else "unadjusted"
 
 
-def simultaneous_interval(lift: float, lower: float, upper: float, alpha: float,
-                          family_size: int) -> tuple[float, float]:
+def simultaneous_interval(
+    lift: float, lower: float, upper: float, alpha: float, family_size: int
+) -> tuple[float, float]:
     """The Bonferroni interval (level ``1 - alpha / family_size``) of a relative lift, from its delta-method
     normal ``1 - alpha`` interval in the marts (``se = (upper - lower) / (2 z_{1 - alpha/2})``; exact, the marts'
     relative intervals are normal). It is the interval whose level matches the correction's family: for a test
@@ -158,8 +159,16 @@ def _lift(entry: dict) -> str:
     return "" if _missing(lift) else f" ({lift:+.1%})"
 
 
-def version_verdict(status: str, status_reasons: list[str], srm: str, primary: list[dict], guardrails: list[dict],
-                    is_draft: bool = False, planning: str = "", detectable: str = "") -> Verdict:
+def version_verdict(
+    status: str,
+    status_reasons: list[str],
+    srm: str,
+    primary: list[dict],
+    guardrails: list[dict],
+    is_draft: bool = False,
+    planning: str = "",
+    detectable: str = "",
+) -> Verdict:
     """One verdict for an experiment version from its readout status and reason codes, its sample-ratio level
     (:func:`srm_level`), its primary metrics and its guardrails (one dict per metric x treatment variant of the
     decision estimator: metric_id, variant_id, lift, lower, upper, p_value_adjusted, is_significant, direction;
@@ -170,21 +179,30 @@ def version_verdict(status: str, status_reasons: list[str], srm: str, primary: l
     if is_draft:
         return Verdict("draft", "A draft experiment: its numbers are a preview, not a readout to decide on.")
     codes = _codes(status_reasons)
-    note = " The sample ratio is borderline (p below 0.01): check the assignment before acting." if (
-        srm == "warning") else ""
+    note = (
+        " The sample ratio is borderline (p below 0.01): check the assignment before acting."
+        if (srm == "warning")
+        else ""
+    )
     if srm == "mismatch" or "sample_ratio_mismatch" in codes:
-        return Verdict("do_not_trust_data", "Sample ratio mismatch: the variants did not get the planned split of "
-                                            "units, so the comparison may be biased; find the cause before reading "
-                                            "any lift.")
+        return Verdict(
+            "do_not_trust_data",
+            "Sample ratio mismatch: the variants did not get the planned split of "
+            "units, so the comparison may be biased; find the cause before reading "
+            "any lift.",
+        )
     alarms = [_ALARM_WORDS[code] for code in DATA_ALARM_REASONS if code in codes]
     if alarms:
-        return Verdict("do_not_trust_data", f"The data has {' and '.join(alarms)}: fix or explain it before reading "
-                                            "any lift.")
+        return Verdict(
+            "do_not_trust_data", f"The data has {' and '.join(alarms)}: fix or explain it before reading any lift."
+        )
     bad_guardrails = [g for g in guardrails if g.get("guardrail_verdict") in ("fail", "harmed")]
     worse = [p for p in primary if _better(p) is False]
     if bad_guardrails or worse:
-        parts = [f"guardrail {_name(g)} {'fails its margin' if g['guardrail_verdict'] == 'fail' else 'is harmed'}"
-                 f"{_lift(g)}" for g in bad_guardrails]
+        parts = [
+            f"guardrail {_name(g)} {'fails its margin' if g['guardrail_verdict'] == 'fail' else 'is harmed'}{_lift(g)}"
+            for g in bad_guardrails
+        ]
         parts += [f"primary {_name(p)} is significantly worse{_lift(p)}" for p in worse]
         when = " (so far; the readout is provisional)" if status == "provisional" else ""
         return Verdict("do_not_ship", f"Do not ship: {'; '.join(parts)}{when}.{note}")
@@ -201,13 +219,21 @@ def version_verdict(status: str, status_reasons: list[str], srm: str, primary: l
         unclear = [g for g in guardrails if g.get("variant_id") in variants and g.get("guardrail_verdict") != "pass"]
         if unclear:
             names = ", ".join(_name(g) for g in unclear)
-            return Verdict("keep_running", f"Keep running: the primary metric improved, but guardrail {names} cannot "
-                                           f"yet rule out harm beyond its margin.{note}{planning}")
+            return Verdict(
+                "keep_running",
+                f"Keep running: the primary metric improved, but guardrail {names} cannot "
+                f"yet rule out harm beyond its margin.{note}{planning}",
+            )
         names = ", ".join(f"{_name(p)}{_lift(p)}" for p in winners)
-        return Verdict("ship", f"Ship: {names} significantly better after the multiple-testing correction, every "
-                               f"guardrail non-inferior.{note}")
-    return Verdict("do_not_ship", "Do not ship: no primary metric moved significantly, and the readout is final."
-                   + note + detectable)
+        return Verdict(
+            "ship",
+            f"Ship: {names} significantly better after the multiple-testing correction, every "
+            f"guardrail non-inferior.{note}",
+        )
+    return Verdict(
+        "do_not_ship",
+        "Do not ship: no primary metric moved significantly, and the readout is final." + note + detectable,
+    )
 
 
 def detectable_note(power: list[dict]) -> str:
@@ -234,9 +260,13 @@ def planning_note(power: list[dict]) -> str:
     if _missing(days):
         pace = "the pace of entry is unknown"
     elif days <= 0:
-        return (f" Power: enough units have entered to detect the planned {effect:.0%} effect on {name} once their "
-                f"windows complete{now}.")
+        return (
+            f" Power: enough units have entered to detect the planned {effect:.0%} effect on {name} once their "
+            f"windows complete{now}."
+        )
     else:
         pace = f"about {days:.0f} more days at the pace so far"
-    return (f" Power: the planned {effect:.0%} effect on {name} needs {int(row['n_units_required']):,} units "
-            f"({int(row.get('n_units_entered') or 0):,} entered), {pace}{now}.")
+    return (
+        f" Power: the planned {effect:.0%} effect on {name} needs {int(row['n_units_required']):,} units "
+        f"({int(row.get('n_units_entered') or 0):,} entered), {pace}{now}."
+    )

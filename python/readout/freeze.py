@@ -58,15 +58,29 @@ KEY_COLUMNS = ("experiment_id", "experiment_version", "population", "variant_id"
 #: from metric_results_current, beside the served columns
 INPUT_COLUMNS = ("definition_fingerprint", "statistics_fingerprint")
 #: the freeze's metadata, the last columns of the frozen seed
-METADATA_COLUMNS = ("frozen_at", "frozen_by", "freeze_reason", "landing_watermark_at", "metric_catalog_fingerprint",
-                    "code_version", "contract_versions", "record_fingerprint")
+METADATA_COLUMNS = (
+    "frozen_at",
+    "frozen_by",
+    "freeze_reason",
+    "landing_watermark_at",
+    "metric_catalog_fingerprint",
+    "code_version",
+    "contract_versions",
+    "record_fingerprint",
+)
 #: who restated, when and why: the last columns of the restated seed (the others are metric_results_frozen_compared's)
 RESTATEMENT_COLUMNS = ("restated_at", "restated_by", "restatement_reason")
 #: how each change_cause reads in the summary `readout restate` prints
-CAUSE_WORDS = {"late_events": "late events for units already counted", "new_units": "new units",
-               "units_removed": "units removed", "metric_definition_change": "a metric-definition change",
-               "correction_family_change": "a move elsewhere in the correction family",
-               "code_change": "a code change", "added": "rows added", "removed": "rows removed"}
+CAUSE_WORDS = {
+    "late_events": "late events for units already counted",
+    "new_units": "new units",
+    "units_removed": "units removed",
+    "metric_definition_change": "a metric-definition change",
+    "correction_family_change": "a move elsewhere in the correction family",
+    "code_change": "a code change",
+    "added": "rows added",
+    "removed": "rows removed",
+}
 
 
 class FreezeError(ValueError):
@@ -111,8 +125,10 @@ def _read_seed(path: Path) -> tuple[list[str], list[dict[str, str]]]:
         rows = []
         for number, values in enumerate(reader, start=2):
             if len(values) != len(header):
-                raise FreezeError(f"{path} line {number} has {len(values)} fields, its header {len(header)}: "
-                                  "restore the file from git")
+                raise FreezeError(
+                    f"{path} line {number} has {len(values)} fields, its header {len(header)}: "
+                    "restore the file from git"
+                )
             rows.append(dict(zip(header, values)))
     return header, rows
 
@@ -165,7 +181,8 @@ def verify_frozen_records(project_dir: str | os.PathLike) -> None:
             raise FreezeError(
                 f"{path}: the frozen record of {experiment_id} v{version} was edited by hand (its record_fingerprint "
                 f"{min(recorded)[:12]} no longer matches its rows, {actual[:12]}): restore it from git "
-                f"(`git checkout -- {FROZEN_SEED}`); only `readout restate` changes a frozen readout")
+                f"(`git checkout -- {FROZEN_SEED}`); only `readout restate` changes a frozen readout"
+            )
 
 
 def _describe(record: list[dict[str, str]]) -> str:
@@ -180,8 +197,9 @@ def _connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
     try:
         return duckdb.connect(str(warehouse), read_only=True)
     except duckdb.Error as exc:
-        raise FreezeError(f"cannot open the warehouse {warehouse} (a build running?): "
-                          f"{str(exc).splitlines()[0]}") from None
+        raise FreezeError(
+            f"cannot open the warehouse {warehouse} (a build running?): {str(exc).splitlines()[0]}"
+        ) from None
 
 
 def _require(con: duckdb.DuckDBPyConnection, warehouse: Path, *relations: str) -> None:
@@ -200,8 +218,9 @@ def _check_version_exists(con: duckdb.DuckDBPyConnection, relation: str, experim
     versions = con.execute(f"select distinct experiment_id, experiment_version from {relation} order by all").fetchall()
     known = sorted({experiment for experiment, _ in versions})
     if experiment_id not in known:
-        raise FreezeError(f"unknown experiment {experiment_id!r}: {relation} has "
-                          f"{', '.join(known) if known else 'no experiment'}")
+        raise FreezeError(
+            f"unknown experiment {experiment_id!r}: {relation} has {', '.join(known) if known else 'no experiment'}"
+        )
     if (experiment_id, version) not in versions:
         found = ", ".join(f"v{v}" for e, v in versions if e == experiment_id)
         raise FreezeError(f"{experiment_id} has no version {version} in {relation} (it has {found})")
@@ -216,20 +235,28 @@ def read_readout(warehouse: Path, experiment_id: str, version: int) -> list[dict
         _require(con, warehouse, served, CURRENT_RELATION)
         _check_version_exists(con, served, experiment_id, version)
         join = " and ".join(f"served.{key} = current_rows.{key}" for key in KEY_COLUMNS)
-        rows = _fetch(con, f"""
-            select served.*, {', '.join(f'current_rows.{name}' for name in INPUT_COLUMNS)}
+        rows = _fetch(
+            con,
+            f"""
+            select served.*, {", ".join(f"current_rows.{name}" for name in INPUT_COLUMNS)}
             from {served} as served
             left join {CURRENT_RELATION} as current_rows on {join}
             where served.experiment_id = ? and served.experiment_version = ?
-            order by {', '.join(f'served.{key}' for key in KEY_COLUMNS)}""", [experiment_id, version])
+            order by {", ".join(f"served.{key}" for key in KEY_COLUMNS)}""",
+            [experiment_id, version],
+        )
         if any(row["readout_status"] == "frozen" for row in rows):
-            raise FreezeError(f"the warehouse still serves an earlier frozen readout of {experiment_id} v{version} "
-                              "(restated since): run `make build` first, then freeze")
+            raise FreezeError(
+                f"the warehouse still serves an earlier frozen readout of {experiment_id} v{version} "
+                "(restated since): run `make build` first, then freeze"
+            )
         if any(row.get("watermark_at") is None for row in rows):
             try:
-                latest = con.execute(f"select max(received_at) from {STAGED_EVENTS_RELATION} "
-                                     "where experiment_id = ? and experiment_version = ?",
-                                     [experiment_id, version]).fetchall()[0][0]
+                latest = con.execute(
+                    f"select max(received_at) from {STAGED_EVENTS_RELATION} "
+                    "where experiment_id = ? and experiment_version = ?",
+                    [experiment_id, version],
+                ).fetchall()[0][0]
             except duckdb.Error:
                 latest = None
             for row in rows:
@@ -241,13 +268,18 @@ def read_compared(warehouse: Path, experiment_id: str, version: int, fingerprint
     """The last build's comparison of one frozen record with today's numbers (COMPARED_RELATION)."""
     with _connect(warehouse) as con:
         _require(con, warehouse, COMPARED_RELATION)
-        rows = _fetch(con, f"select * from {COMPARED_RELATION} where experiment_id = ? and experiment_version = ? "
-                           f"and record_fingerprint = ? order by {', '.join(KEY_COLUMNS)}",
-                      [experiment_id, version, fingerprint])
+        rows = _fetch(
+            con,
+            f"select * from {COMPARED_RELATION} where experiment_id = ? and experiment_version = ? "
+            f"and record_fingerprint = ? order by {', '.join(KEY_COLUMNS)}",
+            [experiment_id, version, fingerprint],
+        )
     if not rows:
-        raise FreezeError(f"the warehouse {warehouse} has not been built since {experiment_id} v{version} was frozen "
-                          f"(record {fingerprint[:12]}), so it has no numbers to restate it with: run `make build`, "
-                          "then restate")
+        raise FreezeError(
+            f"the warehouse {warehouse} has not been built since {experiment_id} v{version} was frozen "
+            f"(record {fingerprint[:12]}), so it has no numbers to restate it with: run `make build`, "
+            "then restate"
+        )
     return rows
 
 
@@ -262,8 +294,9 @@ def _one_line(text: str | None, what: str) -> str:
 def default_author(project_dir: Path) -> str:
     """git's user.name in the project, else $USER, else the login name."""
     try:
-        name = subprocess.run(["git", "config", "user.name"], cwd=project_dir, capture_output=True, text=True,
-                              timeout=10, check=False).stdout.strip()
+        name = subprocess.run(
+            ["git", "config", "user.name"], cwd=project_dir, capture_output=True, text=True, timeout=10, check=False
+        ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         name = ""
     if name:
@@ -278,8 +311,15 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
 
 
-def freeze(project_dir: Path, warehouse: Path, experiment_id: str, version: int, reason: str, by: str,
-           now: dt.datetime | None = None) -> dict:
+def freeze(
+    project_dir: Path,
+    warehouse: Path,
+    experiment_id: str,
+    version: int,
+    reason: str,
+    by: str,
+    now: dt.datetime | None = None,
+) -> dict:
     """Append the experiment version's served readout to the frozen seed; a summary of what was frozen."""
     reason, by = _one_line(reason, "--reason"), _one_line(by, "--by")
     seed = project_dir / FROZEN_SEED
@@ -287,16 +327,20 @@ def freeze(project_dir: Path, warehouse: Path, experiment_id: str, version: int,
     header, existing = _read_seed(seed)
     already = _records(existing).get((experiment_id, str(version)))
     if already:
-        raise FreezeError(f"{experiment_id} v{version} is already frozen ({_describe(already)}): "
-                          "`readout restate` replaces a frozen readout")
+        raise FreezeError(
+            f"{experiment_id} v{version} is already frozen ({_describe(already)}): "
+            "`readout restate` replaces a frozen readout"
+        )
     rows = read_readout(warehouse, experiment_id, version)
     result_columns = [name for name in rows[0] if not name.startswith("_") and name not in INPUT_COLUMNS]
     expected = [*result_columns, *INPUT_COLUMNS, *METADATA_COLUMNS]
     if header != expected:
         extra, lacking = sorted(set(header) - set(expected)), sorted(set(expected) - set(header))
-        raise FreezeError(f"{seed} does not match {SERVED_RELATION} (columns only in the seed: {extra or 'none'}; "
-                          f"only in the warehouse: {lacking or 'none'}; or another order): update its header and "
-                          "seeds/_seeds.yml")
+        raise FreezeError(
+            f"{seed} does not match {SERVED_RELATION} (columns only in the seed: {extra or 'none'}; "
+            f"only in the warehouse: {lacking or 'none'}; or another order): update its header and "
+            "seeds/_seeds.yml"
+        )
     watermarks = [row["watermark_at"] for row in rows if row["watermark_at"] is not None]
     landing_watermark = max(watermarks) if watermarks else rows[0].get("_latest_received_at")
     catalog = project_dir / METRIC_CATALOG
@@ -310,15 +354,22 @@ def freeze(project_dir: Path, warehouse: Path, experiment_id: str, version: int,
         "contract_versions": contract_versions(project_dir),
         "record_fingerprint": "",
     }
-    record = [{**{name: format_value(row[name]) for name in (*result_columns, *INPUT_COLUMNS)}, **metadata}
-              for row in rows]
+    record = [
+        {**{name: format_value(row[name]) for name in (*result_columns, *INPUT_COLUMNS)}, **metadata} for row in rows
+    ]
     fingerprint = record_fingerprint(header, record)
     for row in record:
         row["record_fingerprint"] = fingerprint
     _write_atomically(seed, _csv_text(header, existing + record))
     statuses = sorted({row["readout_status"] for row in record})
-    return {"rows": len(record), "statuses": statuses, "fingerprint": fingerprint, "seed": seed,
-            "code_version": metadata["code_version"], "watermark": metadata["landing_watermark_at"]}
+    return {
+        "rows": len(record),
+        "statuses": statuses,
+        "fingerprint": fingerprint,
+        "seed": seed,
+        "code_version": metadata["code_version"],
+        "watermark": metadata["landing_watermark_at"],
+    }
 
 
 def _failed_last_build(warehouse: Path) -> str | None:
@@ -331,8 +382,15 @@ def _failed_last_build(warehouse: Path) -> str | None:
     return "never finished" if latest.outcome is None else f"failed ({latest.failed_nodes or 'see readout report'})"
 
 
-def restate(project_dir: Path, warehouse: Path, experiment_id: str, version: int, reason: str, by: str,
-            now: dt.datetime | None = None) -> dict:
+def restate(
+    project_dir: Path,
+    warehouse: Path,
+    experiment_id: str,
+    version: int,
+    reason: str,
+    by: str,
+    now: dt.datetime | None = None,
+) -> dict:
     """Move the frozen record into the restated seed with the last build's numbers; a summary of what moved."""
     reason, by = _one_line(reason, "--reason"), _one_line(by, "--by")
     frozen_seed, restated_seed = project_dir / FROZEN_SEED, project_dir / RESTATED_SEED
@@ -342,20 +400,26 @@ def restate(project_dir: Path, warehouse: Path, experiment_id: str, version: int
     record = records.get((experiment_id, str(version)))
     if not record:
         frozen = ", ".join(f"{e} v{v}" for e, v in sorted(records)) or "nothing"
-        raise FreezeError(f"{experiment_id} v{version} is not frozen, so there is nothing to restate "
-                          f"(frozen: {frozen}); `readout freeze` freezes a readout")
+        raise FreezeError(
+            f"{experiment_id} v{version} is not frozen, so there is nothing to restate "
+            f"(frozen: {frozen}); `readout freeze` freezes a readout"
+        )
     fingerprint = record[0]["record_fingerprint"]
     restated_header, restated_rows = _read_seed(restated_seed)
     compared = read_compared(warehouse, experiment_id, version, fingerprint)
     failed = _failed_last_build(warehouse)
     if failed:
-        raise FreezeError(f"the last build of {warehouse} {failed}: its numbers were never published, so they cannot "
-                          f"replace a frozen readout; fix it and `make build`, then restate {experiment_id} v{version}")
+        raise FreezeError(
+            f"the last build of {warehouse} {failed}: its numbers were never published, so they cannot "
+            f"replace a frozen readout; fix it and `make build`, then restate {experiment_id} v{version}"
+        )
     copied = [name for name in restated_header if name not in RESTATEMENT_COLUMNS]
     lacking = sorted(set(copied) - set(compared[0]))
-    if lacking or restated_header[-len(RESTATEMENT_COLUMNS):] != list(RESTATEMENT_COLUMNS):
-        raise FreezeError(f"{restated_seed} does not match {COMPARED_RELATION} (columns it lacks there: "
-                          f"{lacking or 'none'}): update its header and seeds/_seeds.yml")
+    if lacking or restated_header[-len(RESTATEMENT_COLUMNS) :] != list(RESTATEMENT_COLUMNS):
+        raise FreezeError(
+            f"{restated_seed} does not match {COMPARED_RELATION} (columns it lacks there: "
+            f"{lacking or 'none'}): update its header and seeds/_seeds.yml"
+        )
     stamp = {"restated_at": format_value(now or _now()), "restated_by": by, "restatement_reason": reason}
     new_rows = [{**{name: format_value(row[name]) for name in copied}, **stamp} for row in compared]
     remaining = [row for row in frozen_rows if _version_key(row) != (experiment_id, str(version))]
@@ -371,9 +435,15 @@ def restate(project_dir: Path, warehouse: Path, experiment_id: str, version: int
     causes: dict[str, int] = {}
     for row in moved:
         causes[row["change_cause"]] = causes.get(row["change_cause"], 0) + 1
-    return {"rows": len(new_rows), "moved": len(moved), "causes": causes,
-            "flips": sum(bool(row["is_significance_flip"]) for row in compared), "fingerprint": fingerprint,
-            "seed": restated_seed, "frozen": _describe(record)}
+    return {
+        "rows": len(new_rows),
+        "moved": len(moved),
+        "causes": causes,
+        "flips": sum(bool(row["is_significance_flip"]) for row in compared),
+        "fingerprint": fingerprint,
+        "seed": restated_seed,
+        "frozen": _describe(record),
+    }
 
 
 # --------------------------------------------------------------------------------------------------- CLI
@@ -382,11 +452,15 @@ def _common_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
     parser.add_argument("--version", type=int, required=True, metavar="V", help="the experiment version")
     parser.add_argument("--reason", required=True, metavar="TEXT", help=f"why you {verb} it (one line, recorded)")
     parser.add_argument("--by", metavar="NAME", help="who you are (default: git user.name, else $USER)")
-    parser.add_argument("--warehouse",
-                        help="DuckDB warehouse (default: $READOUT_DUCKDB_PATH or warehouse/readout.duckdb)")
-    parser.add_argument("--project-dir", default=None, metavar="PATH",
-                        help="the dbt project whose seeds/ hold the records (default: $DBT_PROJECT_DIR or the "
-                             "working directory)")
+    parser.add_argument(
+        "--warehouse", help="DuckDB warehouse (default: $READOUT_DUCKDB_PATH or warehouse/readout.duckdb)"
+    )
+    parser.add_argument(
+        "--project-dir",
+        default=None,
+        metavar="PATH",
+        help="the dbt project whose seeds/ hold the records (default: $DBT_PROJECT_DIR or the working directory)",
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -405,11 +479,15 @@ def _context(args: argparse.Namespace) -> tuple[Path, Path, str]:
 def run(args: argparse.Namespace) -> int:
     project_dir, warehouse, by = _context(args)
     done = freeze(project_dir, warehouse, args.experiment_id, args.version, args.reason, by)
-    print(f"froze {args.experiment_id} v{args.version}: {done['rows']} result rows "
-          f"({', '.join(done['statuses'])} when frozen; data complete to {done['watermark'] or 'unknown'}; "
-          f"code {done['code_version'][:20]}) into {FROZEN_SEED}, record {done['fingerprint'][:12]}")
-    print(f"next: `make build` serves them frozen (fct_readout_restatements logs what would move); commit the seed: "
-          f"git add {FROZEN_SEED} && git commit -m 'Freeze {args.experiment_id} v{args.version}'")
+    print(
+        f"froze {args.experiment_id} v{args.version}: {done['rows']} result rows "
+        f"({', '.join(done['statuses'])} when frozen; data complete to {done['watermark'] or 'unknown'}; "
+        f"code {done['code_version'][:20]}) into {FROZEN_SEED}, record {done['fingerprint'][:12]}"
+    )
+    print(
+        f"next: `make build` serves them frozen (fct_readout_restatements logs what would move); commit the seed: "
+        f"git add {FROZEN_SEED} && git commit -m 'Freeze {args.experiment_id} v{args.version}'"
+    )
     return 0
 
 
@@ -417,10 +495,14 @@ def run_restate(args: argparse.Namespace) -> int:
     project_dir, warehouse, by = _context(args)
     done = restate(project_dir, warehouse, args.experiment_id, args.version, args.reason, by)
     causes = ", ".join(f"{count} {CAUSE_WORDS.get(cause, cause)}" for cause, count in sorted(done["causes"].items()))
-    print(f"restated {args.experiment_id} v{args.version} (frozen {done['frozen']}): {done['rows']} rows moved "
-          f"to {RESTATED_SEED} with today's numbers; {done['moved']} had moved ({causes or 'none'}), "
-          f"{done['flips']} significance flip(s); the frozen record {done['fingerprint'][:12]} is removed from "
-          f"{FROZEN_SEED}")
-    print(f"next: `make build` serves today's numbers; commit both seeds: git add {FROZEN_SEED} {RESTATED_SEED} && "
-          f"git commit -m 'Restate {args.experiment_id} v{args.version}'")
+    print(
+        f"restated {args.experiment_id} v{args.version} (frozen {done['frozen']}): {done['rows']} rows moved "
+        f"to {RESTATED_SEED} with today's numbers; {done['moved']} had moved ({causes or 'none'}), "
+        f"{done['flips']} significance flip(s); the frozen record {done['fingerprint'][:12]} is removed from "
+        f"{FROZEN_SEED}"
+    )
+    print(
+        f"next: `make build` serves today's numbers; commit both seeds: git add {FROZEN_SEED} {RESTATED_SEED} && "
+        f"git commit -m 'Restate {args.experiment_id} v{args.version}'"
+    )
     return 0

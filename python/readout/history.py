@@ -72,16 +72,20 @@ def changes(warehouse: Path) -> list[str]:
                 from history.fct_readout_restatements where restatement_state = 'pending'
                 group by all order by all""").fetchall()
     rows, moved, significance, status, units = totals
-    lines = [f"frozen {experiment} v{version}: served as frozen; {n} results would now differ ({causes}): "
-             "history.fct_readout_restatements; `readout restate` makes them current"
-             for experiment, version, n, causes in restated]
+    lines = [
+        f"frozen {experiment} v{version}: served as frozen; {n} results would now differ ({causes}): "
+        "history.fct_readout_restatements; `readout restate` makes them current"
+        for experiment, version, n, causes in restated
+    ]
     if rows == 0:
         return lines
-    lines += [f"since the previous build: {moved} of {rows} results moved"
-             + (f" ({', '.join(f'{cause}: {n}' for cause, n in causes)})" if causes else "")
-             + f"; {significance} significance flips; {status} status flips"
-             + (f" ({', '.join(f'{flip}: {n}' for flip, n in flips)})" if flips else "")
-             + (f"; up to {units:,} units added per result" if units else "")]
+    lines += [
+        f"since the previous build: {moved} of {rows} results moved"
+        + (f" ({', '.join(f'{cause}: {n}' for cause, n in causes)})" if causes else "")
+        + f"; {significance} significance flips; {status} status flips"
+        + (f" ({', '.join(f'{flip}: {n}' for flip, n in flips)})" if flips else "")
+        + (f"; up to {units:,} units added per result" if units else "")
+    ]
     return lines
 
 
@@ -96,8 +100,9 @@ def export(warehouse: Path, out: Path) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--warehouse",
-                        help="DuckDB warehouse (default: $READOUT_DUCKDB_PATH or warehouse/readout.duckdb)")
+    parser.add_argument(
+        "--warehouse", help="DuckDB warehouse (default: $READOUT_DUCKDB_PATH or warehouse/readout.duckdb)"
+    )
     parser.add_argument("--export", metavar="FILE.parquet", help="write every history row to this Parquet file")
 
 
@@ -112,8 +117,10 @@ def run(args: argparse.Namespace) -> int:
     listed = builds(warehouse)
     print(f"{len(listed)} builds in the readout history (oldest first):")
     for build_id, built_at, code, metric_rows, statuses in listed:
-        print(f"  {built_at:%Y-%m-%d %H:%M:%S} UTC  build {build_id[:8]}  code {code[:20]}  "
-              f"{metric_rows} results  status: {statuses or '-'}")
+        print(
+            f"  {built_at:%Y-%m-%d %H:%M:%S} UTC  build {build_id[:8]}  code {code[:20]}  "
+            f"{metric_rows} results  status: {statuses or '-'}"
+        )
     for line in changes(warehouse):
         print(line)
     return 0

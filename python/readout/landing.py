@@ -110,7 +110,7 @@ def ingestion_bounds(project_dir: str | os.PathLike | None = None) -> IngestionB
     if isinstance(tolerance, bool) or not isinstance(tolerance, int) or tolerance < 0:
         raise LandingError(f"{path}: vars.future_tolerance_minutes must be a whole number >= 0, got {tolerance!r}")
     if events_begin.tzinfo is not None:
-        events_begin = events_begin.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        events_begin = events_begin.astimezone(dt.UTC).replace(tzinfo=None)
     return IngestionBounds(events_begin, dt.timedelta(minutes=tolerance))
 
 
@@ -119,7 +119,7 @@ def resolve_as_of(text: str | None, landing: Path | None) -> dt.datetime:
     ``--as-of`` or, without one, its newest received_at); else an ISO-8601 timestamp (UTC unless an offset).
     Naive UTC."""
     if text is None or text == "now":
-        return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        return dt.datetime.now(dt.UTC).replace(tzinfo=None)
     if text == "manifest":
         if landing is None:
             raise ValueError("--as-of manifest needs a landing zone")
@@ -131,7 +131,8 @@ def resolve_as_of(text: str | None, landing: Path | None) -> dt.datetime:
         except ValueError:
             raise ValueError(f"--as-of manifest: {path} is not valid JSON") from None
         value = (manifest.get("arguments") or {}).get("as_of") or (manifest.get("date_range") or {}).get(
-            "received_at_max")
+            "received_at_max"
+        )
         if not value:
             raise ValueError(f"--as-of manifest: {path} has neither arguments.as_of nor date_range.received_at_max")
         text = value
@@ -141,10 +142,11 @@ def resolve_as_of(text: str | None, landing: Path | None) -> dt.datetime:
     try:
         parsed = dt.datetime.fromisoformat(cleaned)
     except ValueError:
-        raise ValueError(f"--as-of: expected 'now', 'manifest' or an ISO-8601 timestamp such as "
-                         f"2026-02-15T06:00:00Z, got {text!r}") from None
+        raise ValueError(
+            f"--as-of: expected 'now', 'manifest' or an ISO-8601 timestamp such as 2026-02-15T06:00:00Z, got {text!r}"
+        ) from None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
     return parsed
 
 
@@ -166,18 +168,29 @@ class ColumnFinding:
 
     def __str__(self) -> str:
         if self.found == MISSING_TYPE:
-            return f"{self.source}: column {self.column} is missing (schema version {self.version} requires {self.expected})"
+            return (
+                f"{self.source}: column {self.column} is missing "
+                f"(schema version {self.version} requires {self.expected})"
+            )
         if not self.is_error:
             return f"{self.source}: column {self.column} ({self.found}) is not in schema version {self.version}"
-        return (f"{self.source}: column {self.column} is {self.found} where schema version {self.version} "
-                f"says {self.expected}")
+        return (
+            f"{self.source}: column {self.column} is {self.found} where schema version {self.version} "
+            f"says {self.expected}"
+        )
 
 
 def _compare(source: str, columns: dict[str, str], version: int, expected: dict[str, str]) -> list[ColumnFinding]:
-    findings = [ColumnFinding(source, name, columns.get(name, MISSING_TYPE), type_, version)
-                for name, type_ in expected.items() if columns.get(name) != type_]
-    findings += [ColumnFinding(source, name, type_, NOT_IN_CONTRACT, version)
-                 for name, type_ in columns.items() if name not in expected]
+    findings = [
+        ColumnFinding(source, name, columns.get(name, MISSING_TYPE), type_, version)
+        for name, type_ in expected.items()
+        if columns.get(name) != type_
+    ]
+    findings += [
+        ColumnFinding(source, name, type_, NOT_IN_CONTRACT, version)
+        for name, type_ in columns.items()
+        if name not in expected
+    ]
     return findings
 
 
@@ -195,10 +208,13 @@ def check_landing_schemas(landing: Path) -> list[ColumnFinding]:
                 schema = pq.read_schema(path)
             except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a corrupt footer
                 detail = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-                raise LandingError(f"{source} is not readable Parquet ({detail}); move it out of the landing "
-                                   "zone or replace it") from None
+                raise LandingError(
+                    f"{source} is not readable Parquet ({detail}); move it out of the landing zone or replace it"
+                ) from None
             columns = {field.name: arrow_type_name(field.type) for field in schema}
-            candidates = [_compare(source, columns, version, expected) for version, expected in sorted(versions.items())]
+            candidates = [
+                _compare(source, columns, version, expected) for version, expected in sorted(versions.items())
+            ]
             findings += min(candidates, key=lambda found: sum(f.is_error for f in found))
     return findings
 
@@ -216,8 +232,10 @@ def preflight(landing: Path, warn=None) -> None:
     errors = [f for f in findings if f.is_error]
     if errors:
         noun = "column breaks" if len(errors) == 1 else "columns break"
-        raise LandingError(f"contract error: {len(errors)} {noun} the landing contract, so dbt would fail or "
-                           f"misread them: {_listed(errors)} (contracts/instrumentation_contract.md)")
+        raise LandingError(
+            f"contract error: {len(errors)} {noun} the landing contract, so dbt would fail or "
+            f"misread them: {_listed(errors)} (contracts/instrumentation_contract.md)"
+        )
     extra = [f for f in findings if not f.is_error]
     if extra and warn is not None:
         noun = "column" if len(extra) == 1 else "columns"
@@ -225,8 +243,9 @@ def preflight(landing: Path, warn=None) -> None:
 
 
 # -------------------------------------------------------------------------------------- event time
-def event_time_range(landing: Path, as_of: dt.datetime | None = None,
-                     bounds: IngestionBounds | None = None) -> tuple[dt.date, dt.date] | None:
+def event_time_range(
+    landing: Path, as_of: dt.datetime | None = None, bounds: IngestionBounds | None = None
+) -> tuple[dt.date, dt.date] | None:
     """First day and the day after the last day (exclusive end) of the event time staging will accept.
 
     Rows staging quarantines for their timestamps do not move the range (see the module docstring);
@@ -234,7 +253,7 @@ def event_time_range(landing: Path, as_of: dt.datetime | None = None,
     timestamps (for example a landing zone that holds only imported exports).
     """
     bounds = bounds or ingestion_bounds()
-    as_of = as_of or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    as_of = as_of or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     events = Path(landing) / EVENTS_DIR
     files = sorted(events.rglob("*.parquet")) if events.is_dir() else []
     if not files:
@@ -271,16 +290,28 @@ def event_time_range(landing: Path, as_of: dt.datetime | None = None,
 # ---------------------------------------------------------------------------------------------- CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--landing", help="landing zone (default: $READOUT_LANDING_PATH or data/landing)")
-    parser.add_argument("--as-of", dest="as_of", default=None, metavar="TIME",
-                        help="the build's reference time, as dbt's var as_of: 'now' (default, as dbt's run start), "
-                             "'manifest' (the landing manifest's, for simulated data) or an ISO-8601 time")
-    parser.add_argument("--check-only", action="store_true",
-                        help="check the landing files' schemas against the contract and print nothing else: the "
-                             "preflight `make build` runs (staging ingests by landing file, so a build needs no "
-                             "event-time range, and computing one scans every landing row)")
-    parser.add_argument("--project-dir", default=None, metavar="PATH",
-                        help="dbt project whose vars (events_begin, future_tolerance_minutes) apply "
-                             "(default: $DBT_PROJECT_DIR or the working directory)")
+    parser.add_argument(
+        "--as-of",
+        dest="as_of",
+        default=None,
+        metavar="TIME",
+        help="the build's reference time, as dbt's var as_of: 'now' (default, as dbt's run start), "
+        "'manifest' (the landing manifest's, for simulated data) or an ISO-8601 time",
+    )
+    parser.add_argument(
+        "--check-only",
+        action="store_true",
+        help="check the landing files' schemas against the contract and print nothing else: the "
+        "preflight `make build` runs (staging ingests by landing file, so a build needs no "
+        "event-time range, and computing one scans every landing row)",
+    )
+    parser.add_argument(
+        "--project-dir",
+        default=None,
+        metavar="PATH",
+        help="dbt project whose vars (events_begin, future_tolerance_minutes) apply "
+        "(default: $DBT_PROJECT_DIR or the working directory)",
+    )
 
 
 def _warn(message: str) -> None:
@@ -290,8 +321,10 @@ def _warn(message: str) -> None:
 def run(args: argparse.Namespace) -> int:
     landing = landing_path(args.landing)
     if not landing.is_dir():
-        raise FileNotFoundError(f"landing zone {landing} not found (set READOUT_LANDING_PATH or pass --landing; "
-                                "`readout simulate` writes one)")
+        raise FileNotFoundError(
+            f"landing zone {landing} not found (set READOUT_LANDING_PATH or pass --landing; "
+            "`readout simulate` writes one)"
+        )
     preflight(landing, warn=_warn)
     if args.check_only:
         return 0
@@ -299,7 +332,7 @@ def run(args: argparse.Namespace) -> int:
     as_of = resolve_as_of(args.as_of, landing)
     found = event_time_range(landing, as_of, bounds)
     # With no usable events, one empty batch (today) keeps the incremental model cheap and valid.
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     start, end = found if found else (today, today + dt.timedelta(days=1))
     print(f"--event-time-start {start.isoformat()} --event-time-end {end.isoformat()}")
     return 0

@@ -20,8 +20,8 @@ import yaml
 
 from readout.decision import (
     decision_estimator,
-    guardrail_verdict,
     detectable_note,
+    guardrail_verdict,
     planning_note,
     simultaneous_interval,
     srm_level,
@@ -32,21 +32,62 @@ from readout.warehouse import BUILD_LOG_TABLE, has_table, quoted, schema_of
 
 #: the marts this report reads
 READOUT_MARTS = ("fct_sample_ratio_checks", "fct_metric_results")
-POWER_COLUMNS = ("experiment_id", "experiment_version", "variant_id", "metric_id", "estimator", "power",
-                 "minimum_detectable_effect", "planned_minimum_effect", "n_units_required", "n_units_entered",
-                 "days_to_required_units")
+POWER_COLUMNS = (
+    "experiment_id",
+    "experiment_version",
+    "variant_id",
+    "metric_id",
+    "estimator",
+    "power",
+    "minimum_detectable_effect",
+    "planned_minimum_effect",
+    "n_units_required",
+    "n_units_entered",
+    "days_to_required_units",
+)
 #: commands whose success means the marts were (re)built (retry: a failed build's failed nodes, re-run)
 BUILD_COMMANDS = ("build", "run", "retry")
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
 
 #: the columns this report reads from each mart; a column a warehouse built before it existed reads as null
-SRM_COLUMNS = ("experiment_id", "experiment_version", "population", "variant_id", "observed_units", "expected_share",
-               "p_value", "is_sample_ratio_mismatch", "status_reason")
+SRM_COLUMNS = (
+    "experiment_id",
+    "experiment_version",
+    "population",
+    "variant_id",
+    "observed_units",
+    "expected_share",
+    "p_value",
+    "is_sample_ratio_mismatch",
+    "status_reason",
+)
 RESULT_COLUMNS = (
-    "experiment_id", "experiment_version", "variant_id", "metric_id", "metric_role", "estimator", "direction",
-    "mean_control", "mean_variant", "relative_lift", "relative_lift_ci_lower", "relative_lift_ci_upper", "p_value",
-    "adjusted_p_value", "correction_method", "correction_family_size", "alpha", "is_significant", "guardrail_status",
-    "status_reason", "n_units_control", "n_units_variant", "readout_status", "status_reasons", "status_reason_text")
+    "experiment_id",
+    "experiment_version",
+    "variant_id",
+    "metric_id",
+    "metric_role",
+    "estimator",
+    "direction",
+    "mean_control",
+    "mean_variant",
+    "relative_lift",
+    "relative_lift_ci_lower",
+    "relative_lift_ci_upper",
+    "p_value",
+    "adjusted_p_value",
+    "correction_method",
+    "correction_family_size",
+    "alpha",
+    "is_significant",
+    "guardrail_status",
+    "status_reason",
+    "n_units_control",
+    "n_units_variant",
+    "readout_status",
+    "status_reasons",
+    "status_reason_text",
+)
 #: per metric of an experiment version: its type (a proportion's baseline prints as a rate) and guardrail margin
 METRIC_SQL = """
 select experiment_id, experiment_version, metric_id, any_value(metric_type) as metric_type,
@@ -180,17 +221,27 @@ class BuildState:
             text = f"WARNING: {problem.describe()} never finished: it was killed, or is still running"
         else:
             text = f"WARNING: {problem.describe()} failed ({problem.failures()})"
-        previous = (f"the build of {_when(self.last_good.finished_at)}" if self.last_good is not None
-                    else "an earlier build (no successful build is logged)")
+        previous = (
+            f"the build of {_when(self.last_good.finished_at)}"
+            if self.last_good is not None
+            else "an earlier build (no successful build is logged)"
+        )
         if source is None and self.published:
-            return text + (f"; it published nothing: the readout shown is the one {previous} published, without the "
-                           "data that build would have added. Fix the build and run `make build` again.")
+            return text + (
+                f"; it published nothing: the readout shown is the one {previous} published, without the "
+                "data that build would have added. Fix the build and run `make build` again."
+            )
         if source is None:
             text += f"; the marts shown are from {previous}"
         else:
-            name = ("it" if source.status is None else "that failed build") if source is problem else (
-                f"the {'build that never finished' if source.status is None else 'failed build'} started "
-                f"{_when(source.started_at)}")
+            name = (
+                ("it" if source.status is None else "that failed build")
+                if source is problem
+                else (
+                    f"the {'build that never finished' if source.status is None else 'failed build'} started "
+                    f"{_when(source.started_at)}"
+                )
+            )
             touched = sorted(self.marts_touched())
             if source.status is None:
                 text += f"; staging may be half-rebuilt and the marts shown partly from {name}, partly from {previous}"
@@ -202,9 +253,13 @@ class BuildState:
 
 
 def _columns_of(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
-    return {row[0] for row in con.execute(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
-        [schema, table]).fetchall()}
+    return {
+        row[0]
+        for row in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchall()
+    }
 
 
 def readout_schema(con: duckdb.DuckDBPyConnection) -> str:
@@ -213,8 +268,14 @@ def readout_schema(con: duckdb.DuckDBPyConnection) -> str:
     return "published" if _columns_of(con, "published", "fct_metric_results") else "marts"
 
 
-def _select(con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: tuple[str, ...], where: str = "true",
-            params: list | None = None) -> pd.DataFrame:
+def _select(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    table: str,
+    columns: tuple[str, ...],
+    where: str = "true",
+    params: list | None = None,
+) -> pd.DataFrame:
     """The columns of a mart; one the warehouse's mart does not have (built before it existed) reads as null."""
     present = _columns_of(con, schema, table)
     select = ", ".join(name if name in present else f"null as {name}" for name in columns)
@@ -270,18 +331,23 @@ def build_state(log: pd.DataFrame | None, published: bool = False) -> BuildState
         common = {"invocation_id": str(invocation_id), "command": _text(first.command), "started_at": first.started_at}
         if len(finished):
             end = finished.iloc[-1]
-            invocations.append(Invocation(
-                **common, finished_at=end.finished_at, status=_text(end.status),
-                error_count=_count(end.error_count), test_failure_count=_count(end.test_failure_count),
-                failed_nodes=_text(end.failed_nodes),
-                built_models=tuple(name.strip() for name in _text(end.built_models).split(",") if name.strip())))
+            invocations.append(
+                Invocation(
+                    **common,
+                    finished_at=end.finished_at,
+                    status=_text(end.status),
+                    error_count=_count(end.error_count),
+                    test_failure_count=_count(end.test_failure_count),
+                    failed_nodes=_text(end.failed_nodes),
+                    built_models=tuple(name.strip() for name in _text(end.built_models).split(",") if name.strip()),
+                )
+            )
         else:
             invocations.append(Invocation(**common))
     invocations.sort(key=lambda item: item.started_at)
     good = [item for item in invocations if item.is_build and item.status == "success"]
     last_good = good[-1] if good else None
-    later = [item for item in invocations
-             if last_good is None or item.started_at > last_good.started_at]
+    later = [item for item in invocations if last_good is None or item.started_at > last_good.started_at]
     return BuildState(last_good, tuple(item for item in later if item.status != "success"), published)
 
 
@@ -294,8 +360,9 @@ def _lock_error(warehouse: Path, message: str) -> str | None:
     if holder:
         pid = holder.group("pid")
         who = f" by PID {pid} ({_command_line(pid) or holder.group('program')})"
-    return (f"a build is running: the warehouse {warehouse} is locked{who}; "
-            "run `readout report` again when it has finished")
+    return (
+        f"a build is running: the warehouse {warehouse} is locked{who}; run `readout report` again when it has finished"
+    )
 
 
 def _command_line(pid: str) -> str:
@@ -325,15 +392,20 @@ def quality_alarms(volume: pd.DataFrame, segments: pd.DataFrame, primary: pd.Dat
     lines = []
     for row in volume.itertuples():
         day = f"{pd.Timestamp(row.event_date):%Y-%m-%d}"
-        missing = (f"{row.missing_share:.0%} of {row.variant_id}'s expected {row.source_system} events on {day} are "
-                   f"missing ({row.event_names}: {row.observed_events:,.0f} of ~{row.expected_events:,.0f})")
-        reads = primary[(primary.experiment_id == row.experiment_id)
-                        & (primary.experiment_version == row.experiment_version)]
+        missing = (
+            f"{row.missing_share:.0%} of {row.variant_id}'s expected {row.source_system} events on {day} are "
+            f"missing ({row.event_names}: {row.observed_events:,.0f} of ~{row.expected_events:,.0f})"
+        )
+        reads = primary[
+            (primary.experiment_id == row.experiment_id) & (primary.experiment_version == row.experiment_version)
+        ]
         read = next(iter(reads.itertuples()), None)
-        subject = (f"{read.variant_id} {read.metric_id} {_direction(read.relative_lift)}, but " if read is not None
-                   else "")
-        lines.append(f"  {row.experiment_id} v{row.experiment_version}: {subject}{missing}, so do not finalize the "
-                     "readout.")
+        subject = (
+            f"{read.variant_id} {read.metric_id} {_direction(read.relative_lift)}, but " if read is not None else ""
+        )
+        lines.append(
+            f"  {row.experiment_id} v{row.experiment_version}: {subject}{missing}, so do not finalize the readout."
+        )
     lines += [f"  {row.alarm}" for row in segments.itertuples()]  # the alarm names its experiment version
     return lines
 
@@ -345,39 +417,61 @@ def _load(con: duckdb.DuckDBPyConnection, population: str) -> dict[str, pd.DataF
     data["srm"] = _select(con, schema, "fct_sample_ratio_checks", SRM_COLUMNS)
     data["results"] = _select(con, schema, "fct_metric_results", RESULT_COLUMNS, "population = ?", [population])
     # the quality marts came with issue 10: an older warehouse has none, and its report still reads
-    data["volume"] = (con.execute(VOLUME_SQL.format(schema=schema)).df()
-                      if _columns_of(con, schema, "fct_volume_checks")
-                      else pd.DataFrame(columns=["experiment_id", "experiment_version"]))
-    data["segments"] = (con.execute(SEGMENT_SQL.format(schema=schema)).df()
-                        if _columns_of(con, schema, "fct_sample_ratio_checks_by_segment")
-                        else pd.DataFrame(columns=["experiment_id", "experiment_version", "alarm"]))
+    data["volume"] = (
+        con.execute(VOLUME_SQL.format(schema=schema)).df()
+        if _columns_of(con, schema, "fct_volume_checks")
+        else pd.DataFrame(columns=["experiment_id", "experiment_version"])
+    )
+    data["segments"] = (
+        con.execute(SEGMENT_SQL.format(schema=schema)).df()
+        if _columns_of(con, schema, "fct_sample_ratio_checks_by_segment")
+        else pd.DataFrame(columns=["experiment_id", "experiment_version", "alarm"])
+    )
     data["primary"] = con.execute(PRIMARY_SQL.format(schema=schema), [population]).df()
     stats_columns = _columns_of(con, schema, "fct_variant_metric_stats")
-    data["metrics"] = (con.execute(METRIC_SQL.format(schema=schema)).df()
-                       if {"metric_type", "non_inferiority_margin"} <= stats_columns
-                       else pd.DataFrame(columns=["experiment_id", "experiment_version", "metric_id", "metric_type",
-                                                  "non_inferiority_margin"]))
+    data["metrics"] = (
+        con.execute(METRIC_SQL.format(schema=schema)).df()
+        if {"metric_type", "non_inferiority_margin"} <= stats_columns
+        else pd.DataFrame(
+            columns=["experiment_id", "experiment_version", "metric_id", "metric_type", "non_inferiority_margin"]
+        )
+    )
     # the experiment versions' names and lifecycle, and their settings (issue 14), where the warehouse has them
     versions = schema_of(con, "int_experiment_versions")
-    data["versions"] = (_select(con, versions, "int_experiment_versions",
-                                ("experiment_id", "experiment_version", "experiment_name", "experiment_status"))
-                        if versions else pd.DataFrame(columns=["experiment_id", "experiment_version",
-                                                               "experiment_name", "experiment_status"]))
+    data["versions"] = (
+        _select(
+            con,
+            versions,
+            "int_experiment_versions",
+            ("experiment_id", "experiment_version", "experiment_name", "experiment_status"),
+        )
+        if versions
+        else pd.DataFrame(columns=["experiment_id", "experiment_version", "experiment_name", "experiment_status"])
+    )
     # power (issue 16): the units and days the planned effect needs, for the "keep running" verdict
-    data["power"] = (_select(con, schema, "fct_metric_power", POWER_COLUMNS, "population = ? and metric_role = 'primary'",
-                             [population])
-                     if _columns_of(con, schema, "fct_metric_power")
-                     else pd.DataFrame(columns=list(POWER_COLUMNS)))
+    data["power"] = (
+        _select(
+            con, schema, "fct_metric_power", POWER_COLUMNS, "population = ? and metric_role = 'primary'", [population]
+        )
+        if _columns_of(con, schema, "fct_metric_power")
+        else pd.DataFrame(columns=list(POWER_COLUMNS))
+    )
     settings = schema_of(con, "int_experiment_settings")
-    data["settings"] = (_select(con, settings, "int_experiment_settings",
-                                ("experiment_id", "experiment_version", "decision_estimator"))
-                        if settings and has_table(con, settings, "int_experiment_settings")
-                        else pd.DataFrame(columns=["experiment_id", "experiment_version", "decision_estimator"]))
+    data["settings"] = (
+        _select(con, settings, "int_experiment_settings", ("experiment_id", "experiment_version", "decision_estimator"))
+        if settings and has_table(con, settings, "int_experiment_settings")
+        else pd.DataFrame(columns=["experiment_id", "experiment_version", "decision_estimator"])
+    )
     return data
 
 
-def render(warehouse: Path, population: str = "exposed", all_metrics: bool = False, experiment: str | None = None,
-           version: int | None = None) -> str:
+def render(
+    warehouse: Path,
+    population: str = "exposed",
+    all_metrics: bool = False,
+    experiment: str | None = None,
+    version: int | None = None,
+) -> str:
     """The readout in the terminal: the build's state, the legend, the sample-ratio checks, the data-quality
     alarms, then one block per experiment version (its verdict, then its metrics by role: primary, guardrail,
     secondary), then why each readout has its status. ``experiment`` (and ``version``) show one experiment;
@@ -396,11 +490,14 @@ def render(warehouse: Path, population: str = "exposed", all_metrics: bool = Fal
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         problem = state.problem if state is not None else None
         if problem is None:
-            raise ValueError(f"cannot read the readout marts in {warehouse} ({first_line}); "
-                             "run `make build` first") from None
+            raise ValueError(
+                f"cannot read the readout marts in {warehouse} ({first_line}); run `make build` first"
+            ) from None
         outcome = "never finished" if problem.status is None else f"failed ({problem.failures()})"
-        raise ValueError(f"cannot read the readout marts in {warehouse} ({first_line}): {problem.describe()} "
-                         f"{outcome}; fix it and run `make build` again") from None
+        raise ValueError(
+            f"cannot read the readout marts in {warehouse} ({first_line}): {problem.describe()} "
+            f"{outcome}; fix it and run `make build` again"
+        ) from None
     _only(data, experiment, version, warehouse)
     schema, srm, results = data["schema"], data["srm"], data["results"]
     variables = project_vars()
@@ -424,19 +521,27 @@ def render(warehouse: Path, population: str = "exposed", all_metrics: bool = Fal
 
     checks = srm[srm.population == population]
     levels: dict[tuple, str] = {}
-    lines.append(f"Sample ratio checks (observed units, planned split; ok, warning below p = {warning_threshold:g}, "
-                 f"MISMATCH below p = {threshold:g})")
-    for (experiment_id, experiment_version), rows in checks.groupby(["experiment_id", "experiment_version"],
-                                                                    sort=True):
+    lines.append(
+        f"Sample ratio checks (observed units, planned split; ok, warning below p = {warning_threshold:g}, "
+        f"MISMATCH below p = {threshold:g})"
+    )
+    for (experiment_id, experiment_version), rows in checks.groupby(["experiment_id", "experiment_version"], sort=True):
         rows = rows.sort_values("variant_id")
         p_value = rows.p_value.max()
         mismatch = rows.is_sample_ratio_mismatch.fillna(False).astype(bool).any()
-        level = "mismatch" if mismatch else srm_level(None if pd.isna(p_value) else float(p_value), threshold,
-                                                      warning_threshold)
+        level = (
+            "mismatch"
+            if mismatch
+            else srm_level(None if pd.isna(p_value) else float(p_value), threshold, warning_threshold)
+        )
         levels[(experiment_id, int(experiment_version))] = level
         note = rows.status_reason.dropna()
-        verdict = {"ok": "ok", "warning": "warning: borderline, check the assignment", "mismatch": "MISMATCH",
-                   "not_tested": "not tested"}[level]
+        verdict = {
+            "ok": "ok",
+            "warning": "warning: borderline, check the assignment",
+            "mismatch": "MISMATCH",
+            "not_tested": "not tested",
+        }[level]
         if level == "not_tested" and len(note):
             verdict = f"n/a: {note.iloc[0]}"
         units = ", ".join(f"{row.variant_id} {_count(row.observed_units)}" for row in rows.itertuples())
@@ -457,14 +562,14 @@ def render(warehouse: Path, population: str = "exposed", all_metrics: bool = Fal
 
     results = _decide(results, data["metrics"], data["settings"])
     versions = data["versions"]
-    keys = sorted({(row.experiment_id, int(row.experiment_version)) for row in results.itertuples()}
-                  | set(levels))
+    keys = sorted({(row.experiment_id, int(row.experiment_version)) for row in results.itertuples()} | set(levels))
     result_flag = build_flag if "fct_metric_results" in touched else ""
     for key in keys:
         rows = results[(results.experiment_id == key[0]) & (results.experiment_version == key[1])]
         meta = versions[(versions.experiment_id == key[0]) & (versions.experiment_version == key[1])]
-        lines += [""] + _version_block(key, rows, meta, levels.get(key, "not_tested"), key in alarmed, result_flag,
-                                       data["power"])
+        lines += [""] + _version_block(
+            key, rows, meta, levels.get(key, "not_tested"), key in alarmed, result_flag, data["power"]
+        )
     lines += _status_sentences(results)
     return "\n".join(lines)
 
@@ -473,13 +578,21 @@ def _only(data: dict, experiment: str | None, version: int | None, warehouse: Pa
     """Keep one experiment (and version) in every frame; an unknown one is a one-line error naming the known."""
     if experiment is None and version is None:
         return
-    known = sorted(set(data["results"].experiment_id) | set(data["srm"].experiment_id)
-                   | set(data["versions"].experiment_id))
+    known = sorted(
+        set(data["results"].experiment_id) | set(data["srm"].experiment_id) | set(data["versions"].experiment_id)
+    )
     if experiment is not None and experiment not in known:
-        raise ValueError(f"no experiment {experiment!r} in the readout of {warehouse}; known: "
-                         f"{', '.join(known) or 'none'}")
-    versions = sorted({int(v) for frame in (data["results"], data["srm"]) for e, v in
-                       zip(frame.experiment_id, frame.experiment_version) if experiment is None or e == experiment})
+        raise ValueError(
+            f"no experiment {experiment!r} in the readout of {warehouse}; known: {', '.join(known) or 'none'}"
+        )
+    versions = sorted(
+        {
+            int(v)
+            for frame in (data["results"], data["srm"])
+            for e, v in zip(frame.experiment_id, frame.experiment_version)
+            if experiment is None or e == experiment
+        }
+    )
     for name, frame in data.items():
         if isinstance(frame, pd.DataFrame) and "experiment_id" in frame:
             keep = frame.experiment_id == experiment if experiment is not None else pd.Series(True, frame.index)
@@ -487,8 +600,10 @@ def _only(data: dict, experiment: str | None, version: int | None, warehouse: Pa
                 keep &= frame.experiment_version == version
             data[name] = frame[keep].reset_index(drop=True)
     if version is not None and data["results"].empty and data["srm"].empty:
-        raise ValueError(f"no version {version} of {experiment or 'any experiment'} in the readout of {warehouse}; "
-                         f"known: {', '.join(f'v{known}' for known in versions) or 'none'}")
+        raise ValueError(
+            f"no version {version} of {experiment or 'any experiment'} in the readout of {warehouse}; "
+            f"known: {', '.join(f'v{known}' for known in versions) or 'none'}"
+        )
 
 
 def _legend(results: pd.DataFrame, threshold: float, warning_threshold: float) -> list[str]:
@@ -512,8 +627,11 @@ def _legend(results: pd.DataFrame, threshold: float, warning_threshold: float) -
         f"  sample ratio: ok, warning (p < {warning_threshold:g}), MISMATCH (p < {threshold:g}: do not trust the "
         "data).",
     ]
-    return [lines[0]] + [wrapped for line in lines[1:]
-                         for wrapped in textwrap.wrap(line.strip(), 118, initial_indent="  ", subsequent_indent="    ")]
+    return [lines[0]] + [
+        wrapped
+        for line in lines[1:]
+        for wrapped in textwrap.wrap(line.strip(), 118, initial_indent="  ", subsequent_indent="    ")
+    ]
 
 
 def _decide(results: pd.DataFrame, metrics: pd.DataFrame, settings: pd.DataFrame) -> pd.DataFrame:
@@ -521,31 +639,50 @@ def _decide(results: pd.DataFrame, metrics: pd.DataFrame, settings: pd.DataFrame
     Bonferroni interval, ordered by experiment version, role (primary, guardrail, secondary), metric, variant,
     decision estimator first."""
     if results.empty:
-        return results.assign(decision_estimator=[], is_decision=[], margin=[], metric_type=[], verdict=[],
-                              adjusted_lower=[], adjusted_upper=[], role_order=[])
+        return results.assign(
+            decision_estimator=[],
+            is_decision=[],
+            margin=[],
+            metric_type=[],
+            verdict=[],
+            adjusted_lower=[],
+            adjusted_upper=[],
+            role_order=[],
+        )
     keys = ["experiment_id", "experiment_version"]
     frame = results.merge(metrics, on=keys + ["metric_id"], how="left")
     frame = frame.merge(settings.drop_duplicates(keys), on=keys, how="left")
     with_cuped = frame[frame.estimator == "cuped"]
     cuped = set(zip(with_cuped.experiment_id, with_cuped.experiment_version, with_cuped.metric_id))
     frame["decision_estimator"] = [
-        decision_estimator((row.experiment_id, row.experiment_version, row.metric_id) in cuped,
-                           row.decision_estimator if isinstance(row.decision_estimator, str) else None)
-        for row in frame.itertuples()]
+        decision_estimator(
+            (row.experiment_id, row.experiment_version, row.metric_id) in cuped,
+            row.decision_estimator if isinstance(row.decision_estimator, str) else None,
+        )
+        for row in frame.itertuples()
+    ]
     frame["is_decision"] = frame.estimator == frame.decision_estimator
     frame["margin"] = frame.non_inferiority_margin
     frame["verdict"] = [_guardrail(row) for row in frame.itertuples()]
-    bounds = [simultaneous_interval(_float(row.relative_lift), _float(row.relative_lift_ci_lower),
-                                    _float(row.relative_lift_ci_upper), _float(row.alpha),
-                                    _float(row.correction_family_size))
-              if row.correction_method in ("holm", "bh") else (float("nan"), float("nan"))
-              for row in frame.itertuples()]
+    bounds = [
+        simultaneous_interval(
+            _float(row.relative_lift),
+            _float(row.relative_lift_ci_lower),
+            _float(row.relative_lift_ci_upper),
+            _float(row.alpha),
+            _float(row.correction_family_size),
+        )
+        if row.correction_method in ("holm", "bh")
+        else (float("nan"), float("nan"))
+        for row in frame.itertuples()
+    ]
     frame["adjusted_lower"] = [bound[0] for bound in bounds]
     frame["adjusted_upper"] = [bound[1] for bound in bounds]
     frame["role_order"] = frame.metric_role.map({role: n for n, role in enumerate(ROLE_ORDER)}).fillna(len(ROLE_ORDER))
-    return frame.sort_values(["experiment_id", "experiment_version", "role_order", "metric_id", "variant_id",
-                              "is_decision", "estimator"], ascending=[True, True, True, True, True, False, True]
-                             ).reset_index(drop=True)
+    return frame.sort_values(
+        ["experiment_id", "experiment_version", "role_order", "metric_id", "variant_id", "is_decision", "estimator"],
+        ascending=[True, True, True, True, True, False, True],
+    ).reset_index(drop=True)
 
 
 def _flag(value) -> bool:
@@ -564,8 +701,12 @@ def _guardrail(row) -> str | None:
         return None
     if row.direction not in ("increase", "decrease"):
         return row.guardrail_status if isinstance(row.guardrail_status, str) else None
-    return guardrail_verdict(_float(row.relative_lift_ci_lower), _float(row.relative_lift_ci_upper),
-                             None if pd.isna(row.margin) else float(row.margin), row.direction)
+    return guardrail_verdict(
+        _float(row.relative_lift_ci_lower),
+        _float(row.relative_lift_ci_upper),
+        None if pd.isna(row.margin) else float(row.margin),
+        row.direction,
+    )
 
 
 def _version_status(rows: pd.DataFrame) -> tuple[str, list[str]]:
@@ -579,17 +720,28 @@ def _version_status(rows: pd.DataFrame) -> tuple[str, list[str]]:
 
 
 def _verdict_input(row) -> dict:
-    entry = {"metric_id": row.metric_id, "variant_id": row.variant_id, "lift": _float(row.relative_lift),
-             "lower": _float(row.relative_lift_ci_lower), "upper": _float(row.relative_lift_ci_upper),
-             "p_value_adjusted": _float(row.adjusted_p_value), "is_significant": _flag(row.is_significant),
-             "direction": row.direction if isinstance(row.direction, str) else "increase"}
+    entry = {
+        "metric_id": row.metric_id,
+        "variant_id": row.variant_id,
+        "lift": _float(row.relative_lift),
+        "lower": _float(row.relative_lift_ci_lower),
+        "upper": _float(row.relative_lift_ci_upper),
+        "p_value_adjusted": _float(row.adjusted_p_value),
+        "is_significant": _flag(row.is_significant),
+        "direction": row.direction if isinstance(row.direction, str) else "increase",
+    }
     if row.metric_role == "guardrail":
         entry["guardrail_verdict"] = row.verdict
     return entry
 
 
-VERDICT_WORDS = {"ship": "SHIP", "do_not_ship": "DO NOT SHIP", "keep_running": "KEEP RUNNING",
-                 "do_not_trust_data": "DO NOT TRUST THE DATA", "draft": "DRAFT"}
+VERDICT_WORDS = {
+    "ship": "SHIP",
+    "do_not_ship": "DO NOT SHIP",
+    "keep_running": "KEEP RUNNING",
+    "do_not_trust_data": "DO NOT TRUST THE DATA",
+    "draft": "DRAFT",
+}
 
 
 def version_planning(power: pd.DataFrame | None, decision: pd.DataFrame) -> dict[str, str]:
@@ -598,16 +750,29 @@ def version_planning(power: pd.DataFrame | None, decision: pd.DataFrame) -> dict
     version's rows with is_decision)."""
     if power is None or power.empty or decision.empty:
         return {}
-    keys = {(row.experiment_id, int(row.experiment_version), row.variant_id, row.metric_id, row.estimator)
-            for row in decision.itertuples() if row.metric_role == "primary"}
-    rows = [row for row in power.to_dict("records")
-            if (row["experiment_id"], int(row["experiment_version"]), row["variant_id"], row["metric_id"],
-                row["estimator"]) in keys]
+    keys = {
+        (row.experiment_id, int(row.experiment_version), row.variant_id, row.metric_id, row.estimator)
+        for row in decision.itertuples()
+        if row.metric_role == "primary"
+    }
+    rows = [
+        row
+        for row in power.to_dict("records")
+        if (row["experiment_id"], int(row["experiment_version"]), row["variant_id"], row["metric_id"], row["estimator"])
+        in keys
+    ]
     return {"planning": planning_note(rows), "detectable": detectable_note(rows)}
 
 
-def _version_block(key: tuple, rows: pd.DataFrame, meta: pd.DataFrame, srm: str, alarmed: bool,
-                   build_flag: str, power: pd.DataFrame | None = None) -> list[str]:
+def _version_block(
+    key: tuple,
+    rows: pd.DataFrame,
+    meta: pd.DataFrame,
+    srm: str,
+    alarmed: bool,
+    build_flag: str,
+    power: pd.DataFrame | None = None,
+) -> list[str]:
     """One experiment version: its verdict and why, then its metrics by role, each decision line followed by its
     sensitivity check."""
     experiment_id, experiment_version = key
@@ -616,10 +781,14 @@ def _version_block(key: tuple, rows: pd.DataFrame, meta: pd.DataFrame, srm: str,
     status, codes = _version_status(rows)
     decision = rows[rows.is_decision] if len(rows) else rows
     verdict = version_verdict(
-        status, codes, srm,
+        status,
+        codes,
+        srm,
         [_verdict_input(row) for row in decision.itertuples() if row.metric_role == "primary"],
         [_verdict_input(row) for row in decision.itertuples() if row.metric_role == "guardrail"],
-        is_draft=lifecycle == "draft", **version_planning(power, decision))
+        is_draft=lifecycle == "draft",
+        **version_planning(power, decision),
+    )
     title = f"{experiment_id} v{experiment_version}" + (f" ({name})" if name and name != experiment_id else "")
     lines = [f"{title}: {VERDICT_WORDS[verdict.code]}", f"  verdict: {verdict.reason}"]
     if lifecycle == "draft":
@@ -646,18 +815,24 @@ def _metric_line(row, mismatch: bool, alarmed: bool, build_flag: str) -> str:
     correction = row.correction_method if isinstance(row.correction_method, str) else "adjusted"
     interval = f"95% {_percent(row.relative_lift_ci_lower)}, {_percent(row.relative_lift_ci_upper)}"
     if not pd.isna(row.adjusted_lower):
-        interval += (f"; Bonferroni m={_count(row.correction_family_size)} {_percent(row.adjusted_lower)}, "
-                     f"{_percent(row.adjusted_upper)}")
+        interval += (
+            f"; Bonferroni m={_count(row.correction_family_size)} {_percent(row.adjusted_lower)}, "
+            f"{_percent(row.adjusted_upper)}"
+        )
     p_raw = "n/a" if pd.isna(row.p_value) else f"{row.p_value:.3g}"
     p_adjusted = "n/a" if pd.isna(row.adjusted_p_value) else f"{row.adjusted_p_value:.3g}"
-    p_values = (f"p = {p_adjusted}" if correction == "none" else f"p raw {p_raw}, p {correction} {p_adjusted}"
-                ) if not pd.isna(row.p_value) or correction != "adjusted" else f"p {correction} {p_adjusted}"
+    p_values = (
+        (f"p = {p_adjusted}" if correction == "none" else f"p raw {p_raw}, p {correction} {p_adjusted}")
+        if not pd.isna(row.p_value) or correction != "adjusted"
+        else f"p {correction} {p_adjusted}"
+    )
     flags = []
     if _flag(row.is_significant):
         flags.append("significant")
     if isinstance(row.verdict, str):
-        margin = "" if pd.isna(row.margin) else (
-            f" (margin {'-' if row.direction != 'decrease' else '+'}{row.margin:.1%})")
+        margin = (
+            "" if pd.isna(row.margin) else (f" (margin {'-' if row.direction != 'decrease' else '+'}{row.margin:.1%})")
+        )
         flags.append(f"guardrail {row.verdict.upper() if row.verdict in ('harmed', 'fail') else row.verdict}{margin}")
     if row.is_decision:
         if mismatch:
@@ -678,8 +853,11 @@ def _metric_line(row, mismatch: bool, alarmed: bool, build_flag: str) -> str:
         head = f"    {row.variant_id} {row.metric_id} [{row.estimator}, decide]"
     else:
         head = f"      sensitivity [{row.estimator}]"
-    return (f"{head}: {_percent(row.relative_lift)} ({interval}), {p_values}{baseline}"
-            + (f"  {'; '.join(flags)}" if flags else "") + (f"  {status}" if status else ""))
+    return (
+        f"{head}: {_percent(row.relative_lift)} ({interval}), {p_values}{baseline}"
+        + (f"  {'; '.join(flags)}" if flags else "")
+        + (f"  {status}" if status else "")
+    )
 
 
 def _status_sentences(results: pd.DataFrame) -> list[str]:
@@ -700,20 +878,26 @@ def _status_sentences(results: pd.DataFrame) -> list[str]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warehouse", help="DuckDB file (default: $READOUT_DUCKDB_PATH or warehouse/readout.duckdb)")
     parser.add_argument("--population", choices=["exposed", "assigned"], default="exposed")
-    parser.add_argument("--all-metrics", action="store_true",
-                        help="kept for old scripts: secondary metrics are always shown now")
+    parser.add_argument(
+        "--all-metrics", action="store_true", help="kept for old scripts: secondary metrics are always shown now"
+    )
     parser.add_argument("--experiment", metavar="ID", help="show one experiment (an unknown ID lists the known ones)")
     parser.add_argument("--version", type=int, metavar="N", help="with --experiment: show one version of it")
-    parser.add_argument("--html", metavar="DIR", help="write the readout as a static HTML site into DIR instead "
-                        "(index.html and one page per experiment version; opens from disk, no network)")
+    parser.add_argument(
+        "--html",
+        metavar="DIR",
+        help="write the readout as a static HTML site into DIR instead "
+        "(index.html and one page per experiment version; opens from disk, no network)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "html", None):
         from readout.html import render_html  # matplotlib and jinja2 load only for the HTML report
 
-        pages = render_html(warehouse_path(args.warehouse), Path(args.html), args.population,
-                            getattr(args, "experiment", None))
+        pages = render_html(
+            warehouse_path(args.warehouse), Path(args.html), args.population, getattr(args, "experiment", None)
+        )
         print(f"HTML readout: {pages[0].resolve()} ({len(pages) - 1} experiment version pages)")
         return 0
     print(render(warehouse_path(args.warehouse), args.population, args.all_metrics, args.experiment, args.version))

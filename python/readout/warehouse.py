@@ -27,8 +27,11 @@ def schema_of(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
 
 
 def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(con.execute("select 1 from information_schema.tables where table_schema = ? and table_name = ?",
-                            [schema, table]).fetchall())
+    return bool(
+        con.execute(
+            "select 1 from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+        ).fetchall()
+    )
 
 
 def quoted(name: str) -> str:

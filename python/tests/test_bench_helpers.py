@@ -22,8 +22,9 @@ GRANDCHILD_BYTES = 120 * 2**20
 def test_tree_sampler_counts_a_grandchilds_memory():
     # the child only starts a grandchild that touches 120 MB, so the peak must come from the grandchild
     grandchild = f"b = b'x' * {GRANDCHILD_BYTES}; import time; time.sleep(0.5)"
-    child = subprocess.Popen([sys.executable, "-c",
-                              f"import subprocess, sys; subprocess.run([sys.executable, '-c', {grandchild!r}])"])
+    child = subprocess.Popen(
+        [sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {grandchild!r}])"]
+    )
     sampler = bench_proc.TreeRssSampler(child.pid, interval=0.05).start()
     tree_seen = []
     deadline = time.monotonic() + 5
@@ -43,8 +44,17 @@ def test_tree_of_an_ended_process_holds_no_memory():
     assert bench_proc.tree_resident_bytes(child.pid) == 0
 
 
-@pytest.mark.parametrize("text, events", [("1M", 1_000_000), ("10m", 10_000_000), ("250k", 250_000),
-                                          ("1e6", 1_000_000), ("1_000_000", 1_000_000), ("100000000", 100_000_000)])
+@pytest.mark.parametrize(
+    "text, events",
+    [
+        ("1M", 1_000_000),
+        ("10m", 10_000_000),
+        ("250k", 250_000),
+        ("1e6", 1_000_000),
+        ("1_000_000", 1_000_000),
+        ("100000000", 100_000_000),
+    ],
+)
 def test_sizes_parse_and_label(text, events):
     assert bench.parse_size(text) == events
     assert bench.parse_size(bench.size_label(events)) == events
@@ -57,10 +67,20 @@ def test_bad_sizes_are_refused(text):
 
 
 def test_compare_reports_the_largest_relative_difference_and_unmatched_rows():
-    keys = {"experiment_id": ["e", "e", "e"], "experiment_version": [1, 1, 1], "variant_id": ["a", "b", "c"],
-            "metric_id": ["revenue"] * 3}
-    reference = pd.DataFrame({**keys, "n_units": [10, 20, 5], "metric_sum": [100.0, 50.0, 1.0],
-                              "metric_sum_of_squares": [1000.0, 400.0, 1.0]})
+    keys = {
+        "experiment_id": ["e", "e", "e"],
+        "experiment_version": [1, 1, 1],
+        "variant_id": ["a", "b", "c"],
+        "metric_id": ["revenue"] * 3,
+    }
+    reference = pd.DataFrame(
+        {
+            **keys,
+            "n_units": [10, 20, 5],
+            "metric_sum": [100.0, 50.0, 1.0],
+            "metric_sum_of_squares": [1000.0, 400.0, 1.0],
+        }
+    )
     candidate = reference.iloc[:2].copy()
     candidate.loc[1, "metric_sum"] = 49.0  # 2% off
     report = bench_floor.compare(candidate, reference)["revenue"]

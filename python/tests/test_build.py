@@ -59,18 +59,24 @@ def test_settings_change_the_fingerprint_but_the_locations_do_not(project, monke
 def write_log(warehouse: Path, rows: list[tuple[str, str, str, str]]) -> None:
     """Build log rows: (invocation id, event, status, started at)."""
     with duckdb.connect(str(warehouse)) as con:
-        con.execute(f"create table if not exists {BUILD_LOG_TABLE} (invocation_id varchar, event varchar, "
-                    "status varchar, started_at timestamp, finished_at timestamp, failed_nodes varchar)")
+        con.execute(
+            f"create table if not exists {BUILD_LOG_TABLE} (invocation_id varchar, event varchar, "
+            "status varchar, started_at timestamp, finished_at timestamp, failed_nodes varchar)"
+        )
         for invocation, event, status, started in rows:
-            con.execute(f"insert into {BUILD_LOG_TABLE} values (?, ?, ?, ?, ?, null)",
-                        [invocation, event, status, started, started if event == "finished" else None])
+            con.execute(
+                f"insert into {BUILD_LOG_TABLE} values (?, ?, ?, ?, ?, null)",
+                [invocation, event, status, started, started if event == "finished" else None],
+            )
 
 
 def test_only_a_successful_latest_build_with_the_same_inputs_is_current(project, tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
     inputs = inputs_fingerprint(*project)
     assert current_build(warehouse, inputs.fingerprint) is None  # no warehouse
-    write_log(warehouse, [("a", "started", "started", "2026-01-01 10:00"), ("a", "finished", "success", "2026-01-01 10:00")])
+    write_log(
+        warehouse, [("a", "started", "started", "2026-01-01 10:00"), ("a", "finished", "success", "2026-01-01 10:00")]
+    )
     assert current_build(warehouse, inputs.fingerprint) is None  # built, but its inputs were never recorded
     record_build(warehouse, "a", inputs)
     assert current_build(warehouse, inputs.fingerprint)[0] == "a"
@@ -79,7 +85,9 @@ def test_only_a_successful_latest_build_with_the_same_inputs_is_current(project,
     assert current_build(warehouse, inputs.fingerprint) is None
     write_log(warehouse, [("b", "finished", "failed", "2026-01-02 10:00")])
     assert current_build(warehouse, inputs.fingerprint) is None
-    write_log(warehouse, [("c", "started", "started", "2026-01-03 10:00"), ("c", "finished", "success", "2026-01-03 10:00")])
+    write_log(
+        warehouse, [("c", "started", "started", "2026-01-03 10:00"), ("c", "finished", "success", "2026-01-03 10:00")]
+    )
     record_build(warehouse, "c", inputs)
     assert current_build(warehouse, inputs.fingerprint)[0] == "c"
     with duckdb.connect(str(warehouse), read_only=True) as con:

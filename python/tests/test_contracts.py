@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from readout import contract as instrumentation
 from readout.contracts import freshness_thresholds, load_contracts
 from readout.contracts.load import ContractError, load_contract
@@ -36,9 +37,16 @@ def _rule(contract, rule_id):
 # --------------------------------------------------------------------------------------- structure
 def test_every_guarded_table_has_a_contract(contracts):
     assert set(contracts) == {
-        "raw_events", "raw_experiments", "fct_experiment_units", "int_exposures_deduplicated_to_first_per_unit",
-        "fct_variant_metric_stats", "fct_metric_results", "fct_sample_ratio_checks", "fct_volume_checks",
-        "fct_sample_ratio_checks_by_segment"}
+        "raw_events",
+        "raw_experiments",
+        "fct_experiment_units",
+        "int_exposures_deduplicated_to_first_per_unit",
+        "fct_variant_metric_stats",
+        "fct_metric_results",
+        "fct_sample_ratio_checks",
+        "fct_volume_checks",
+        "fct_sample_ratio_checks_by_segment",
+    }
     assert {c.stage for c in contracts.values()} == {"raw", "marts"}
 
 
@@ -63,7 +71,8 @@ def test_committed_suites_are_exactly_what_the_contracts_generate(contracts):
     changed, extra = generate(contracts, CONTRACTS / "gx", check=True)
     assert not changed and not extra, (
         "contracts/gx is out of date with the contract YAML (run `readout contracts generate`): "
-        + ", ".join(p.name for p in changed + extra))
+        + ", ".join(p.name for p in changed + extra)
+    )
 
 
 def test_generation_is_deterministic_and_check_detects_an_edit(tmp_path, contracts):
@@ -105,8 +114,11 @@ def test_raw_vocabularies_are_the_instrumentation_contract_and_dbt_vars(contract
     raw, experiments = contracts["raw_events"], contracts["raw_experiments"]
     value_set = lambda c, r: _rule(c, r).kwargs["value_set"]  # noqa: E731
     assert value_set(raw, "event_name_allowed") == list(instrumentation.EVENT_NAMES) == VARS["accepted_event_names"]
-    assert value_set(raw, "source_system_allowed") == list(instrumentation.SOURCE_SYSTEMS) \
+    assert (
+        value_set(raw, "source_system_allowed")
+        == list(instrumentation.SOURCE_SYSTEMS)
         == VARS["accepted_source_systems"]
+    )
     assert sorted(raw.schema_versions) == VARS["accepted_schema_versions"]
     assert value_set(raw, "assignment_mechanism_allowed") == list(instrumentation.ASSIGNMENT_MECHANISMS)
     assert value_set(raw, "traffic_type_allowed") == list(instrumentation.TRAFFIC_TYPES)
@@ -125,15 +137,22 @@ def test_tolerances_are_the_dbt_project_vars(contracts):
 
 
 #: staging reasons the raw contract checks per file, not per row: an undefined schema version, a retyped column
-CHECKED_PER_FILE = {"unknown_schema_version": "files.schema_version_known",
-                    "unparseable_revenue": "schema_v1.columns_and_types"}
+CHECKED_PER_FILE = {
+    "unknown_schema_version": "files.schema_version_known",
+    "unparseable_revenue": "schema_v1.columns_and_types",
+}
 
 
 def test_every_staging_quarantine_reason_is_documented_and_checked_by_the_raw_contract(contracts):
     staging = (REPO / "models" / "staging" / "landing" / "stg_landing__events_checked.sql").read_text()
     reasons = set(re.findall(r'"([a-z_]+)"\]', staging))
-    assert {"non_finite_revenue", "missing_revenue", "future_received_at", "event_at_before_history",
-            "unparseable_revenue"} <= reasons
+    assert {
+        "non_finite_revenue",
+        "missing_revenue",
+        "future_received_at",
+        "event_at_before_history",
+        "unparseable_revenue",
+    } <= reasons
     documented = (CONTRACTS / "instrumentation_contract.md").read_text()
     assert not [r for r in sorted(reasons) if f"`{r}`" not in documented]
     raw = contracts["raw_events"]
@@ -150,19 +169,23 @@ def _dbt_columns(path: Path, model: str) -> dict[str, str]:
     return {c["name"]: c["data_type"] for c in node["columns"]}
 
 
-@pytest.mark.parametrize("name, yml", [
-    ("fct_experiment_units", "models/marts/experiments/_experiments__models.yml"),
-    ("fct_variant_metric_stats", "models/marts/experiments/_experiments__models.yml"),
-    ("fct_metric_results", "models/marts/experiments/_experiments__models.yml"),
-    ("fct_sample_ratio_checks", "models/marts/experiments/_experiments__models.yml"),
-    ("int_exposures_deduplicated_to_first_per_unit", "models/intermediate/experiments/_experiments__models.yml"),
-    ("fct_volume_checks", "models/marts/quality/_quality__models.yml"),
-    ("fct_sample_ratio_checks_by_segment", "models/marts/quality/_quality__models.yml"),
-])
+@pytest.mark.parametrize(
+    "name, yml",
+    [
+        ("fct_experiment_units", "models/marts/experiments/_experiments__models.yml"),
+        ("fct_variant_metric_stats", "models/marts/experiments/_experiments__models.yml"),
+        ("fct_metric_results", "models/marts/experiments/_experiments__models.yml"),
+        ("fct_sample_ratio_checks", "models/marts/experiments/_experiments__models.yml"),
+        ("int_exposures_deduplicated_to_first_per_unit", "models/intermediate/experiments/_experiments__models.yml"),
+        ("fct_volume_checks", "models/marts/quality/_quality__models.yml"),
+        ("fct_sample_ratio_checks_by_segment", "models/marts/quality/_quality__models.yml"),
+    ],
+)
 def test_warehouse_contract_columns_are_the_dbt_model_contract(contracts, name, yml):
     contract = contracts[name]
     assert contract.columns(1) == _dbt_columns(REPO / yml, name), (
-        f"contracts/{name}.yml and the dbt model contract in {yml} list different columns or types")
+        f"contracts/{name}.yml and the dbt model contract in {yml} list different columns or types"
+    )
     assert contract.relation.split(".")[1] == name
 
 
@@ -206,17 +229,20 @@ def test_dbt_source_freshness_matches_the_contract_when_declared():
 
 
 # ------------------------------------------------------------------------------------------- errors
-@pytest.mark.parametrize("edit, message", [
-    (lambda d: d.pop("owner"), "missing required key 'owner'"),
-    (lambda d: d["expectations"][0].update(level="column"), "level must be one of row, table"),
-    (lambda d: d["expectations"][0].update(error_above=2), "must be a share between 0 and 1"),
-    (lambda d: d["expectations"][1].update(rule=d["expectations"][0]["rule"]), "is used twice"),
-    (lambda d: d["schema"]["versions"][1]["columns"].update(event_id="text"), "has type 'text'"),
-    (lambda d: d["freshness"].update(warn_after={"count": 2, "period": "week"}), "period: minute|hour|day"),
-    (lambda d: d["expectations"][0].update(typo=1), "unknown key(s) typo"),
-    (lambda d: d["expectations"][0]["kwargs"].update(row_condition="x > 1"), "write the row condition as 'where'"),
-    (lambda d: d["expectations"][0].update(where={"x": {"~": 1}}), "where.x must be null, not_null or {op: value}"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda d: d.pop("owner"), "missing required key 'owner'"),
+        (lambda d: d["expectations"][0].update(level="column"), "level must be one of row, table"),
+        (lambda d: d["expectations"][0].update(error_above=2), "must be a share between 0 and 1"),
+        (lambda d: d["expectations"][1].update(rule=d["expectations"][0]["rule"]), "is used twice"),
+        (lambda d: d["schema"]["versions"][1]["columns"].update(event_id="text"), "has type 'text'"),
+        (lambda d: d["freshness"].update(warn_after={"count": 2, "period": "week"}), "period: minute|hour|day"),
+        (lambda d: d["expectations"][0].update(typo=1), "unknown key(s) typo"),
+        (lambda d: d["expectations"][0]["kwargs"].update(row_condition="x > 1"), "write the row condition as 'where'"),
+        (lambda d: d["expectations"][0].update(where={"x": {"~": 1}}), "where.x must be null, not_null or {op: value}"),
+    ],
+)
 def test_a_malformed_contract_is_a_one_line_error_naming_the_file(tmp_path, edit, message):
     data = yaml.safe_load((CONTRACTS / "raw_events.yml").read_text())
     edit(data)
@@ -239,8 +265,7 @@ def test_invalid_expectation_kwargs_name_the_rule(tmp_path):
 
 
 def _cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "readout.contracts", *args], cwd=cwd, capture_output=True,
-                          text=True)
+    return subprocess.run([sys.executable, "-m", "readout.contracts", *args], cwd=cwd, capture_output=True, text=True)
 
 
 def test_cli_user_errors_are_one_line_with_exit_2(tmp_path):

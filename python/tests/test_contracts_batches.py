@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+
 from readout.contracts import load_contracts
 from readout.contracts import main as contracts_main
 from readout.contracts.cache import LandingChanged
@@ -44,9 +45,22 @@ def one_frame(landing: Path, as_of: dt.datetime):
 
 def findings(report) -> list[tuple]:
     """Everything an outcome reports (the alarm sentence included), rule by rule in report order."""
-    return [(o.contract.name, o.rule_id, o.severity, o.count, o.total,
-             [(p.label, p.count, p.total, p.severity) for p in o.partitions], o.details, o.readouts, o.problem,
-             o.error, o.sentence) for o in report.outcomes]
+    return [
+        (
+            o.contract.name,
+            o.rule_id,
+            o.severity,
+            o.count,
+            o.total,
+            [(p.label, p.count, p.total, p.severity) for p in o.partitions],
+            o.details,
+            o.readouts,
+            o.problem,
+            o.error,
+            o.sentence,
+        )
+        for o in report.outcomes
+    ]
 
 
 def event_files(landing: Path) -> list[str]:
@@ -132,8 +146,22 @@ def test_a_changed_or_deleted_landing_file_is_an_error_naming_it(landing, tmp_pa
     with pytest.raises(LandingChanged, match=f"landing file {changed} changed after it was validated on "):
         raw(zone, as_of, cache_dir=cache)
     # on the command line: one line naming the file, exit 2; --full validates the landing zone afresh
-    args = ["validate", "--stage", "raw", "--contract", "raw_events", "--landing", str(zone), "--as-of", "manifest",
-            "--no-docs", "--fail-on", "never", "--cache-dir", str(cache)]
+    args = [
+        "validate",
+        "--stage",
+        "raw",
+        "--contract",
+        "raw_events",
+        "--landing",
+        str(zone),
+        "--as-of",
+        "manifest",
+        "--no-docs",
+        "--fail-on",
+        "never",
+        "--cache-dir",
+        str(cache),
+    ]
     assert contracts_main(args) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and str(changed) in error[0] and "--full" in error[0], error
@@ -151,30 +179,38 @@ def test_rules_across_files_flag_the_rows_gx_flags():
     row condition it flags exactly the rows GX flags."""
     import duckdb
     import pandas as pd
+
     from readout.contracts.docs import GxRunner
     from readout.contracts.evaluate import tally
     from readout.contracts.load import Rule
     from readout.contracts.suites import SuiteSpec
     from readout.contracts.zone import failing_sql, where_sql
 
-    frame = pd.DataFrame({
-        "a": pd.array(["x", "x", "y", None, "y", "z", None, "x", None], dtype="string"),
-        "b": pd.array([1, 1, 2, 2, None, 3, None, 1, 2], dtype="Int32"),
-        "v": [0.5, 2.0, None, -1.0, 1.0, 1.5, 3.0, 0.0, 0.2],
-        "flag": pd.array([True, False, None, True, False, True, None, False, True], dtype="boolean"),
-    })
+    frame = pd.DataFrame(
+        {
+            "a": pd.array(["x", "x", "y", None, "y", "z", None, "x", None], dtype="string"),
+            "b": pd.array([1, 1, 2, 2, None, 3, None, 1, 2], dtype="Int32"),
+            "v": [0.5, 2.0, None, -1.0, 1.0, 1.5, 3.0, 0.0, 0.2],
+            "flag": pd.array([True, False, None, True, False, True, None, False, True], dtype="boolean"),
+        }
+    )
 
     def rule(name, expect, where=None, **kwargs):
         return Rule(rule=name, expect=expect, kwargs=kwargs, level="row", says=name, where=where)
 
     rules = (
-        rule("pairs_unique_any", "expect_compound_columns_to_be_unique", column_list=["a", "b"],
-             ignore_row_if="any_value_is_missing"),
+        rule(
+            "pairs_unique_any",
+            "expect_compound_columns_to_be_unique",
+            column_list=["a", "b"],
+            ignore_row_if="any_value_is_missing",
+        ),
         rule("pairs_unique_all", "expect_compound_columns_to_be_unique", column_list=["a", "b"]),
         rule("a_unique", "expect_column_values_to_be_unique", column="a"),
         rule("a_unique_where", "expect_column_values_to_be_unique", column="a", where={"b": {"!=": 2}}),
-        rule("v_between", "expect_column_values_to_be_between", column="v", min_value=0, max_value=1.5,
-             strict_max=True),
+        rule(
+            "v_between", "expect_column_values_to_be_between", column="v", min_value=0, max_value=1.5, strict_max=True
+        ),
         rule("flag_true", "expect_column_values_to_be_in_set", column="flag", value_set=[True]),
         rule("a_not_z", "expect_column_values_to_not_be_in_set", column="a", value_set=["z"]),
         rule("b_present_for_x", "expect_column_values_to_not_be_null", column="b", where={"a": {"in": ["x", "y"]}}),

@@ -12,6 +12,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from readout.contracts import load_contracts
 from readout.contracts.batches import plan
 from readout.contracts.keyindex import KeyIndex, layout
@@ -21,19 +22,34 @@ from readout.contracts.zone import count_zone
 REPO = Path(__file__).resolve().parents[2]
 CONTRACT = load_contracts(REPO / "contracts")["raw_events"]
 PLAN = plan(CONTRACT, next(s for s in suite_specs(CONTRACT) if s.kind == "rows"))
-TYPES = {"event_id": pa.string(), "event_name": pa.string(), "schema_version": pa.int32(),
-         "source_system": pa.string(), "experiment_id": pa.string(), "experiment_version": pa.int32(),
-         "payload_hash": pa.uint64()}
+TYPES = {
+    "event_id": pa.string(),
+    "event_name": pa.string(),
+    "schema_version": pa.int32(),
+    "source_system": pa.string(),
+    "experiment_id": pa.string(),
+    "experiment_version": pa.int32(),
+    "payload_hash": pa.uint64(),
+}
 
 
 def row(event_id, source="web", payload=1, version=1, name="page_view", experiment=None):
-    return {"event_id": event_id, "event_name": name, "schema_version": version, "source_system": source,
-            "experiment_id": experiment, "experiment_version": 1 if experiment else None, "payload_hash": payload}
+    return {
+        "event_id": event_id,
+        "event_name": name,
+        "schema_version": version,
+        "source_system": source,
+        "experiment_id": experiment,
+        "experiment_version": 1 if experiment else None,
+        "payload_hash": payload,
+    }
 
 
 def batch(first: int, count: int, source: str = "web", version: int = 1) -> list[dict]:
-    return [row(f"e{i}", source, payload=i, version=version, experiment="exp_a" if i % 3 == 0 else None)
-            for i in range(first, first + count)]
+    return [
+        row(f"e{i}", source, payload=i, version=version, experiment="exp_a" if i % 3 == 0 else None)
+        for i in range(first, first + count)
+    ]
 
 
 #: the timeline: each step adds (or replaces) files by name, or takes one out (None)
@@ -51,14 +67,15 @@ STEPS = [
 
 def write(folder: Path, name: str, rows: list[dict], generation: int) -> tuple[str, str]:
     path = folder / f"{name}.{generation}.parquet"
-    pq.write_table(pa.Table.from_pylist(rows, schema=pa.schema([(c, TYPES[c]) for c in PLAN.zone.key_columns])),
-                   path)
+    pq.write_table(pa.Table.from_pylist(rows, schema=pa.schema([(c, TYPES[c]) for c in PLAN.zone.key_columns])), path)
     return str(path), f"{name}-{generation}"
 
 
 def as_dicts(tallies: dict) -> dict:
-    return {rule: (t.counts, t.readouts.rows, t.readouts.experiments, t.readouts.events, t.error)
-            for rule, t in tallies.items()}
+    return {
+        rule: (t.counts, t.readouts.rows, t.readouts.experiments, t.readouts.events, t.error)
+        for rule, t in tallies.items()
+    }
 
 
 def test_the_layout_of_the_raw_events_contract():
@@ -80,8 +97,9 @@ def test_the_index_counts_what_the_whole_zone_counts_at_every_step(tmp_path):
             else:
                 files[name] = write(tmp_path, name, rows, generation)
         found = index.tallies(dict(files), "state")
-        afresh = count_zone(con, PLAN.zone, PLAN.rows_spec.partition_by, [p for p, _ in files.values()],
-                            PLAN.readout_columns)
+        afresh = count_zone(
+            con, PLAN.zone, PLAN.rows_spec.partition_by, [p for p, _ in files.values()], PLAN.readout_columns
+        )
         assert as_dicts(found) == as_dicts(afresh), f"step {generation}"
         flagged |= {rule for rule, t in found.items() if t.readouts.rows}
         again = KeyIndex(con, tmp_path / "index.duckdb", PLAN.zone, PLAN.rows_spec.partition_by, PLAN.readout_columns)
@@ -98,8 +116,9 @@ def test_the_index_counts_what_the_whole_zone_counts_at_every_step(tmp_path):
     # another state (contract, validator, as-of) starts the index afresh, with the same counts
     fresh = index.tallies(dict(files), "another state")
     assert index.last_update["added_files"] == len(files)
-    assert as_dicts(fresh) == as_dicts(count_zone(con, PLAN.zone, PLAN.rows_spec.partition_by,
-                                                  [p for p, _ in files.values()], PLAN.readout_columns))
+    assert as_dicts(fresh) == as_dicts(
+        count_zone(con, PLAN.zone, PLAN.rows_spec.partition_by, [p for p, _ in files.values()], PLAN.readout_columns)
+    )
 
 
 @pytest.mark.parametrize("broken", ["garbage", "empty"])
@@ -109,5 +128,6 @@ def test_an_unreadable_index_is_rebuilt(tmp_path, broken):
     path = tmp_path / "index.duckdb"
     path.write_bytes(b"not a database" if broken == "garbage" else b"")
     found = KeyIndex(con, path, PLAN.zone, PLAN.rows_spec.partition_by, PLAN.readout_columns).tallies(files, "s")
-    assert as_dicts(found) == as_dicts(count_zone(con, PLAN.zone, PLAN.rows_spec.partition_by, [files["a"][0]],
-                                                  PLAN.readout_columns))
+    assert as_dicts(found) == as_dicts(
+        count_zone(con, PLAN.zone, PLAN.rows_spec.partition_by, [files["a"][0]], PLAN.readout_columns)
+    )

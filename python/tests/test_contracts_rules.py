@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from readout import contract as instrumentation
 from readout.contracts import load_contracts
 from readout.contracts.validate import alert_sentence, resolve_as_of, validate
@@ -46,13 +47,26 @@ def clean_events() -> list[dict]:
         for i in range(100):
             unit = f"{source}-u{i % 20}"
             at = BASE + dt.timedelta(minutes=7 * i)
-            common = dict(event_id=f"{source}-{i}", source_system=source, anonymous_id=unit, session_id=f"s-{unit}",
-                          event_at=iso(at), received_at=iso(at + dt.timedelta(seconds=5)))
+            common = dict(
+                event_id=f"{source}-{i}",
+                source_system=source,
+                anonymous_id=unit,
+                session_id=f"s-{unit}",
+                event_at=iso(at),
+                received_at=iso(at + dt.timedelta(seconds=5)),
+            )
             kind = i % 10
             if kind == 0:
-                rows.append(event(**common, event_name="experiment_exposed", experiment_id="exp_a",
-                                  experiment_version=1, variant_id=["control", "treatment"][i % 20 // 10],
-                                  properties='{"surface": "home"}'))
+                rows.append(
+                    event(
+                        **common,
+                        event_name="experiment_exposed",
+                        experiment_id="exp_a",
+                        experiment_version=1,
+                        variant_id=["control", "treatment"][i % 20 // 10],
+                        properties='{"surface": "home"}',
+                    )
+                )
             elif kind == 1:
                 rows.append(event(**common, event_name="purchase", revenue=9.99, currency="USD"))
             elif kind == 2:
@@ -61,25 +75,47 @@ def clean_events() -> list[dict]:
                 rows.append(event(**common, event_name="session_start"))
     for i in range(40):
         at = BASE + dt.timedelta(minutes=11 * i)
-        rows.append(event(event_id=f"server-{i}", source_system="server", event_name="experiment_assigned",
-                          anonymous_id=f"web-u{i % 20}", experiment_id="exp_a", experiment_version=1,
-                          variant_id=["control", "treatment"][i % 2], assignment_mechanism="hash",
-                          event_at=iso(at), received_at=iso(at + dt.timedelta(seconds=1)),
-                          properties='{"service": "assignment-api"}'))
+        rows.append(
+            event(
+                event_id=f"server-{i}",
+                source_system="server",
+                event_name="experiment_assigned",
+                anonymous_id=f"web-u{i % 20}",
+                experiment_id="exp_a",
+                experiment_version=1,
+                variant_id=["control", "treatment"][i % 2],
+                assignment_mechanism="hash",
+                event_at=iso(at),
+                received_at=iso(at + dt.timedelta(seconds=1)),
+                properties='{"service": "assignment-api"}',
+            )
+        )
     return rows
 
 
 def experiments_rows(extra: list[dict] = ()) -> list[dict]:
     def variant(experiment_id, variant_id, weight, control, **over):
-        row = dict(experiment_id=experiment_id, experiment_version=1, name=experiment_id, status="running",
-                   started_at=dt.datetime(2026, 1, 10), ended_at=None, unit_type="anonymous_id",
-                   variant_id=variant_id, is_control=control, allocation_weight=weight)
+        row = dict(
+            experiment_id=experiment_id,
+            experiment_version=1,
+            name=experiment_id,
+            status="running",
+            started_at=dt.datetime(2026, 1, 10),
+            ended_at=None,
+            unit_type="anonymous_id",
+            variant_id=variant_id,
+            is_control=control,
+            allocation_weight=weight,
+        )
         row.update(over)
         return row
 
-    rows = [variant("exp_a", "control", 0.5, True), variant("exp_a", "treatment", 0.5, False),
-            variant("exp_draft", "control", 0.5, True, status="draft", started_at=None),
-            variant("exp_draft", "treatment", 0.5, False, status="draft", started_at=None)]
+    rows = [
+        variant("exp_a", "control", 0.5, True),
+        variant("exp_a", "treatment", 0.5, False),
+        variant("exp_draft", "control", 0.5, True, status="draft", started_at=None),
+        variant("exp_draft", "treatment", 0.5, False, status="draft", started_at=None),
+    ]
     return rows + [variant(**row) for row in extra]
 
 
@@ -89,26 +125,40 @@ def to_v2(row: dict) -> dict:
     return out
 
 
-def write_landing(root: Path, v1: list[dict], v2: list[dict] = (), experiments: list[dict] | None = None,
-                  extra_files: dict[str, pa.Table] | None = None) -> Path:
+def write_landing(
+    root: Path,
+    v1: list[dict],
+    v2: list[dict] = (),
+    experiments: list[dict] | None = None,
+    extra_files: dict[str, pa.Table] | None = None,
+) -> Path:
     (root / "events").mkdir(parents=True)
     (root / "experiments").mkdir()
-    pq.write_table(pa.Table.from_pylist(v1, schema=arrow_schema(instrumentation.EVENT_COLUMNS_V1)),
-                   root / "events" / "part-0.parquet")
+    pq.write_table(
+        pa.Table.from_pylist(v1, schema=arrow_schema(instrumentation.EVENT_COLUMNS_V1)),
+        root / "events" / "part-0.parquet",
+    )
     if v2:
-        pq.write_table(pa.Table.from_pylist(list(v2), schema=arrow_schema(instrumentation.EVENT_COLUMNS_V2)),
-                       root / "events" / "part-0-v2.parquet")
+        pq.write_table(
+            pa.Table.from_pylist(list(v2), schema=arrow_schema(instrumentation.EVENT_COLUMNS_V2)),
+            root / "events" / "part-0-v2.parquet",
+        )
     for name, table in (extra_files or {}).items():
         pq.write_table(table, root / "events" / name)
-    pq.write_table(pa.Table.from_pylist(experiments or experiments_rows(),
-                                        schema=arrow_schema(instrumentation.EXPERIMENT_COLUMNS)),
-                   root / "experiments" / "experiments.parquet")
+    pq.write_table(
+        pa.Table.from_pylist(
+            experiments or experiments_rows(), schema=arrow_schema(instrumentation.EXPERIMENT_COLUMNS)
+        ),
+        root / "experiments" / "experiments.parquet",
+    )
     return root
 
 
 def split_versions(rows: list[dict]) -> tuple[list[dict], list[dict]]:
     """android rows go to a schema-version-2 file (renamed columns), the rest stay version 1."""
-    return [r for r in rows if r["source_system"] != "android"], [to_v2(r) for r in rows if r["source_system"] == "android"]
+    return [r for r in rows if r["source_system"] != "android"], [
+        to_v2(r) for r in rows if r["source_system"] == "android"
+    ]
 
 
 def by_rule(report, contract: str) -> dict:
@@ -161,8 +211,9 @@ def faulty_landing(tmp_path_factory) -> Path:
         _extra(session, "i", consent_granted=None),
         _extra(session, "j", event_at="not-a-date"),
         _extra(session, "k", received_at="garbage"),
-        _extra(session, "l", event_at=iso(dt.datetime.fromisoformat(session["received_at"][:-1])
-                                           + dt.timedelta(hours=2))),
+        _extra(
+            session, "l", event_at=iso(dt.datetime.fromisoformat(session["received_at"][:-1]) + dt.timedelta(hours=2))
+        ),
         _extra(session, "m", event_at=future, received_at=future),
         *[_extra(ios["session_start"], f"n{i}", event_at=iso(late)) for i in range(3)],
         _extra(exposure, "o", experiment_id=None),
@@ -182,8 +233,12 @@ def faulty_landing(tmp_path_factory) -> Path:
         dict(web["signup"], properties='{"method": "other"}'),  # ... and a conflicting copy of another
         _extra(purchase, "z1", revenue=float("nan")),
         _extra(android["purchase"], "z2", revenue=float("inf")),  # arrives as v2 revenue_amount
-        _extra(ios["session_start"], "z3", event_at=iso(dt.datetime(2025, 6, 1)),
-               received_at=iso(dt.datetime(2025, 6, 1, 0, 1))),  # before events_begin (2026-01-01)
+        _extra(
+            ios["session_start"],
+            "z3",
+            event_at=iso(dt.datetime(2025, 6, 1)),
+            received_at=iso(dt.datetime(2025, 6, 1, 0, 1)),
+        ),  # before events_begin (2026-01-01)
         dict(ios["session_start"], event_id=exposure["event_id"]),  # web's event_id, sent by ios too
     ]
     v1, v2 = split_versions(rows + extra)
@@ -256,9 +311,12 @@ def test_error_alarm_sentence_names_table_rule_count_severity_readouts_and_actio
     assert sentence.startswith("ERROR raw_events [event_id_present]: 3 rows in all: 2 of 104 android rows (1.9%)")
     assert "have no event_id, above the 1.0% materiality threshold" in sentence
     assert "this affects the retention_d7, revenue_per_session, sessions readouts" not in sentence
-    assert "affects the retention_d7, revenue_per_session and sessions readouts of every experiment running" \
-        in sentence  # session_start and signup rows: signup feeds no catalog metric
-    assert sentence.endswith("so do not finalize them until data-platform has fixed the producer and replayed the rows.")
+    assert (
+        "affects the retention_d7, revenue_per_session and sessions readouts of every experiment running" in sentence
+    )  # session_start and signup rows: signup feeds no catalog metric
+    assert sentence.endswith(
+        "so do not finalize them until data-platform has fixed the producer and replayed the rows."
+    )
     assert sentence.count(".") >= 1 and "\n" not in sentence
 
 
@@ -278,8 +336,23 @@ def test_cli_exit_codes_json_report_and_docs(faulty_landing, clean_landing, tmp_
 
     as_of = ["--as-of", "2026-01-12T13:00:00Z", "--cache-dir", str(tmp_path / "cache")]
     out = tmp_path / "report.json"
-    assert main(["validate", "--stage", "raw", "--landing", str(faulty_landing), *as_of, "--json", str(out),
-                 "--docs-dir", str(tmp_path / "docs")]) == 1
+    assert (
+        main(
+            [
+                "validate",
+                "--stage",
+                "raw",
+                "--landing",
+                str(faulty_landing),
+                *as_of,
+                "--json",
+                str(out),
+                "--docs-dir",
+                str(tmp_path / "docs"),
+            ]
+        )
+        == 1
+    )
     printed = capsys.readouterr().out.splitlines()
     report = json.loads(out.read_text())
     assert report["errors"] == sum(line.startswith("ERROR ") for line in printed) > 0
@@ -287,10 +360,27 @@ def test_cli_exit_codes_json_report_and_docs(faulty_landing, clean_landing, tmp_
     assert printed[-1].startswith("contracts BREACHED (stage raw, as of 2026-01-12T13:00:00Z)")
     assert (tmp_path / "docs" / "raw" / "index.html").exists()
     alarm = next(a for a in report["alarms"] if a["rule"] == "event_id_present")
-    assert alarm["partitions"] == [{"label": "android", "count": 2, "total": 104, "severity": "error"},
-                                   {"label": "web", "count": 1, "total": 123, "severity": "warning"}]
-    assert main(["validate", "--stage", "raw", "--landing", str(faulty_landing), *as_of, "--no-docs",
-                 "--fail-on", "never", "--quiet"]) == 0
+    assert alarm["partitions"] == [
+        {"label": "android", "count": 2, "total": 104, "severity": "error"},
+        {"label": "web", "count": 1, "total": 123, "severity": "warning"},
+    ]
+    assert (
+        main(
+            [
+                "validate",
+                "--stage",
+                "raw",
+                "--landing",
+                str(faulty_landing),
+                *as_of,
+                "--no-docs",
+                "--fail-on",
+                "never",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert main(["validate", "--stage", "raw", "--landing", str(clean_landing), *as_of, "--no-docs"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("contracts held")
 
@@ -320,16 +410,32 @@ def test_schema_faults_name_the_file_and_column(tmp_path):
     rows = clean_events()
     web = [r for r in rows if r["source_system"] == "web"][:10]
     renamed = pa.Table.from_pylist(
-        [{("anon_id" if k == "anonymous_id" else k): (str(v) if k == "experiment_version" and v is not None else v)
-          for k, v in dict(r, event_id=r["event_id"] + "-x").items()} for r in web],
-        schema=pa.schema([("anon_id" if f.name == "anonymous_id" else f.name,
-                           pa.string() if f.name == "experiment_version" else f.type)
-                          for f in arrow_schema(instrumentation.EVENT_COLUMNS_V1)]))
-    version3 = pa.Table.from_pylist([dict(web[0], event_id="v3", schema_version=3)],
-                                    schema=arrow_schema(instrumentation.EVENT_COLUMNS_V1))
+        [
+            {
+                ("anon_id" if k == "anonymous_id" else k): (
+                    str(v) if k == "experiment_version" and v is not None else v
+                )
+                for k, v in dict(r, event_id=r["event_id"] + "-x").items()
+            }
+            for r in web
+        ],
+        schema=pa.schema(
+            [
+                (
+                    "anon_id" if f.name == "anonymous_id" else f.name,
+                    pa.string() if f.name == "experiment_version" else f.type,
+                )
+                for f in arrow_schema(instrumentation.EVENT_COLUMNS_V1)
+            ]
+        ),
+    )
+    version3 = pa.Table.from_pylist(
+        [dict(web[0], event_id="v3", schema_version=3)], schema=arrow_schema(instrumentation.EVENT_COLUMNS_V1)
+    )
     v1, v2 = split_versions(rows)
-    landing = write_landing(tmp_path, v1, v2, extra_files={"part-renamed.parquet": renamed,
-                                                           "part-v3.parquet": version3})
+    landing = write_landing(
+        tmp_path, v1, v2, extra_files={"part-renamed.parquet": renamed, "part-v3.parquet": version3}
+    )
     report = validate("raw", CONTRACTS, names=["raw_events"], landing=landing, as_of=AS_OF)
     rules = by_rule(report, "raw_events")
     schema = rules["schema_v1.columns_and_types"]
@@ -346,8 +452,10 @@ def test_schema_faults_name_the_file_and_column(tmp_path):
     assert rules["schema_v2.columns_and_types"].severity is None
     # the renamed file's rows still reach the row rules: their anonymous_id reads as null
     assert rules["unit_id_present"].count == 10
-    assert schema.sentence.startswith("ERROR raw_events [schema_v1.columns_and_types]: 2 columns not matching "
-                                      "schema version 1 (events/part-renamed.parquet: ")
+    assert schema.sentence.startswith(
+        "ERROR raw_events [schema_v1.columns_and_types]: 2 columns not matching "
+        "schema version 1 (events/part-renamed.parquet: "
+    )
 
 
 def test_an_added_column_is_a_warning_that_names_it(tmp_path):
@@ -362,29 +470,35 @@ def test_an_added_column_is_a_warning_that_names_it(tmp_path):
     assert report.exit_code() == 0
     assert report.alarms[0].sentence.startswith(
         "WARNING raw_events [schema_v1.no_extra_columns]: 1 column not in schema version 1 (an additive change) "
-        "(events/part-added.parquet: app_build (string) is not in the contract)")
+        "(events/part-added.parquet: app_build (string) is not in the contract)"
+    )
     assert "add the column to the contract or stop sending it" in report.alarms[0].sentence
 
 
 # ----------------------------------------------------------------------------------------- freshness
-@pytest.mark.parametrize("hours, expected", [(3, []), (10, ["freshness.warn"]), (30, ["freshness.error",
-                                                                                     "freshness.warn"])])
+@pytest.mark.parametrize(
+    "hours, expected", [(3, []), (10, ["freshness.warn"]), (30, ["freshness.error", "freshness.warn"])]
+)
 def test_freshness_against_the_as_of_time(clean_landing, hours, expected):
     newest = max(dt.datetime.fromisoformat(r["received_at"][:-1]) for r in clean_events())
-    report = validate("raw", CONTRACTS, names=["raw_events"], landing=clean_landing,
-                      as_of=newest + dt.timedelta(hours=hours))
+    report = validate(
+        "raw", CONTRACTS, names=["raw_events"], landing=clean_landing, as_of=newest + dt.timedelta(hours=hours)
+    )
     fired = sorted(o.rule_id for o in report.alarms)
     assert fired == expected
     if hours == 30:
         error = by_rule(report, "raw_events")["freshness.error"]
         assert error.severity == "error"
-        assert "is stale: the newest row was received 30.0 hours before the as-of time 2026-01-13 17:33 UTC " \
-               "(at 2026-01-12 11:33 UTC), beyond the 24-hour freshness SLA" in error.sentence
+        assert (
+            "is stale: the newest row was received 30.0 hours before the as-of time 2026-01-13 17:33 UTC "
+            "(at 2026-01-12 11:33 UTC), beyond the 24-hour freshness SLA" in error.sentence
+        )
 
 
 def test_as_of_from_the_manifest(tmp_path):
-    (tmp_path / "manifest.json").write_text(json.dumps({"arguments": {"as_of": None},
-                                                        "date_range": {"received_at_max": "2026-02-23T04:25:19.034Z"}}))
+    (tmp_path / "manifest.json").write_text(
+        json.dumps({"arguments": {"as_of": None}, "date_range": {"received_at_max": "2026-02-23T04:25:19.034Z"}})
+    )
     assert resolve_as_of("manifest", tmp_path) == dt.datetime(2026, 2, 23, 4, 25, 19, 34000)
     (tmp_path / "manifest.json").write_text(json.dumps({"arguments": {"as_of": "2026-02-05T00:00:00.000Z"}}))
     assert resolve_as_of("manifest", tmp_path) == dt.datetime(2026, 2, 5)
@@ -421,17 +535,19 @@ def test_each_experiments_export_rule_fires(tmp_path):
     v1, v2 = split_versions(clean_events())
     landing = write_landing(tmp_path, v1, v2, experiments=experiments_rows(extra))
     report = validate("raw", CONTRACTS, names=["raw_experiments"], landing=landing, as_of=AS_OF)
-    assert alarms(report) == sorted([
-        ("raw_experiments", "weights_sum_to_one", "error", 2),
-        ("raw_experiments", "one_control", "error", 2),
-        ("raw_experiments", "status_allowed", "error", 2),
-        ("raw_experiments", "ended_after_started", "error", 2),
-        ("raw_experiments", "unit_type_allowed", "error", 2),
-        ("raw_experiments", "allocation_weight_in_range", "error", 1),
-        ("raw_experiments", "required_name", "error", 1),
-        ("raw_experiments", "key_unique", "error", 1),
-        ("raw_experiments", "started_at_unless_draft", "error", 2),
-    ])
+    assert alarms(report) == sorted(
+        [
+            ("raw_experiments", "weights_sum_to_one", "error", 2),
+            ("raw_experiments", "one_control", "error", 2),
+            ("raw_experiments", "status_allowed", "error", 2),
+            ("raw_experiments", "ended_after_started", "error", 2),
+            ("raw_experiments", "unit_type_allowed", "error", 2),
+            ("raw_experiments", "allocation_weight_in_range", "error", 1),
+            ("raw_experiments", "required_name", "error", 1),
+            ("raw_experiments", "key_unique", "error", 1),
+            ("raw_experiments", "started_at_unless_draft", "error", 2),
+        ]
+    )
     sentence = by_rule(report, "raw_experiments")["one_control"].sentence
     assert sentence.startswith("ERROR raw_experiments [one_control]: 2 of 23 rows (8.7%) belong to an experiment")
     # one readout: "it" (the contract's template says "them")
@@ -456,16 +572,34 @@ def _units(faults: bool) -> pd.DataFrame:
         variant = "control" if i < 50 else "treatment"
         never = (i < 2) or (50 <= i < 52) or (faults and 52 <= i < 70)
         exposed = not never
-        rows.append(dict(
-            unit_id=f"u{i}", experiment_id="exp_e", experiment_version=1, variant_id=variant,
-            assigned_variant_id=variant, exposed_variant_id=variant if exposed else None,
-            assignment_mechanism="hash", exposure_source_system="ios" if exposed else None,
-            exposure_count=1 if exposed else 0, is_consent_denied=False, is_bot_or_internal=False,
-            is_exposed_without_assignment=False, is_exposed_before_assigned=False, is_in_several_variants=False,
-            is_exposure_variant_mismatch=False, is_exposed_outside_window=False, is_before_experiment_start=False,
-            is_assigned_after_experiment_end=False, is_assigned_never_exposed=never,
-            is_eligible=exposed, is_in_assigned_population=True, is_in_exposed_population=exposed,
-            assigned_at=dt.datetime(2026, 1, 15), first_exposed_at=dt.datetime(2026, 1, 15, 1) if exposed else None))
+        rows.append(
+            dict(
+                unit_id=f"u{i}",
+                experiment_id="exp_e",
+                experiment_version=1,
+                variant_id=variant,
+                assigned_variant_id=variant,
+                exposed_variant_id=variant if exposed else None,
+                assignment_mechanism="hash",
+                exposure_source_system="ios" if exposed else None,
+                exposure_count=1 if exposed else 0,
+                is_consent_denied=False,
+                is_bot_or_internal=False,
+                is_exposed_without_assignment=False,
+                is_exposed_before_assigned=False,
+                is_in_several_variants=False,
+                is_exposure_variant_mismatch=False,
+                is_exposed_outside_window=False,
+                is_before_experiment_start=False,
+                is_assigned_after_experiment_end=False,
+                is_assigned_never_exposed=never,
+                is_eligible=exposed,
+                is_in_assigned_population=True,
+                is_in_exposed_population=exposed,
+                assigned_at=dt.datetime(2026, 1, 15),
+                first_exposed_at=dt.datetime(2026, 1, 15, 1) if exposed else None,
+            )
+        )
     frame = pd.DataFrame(rows).astype(object)
     if faults:
         frame = pd.concat([frame, frame.iloc[[90]]], ignore_index=True)  # a second row for u90
@@ -479,10 +613,20 @@ def _units(faults: bool) -> pd.DataFrame:
 
 
 def _exposures(faults: bool) -> pd.DataFrame:
-    rows = [dict(unit_id=f"u{i}", experiment_id="exp_e", experiment_version=1, exposed_variant_id="control",
-                 exposure_source_system="ios", first_exposed_at=dt.datetime(2026, 1, 15),
-                 last_exposed_at=dt.datetime(2026, 1, 16), exposure_count=2, exposed_variant_count=1)
-            for i in range(10)]
+    rows = [
+        dict(
+            unit_id=f"u{i}",
+            experiment_id="exp_e",
+            experiment_version=1,
+            exposed_variant_id="control",
+            exposure_source_system="ios",
+            first_exposed_at=dt.datetime(2026, 1, 15),
+            last_exposed_at=dt.datetime(2026, 1, 16),
+            exposure_count=2,
+            exposed_variant_count=1,
+        )
+        for i in range(10)
+    ]
     frame = pd.DataFrame(rows)
     if faults:
         frame.loc[1, "first_exposed_at"] = dt.datetime(2026, 1, 17)
@@ -495,12 +639,32 @@ METRICS = ["conversion", "revenue", "revenue_per_session", "retention_d7", "sess
 
 
 def _stats(faults: bool) -> pd.DataFrame:
-    rows = [dict(experiment_id="exp_e", experiment_version=1, population=population, variant_id=variant,
-                 metric_id=metric, metric_type="mean", direction="increase", role="secondary", metric_version=1,
-                 allocation_weight=0.5, n_units=40, n_units_window_in_progress=0, n_units_window_truncated=0, n_units_capped=0, metric_sum=10.0,
-                 metric_sum_of_squares=12.0, covariate_sum=3.0, covariate_sum_of_squares=4.0,
-                 is_control=variant == "control")
-            for population in ("assigned", "exposed") for variant in ("control", "treatment") for metric in METRICS]
+    rows = [
+        dict(
+            experiment_id="exp_e",
+            experiment_version=1,
+            population=population,
+            variant_id=variant,
+            metric_id=metric,
+            metric_type="mean",
+            direction="increase",
+            role="secondary",
+            metric_version=1,
+            allocation_weight=0.5,
+            n_units=40,
+            n_units_window_in_progress=0,
+            n_units_window_truncated=0,
+            n_units_capped=0,
+            metric_sum=10.0,
+            metric_sum_of_squares=12.0,
+            covariate_sum=3.0,
+            covariate_sum_of_squares=4.0,
+            is_control=variant == "control",
+        )
+        for population in ("assigned", "exposed")
+        for variant in ("control", "treatment")
+        for metric in METRICS
+    ]
     frame = pd.DataFrame(rows)
     if faults:
         frame.loc[0, "n_units"] = 0
@@ -511,16 +675,44 @@ def _stats(faults: bool) -> pd.DataFrame:
 
 
 def _results(faults: bool) -> pd.DataFrame:
-    rows = [dict(experiment_id="exp_e", experiment_version=1, population=population, variant_id="treatment",
-                 metric_id=metric, estimator="unadjusted", control_variant_id="control", metric_role="secondary",
-                 direction="increase", ci_method="welch", n_units_control=40, n_units_variant=40, mean_control=1.0,
-                 mean_variant=1.1, absolute_lift=0.1, absolute_lift_ci_lower=-0.1, absolute_lift_ci_upper=0.3,
-                 relative_lift=0.1, relative_lift_ci_lower=-0.1, relative_lift_ci_upper=0.3, p_value=0.3,
-                 adjusted_p_value=0.6, sequential_ci_lower=-0.2, sequential_ci_upper=0.4, alpha=0.05,
-                 is_significant=False, correction_method="holm", correction_family_size=len(METRICS),
-                 readout_status="confirmed", status_reason_text="Confirmed.", n_units_window_in_progress=0,
-                 n_units_window_truncated=0)
-            for population in ("assigned", "exposed") for metric in METRICS]
+    rows = [
+        dict(
+            experiment_id="exp_e",
+            experiment_version=1,
+            population=population,
+            variant_id="treatment",
+            metric_id=metric,
+            estimator="unadjusted",
+            control_variant_id="control",
+            metric_role="secondary",
+            direction="increase",
+            ci_method="welch",
+            n_units_control=40,
+            n_units_variant=40,
+            mean_control=1.0,
+            mean_variant=1.1,
+            absolute_lift=0.1,
+            absolute_lift_ci_lower=-0.1,
+            absolute_lift_ci_upper=0.3,
+            relative_lift=0.1,
+            relative_lift_ci_lower=-0.1,
+            relative_lift_ci_upper=0.3,
+            p_value=0.3,
+            adjusted_p_value=0.6,
+            sequential_ci_lower=-0.2,
+            sequential_ci_upper=0.4,
+            alpha=0.05,
+            is_significant=False,
+            correction_method="holm",
+            correction_family_size=len(METRICS),
+            readout_status="confirmed",
+            status_reason_text="Confirmed.",
+            n_units_window_in_progress=0,
+            n_units_window_truncated=0,
+        )
+        for population in ("assigned", "exposed")
+        for metric in METRICS
+    ]
     frame = pd.DataFrame(rows).astype(object)
     if faults:
         frame.loc[0, "absolute_lift_ci_lower"] = 0.2
@@ -533,10 +725,22 @@ def _results(faults: bool) -> pd.DataFrame:
 
 def _srm(faults: bool) -> pd.DataFrame:
     def rows(experiment_id, population, p_values, mismatch=False):
-        return [dict(experiment_id=experiment_id, experiment_version=1, population=population, variant_id=variant,
-                     observed_units=50 if variant == "control" else 30, expected_share=0.5, expected_units=40.0,
-                     chi_square=0.45, degrees_of_freedom=1, p_value=p, is_sample_ratio_mismatch=mismatch)
-                for variant, p in zip(("control", "treatment"), p_values)]
+        return [
+            dict(
+                experiment_id=experiment_id,
+                experiment_version=1,
+                population=population,
+                variant_id=variant,
+                observed_units=50 if variant == "control" else 30,
+                expected_share=0.5,
+                expected_units=40.0,
+                chi_square=0.45,
+                degrees_of_freedom=1,
+                p_value=p,
+                is_sample_ratio_mismatch=mismatch,
+            )
+            for variant, p in zip(("control", "treatment"), p_values)
+        ]
 
     frame = rows("exp_e", "assigned", [0.5, 0.5]) + rows("exp_e", "exposed", [0.5, 0.5])
     if faults:
@@ -548,19 +752,39 @@ def _volume(faults: bool) -> pd.DataFrame:
     """Twenty days of session_start counts per variant on ios (computed by the real statistics); with faults,
     the treatment logs nothing on day 10."""
     days = pd.date_range("2026-01-10", periods=20, freq="D")
-    rows = [dict(experiment_id="exp_e", experiment_version=1, source_system="ios", event_name="session_start",
-                 event_class="outcome", event_date=day, variant_id=variant,
-                 event_count=0 if faults and variant == "treatment" and i == 10 else 200 + (i * 7 + len(variant)) % 11)
-            for i, day in enumerate(days) for variant in ("control", "treatment")]
+    rows = [
+        dict(
+            experiment_id="exp_e",
+            experiment_version=1,
+            source_system="ios",
+            event_name="session_start",
+            event_class="outcome",
+            event_date=day,
+            variant_id=variant,
+            event_count=0 if faults and variant == "treatment" and i == 10 else 200 + (i * 7 + len(variant)) % 11,
+        )
+        for i, day in enumerate(days)
+        for variant in ("control", "treatment")
+    ]
     return compute_volume_checks(pd.DataFrame(rows))
 
 
 def _segments(faults: bool) -> pd.DataFrame:
     """New exposed units per platform; with faults, ios is 200 vs 120 against a 50/50 split."""
-    rows = [dict(experiment_id="exp_e", experiment_version=1, segment="platform", source_system=platform,
-                 exposure_date=None, variant_id=variant, expected_share=0.5,
-                 observed_units=120 if faults and platform == "ios" and variant == "treatment" else 200)
-            for platform in ("ios", "web") for variant in ("control", "treatment")]
+    rows = [
+        dict(
+            experiment_id="exp_e",
+            experiment_version=1,
+            segment="platform",
+            source_system=platform,
+            exposure_date=None,
+            variant_id=variant,
+            expected_share=0.5,
+            observed_units=120 if faults and platform == "ios" and variant == "treatment" else 200,
+        )
+        for platform in ("ios", "web")
+        for variant in ("control", "treatment")
+    ]
     return compute_segment_sample_ratio_checks(pd.DataFrame(rows))
 
 
@@ -571,14 +795,21 @@ def write_warehouse(path: Path, faults: bool, skip: tuple[str, ...] = ()) -> Pat
         if "int_exposures_deduplicated_to_first_per_unit" not in skip:
             _table(con, "int_exposures_deduplicated_to_first_per_unit", _exposures(faults))
         _table(con, "fct_variant_metric_stats", _stats(faults))
-        _table(con, "fct_metric_results", _results(faults),
-               drop=("ci_method",) if faults else (), add={"notes": "'x'"} if faults else None)
+        _table(
+            con,
+            "fct_metric_results",
+            _results(faults),
+            drop=("ci_method",) if faults else (),
+            add={"notes": "'x'"} if faults else None,
+        )
         _table(con, "fct_sample_ratio_checks", _srm(faults))
         _table(con, "fct_volume_checks", _volume(faults))
         _table(con, "fct_sample_ratio_checks_by_segment", _segments(faults))
         con.execute("create schema if not exists intermediate")
-        con.execute("create table intermediate.int_events_stitched as select unit_id, 'ios' as source_system "
-                    "from marts.fct_experiment_units")
+        con.execute(
+            "create table intermediate.int_events_stitched as select unit_id, 'ios' as source_system "
+            "from marts.fct_experiment_units"
+        )
     finally:
         con.close()
     return path
@@ -629,7 +860,8 @@ def test_each_mart_rule_fires_on_crafted_rows(tmp_path):
         "ERROR fct_experiment_units [exposure_logging.no_missing_exposures]: 1 variant cell with exposures missing "
         "from one variant on one platform (exp_e v1 treatment on ios: 40% of 50 assigned units were never exposed vs "
         "4% in the other variants); this affects the exp_e v1 readout, so do not finalize it until "
-        "experimentation-analytics has found the missing exposures, because the exposed population is biased.")
+        "experimentation-analytics has found the missing exposures, because the exposed population is biased."
+    )
     several = units["not_in_several_variants"]
     assert several.partitions[0].label == "exp_e v1" and several.partitions[0].total == 101
     srm = by_rule(report, "fct_sample_ratio_checks")["no_sample_ratio_mismatch"].sentence
@@ -641,16 +873,18 @@ def test_each_mart_rule_fires_on_crafted_rows(tmp_path):
 
 
 def test_a_missing_relation_is_an_error_not_a_crash(tmp_path):
-    warehouse = write_warehouse(tmp_path / "w.duckdb", faults=False,
-                                skip=("int_exposures_deduplicated_to_first_per_unit",))
+    warehouse = write_warehouse(
+        tmp_path / "w.duckdb", faults=False, skip=("int_exposures_deduplicated_to_first_per_unit",)
+    )
     report = validate("marts", CONTRACTS, warehouse=warehouse)
     assert alarms(report) == [("int_exposures_deduplicated_to_first_per_unit", "readable", "error", 1)]
     assert "does not exist in the warehouse" in report.alarms[0].sentence
 
 
 def test_data_docs_are_written(clean_landing, tmp_path):
-    report = validate("raw", CONTRACTS, names=["raw_experiments"], landing=clean_landing, as_of=AS_OF,
-                      docs_dir=tmp_path / "docs")
+    report = validate(
+        "raw", CONTRACTS, names=["raw_experiments"], landing=clean_landing, as_of=AS_OF, docs_dir=tmp_path / "docs"
+    )
     assert report.docs == (tmp_path / "docs" / "index.html").resolve()
     html = report.docs.read_text()
     assert "raw_experiments.rows" in html

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
+
 from readout import cli
 from readout.freeze import (
     INPUT_COLUMNS,
@@ -29,8 +30,19 @@ CONTRACT = yaml.safe_load((REPO / "contracts" / "fct_metric_results.yml").read_t
 RESULT_TYPES = CONTRACT["schema"]["versions"][max(CONTRACT["schema"]["versions"])]["columns"]
 SEEDS = {seed["name"]: seed for seed in yaml.safe_load((REPO / "seeds" / "_seeds.yml").read_text())["seeds"]}
 #: values a CSV round trip could bend: the shortest repr, subnormals, signed zero, nan and infinities
-AWKWARD = [0.1, 1 / 3, 5e-324, -0.0, float("nan"), float("inf"), float("-inf"), 1e300, 2.2250738585072014e-308,
-           0.30000000000000004, -123456.78901234567]
+AWKWARD = [
+    0.1,
+    1 / 3,
+    5e-324,
+    -0.0,
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    1e300,
+    2.2250738585072014e-308,
+    0.30000000000000004,
+    -123456.78901234567,
+]
 
 
 def _header(name: str) -> list[str]:
@@ -54,10 +66,18 @@ def _result_row(experiment_id: str, version: int, variant: str, metric: str, est
         elif kind == "timestamp":
             row[name] = dt.datetime(2026, 2, 9, 23, 53, 45, 262000)
         else:
-            row[name] = f"{name}, \"quoted\" {number}"
-    row.update(experiment_id=experiment_id, experiment_version=version, population="exposed", variant_id=variant,
-               metric_id=metric, estimator=estimator, readout_status="confirmed", status_reasons=None,
-               status_reason=None)
+            row[name] = f'{name}, "quoted" {number}'
+    row.update(
+        experiment_id=experiment_id,
+        experiment_version=version,
+        population="exposed",
+        variant_id=variant,
+        metric_id=metric,
+        estimator=estimator,
+        readout_status="confirmed",
+        status_reasons=None,
+        status_reason=None,
+    )
     return row
 
 
@@ -83,17 +103,28 @@ def project(tmp_path) -> Path:
 @pytest.fixture()
 def warehouse(tmp_path) -> Path:
     path = tmp_path / "warehouse.duckdb"
-    rows = [_result_row("exp_a", 1, variant, metric, estimator, number)
-            for number, (variant, metric, estimator) in enumerate(
-                [(v, m, e) for v in ("treatment", "treatment_b") for m in ("conversion", "revenue")
-                 for e in ("unadjusted", "cuped")])]
+    rows = [
+        _result_row("exp_a", 1, variant, metric, estimator, number)
+        for number, (variant, metric, estimator) in enumerate(
+            [
+                (v, m, e)
+                for v in ("treatment", "treatment_b")
+                for m in ("conversion", "revenue")
+                for e in ("unadjusted", "cuped")
+            ]
+        )
+    ]
     rows += [_result_row("exp_b", 2, "treatment", "conversion", "unadjusted", 99)]
     with duckdb.connect(str(path)) as con:
         con.execute("create schema marts")
         _create(con, "marts.fct_metric_results", RESULT_TYPES, rows)
         current_types = {**RESULT_TYPES, **{name: "varchar" for name in INPUT_COLUMNS}}
-        _create(con, "marts.metric_results_current", current_types,
-                [{**row, "definition_fingerprint": "d" * 32, "statistics_fingerprint": "s" * 32} for row in rows])
+        _create(
+            con,
+            "marts.metric_results_current",
+            current_types,
+            [{**row, "definition_fingerprint": "d" * 32, "statistics_fingerprint": "s" * 32} for row in rows],
+        )
     return path
 
 
@@ -102,22 +133,53 @@ def _main(*args: str) -> int:
 
 
 def _freeze(project: Path, warehouse: Path, experiment="exp_a", version="1", *extra: str) -> int:
-    return _main("freeze", experiment, "--version", version, "--reason", "Decision taken", "--by", "tester",
-                 "--warehouse", str(warehouse), "--project-dir", str(project), *extra)
+    return _main(
+        "freeze",
+        experiment,
+        "--version",
+        version,
+        "--reason",
+        "Decision taken",
+        "--by",
+        "tester",
+        "--warehouse",
+        str(warehouse),
+        "--project-dir",
+        str(project),
+        *extra,
+    )
 
 
 def _restate(project: Path, warehouse: Path, experiment="exp_a", version="1") -> int:
-    return _main("restate", experiment, "--version", version, "--reason", "Late data", "--by", "reviewer",
-                 "--warehouse", str(warehouse), "--project-dir", str(project))
+    return _main(
+        "restate",
+        experiment,
+        "--version",
+        version,
+        "--reason",
+        "Late data",
+        "--by",
+        "reviewer",
+        "--warehouse",
+        str(warehouse),
+        "--project-dir",
+        str(project),
+    )
 
 
 def _add_compared(warehouse: Path, project: Path) -> None:
     """What a build after the freeze computes (metric_results_frozen_compared): here, the record against itself."""
-    types = {name: _column_types("restated_metric_results")[name] for name in _header("restated_metric_results")
-             if name not in RESTATEMENT_COLUMNS}
+    types = {
+        name: _column_types("restated_metric_results")[name]
+        for name in _header("restated_metric_results")
+        if name not in RESTATEMENT_COLUMNS
+    }
     with duckdb.connect(str(warehouse)) as con:
-        con.execute("create table marts.metric_results_frozen_compared as select "
-                    + ", ".join(f"cast(null as {kind}) as {name}" for name, kind in types.items()) + " limit 0")
+        con.execute(
+            "create table marts.metric_results_frozen_compared as select "
+            + ", ".join(f"cast(null as {kind}) as {name}" for name, kind in types.items())
+            + " limit 0"
+        )
         con.execute(f"""
             insert into marts.metric_results_frozen_compared by name
             select experiment_id, experiment_version, population, variant_id, metric_id, estimator,
@@ -128,13 +190,15 @@ def _add_compared(warehouse: Path, project: Path) -> None:
                    is_significant as frozen_is_significant, not is_significant as is_significant,
                    true as is_significance_flip, true as has_moved, frozen_by, freeze_reason,
                    code_version as frozen_code_version, 'next' as code_version, frozen_at
-            from read_csv('{project / 'readouts' / 'frozen_metric_results.csv'}', header = true,
-                          columns = {_column_types('frozen_metric_results')})""")
+            from read_csv('{project / "readouts" / "frozen_metric_results.csv"}', header = true,
+                          columns = {_column_types("frozen_metric_results")})""")
 
 
 def _files(project: Path) -> dict[str, bytes]:
-    return {f"{path.parent.name}/{path.name}": path.read_bytes()
-            for path in sorted([*(project / "seeds").glob("*.csv"), *(project / "readouts").glob("*.csv")])}
+    return {
+        f"{path.parent.name}/{path.name}": path.read_bytes()
+        for path in sorted([*(project / "seeds").glob("*.csv"), *(project / "readouts").glob("*.csv")])
+    }
 
 
 # ------------------------------------------------------------------------------------------------ the record
@@ -146,9 +210,12 @@ def test_the_seeds_declare_every_column_of_the_readout_with_its_contract_type():
     assert {name: types[name] for name in RESULT_TYPES} == RESULT_TYPES
     restated = _header("restated_metric_results")
     assert list(_column_types("restated_metric_results")) == restated
-    assert restated[-len(RESTATEMENT_COLUMNS):] == list(RESTATEMENT_COLUMNS)
-    assert all(_column_types("restated_metric_results")[name] == "double" for name in restated
-               if name.endswith(("_lift", "_lower", "_upper", "p_value")))
+    assert restated[-len(RESTATEMENT_COLUMNS) :] == list(RESTATEMENT_COLUMNS)
+    assert all(
+        _column_types("restated_metric_results")[name] == "double"
+        for name in restated
+        if name.endswith(("_lift", "_lower", "_upper", "p_value"))
+    )
 
 
 def test_a_frozen_record_reads_back_bit_for_bit_as_dbt_duckdb_loads_a_seed(project, warehouse, capsys):
@@ -164,10 +231,13 @@ def test_a_frozen_record_reads_back_bit_for_bit_as_dbt_duckdb_loads_a_seed(proje
         con.execute(f"copy seed from '{seed}' (format csv, header true, delimiter ',')")
         loaded = con.execute(f"select {', '.join(RESULT_TYPES)} from seed order by all").fetchall()
         con.execute(f"attach '{warehouse}' as w (read_only)")
-        original = con.execute(f"select {', '.join(RESULT_TYPES)} from w.marts.fct_metric_results "
-                               "where experiment_id = 'exp_a' order by all").fetchall()
-        metadata = con.execute("select distinct frozen_by, freeze_reason, code_version is not null, "
-                               "length(record_fingerprint) from seed").fetchall()
+        original = con.execute(
+            f"select {', '.join(RESULT_TYPES)} from w.marts.fct_metric_results "
+            "where experiment_id = 'exp_a' order by all"
+        ).fetchall()
+        metadata = con.execute(
+            "select distinct frozen_by, freeze_reason, code_version is not null, length(record_fingerprint) from seed"
+        ).fetchall()
 
     def bits(rows):
         return [[struct.pack("<d", v) if isinstance(v, float) else v for v in row] for row in rows]
@@ -199,7 +269,8 @@ def test_restate_moves_the_record_into_the_log_with_the_new_numbers(project, war
         restated = con.execute(
             f"select restated_by, restatement_reason, frozen_relative_lift, relative_lift, n_units_variant "
             f"from read_csv('{project / 'readouts' / 'restated_metric_results.csv'}', header = true, "
-            f"columns = {_column_types('restated_metric_results')})").fetchall()
+            f"columns = {_column_types('restated_metric_results')})"
+        ).fetchall()
     assert len(restated) == 8 and {row[:2] for row in restated} == {("reviewer", "Late data")}
     for _, _, old, new, _ in restated:
         assert new == old + 1 or (math.isnan(old) and math.isnan(new))
@@ -235,14 +306,18 @@ def _frozen_then_a_failed_build(project: Path, warehouse: Path) -> None:
     _frozen(project, warehouse)
     _add_compared(warehouse, project)
     with duckdb.connect(str(warehouse)) as con:
-        con.execute("create table main.readout_build_log (invocation_id varchar, event varchar, status varchar, "
-                    "started_at timestamp, finished_at timestamp, failed_nodes varchar)")
-        con.execute("insert into main.readout_build_log values "
-                    "('a', 'started', 'started', '2026-03-01 10:00', null, null), "
-                    "('a', 'finished', 'success', '2026-03-01 10:00', '2026-03-01 10:05', null), "
-                    "('b', 'started', 'started', '2026-03-02 10:00', null, null), "
-                    "('b', 'finished', 'failed', '2026-03-02 10:00', '2026-03-02 10:05', "
-                    "'assert_landing_rows_conserved_per_file')")
+        con.execute(
+            "create table main.readout_build_log (invocation_id varchar, event varchar, status varchar, "
+            "started_at timestamp, finished_at timestamp, failed_nodes varchar)"
+        )
+        con.execute(
+            "insert into main.readout_build_log values "
+            "('a', 'started', 'started', '2026-03-01 10:00', null, null), "
+            "('a', 'finished', 'success', '2026-03-01 10:00', '2026-03-01 10:05', null), "
+            "('b', 'started', 'started', '2026-03-02 10:00', null, null), "
+            "('b', 'finished', 'failed', '2026-03-02 10:00', '2026-03-02 10:05', "
+            "'assert_landing_rows_conserved_per_file')"
+        )
 
 
 def _unbuilt(project: Path, warehouse: Path) -> None:
@@ -254,24 +329,50 @@ def _gone(project: Path, warehouse: Path) -> None:
     warehouse.unlink()
 
 
-@pytest.mark.parametrize("prepare, command, experiment, version, message", [
-    (_nothing, "freeze", "exp_nope", "1", "unknown experiment 'exp_nope': marts.fct_metric_results has exp_a, exp_b"),
-    (_nothing, "freeze", "exp_a", "3", "exp_a has no version 3 in marts.fct_metric_results (it has v1)"),
-    (_frozen, "freeze", "exp_a", "1", "exp_a v1 is already frozen (by tester on "),
-    (_nothing, "restate", "exp_a", "1", "exp_a v1 is not frozen, so there is nothing to restate (frozen: nothing)"),
-    (_frozen, "restate", "exp_b", "2", "exp_b v2 is not frozen, so there is nothing to restate (frozen: exp_a v1)"),
-    (_tamper, "freeze", "exp_b", "2", "the frozen record of exp_a v1 was edited by hand"),
-    (_tamper, "restate", "exp_a", "1", "the frozen record of exp_a v1 was edited by hand"),
-    (_frozen_since_last_build, "restate", "exp_a", "1", "has not been built since exp_a v1 was frozen"),
-    (_frozen_then_a_failed_build, "restate", "exp_a", "1",
-     "failed (assert_landing_rows_conserved_per_file): its numbers were never published"),
-    (_unbuilt, "freeze", "exp_a", "1", "holds no marts.fct_metric_results: build it first (`make build`)"),
-    (_gone, "freeze", "exp_a", "1", "not found: build it first (`make build`)"),
-], ids=["unknown_experiment", "unknown_version", "freeze_twice", "restate_not_frozen", "restate_other_version",
-        "tampered_freeze", "tampered_restate", "restate_before_build", "restate_after_a_failed_build",
-        "warehouse_not_built", "no_warehouse"])
-def test_bad_input_is_one_line_exit_2_and_changes_nothing(project, warehouse, capsys, prepare, command, experiment,
-                                                         version, message):
+@pytest.mark.parametrize(
+    "prepare, command, experiment, version, message",
+    [
+        (
+            _nothing,
+            "freeze",
+            "exp_nope",
+            "1",
+            "unknown experiment 'exp_nope': marts.fct_metric_results has exp_a, exp_b",
+        ),
+        (_nothing, "freeze", "exp_a", "3", "exp_a has no version 3 in marts.fct_metric_results (it has v1)"),
+        (_frozen, "freeze", "exp_a", "1", "exp_a v1 is already frozen (by tester on "),
+        (_nothing, "restate", "exp_a", "1", "exp_a v1 is not frozen, so there is nothing to restate (frozen: nothing)"),
+        (_frozen, "restate", "exp_b", "2", "exp_b v2 is not frozen, so there is nothing to restate (frozen: exp_a v1)"),
+        (_tamper, "freeze", "exp_b", "2", "the frozen record of exp_a v1 was edited by hand"),
+        (_tamper, "restate", "exp_a", "1", "the frozen record of exp_a v1 was edited by hand"),
+        (_frozen_since_last_build, "restate", "exp_a", "1", "has not been built since exp_a v1 was frozen"),
+        (
+            _frozen_then_a_failed_build,
+            "restate",
+            "exp_a",
+            "1",
+            "failed (assert_landing_rows_conserved_per_file): its numbers were never published",
+        ),
+        (_unbuilt, "freeze", "exp_a", "1", "holds no marts.fct_metric_results: build it first (`make build`)"),
+        (_gone, "freeze", "exp_a", "1", "not found: build it first (`make build`)"),
+    ],
+    ids=[
+        "unknown_experiment",
+        "unknown_version",
+        "freeze_twice",
+        "restate_not_frozen",
+        "restate_other_version",
+        "tampered_freeze",
+        "tampered_restate",
+        "restate_before_build",
+        "restate_after_a_failed_build",
+        "warehouse_not_built",
+        "no_warehouse",
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(
+    project, warehouse, capsys, prepare, command, experiment, version, message
+):
     prepare(project, warehouse)
     before = _files(project)
     capsys.readouterr()
@@ -286,8 +387,21 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(project, warehouse, ca
 @pytest.mark.parametrize("reason", ["", "  ", "two\nlines"])
 def test_a_reason_is_one_line(project, warehouse, capsys, reason):
     before = _files(project)
-    assert _main("freeze", "exp_a", "--version", "1", "--reason", reason, "--warehouse", str(warehouse),
-                 "--project-dir", str(project)) == 2
+    assert (
+        _main(
+            "freeze",
+            "exp_a",
+            "--version",
+            "1",
+            "--reason",
+            reason,
+            "--warehouse",
+            str(warehouse),
+            "--project-dir",
+            str(project),
+        )
+        == 2
+    )
     assert "--reason must be one non-empty line" in capsys.readouterr().err
     assert _files(project) == before
 

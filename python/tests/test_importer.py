@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from readout.contract import EVENT_COLUMNS_V1, EXPERIMENT_COLUMNS
 from readout.importer import import_export, summary
 

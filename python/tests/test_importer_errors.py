@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from readout.cli import UsageError
 from readout.importer import import_export
 from readout.importer.mapping import load_mapping

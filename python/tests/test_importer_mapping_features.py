@@ -200,7 +200,8 @@ def test_a_bad_cell_after_a_where_filter_is_reported_at_its_row_in_the_file(tmp_
 def test_unquoted_yes_no_in_a_values_map_gets_the_quoting_hint(tmp_path):
     (tmp_path / "e.csv").write_text("id,answer_arm,y\n1,yes,1\n2,no,0\n")
     (tmp_path / "m.yml").write_text(
-        "experiment_id: yn\nunit_id: id\nassigned_variant: {column: answer_arm, values: {yes: treatment, no: control}}\n"
+        "experiment_id: yn\nunit_id: id\n"
+        "assigned_variant: {column: answer_arm, values: {yes: treatment, no: control}}\n"
         "control: control\nsplit: equal\noutcomes: [{metric_id: y, column: y, type: binary}]\n"
     )
     with pytest.raises(UsageError, match=r"mapped values: 'true', 'false' \(YAML reads unquoted yes/no.*quote it"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from readout.settings import SPLIT_UNKNOWN_REASON, metric_results_with_settings, sample_ratio_checks_with_settings
 from readout.stats.results import compute_metric_results, compute_sample_ratio_checks
 

@@ -26,14 +26,19 @@ try:
 except ImportError:  # running from a checkout without `pip install -e python`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from readout import contract  # noqa: E402
-from readout.simulate import FAULT_NAMES, landing, limits, main, strings, truth, write  # noqa: E402
-from readout.simulate import config as C  # noqa: E402
+from readout import contract
+from readout.simulate import FAULT_NAMES, landing, limits, main, strings, truth, write
+from readout.simulate import config as C
 
 REPO = Path(__file__).resolve().parents[2]
 CATALOG = REPO / "seeds" / "metric_catalog.csv"
-TYPES = {"string": pa.string(), "int32": pa.int32(), "bool": pa.bool_(), "double": pa.float64(),
-         "timestamp[us]": pa.timestamp("us")}
+TYPES = {
+    "string": pa.string(),
+    "int32": pa.int32(),
+    "bool": pa.bool_(),
+    "double": pa.float64(),
+    "timestamp[us]": pa.timestamp("us"),
+}
 
 
 def run(out: Path, *args: str) -> int:
@@ -41,8 +46,11 @@ def run(out: Path, *args: str) -> int:
 
 
 def digests(out: Path) -> dict[str, str]:
-    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(out.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(out.rglob("*"))
+        if p.is_file()
+    }
 
 
 def read_events(out: Path) -> pd.DataFrame:
@@ -86,8 +94,13 @@ def test_chunk_size_changes_files_not_data(small, tmp_path):
 def test_manifest_volumes_are_consistent(small):
     manifest = json.loads((small / "manifest.json").read_text())
     assert manifest["seed"] == 3 and manifest["contract_version"] == contract.CONTRACT_VERSION
-    assert manifest["arguments"] == {"seed": 3, "events": 40000, "faults": list(FAULT_NAMES), "as_of": None,
-                                     "chunk_events": 15000}
+    assert manifest["arguments"] == {
+        "seed": 3,
+        "events": 40000,
+        "faults": list(FAULT_NAMES),
+        "as_of": None,
+        "chunk_events": 15000,
+    }
     counts = manifest["counts"]
     event_files = [f for f in manifest["files"] if f["path"].startswith("events/")]
     assert counts["event_rows"] == sum(f["rows"] for f in event_files) == len(read_events(small))
@@ -100,8 +113,12 @@ def test_manifest_volumes_are_consistent(small):
         assert hashlib.sha256((small / entry["path"]).read_bytes()).hexdigest() == entry["sha256"]
     for name, fault in manifest["faults"].items():
         assert fault["unit"] in ("rows", "units") and fault["description"] and isinstance(fault["count"], int), name
-    for name in ("variant_logging_loss", "cross_variant_units", "exposure_before_assignment",
-                 "exposure_outside_window"):
+    for name in (
+        "variant_logging_loss",
+        "cross_variant_units",
+        "exposure_before_assignment",
+        "exposure_outside_window",
+    ):
         assert manifest["faults"][name]["experiment_id"] == "exp_search_ranking"
 
 
@@ -125,8 +142,13 @@ def test_written_files_follow_the_contract(small):
         assert version["status"].nunique() == 1 and version["status"].iloc[0] in contract.EXPERIMENT_STATUSES
     assert set(frame["unit_type"]) <= set(contract.UNIT_TYPES)
     assert (frame.loc[frame["status"] == "draft", "started_at"].isna()).all()
-    assert {"exp_checkout_button", "exp_onboarding_flow", "exp_pricing_banner", "exp_homepage_aa",
-            "exp_search_ranking"} <= set(frame["experiment_id"])
+    assert {
+        "exp_checkout_button",
+        "exp_onboarding_flow",
+        "exp_pricing_banner",
+        "exp_homepage_aa",
+        "exp_search_ranking",
+    } <= set(frame["experiment_id"])
     assert set(frame.loc[frame["experiment_id"] == "exp_search_ranking", "experiment_version"]) == {1, 2}
     pricing = frame[frame["experiment_id"] == "exp_pricing_banner"].set_index("variant_id")["allocation_weight"]
     assert pricing.to_dict() == {"control": 0.9, "treatment": 0.1}
@@ -180,18 +202,24 @@ def test_metric_definitions_match_the_catalog():
 
 
 # -------------------------------------------------------------------------------------------- CLI
-@pytest.mark.parametrize("args, message", [
-    (["--faults", "duplicate_retries,bogus"], "unknown fault 'bogus'"),
-    (["--events", "0"], "must be at least 1"),
-    (["--events", "lots"], "expected a whole number"),
-    (["--as-of", "yesterday"], "expected an ISO-8601 timestamp"),
-    (["--seed", "-1"], "must be at least 0"),
-    (["--seed", "2**62"], "expected a whole number"),
-    (["--seed", str(2**63)], "must be at most 9,223,372,036,854,775,807 (2**63 - 1), got 9,223,372,036,854,775,808"),
-    (["--seed", "1e30"], "must be at most 9,223,372,036,854,775,807 (2**63 - 1), got a number of 31 digits"),
-    (["--events", "1_000_000_001"], "must be at most 1,000,000,000"),
-    (["--chunk-events", "1e8"], "must be at most 10,000,000"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--faults", "duplicate_retries,bogus"], "unknown fault 'bogus'"),
+        (["--events", "0"], "must be at least 1"),
+        (["--events", "lots"], "expected a whole number"),
+        (["--as-of", "yesterday"], "expected an ISO-8601 timestamp"),
+        (["--seed", "-1"], "must be at least 0"),
+        (["--seed", "2**62"], "expected a whole number"),
+        (
+            ["--seed", str(2**63)],
+            "must be at most 9,223,372,036,854,775,807 (2**63 - 1), got 9,223,372,036,854,775,808",
+        ),
+        (["--seed", "1e30"], "must be at most 9,223,372,036,854,775,807 (2**63 - 1), got a number of 31 digits"),
+        (["--events", "1_000_000_001"], "must be at most 1,000,000,000"),
+        (["--chunk-events", "1e8"], "must be at most 10,000,000"),
+    ],
+)
 def test_bad_arguments_exit_2_with_a_message(tmp_path, capsys, args, message):
     with pytest.raises(SystemExit) as exc:
         run(tmp_path / "out", *args)
@@ -227,8 +255,10 @@ def test_refuses_a_run_the_disk_cannot_hold(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(shutil, "disk_usage", lambda path: SimpleNamespace(total=10**12, used=10**12 - free, free=free))
     assert run(tmp_path / "out", "--events", "100000") == 2
     err = capsys.readouterr().err
-    assert err == (f"readout simulate: error: --events 100,000 needs about 8.0 MB in {tmp_path / 'out'} "
-                   "(80 bytes per event), but only 5.0 MB is free there; choose fewer --events or another --out\n")
+    assert err == (
+        f"readout simulate: error: --events 100,000 needs about 8.0 MB in {tmp_path / 'out'} "
+        "(80 bytes per event), but only 5.0 MB is free there; choose fewer --events or another --out\n"
+    )
     assert not (tmp_path / "out").exists()
     assert run(tmp_path / "out", "--events", "60000") == 0  # 4.8 MB fits
 
@@ -296,9 +326,24 @@ def test_replaces_its_own_output_and_survives_a_failed_run(tmp_path, monkeypatch
 # ----------------------------------------------------------------------------- killed runs, temp folder
 def start_in_background(out: Path) -> subprocess.Popen:
     """A long run (5M events) in another process, returned once it has written its first Parquet file."""
-    process = subprocess.Popen([sys.executable, "-m", "readout.simulate", "--out", str(out), "--quiet",
-                                "--events", "5000000", "--chunk-events", "50000", "--seed", "8"],
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "readout.simulate",
+            "--out",
+            str(out),
+            "--quiet",
+            "--events",
+            "5000000",
+            "--chunk-events",
+            "50000",
+            "--seed",
+            "8",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     events = out / landing.STAGING / "events"
     deadline = time.monotonic() + 60
     while not (events.is_dir() and any(events.iterdir())):
@@ -344,8 +389,10 @@ def test_a_temp_folder_in_use_or_not_the_simulators_is_left_alone(tmp_path, caps
         landing.fcntl.flock(held.fileno(), landing.fcntl.LOCK_EX)
         assert run(tmp_path, "--events", "3000") == 2
         err = capsys.readouterr().err
-        assert err == (f"readout simulate: error: another readout simulate (PID 4242) is writing to --out "
-                       f"{tmp_path}; wait for it to finish, or stop it\n")
+        assert err == (
+            f"readout simulate: error: another readout simulate (PID 4242) is writing to --out "
+            f"{tmp_path}; wait for it to finish, or stop it\n"
+        )
         assert (staging / "data.bin").exists()
     (staging / landing.MARKER).unlink()
     assert run(tmp_path, "--events", "3000", "--force") == 0  # --force replaces an unmarked one
@@ -395,10 +442,15 @@ def test_closed_forms_against_numerical_integration():
 def test_truth_table_shape_and_planted_effects(small):
     lifts = json.loads((small / "manifest.json").read_text())["truth"]["lifts"]
     table = {(x["experiment_id"], x["experiment_version"], x["variant_id"], x["metric_id"]): x for x in lifts}
-    treatments = {("exp_checkout_button", 1, "treatment"), ("exp_onboarding_flow", 1, "variant_a"),
-                  ("exp_onboarding_flow", 1, "variant_b"), ("exp_pricing_banner", 1, "treatment"),
-                  ("exp_homepage_aa", 1, "treatment"), ("exp_search_ranking", 1, "treatment"),
-                  ("exp_search_ranking", 2, "treatment")}
+    treatments = {
+        ("exp_checkout_button", 1, "treatment"),
+        ("exp_onboarding_flow", 1, "variant_a"),
+        ("exp_onboarding_flow", 1, "variant_b"),
+        ("exp_pricing_banner", 1, "treatment"),
+        ("exp_homepage_aa", 1, "treatment"),
+        ("exp_search_ranking", 1, "treatment"),
+        ("exp_search_ranking", 2, "treatment"),
+    }
     assert {k[:3] for k in table} == treatments
     assert {k[3] for k in table} == {m.metric_id for m in C.METRICS}
     for row in lifts:
@@ -434,7 +486,8 @@ def test_empirical_arm_means_near_truth(tmp_path):
     first = first.reset_index().rename(columns={"ts": "exposed_at"})
     first = first[first["anonymous_id"].map(consent)]
     outcomes = events[events["event_name"].isin(["purchase", "session_start"])][
-        ["anonymous_id", "event_name", "ts", "revenue"]]
+        ["anonymous_id", "event_name", "ts", "revenue"]
+    ]
     joined = first.merge(outcomes, on="anonymous_id", how="left")
     days = (joined["ts"] - joined["exposed_at"]) / pd.Timedelta(days=1)
     purchase, session = joined["event_name"] == "purchase", joined["event_name"] == "session_start"
@@ -443,13 +496,20 @@ def test_empirical_arm_means_near_truth(tmp_path):
     joined["retention_d7"] = session & (days >= 7) & (days < 14)
     joined["sessions"] = session & (days >= 0) & (days < 14)
     keys = ["anonymous_id", "experiment_id", "experiment_version", "variant_id"]
-    per_unit = joined.groupby(keys).agg(conversion=("conversion", "max"), revenue=("revenue", "sum"),
-                                        retention_d7=("retention_d7", "max"), sessions=("sessions", "sum"))
+    per_unit = joined.groupby(keys).agg(
+        conversion=("conversion", "max"),
+        revenue=("revenue", "sum"),
+        retention_d7=("retention_d7", "max"),
+        sessions=("sessions", "sum"),
+    )
     per_unit = per_unit.astype(float).reset_index()
-    arms = {(a["experiment_id"], a["experiment_version"], a["variant_id"]): a["metrics"]
-            for a in manifest["truth"]["arms"]}
-    population = {(x["experiment_id"], x["experiment_version"], x["variant_id"]): x["units"]
-                  for x in manifest["population"]["clean_exposed_units"]}
+    arms = {
+        (a["experiment_id"], a["experiment_version"], a["variant_id"]): a["metrics"] for a in manifest["truth"]["arms"]
+    }
+    population = {
+        (x["experiment_id"], x["experiment_version"], x["variant_id"]): x["units"]
+        for x in manifest["population"]["clean_exposed_units"]
+    }
     checked = 0
     for (experiment_id, version, variant_id), group in per_unit.groupby(keys[1:]):
         assert len(group) == population[(experiment_id, version, variant_id)]

@@ -18,14 +18,14 @@ import pyarrow.parquet as pq
 import pytest
 
 try:
-    import readout  # noqa: F401
+    import readout
 except ImportError:  # running from a checkout without `pip install -e python`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from readout import contract  # noqa: E402
-from readout.simulate import config as C  # noqa: E402
-from readout.simulate import generate, main, write  # noqa: E402
-from readout.simulate.append import AppendSize, _as_of_after_rows  # noqa: E402
+from readout import contract
+from readout.simulate import config as C
+from readout.simulate import generate, main, write
+from readout.simulate.append import AppendSize, _as_of_after_rows
 
 SEED, EVENTS, CHUNK = "3", "40000", "15000"
 DATA = ["--seed", SEED, "--events", EVENTS, "--chunk-events", CHUNK]
@@ -40,8 +40,11 @@ def run(out: Path, *args: str) -> int:
 
 
 def digests(out: Path) -> dict[str, str]:
-    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(out.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(out.rglob("*"))
+        if p.is_file()
+    }
 
 
 def manifest_of(out: Path) -> dict:
@@ -89,8 +92,9 @@ def test_appends_reproduce_one_simulate_at_the_final_as_of_row_for_row(grown, di
     appended, single = event_rows(out), event_rows(direct)
     assert len(appended) == len(single) == manifest_of(out)["counts"]["event_rows"]
     assert row_hashes(appended) == row_hashes(single)
-    assert (out / "experiments" / "experiments.parquet").read_bytes() == \
-        (direct / "experiments" / "experiments.parquet").read_bytes()
+    assert (out / "experiments" / "experiments.parquet").read_bytes() == (
+        direct / "experiments" / "experiments.parquet"
+    ).read_bytes()
 
 
 def test_the_manifest_is_the_single_simulates_but_for_files_and_appends(grown, direct):
@@ -100,8 +104,9 @@ def test_the_manifest_is_the_single_simulates_but_for_files_and_appends(grown, d
     for key in grown_manifest:
         if key not in ("files", "counts", "appends"):
             assert grown_manifest[key] == single[key], key
-    assert {k: v for k, v in grown_manifest["counts"].items() if k != "event_files"} == \
-        {k: v for k, v in single["counts"].items() if k != "event_files"}
+    assert {k: v for k, v in grown_manifest["counts"].items() if k != "event_files"} == {
+        k: v for k, v in single["counts"].items() if k != "event_files"
+    }
     assert grown_manifest["arguments"]["as_of"] == "2026-02-28T00:00:00.000Z" and single["appends"] == []
     # every file it lists is there with its digest, and the event files are exactly the listed ones
     for entry in grown_manifest["files"]:
@@ -132,7 +137,9 @@ def test_the_export_is_replaced_only_when_it_changed(grown, tmp_path):
     assert run(tmp_path, *DATA, "--as-of", "2026-02-05") == 0
     stat = (tmp_path / export).stat()
     assert run(tmp_path, "--append") == 0
-    assert (tmp_path / export).stat().st_mtime_ns == stat.st_mtime_ns and (tmp_path / export).stat().st_ino == stat.st_ino
+    assert (tmp_path / export).stat().st_mtime_ns == stat.st_mtime_ns and (
+        tmp_path / export
+    ).stat().st_ino == stat.st_ino
 
 
 def test_each_append_holds_the_rows_received_in_its_range_late_ones_included(grown):
@@ -157,8 +164,9 @@ def test_each_append_holds_the_rows_received_in_its_range_late_ones_included(gro
 def test_append_events_advances_the_as_of_just_past_the_requested_rows(grown, direct):
     out, _ = grown
     entry = manifest_of(out)["appends"][1]
-    landed = sum(a["event_rows"] for a in manifest_of(out)["appends"][:1]) + \
-        sum(f["rows"] for f in manifest_of(out)["files"] if f["path"].startswith("events/part-0"))
+    landed = sum(a["event_rows"] for a in manifest_of(out)["appends"][:1]) + sum(
+        f["rows"] for f in manifest_of(out)["files"] if f["path"].startswith("events/part-0")
+    )
     assert entry["requested_events"] == -(-landed // 100)  # 1% of the rows landed, rounded up
     assert entry["event_rows"] >= entry["requested_events"]
     # against the whole timeline: the as-of is 1 ms after the arrival of the requested-th new row
@@ -173,8 +181,9 @@ def test_finding_the_as_of_keeps_ties_and_stops_at_the_last_row():
     """The bounded selection (partitions of at most 2 x rows arrival times) against a full sort."""
     faults = frozenset(C.FAULT_NAMES)
     since = C.utc_ms("2026-02-03")
-    arrivals = sorted(int(t) for block in generate.iter_blocks(4, 8000, faults, 200)
-                      for t in block.rows["t_rc"] if t >= since)
+    arrivals = sorted(
+        int(t) for block in generate.iter_blocks(4, 8000, faults, 200) for t in block.rows["t_rc"] if t >= since
+    )
     for rows in (1, 7, 500):
         assert _as_of_after_rows(4, 8000, faults, since, rows, 200, False) == arrivals[rows - 1] + 1
     assert _as_of_after_rows(4, 8000, faults, since, len(arrivals) + 5, 200, False) == arrivals[-1] + 1
@@ -207,8 +216,9 @@ def test_summary_line_through_the_readout_cli(tmp_path, capsys):
     assert cli.main(["simulate", "--append", "--out", str(tmp_path)]) == 0
     captured = capsys.readouterr()
     entry = manifest_of(tmp_path)["appends"][0]
-    assert captured.out.startswith(f"appended {entry['event_rows']:,} events received from 2026-02-10T00:00:00.000Z "
-                                   "to 2026-02-11T00:00:00.000Z (")
+    assert captured.out.startswith(
+        f"appended {entry['event_rows']:,} events received from 2026-02-10T00:00:00.000Z to 2026-02-11T00:00:00.000Z ("
+    )
     assert "readout simulate --append" in captured.err  # the progress bar
 
 
@@ -216,8 +226,12 @@ def test_summary_line_through_the_readout_cli(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def small_zone(tmp_path_factory):
     out = tmp_path_factory.mktemp("small_zone")
-    assert run(out, "--seed", "8", "--events", "5000", "--faults", "duplicate_retries,bot_traffic",
-               "--as-of", "2026-02-05") == 0
+    assert (
+        run(
+            out, "--seed", "8", "--events", "5000", "--faults", "duplicate_retries,bot_traffic", "--as-of", "2026-02-05"
+        )
+        == 0
+    )
     return out
 
 
@@ -227,25 +241,39 @@ def _break_manifest(zone: Path, **changes) -> None:
     (zone / "manifest.json").write_text(json.dumps(manifest))
 
 
-@pytest.mark.parametrize("args, prepare, message", [
-    (["--seed", "9"], None, "--seed 9 differs from the landing zone's 8"),
-    (["--events", "6000"], None, "--events 6,000 differs from the landing zone's 5,000"),
-    (["--faults", "all"], None, "differs from the landing zone's duplicate_retries,bot_traffic"),
-    (["--as-of", "2026-02-05"], None, "--as-of 2026-02-05T00:00:00.000Z is not later than the landing zone's"),
-    (["--as-of", "2026-01-20"], None, "is not later than the landing zone's as-of 2026-02-05T00:00:00.000Z"),
-    (["--force"], None, "--append never replaces files"),
-    (["--as-of", "2026-02-07", "--append-events", "10"], None, "--as-of or --append-events, not both"),
-    ([], lambda z: (z / "events" / "part-00000.parquet").unlink(),
-     "part-00000.parquet is listed in manifest.json but missing"),
-    ([], lambda z: shutil.copy(z / "events" / "part-00000.parquet", z / "events" / "part-append-00001-00000.parquet"),
-     "part-append-00001-00000.parquet is not listed in manifest.json"),
-    ([], lambda z: (z / "notes.txt").write_text("x"), "holds more than the simulator wrote"),
-    ([], lambda z: (z / "manifest.json").unlink(), "holds no landing zone of readout simulate"),
-    ([], lambda z: _break_manifest(z, generator="someone.else"), "was not written by readout simulate"),
-    ([], lambda z: _break_manifest(z, generator_version="0.0.1"), f"this is {readout.__version__}"),
-    ([], lambda z: _break_manifest(z, arguments={**manifest_of(z)["arguments"], "as_of": None}),
-     "holds the whole timeline"),
-])
+@pytest.mark.parametrize(
+    "args, prepare, message",
+    [
+        (["--seed", "9"], None, "--seed 9 differs from the landing zone's 8"),
+        (["--events", "6000"], None, "--events 6,000 differs from the landing zone's 5,000"),
+        (["--faults", "all"], None, "differs from the landing zone's duplicate_retries,bot_traffic"),
+        (["--as-of", "2026-02-05"], None, "--as-of 2026-02-05T00:00:00.000Z is not later than the landing zone's"),
+        (["--as-of", "2026-01-20"], None, "is not later than the landing zone's as-of 2026-02-05T00:00:00.000Z"),
+        (["--force"], None, "--append never replaces files"),
+        (["--as-of", "2026-02-07", "--append-events", "10"], None, "--as-of or --append-events, not both"),
+        (
+            [],
+            lambda z: (z / "events" / "part-00000.parquet").unlink(),
+            "part-00000.parquet is listed in manifest.json but missing",
+        ),
+        (
+            [],
+            lambda z: shutil.copy(
+                z / "events" / "part-00000.parquet", z / "events" / "part-append-00001-00000.parquet"
+            ),
+            "part-append-00001-00000.parquet is not listed in manifest.json",
+        ),
+        ([], lambda z: (z / "notes.txt").write_text("x"), "holds more than the simulator wrote"),
+        ([], lambda z: (z / "manifest.json").unlink(), "holds no landing zone of readout simulate"),
+        ([], lambda z: _break_manifest(z, generator="someone.else"), "was not written by readout simulate"),
+        ([], lambda z: _break_manifest(z, generator_version="0.0.1"), f"this is {readout.__version__}"),
+        (
+            [],
+            lambda z: _break_manifest(z, arguments={**manifest_of(z)["arguments"], "as_of": None}),
+            "holds the whole timeline",
+        ),
+    ],
+)
 def test_bad_appends_are_refused_in_one_line_and_change_nothing(small_zone, tmp_path, capsys, args, prepare, message):
     zone = tmp_path / "zone"
     shutil.copytree(small_zone, zone)
@@ -267,10 +295,16 @@ def test_append_to_a_missing_folder_or_without_append(tmp_path, capsys):
     assert capsys.readouterr().err == "readout simulate: error: --append-events needs --append\n"
 
 
-@pytest.mark.parametrize("value, message", [
-    ("0", "must be at least 1"), ("0%", "above 0% and at most 100%"), ("150%", "above 0% and at most 100%"),
-    ("some", "expected a whole number"), ("x%", "expected a number of events or a percentage"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("0", "must be at least 1"),
+        ("0%", "above 0% and at most 100%"),
+        ("150%", "above 0% and at most 100%"),
+        ("some", "expected a whole number"),
+        ("x%", "expected a number of events or a percentage"),
+    ],
+)
 def test_bad_append_events_exit_2(tmp_path, capsys, value, message):
     with pytest.raises(SystemExit) as exc:
         run(tmp_path, "--append", "--append-events", value)
@@ -299,8 +333,9 @@ def test_a_failed_append_leaves_the_landing_zone_as_it_was(small_zone, tmp_path,
     assert run(zone, "--append") == 0  # and the next append works
 
 
-def test_an_append_that_finds_the_landing_zone_changed_after_locking_it_refuses(small_zone, tmp_path, monkeypatch,
-                                                                                 capsys):
+def test_an_append_that_finds_the_landing_zone_changed_after_locking_it_refuses(
+    small_zone, tmp_path, monkeypatch, capsys
+):
     """Two appends at once: the second reads the manifest, the first finishes, the second takes the lock; it
     must not write an append on the stale manifest."""
     from readout.simulate import landing
@@ -326,8 +361,21 @@ def test_a_terminated_append_removes_its_temp_folder_and_keeps_the_landing_zone(
     # few rows as of the first hours, but the whole (2M-event) timeline is generated again by the append
     assert run(tmp_path, "--events", "2000000", "--faults", "none", "--as-of", "2026-01-01T03:00:00Z") == 0
     before = digests(tmp_path)
-    process = subprocess.Popen([sys.executable, "-m", "readout.simulate", "--out", str(tmp_path), "--quiet",
-                                "--append", "--chunk-events", "50000"], stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "readout.simulate",
+            "--out",
+            str(tmp_path),
+            "--quiet",
+            "--append",
+            "--chunk-events",
+            "50000",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     staging = tmp_path / ".readout-simulate.tmp" / "events"
     deadline = time.monotonic() + 60
     while not (staging.is_dir() and any(staging.iterdir())):

@@ -19,9 +19,9 @@ try:
 except ImportError:  # running from a checkout without `pip install -e python`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from readout import contract  # noqa: E402
-from readout.simulate import FAULT_NAMES  # noqa: E402
-from readout.simulate.runner import simulate  # noqa: E402
+from readout import contract
+from readout.simulate import FAULT_NAMES
+from readout.simulate.runner import simulate
 
 SEED = 7
 EVENTS = 100_000
@@ -112,14 +112,26 @@ def recount(events: pd.DataFrame, experiments: pd.DataFrame) -> dict:
     c["consent_denied"] = int(events.loc[~events["consent_granted"], "anonymous_id"].nunique())
 
     # accepted rows (no quarantine reason), then unit-level facts per anonymous_id x experiment version
-    accepted = (events["event_id"].notna() & ~missing_unit & parseable
-                & ~(events["ts"] > events["rs"] + timedelta(minutes=60)) & ~negative & ~(exp_row & ~valid_triple))
+    accepted = (
+        events["event_id"].notna()
+        & ~missing_unit
+        & parseable
+        & ~(events["ts"] > events["rs"] + timedelta(minutes=60))
+        & ~negative
+        & ~(exp_row & ~valid_triple)
+    )
     ok = events[accepted]
     key = ["anonymous_id", "experiment_id", "experiment_version"]
-    assigned = ok[ok["event_name"] == contract.ASSIGNMENT_EVENT].groupby(key).agg(
-        assigned_at=("ts", "min"), variant_id=("variant_id", "first"), mechanism=("assignment_mechanism", "first"))
-    exposed = ok[ok["event_name"] == contract.EXPOSURE_EVENT].groupby(key).agg(
-        first_exposed=("ts", "min"), last_exposed=("ts", "max"))
+    assigned = (
+        ok[ok["event_name"] == contract.ASSIGNMENT_EVENT]
+        .groupby(key)
+        .agg(assigned_at=("ts", "min"), variant_id=("variant_id", "first"), mechanism=("assignment_mechanism", "first"))
+    )
+    exposed = (
+        ok[ok["event_name"] == contract.EXPOSURE_EVENT]
+        .groupby(key)
+        .agg(first_exposed=("ts", "min"), last_exposed=("ts", "max"))
+    )
     units = assigned.join(exposed, how="outer")
     never = units[units["assigned_at"].notna() & units["first_exposed"].isna()]
     c["never_exposed_by_cell"] = never.groupby(["experiment_id", "experiment_version", "variant_id"]).size().to_dict()
@@ -130,10 +142,13 @@ def recount(events: pd.DataFrame, experiments: pd.DataFrame) -> dict:
     c["exposure_before_assignment"] = int(len(eba))
     c["eba_experiments"] = set(eba.index.get_level_values("experiment_id"))
     windows = experiments.groupby(["experiment_id", "experiment_version"]).agg(
-        started_at=("started_at", "first"), ended_at=("ended_at", "first"))
+        started_at=("started_at", "first"), ended_at=("ended_at", "first")
+    )
     exposed_w = exposed.join(windows, on=["experiment_id", "experiment_version"])
-    outside = exposed_w[(exposed_w["first_exposed"] < exposed_w["started_at"])
-                        | (exposed_w["ended_at"].notna() & (exposed_w["last_exposed"] > exposed_w["ended_at"]))]
+    outside = exposed_w[
+        (exposed_w["first_exposed"] < exposed_w["started_at"])
+        | (exposed_w["ended_at"].notna() & (exposed_w["last_exposed"] > exposed_w["ended_at"]))
+    ]
     c["exposure_outside_window"] = int(len(outside))
     c["outside_experiments"] = set(outside.index.get_level_values("experiment_id"))
 
@@ -152,9 +167,17 @@ def recount(events: pd.DataFrame, experiments: pd.DataFrame) -> dict:
 
 def manifest_counts(manifest: dict) -> dict:
     f, r = manifest["faults"], manifest["realism"]
-    out = {name: f[name]["count"] for name in ("duplicate_retries", "conflicting_duplicates", "mixed_schema_versions",
-                                                "exposure_before_assignment", "exposure_outside_window",
-                                                "cross_variant_units")}
+    out = {
+        name: f[name]["count"]
+        for name in (
+            "duplicate_retries",
+            "conflicting_duplicates",
+            "mixed_schema_versions",
+            "exposure_before_assignment",
+            "exposure_outside_window",
+            "cross_variant_units",
+        )
+    }
     for name in ("unknown_ids", "malformed_rows"):
         out.update({f"{name}.{k}": v for k, v in f[name]["sub_counts"].items()})
     out.update({f"bot_traffic.{k}": v for k, v in f["bot_traffic"]["sub_counts"].items()})
@@ -171,8 +194,10 @@ def assert_counts_match(manifest: dict, c: dict) -> None:
     assert got == expected
     # variant_logging_loss: assigned-but-never-exposed units, per cell = realism + loss, exactly
     loss = manifest["faults"]["variant_logging_loss"]
-    natural = {(x["experiment_id"], x["experiment_version"], x["variant_id"]): x["units"]
-               for x in manifest["realism"]["assigned_never_exposed"]["by_variant"]}
+    natural = {
+        (x["experiment_id"], x["experiment_version"], x["variant_id"]): x["units"]
+        for x in manifest["realism"]["assigned_never_exposed"]["by_variant"]
+    }
     lost = {(x["experiment_id"], x["experiment_version"], x["variant_id"]): x["units"] for x in loss["by_variant"]}
     assert sum(lost.values()) == loss["count"]
     assert manifest["realism"]["assigned_never_exposed"]["count"] == sum(natural.values())
@@ -214,7 +239,8 @@ def test_all_faults_recounted_from_files(full):
         assert manifest["faults"][name]["count"] > 0, name
     assert manifest["faults"]["unknown_ids"]["count"] == sum(manifest["faults"]["unknown_ids"]["sub_counts"].values())
     assert manifest["faults"]["malformed_rows"]["count"] == sum(
-        manifest["faults"]["malformed_rows"]["sub_counts"].values())
+        manifest["faults"]["malformed_rows"]["sub_counts"].values()
+    )
     assert all(v > 0 for v in manifest["faults"]["malformed_rows"]["sub_counts"].values())
     assert manifest["counts"]["event_rows"] == len(events)
     plausible = events["ts"].notna() & (events["ts"] <= events["rs"] + timedelta(minutes=60))
@@ -229,13 +255,15 @@ def test_all_faults_recounted_from_files(full):
 def test_each_malformed_row_has_exactly_one_defect(full):
     _, _, events, _ = full
     parseable = events["ts"].notna()
-    defects = pd.DataFrame({
-        "missing_event_id": events["event_id"].isna(),
-        "missing_unit_id": events["anonymous_id"].isna() & events["user_id"].isna(),
-        "unparseable_event_at": ~parseable,
-        "future_event_at": parseable & (events["ts"] > events["rs"] + timedelta(minutes=60)),
-        "negative_revenue": (events["event_name"] == "purchase") & (events["revenue"] < 0),
-    })
+    defects = pd.DataFrame(
+        {
+            "missing_event_id": events["event_id"].isna(),
+            "missing_unit_id": events["anonymous_id"].isna() & events["user_id"].isna(),
+            "unparseable_event_at": ~parseable,
+            "future_event_at": parseable & (events["ts"] > events["rs"] + timedelta(minutes=60)),
+            "negative_revenue": (events["event_name"] == "purchase") & (events["revenue"] < 0),
+        }
+    )
     assert defects.sum(axis=1).max() == 1
     assert events["rs"].notna().all()  # the collector clock is always well formed
 
@@ -244,11 +272,18 @@ def test_logging_loss_hits_ios_units_of_the_target_cell(full):
     _, manifest, events, _ = full
     loss = manifest["faults"]["variant_logging_loss"]
     assert (loss["experiment_id"], loss["experiment_version"], loss["variant_id"], loss["source_system"]) == (
-        "exp_search_ranking", 2, "treatment", "ios")
+        "exp_search_ranking",
+        2,
+        "treatment",
+        "ios",
+    )
     # units of the target cell without exposure: their client rows are all on one platform
     ok = events[events["event_id"].notna() & events["anonymous_id"].notna()]
-    cell = ok[(ok["experiment_id"] == "exp_search_ranking") & (ok["experiment_version"] == 2)
-              & (ok["variant_id"] == "treatment")]
+    cell = ok[
+        (ok["experiment_id"] == "exp_search_ranking")
+        & (ok["experiment_version"] == 2)
+        & (ok["variant_id"] == "treatment")
+    ]
     assigned = set(cell.loc[cell["event_name"] == contract.ASSIGNMENT_EVENT, "anonymous_id"])
     exposed = set(cell.loc[cell["event_name"] == contract.EXPOSURE_EVENT, "anonymous_id"])
     never = assigned - exposed
@@ -315,15 +350,18 @@ def test_clean_population_counts(full):
     out, manifest, events, _ = full
     ok = events[events["event_id"].notna() & events["anonymous_id"].notna() & events["ts"].notna()]
     unit_flags = ok.groupby("anonymous_id").agg(
-        consent=("consent_granted", "all"), human=("traffic_type", lambda s: (s == "human").all()))
+        consent=("consent_granted", "all"), human=("traffic_type", lambda s: (s == "human").all())
+    )
     valid = load_experiments(out)[["experiment_id", "experiment_version", "variant_id"]]
     ok = ok.merge(valid, on=["experiment_id", "experiment_version", "variant_id"], how="left", indicator=True)
     exp_row = ok["event_name"].isin([contract.ASSIGNMENT_EVENT, contract.EXPOSURE_EVENT])
     ok = ok[~exp_row | (ok["_merge"] == "both")]
     exposures = ok[ok["event_name"] == contract.EXPOSURE_EVENT]
     assignments = ok[ok["event_name"] == contract.ASSIGNMENT_EVENT]
-    clean = {(x["experiment_id"], x["experiment_version"], x["variant_id"]): x["units"]
-             for x in manifest["population"]["clean_exposed_units"]}
+    clean = {
+        (x["experiment_id"], x["experiment_version"], x["variant_id"]): x["units"]
+        for x in manifest["population"]["clean_exposed_units"]
+    }
     for experiment_id in ("exp_checkout_button", "exp_onboarding_flow", "exp_pricing_banner", "exp_homepage_aa"):
         exp_x = exposures[exposures["experiment_id"] == experiment_id]
         exp_a = assignments[assignments["experiment_id"] == experiment_id]

@@ -18,11 +18,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from readout.contracts import load_contracts
-from readout.contracts.validate import resolve_as_of, validate
-
 from e2e import PROJECT, SHARED_DATA, build, dbt_build, project_env, readout, simulate
 from faults import OUTAGE, plant_variant_platform_outage
+
+from readout.contracts import load_contracts
+from readout.contracts.validate import resolve_as_of, validate
 
 CLEAN_EVENTS = 40_000
 ALL_FAULTS_EVENTS = 100_000
@@ -38,13 +38,24 @@ def shared_root(tmp_path_factory) -> Path:
 def clean_simulation(shared_root) -> dict:
     landing = shared_root / "clean"
     manifest = simulate(landing, "none", CLEAN_EVENTS)
-    raw = validate("raw", CONTRACTS, names=["raw_events", "raw_experiments"], landing=landing,
-                   as_of=resolve_as_of("manifest", landing))
+    raw = validate(
+        "raw",
+        CONTRACTS,
+        names=["raw_events", "raw_experiments"],
+        landing=landing,
+        as_of=resolve_as_of("manifest", landing),
+    )
     warehouse = shared_root / "clean.duckdb"
     dbt_status, _ = build(landing, warehouse)
     marts = validate("marts", CONTRACTS, warehouse=warehouse)
-    return {"landing": landing, "manifest": manifest, "raw": raw, "warehouse": warehouse, "dbt": dbt_status,
-            "marts": marts}
+    return {
+        "landing": landing,
+        "manifest": manifest,
+        "raw": raw,
+        "warehouse": warehouse,
+        "dbt": dbt_status,
+        "marts": marts,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -63,22 +74,31 @@ def all_faults_simulation(shared_root) -> dict:
     warehouse = shared_root / "all.duckdb"
     dbt_status, _ = build(landing, warehouse)
     marts = validate("marts", CONTRACTS, warehouse=warehouse)
-    return {"landing": landing, "manifest": manifest, "outage": outage, "warehouse": warehouse, "dbt": dbt_status,
-            "marts": marts}
+    return {
+        "landing": landing,
+        "manifest": manifest,
+        "outage": outage,
+        "warehouse": warehouse,
+        "dbt": dbt_status,
+        "marts": marts,
+    }
 
 
 @pytest.fixture(scope="session")
 def imported_simulation(shared_root) -> Path:
     """The two real exports of the shared data sets (Udacity, Cookie Cats) imported and built: a warehouse holding
     only imported experiments (skipped when the data sets are not found)."""
-    exports = {"udacity_ab_data.yml": SHARED_DATA / "udacity_ab_data" / "ab_data.csv.gz",
-               "cookie_cats.yml": SHARED_DATA / "cookie_cats" / "cookie_cats.csv"}
+    exports = {
+        "udacity_ab_data.yml": SHARED_DATA / "udacity_ab_data" / "ab_data.csv.gz",
+        "cookie_cats.yml": SHARED_DATA / "cookie_cats" / "cookie_cats.csv",
+    }
     if not all(path.exists() for path in exports.values()):
         pytest.skip(f"shared data sets not found under {SHARED_DATA}")
     landing, warehouse = shared_root / "imports", shared_root / "imports.duckdb"
     env = project_env(landing, warehouse)
     for mapping, export in exports.items():
-        readout("import", str(PROJECT / "mappings" / mapping), "--file", str(export), "--landing", str(landing),
-                env=env)
+        readout(
+            "import", str(PROJECT / "mappings" / mapping), "--file", str(export), "--landing", str(landing), env=env
+        )
     dbt_build(landing, warehouse)
     return warehouse

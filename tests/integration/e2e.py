@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+
 from readout.landing import ensure_landing_tables
 from readout.simulate import main as simulate_main
 
@@ -76,8 +77,9 @@ def query(warehouse: Path, sql: str):
 
 
 def simulate(out: Path, faults: str, events: int, *extra: str) -> dict:
-    code = simulate_main(["--seed", str(SEED), "--events", str(events), "--faults", faults, "--out", str(out),
-                          "--quiet", *extra])
+    code = simulate_main(
+        ["--seed", str(SEED), "--events", str(events), "--faults", faults, "--out", str(out), "--quiet", *extra]
+    )
     assert code == 0, f"readout simulate --faults {faults} exited {code}"
     return json.loads((out / "manifest.json").read_text())
 

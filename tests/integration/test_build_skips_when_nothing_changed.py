@@ -10,7 +10,6 @@ import shutil
 
 import duckdb
 import pytest
-
 from e2e import project_env, query, readout
 
 LOG = "select count(*) as n from main.readout_build_log"
@@ -54,24 +53,33 @@ def test_a_changed_input_runs_dbt_and_that_build_is_recorded(refreshed):
 
 def test_every_build_appends_its_readout_and_a_full_refresh_keeps_the_history(refreshed):
     warehouse = refreshed["warehouse"]
-    builds = query(warehouse, f"select build_id, count(*) as n from {HISTORY} where record_type = 'metric_result' "
-                              "group by build_id order by min(built_at)")
+    builds = query(
+        warehouse,
+        f"select build_id, count(*) as n from {HISTORY} where record_type = 'metric_result' "
+        "group by build_id order by min(built_at)",
+    )
     results = int(query(warehouse, "select count(*) as n from marts.fct_metric_results").n[0])
     assert len(builds) == 3 and set(builds.n) == {results}  # the fixture's build, the full refresh, the refresh
-    latest = query(warehouse, f"""
+    latest = query(
+        warehouse,
+        f"""
         select count(*) as n from {HISTORY} as history
         inner join marts.fct_metric_results as results using (experiment_id, experiment_version, population,
                                                                 variant_id, metric_id, estimator)
         where history.build_id = '{builds.build_id.iloc[-1]}'
             and history.relative_lift is not distinct from results.relative_lift
             and history.p_value is not distinct from results.p_value
-            and history.readout_status = results.readout_status""")
+            and history.readout_status = results.readout_status""",
+    )
     assert int(latest.n[0]) == results
 
 
 def test_two_builds_of_the_same_data_and_code_changed_nothing(refreshed):
-    changes = query(refreshed["warehouse"], "select row_change, change_cause, has_moved, units_added, "
-                                            "is_significance_flip, is_status_flip from history.fct_readout_changes")
+    changes = query(
+        refreshed["warehouse"],
+        "select row_change, change_cause, has_moved, units_added, "
+        "is_significance_flip, is_status_flip from history.fct_readout_changes",
+    )
     assert len(changes) > 0
     assert set(changes.row_change) == {"compared"} and set(changes.change_cause) == {"none"}
     assert not changes.has_moved.any() and (changes.units_added == 0).all()

@@ -7,9 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.stats as sps
-from statsmodels.stats.power import NormalIndPower
-
 from e2e import query
+from statsmodels.stats.power import NormalIndPower
 
 KEYS = ["experiment_id", "experiment_version", "population", "variant_id", "metric_id", "estimator"]
 
@@ -45,7 +44,9 @@ def test_bayesian_view_equals_a_conjugate_normal_posterior(clean_simulation):
     np.testing.assert_allclose(d["credible_upper"], sps.norm.ppf(1 - d["alpha"] / 2, mean, sd), rtol=1e-9, atol=1e-15)
     np.testing.assert_allclose(d["chance_to_beat_control"], sps.norm.sf(0, good * mean, sd), rtol=1e-9, atol=1e-15)
     # expected loss: E[max(0, -X)] of X ~ N(good * mean, sd), by sps.norm.expect (numerical integration)
-    expected = [sps.norm(m, s).expect(lambda x: -x, ub=0.0, epsabs=1e-14, epsrel=1e-12) for m, s in zip(good * mean, sd)]
+    expected = [
+        sps.norm(m, s).expect(lambda x: -x, ub=0.0, epsabs=1e-14, epsrel=1e-12) for m, s in zip(good * mean, sd)
+    ]
     np.testing.assert_allclose(d["expected_loss"], expected, rtol=1e-9, atol=1e-13)
 
 
@@ -69,7 +70,9 @@ def test_power_analysis_reaches_the_asked_power(clean_simulation):
     required = d["n_units"] * (d["minimum_detectable_effect"] / d["planned_minimum_effect"]) ** 2
     np.testing.assert_array_equal(d["n_units_required"], np.ceil(required))
     pace = d["n_units_entered"] / d["entry_days"]
-    np.testing.assert_allclose(d["days_to_required_units"], np.maximum(required - d["n_units_entered"], 0) / pace, rtol=1e-9)
+    np.testing.assert_allclose(
+        d["days_to_required_units"], np.maximum(required - d["n_units_entered"], 0) / pace, rtol=1e-9
+    )
     assert (d["n_units_entered"] >= d["n_units"]).all(), "units entered include every analysed unit"
 
 
@@ -78,4 +81,6 @@ def test_statsmodels_agrees_on_the_mde_of_an_equal_variance_design():
     n, sigma = 2500, 1.7
     se = sigma * np.sqrt(2 / n)
     mde = (sps.norm.ppf(0.975) + sps.norm.ppf(0.8)) * se
-    assert NormalIndPower().power(mde / sigma, nobs1=n, alpha=0.025, ratio=1.0, alternative="larger") == pytest.approx(0.8, rel=1e-9)
+    assert NormalIndPower().power(mde / sigma, nobs1=n, alpha=0.025, ratio=1.0, alternative="larger") == pytest.approx(
+        0.8, rel=1e-9
+    )

@@ -22,10 +22,10 @@ import struct
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from e2e import PROJECT, project_env, query, readout, simulate
+
 from readout.landing import ensure_landing_tables
 from readout.simulate import main as simulate_main
-
-from e2e import PROJECT, project_env, query, readout, simulate
 
 EVENTS = 40_000
 MOVING = ("exp_checkout_button", 1)  # provisional when frozen: new units arrive
@@ -47,23 +47,29 @@ def copy_project(destination):
 def served(warehouse, experiment_id, version, relation="marts.fct_metric_results"):
     """The rows of one experiment version as Python values (floats compared exactly, bit for bit)."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        cursor = con.execute(f"select * from {relation} where experiment_id = ? and experiment_version = ? "
-                             f"order by {KEYS}", [experiment_id, version])
+        cursor = con.execute(
+            f"select * from {relation} where experiment_id = ? and experiment_version = ? order by {KEYS}",
+            [experiment_id, version],
+        )
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
 def numbers(rows):
     """Every column but the status, floats as their 8 bytes (so -0.0, nan and the last bit all count)."""
+
     def exact(value):
         return struct.pack("<d", value) if isinstance(value, float) else value
+
     return [{name: exact(value) for name, value in row.items() if name not in STATUS_COLUMNS} for row in rows]
 
 
 def plant_late_purchase(landing, warehouse, experiment_id, version) -> dict:
     """A new landing file with a copy (new event id, received 2026-02-18) of a purchase an exposed unit of the
     version made inside its 14-day revenue window; returns the unit and its variant."""
-    unit = query(warehouse, f"""
+    unit = query(
+        warehouse,
+        f"""
         select units.unit_id, units.variant_id, events.event_id, events.source_system
         from marts.fct_experiment_units as units
         inner join intermediate.int_events_stitched as events on events.unit_id = units.unit_id
@@ -73,16 +79,22 @@ def plant_late_purchase(landing, warehouse, experiment_id, version) -> dict:
             and events.event_at >= units.first_exposed_at + interval 1 day
             and events.event_at < units.first_exposed_at + interval 6 day
         order by units.unit_id, events.event_id
-        limit 1""").iloc[0]
+        limit 1""",
+    ).iloc[0]
     with duckdb.connect() as con:
-        found = con.execute(f"""
+        found = con.execute(
+            f"""
             select filename from read_parquet('{landing}/events/**/*.parquet', union_by_name = true, filename = true)
-            where event_id = ? and source_system = ?""", [unit.event_id, unit.source_system]).fetchall()[0]
+            where event_id = ? and source_system = ?""",
+            [unit.event_id, unit.source_system],
+        ).fetchall()[0]
         source = found[0]
-        rows = con.sql(f"""
+        rows = con.sql(
+            f"""
             select * replace (event_id || '-late-copy' as event_id, '2026-02-18T12:00:00.000Z' as received_at)
             from read_parquet('{source}') where event_id = ? and source_system = ?""",
-                       params=[unit.event_id, unit.source_system]).to_arrow_table()
+            params=[unit.event_id, unit.source_system],
+        ).to_arrow_table()
     schema = pq.read_schema(source)
     pq.write_table(rows.select(schema.names).cast(schema), landing / "events" / "part-planted-late-purchase.parquet")
     return {"unit_id": unit.unit_id, "variant_id": unit.variant_id}
@@ -126,12 +138,14 @@ def timeline(tmp_path_factory):
     change_sessions_definition(project)
     build()
     steps["after_refresh"] = {version: served(warehouse, *version) for version in (MOVING, COMPLETE)}
-    steps["current"] = {version: served(warehouse, *version, relation="marts.metric_results_current")
-                        for version in (MOVING, COMPLETE)}
+    steps["current"] = {
+        version: served(warehouse, *version, relation="marts.metric_results_current") for version in (MOVING, COMPLETE)
+    }
     steps["pending"] = query(warehouse, f"select * from history.fct_readout_restatements order by {KEYS}")
 
-    steps["restate_output"] = cli("restate", *_args(COMPLETE), "--reason", "Late purchase uploads",
-                                  "--by", "reviewer").stdout
+    steps["restate_output"] = cli(
+        "restate", *_args(COMPLETE), "--reason", "Late purchase uploads", "--by", "reviewer"
+    ).stdout
     build()
     steps["after_restate"] = {version: served(warehouse, *version) for version in (MOVING, COMPLETE)}
     steps["current_after_restate"] = served(warehouse, *COMPLETE, relation="marts.metric_results_current")
@@ -172,7 +186,9 @@ def test_the_restatement_log_attributes_each_move(timeline):
     # the other rows of their correction families moved only in their adjusted p-value
     family = complete[complete.change_cause != "late_events"]
     assert set(family.change_cause) <= {"correction_family_change"}
-    assert (family.relative_lift == family.frozen_relative_lift).all() and (family.p_value == family.frozen_p_value).all()
+    assert (family.relative_lift == family.frozen_relative_lift).all() and (
+        family.p_value == family.frozen_p_value
+    ).all()
     assert (family.adjusted_p_value != family.frozen_adjusted_p_value).all()
     moving = pending[(pending.experiment_id == MOVING[0]) & (pending.metric_id != "sessions")]
     assert "new_units" in set(moving.change_cause)
@@ -181,8 +197,13 @@ def test_the_restatement_log_attributes_each_move(timeline):
     current = {tuple(row[k] for k in KEYS.split(", ")): row for row in timeline["current"][MOVING]}
     for row in moving[moving.change_cause == "new_units"].itertuples():
         now = current[tuple(getattr(row, k) for k in KEYS.split(", "))]
-        assert row.units_added == now["n_units_control"] + now["n_units_variant"] - (
-            row.frozen_n_units_control + row.frozen_n_units_variant) > 0
+        assert (
+            row.units_added
+            == now["n_units_control"]
+            + now["n_units_variant"]
+            - (row.frozen_n_units_control + row.frozen_n_units_variant)
+            > 0
+        )
         assert row.relative_lift == now["relative_lift"] or (row.relative_lift != row.relative_lift)
 
 
@@ -198,13 +219,18 @@ def test_restate_serves_todays_numbers_and_the_log_keeps_both(timeline):
     restated = log[log.restatement_state == "restated"]
     assert set(restated.experiment_id) == {COMPLETE[0]} and len(restated) == len(after)
     assert set(restated.restated_by) == {"reviewer"} and set(restated.restatement_reason) == {"Late purchase uploads"}
-    frozen = {(row["population"], row["variant_id"], row["metric_id"], row["estimator"]): row
-              for row in timeline["before"][COMPLETE]}
+    frozen = {
+        (row["population"], row["variant_id"], row["metric_id"], row["estimator"]): row
+        for row in timeline["before"][COMPLETE]
+    }
     for row in restated.itertuples():
         old = frozen[(row.population, row.variant_id, row.metric_id, row.estimator)]
         assert struct.pack("<d", row.frozen_relative_lift) == struct.pack("<d", old["relative_lift"])
-    assert set(restated[restated.has_moved].change_cause) == {"late_events", "metric_definition_change",
-                                                              "correction_family_change"}
+    assert set(restated[restated.has_moved].change_cause) == {
+        "late_events",
+        "metric_definition_change",
+        "correction_family_change",
+    }
     assert set(restated[~restated.has_moved].change_cause) == {"none"}
     assert set(log[log.restatement_state == "pending"].experiment_id) == {MOVING[0]}
 

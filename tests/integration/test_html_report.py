@@ -34,8 +34,16 @@ TOLERANCE = 1e-9
 
 def render(warehouse: Path, out: Path, *extra: str):
     """`readout report --html OUT` on the warehouse, as a user runs it."""
-    return readout("report", "--html", str(out), "--warehouse", str(warehouse), *extra,
-                   env=project_env(out / "landing", warehouse), check=False)
+    return readout(
+        "report",
+        "--html",
+        str(out),
+        "--warehouse",
+        str(warehouse),
+        *extra,
+        env=project_env(out / "landing", warehouse),
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +82,12 @@ def mid_timeline(root) -> Path:
 def sites(root, all_faults_simulation, empty_warehouse, imported_simulation, mid_timeline) -> dict:
     """Each warehouse's site: the empty one through the command line, as a user runs it, the others in-process
     (the same function; a command line costs a Python start and every subcommand's imports)."""
-    warehouses = {"all_faults": all_faults_simulation["warehouse"], "empty": empty_warehouse,
-                  "imported": imported_simulation, "mid_timeline": mid_timeline}
+    warehouses = {
+        "all_faults": all_faults_simulation["warehouse"],
+        "empty": empty_warehouse,
+        "imported": imported_simulation,
+        "mid_timeline": mid_timeline,
+    }
     rendered = {}
     for name, warehouse in warehouses.items():
         out = root / f"site_{name}"
@@ -104,15 +116,19 @@ def opened(sites) -> dict:
                     "srm_p": result.attributes("article > p > [data-srm]", "data-srm-p"),
                     "failed_check": result.attributes("[data-check='sample_ratio']", "data-check-result"),
                     "intervals": [
-                        {key: element.get_attribute(f"data-{key}")
-                         for key in ("metric", "variant", "estimator", "lift", "lower", "upper")}
-                        for element in result._page.query_selector_all("table.results span.interval")],
+                        {
+                            key: element.get_attribute(f"data-{key}")
+                            for key in ("metric", "variant", "estimator", "lift", "lower", "upper")
+                        }
+                        for element in result._page.query_selector_all("table.results span.interval")
+                    ],
                     "row_status": result.attributes("table.results tr[data-status]", "data-status"),
                     "reasons": result.attributes("article > p > [data-status-reasons]", "data-status-reasons"),
                     "experiments": result.attributes("[data-experiments]", "data-experiments"),
                     "index_rows": result.attributes("table.versions tr[data-experiment]", "data-experiment"),
-                    "svg_titles": [element.text_content() for element in
-                                   result._page.query_selector_all("svg.chart > title")],
+                    "svg_titles": [
+                        element.text_content() for element in result._page.query_selector_all("svg.chart > title")
+                    ],
                 }
                 result.close()
     return pages
@@ -142,17 +158,24 @@ def test_every_page_opens_offline_without_console_errors_or_failed_loads(opened)
 @pytest.mark.parametrize("name", ["all_faults", "imported", "mid_timeline"])
 def test_intervals_status_and_sample_ratio_read_back_from_the_dom_are_the_marts(sites, opened, name):
     warehouse = sites[name]["warehouse"]
-    schema = "published" if query(warehouse, "select count(*) as n from information_schema.tables where "
-                                             "table_schema = 'published'").n[0] else "marts"
+    schema = (
+        "published"
+        if query(warehouse, "select count(*) as n from information_schema.tables where table_schema = 'published'").n[0]
+        else "marts"
+    )
     results = query(warehouse, f"select * from {schema}.fct_metric_results where population = 'exposed'")
-    checks = query(warehouse, f"""select experiment_id, experiment_version, max(p_value) as p_value,
+    checks = query(
+        warehouse,
+        f"""select experiment_id, experiment_version, max(p_value) as p_value,
                                          bool_or(is_sample_ratio_mismatch) as is_mismatch
-                                  from {schema}.fct_sample_ratio_checks where population = 'exposed' group by all""")
+                                  from {schema}.fct_sample_ratio_checks where population = 'exposed' group by all""",
+    )
     compared = 0
     for check in checks.itertuples():
         page = opened[(name, f"{check.experiment_id}-v{check.experiment_version}.html")]
-        rows = results[(results.experiment_id == check.experiment_id)
-                       & (results.experiment_version == check.experiment_version)]
+        rows = results[
+            (results.experiment_id == check.experiment_id) & (results.experiment_version == check.experiment_version)
+        ]
         p_value = None if math.isnan(check.p_value) else check.p_value
         # the sample-ratio verdict and its p-value; a mismatch is a failed check
         assert _close(page["srm_p"][0], p_value), check
@@ -166,10 +189,16 @@ def test_intervals_status_and_sample_ratio_read_back_from_the_dom_are_the_marts(
         # every interval on the page, against its mart row
         assert len(page["intervals"]) == len(rows), check
         for shown in page["intervals"]:
-            row = rows[(rows.metric_id == shown["metric"]) & (rows.variant_id == shown["variant"])
-                       & (rows.estimator == shown["estimator"])].iloc[0]
-            for key, column in (("lift", "relative_lift"), ("lower", "relative_lift_ci_lower"),
-                                ("upper", "relative_lift_ci_upper")):
+            row = rows[
+                (rows.metric_id == shown["metric"])
+                & (rows.variant_id == shown["variant"])
+                & (rows.estimator == shown["estimator"])
+            ].iloc[0]
+            for key, column in (
+                ("lift", "relative_lift"),
+                ("lower", "relative_lift_ci_lower"),
+                ("upper", "relative_lift_ci_upper"),
+            ):
                 assert _close(shown[key], row[column]), (shown, column, row[column])
                 compared += 1
     assert compared > 0
@@ -188,8 +217,9 @@ def test_a_warehouse_with_no_experiment_renders_an_empty_index(opened):
 
 
 def test_only_imported_experiments_render(sites, opened):
-    versions = query(sites["imported"]["warehouse"],
-                     "select distinct experiment_id from published.fct_metric_results order by 1").experiment_id
+    versions = query(
+        sites["imported"]["warehouse"], "select distinct experiment_id from published.fct_metric_results order by 1"
+    ).experiment_id
     assert sorted(opened[("imported", "index.html")]["index_rows"]) == sorted(versions)
     for experiment_id in versions:
         assert any(page.startswith(experiment_id) for name, page in opened if name == "imported")
@@ -214,11 +244,25 @@ def test_a_missing_or_unbuilt_warehouse_is_one_line_exit_2(root):
 
 
 def test_charts_carry_a_text_alternative_listing_every_number():
-    svg = forest_plot([ForestRow("primary", "conversion (treatment)",
-                                 {"cuped": Interval(0.05, -0.01, 0.11), "unadjusted": Interval(0.04, -0.02, 0.1)},
-                                 "cuped"),
-                       ForestRow("guardrail", "retention_d7 (treatment)", {"unadjusted": Interval(-0.03, -0.05, -0.01)},
-                                 "unadjusted", margin=-0.02)], "chart-test", "A test chart")
+    svg = forest_plot(
+        [
+            ForestRow(
+                "primary",
+                "conversion (treatment)",
+                {"cuped": Interval(0.05, -0.01, 0.11), "unadjusted": Interval(0.04, -0.02, 0.1)},
+                "cuped",
+            ),
+            ForestRow(
+                "guardrail",
+                "retention_d7 (treatment)",
+                {"unadjusted": Interval(-0.03, -0.05, -0.01)},
+                "unadjusted",
+                margin=-0.02,
+            ),
+        ],
+        "chart-test",
+        "A test chart",
+    )
     assert svg.startswith("<svg") and 'role="img"' in svg
     assert '<title id="chart-test-title">A test chart</title>' in svg
     for text in ("+5.0% (-1.0% to +11.0%)", "+4.0% (-2.0% to +10.0%)", "guardrail margin at -2.0%"):

@@ -85,7 +85,12 @@ def udacity_cleaned() -> pd.DataFrame:
     raw = pd.read_csv(UDACITY)
     raw["row"] = np.arange(1, len(raw) + 1)
     raw["shown"] = raw.landing_page.map({"old_page": "control", "new_page": "treatment"})
-    variants = pd.concat([raw[["user_id", "group"]].rename(columns={"group": "v"}), raw[["user_id", "shown"]].rename(columns={"shown": "v"})])
+    variants = pd.concat(
+        [
+            raw[["user_id", "group"]].rename(columns={"group": "v"}),
+            raw[["user_id", "shown"]].rename(columns={"shown": "v"}),
+        ]
+    )
     several = variants.groupby("user_id").v.nunique()
     clean_users = several[several == 1].index
     kept = raw[raw.user_id.isin(clean_users)].sort_values(["timestamp", "row"]).drop_duplicates("user_id")
@@ -95,7 +100,10 @@ def udacity_cleaned() -> pd.DataFrame:
 def test_udacity_mismatched_rows_are_flagged_counted_and_excluded(real_exports):
     raw = pd.read_csv(UDACITY)
     mismatched = raw[(raw.group == "treatment") != (raw.landing_page == "new_page")]
-    flagged = query(real_exports, "select * from intermediate.int_import_exposure_mismatches where experiment_id = 'udacity_landing_page'")
+    flagged = query(
+        real_exports,
+        "select * from intermediate.int_import_exposure_mismatches where experiment_id = 'udacity_landing_page'",
+    )
     assert len(flagged) == len(mismatched) == 3893
     units = query(real_exports, "select * from marts.fct_experiment_units where experiment_id = 'udacity_landing_page'")
     mismatched_units = set(mismatched.user_id.astype(str))
@@ -106,7 +114,11 @@ def test_udacity_mismatched_rows_are_flagged_counted_and_excluded(real_exports):
 
 def test_udacity_duplicate_policy_keeps_one_row_per_consistent_user(real_exports):
     kept = udacity_cleaned()
-    units = query(real_exports, "select * from marts.fct_experiment_units where experiment_id = 'udacity_landing_page' and is_in_exposed_population")
+    units = query(
+        real_exports,
+        "select * from marts.fct_experiment_units "
+        "where experiment_id = 'udacity_landing_page' and is_in_exposed_population",
+    )
     assert len(units) == len(kept)
     assert set(units.unit_id) == set(kept.user_id.astype(str))
 
@@ -125,7 +137,11 @@ def test_cookie_cats_sample_ratio_check_reports_the_imbalance(real_exports):
     raw = pd.read_csv(COOKIE_CATS)
     counts = raw.version.value_counts().reindex(["gate_30", "gate_40"]).to_numpy()
     chi_square, p_value = scipy_stats.chisquare(counts, f_exp=[counts.sum() / 2] * 2)
-    srm = query(real_exports, "select * from marts.fct_sample_ratio_checks where experiment_id = 'cookie_cats_gate' and population = 'assigned' order by variant_id")
+    srm = query(
+        real_exports,
+        "select * from marts.fct_sample_ratio_checks "
+        "where experiment_id = 'cookie_cats_gate' and population = 'assigned' order by variant_id",
+    )
     assert srm.observed_units.tolist() == counts.tolist() == [44700, 45489]
     assert srm.expected_units.tolist() == [counts.sum() / 2] * 2
     assert srm.chi_square.tolist() == pytest.approx([chi_square] * 2, rel=1e-9)
@@ -162,16 +178,21 @@ def test_the_build_log_holds_a_started_and_a_finished_row_of_the_build(warehouse
     assert {"fct_metric_results", "fct_sample_ratio_checks", "published__fct_metric_results"} <= built
     report = readout("report", "--warehouse", str(warehouse), env=project_env(warehouse.parent / "landing", warehouse))
     first_line = report.stdout.splitlines()[0]
-    assert first_line.startswith(f"readout: {warehouse} (published readout; population: exposed; last successful build ")
+    assert first_line.startswith(
+        f"readout: {warehouse} (published readout; population: exposed; last successful build "
+    )
     assert "WARNING" not in report.stdout
 
 
 # ------------------------------------------------------------------------------------ issue 14: mappings
 def test_udacity_textbook_cleaning_by_mapping_gives_the_published_readout(warehouse):
-    stats = query(warehouse, """
+    stats = query(
+        warehouse,
+        """
         select population, variant_id, n_units, metric_sum from marts.fct_variant_metric_stats
         where experiment_id = 'udacity_landing_page_textbook' and metric_id = 'converted'
-        order by population, variant_id""")
+        order by population, variant_id""",
+    )
     published = [[17_489, 145_274], [17_264, 145_310]]
     for population in ("assigned", "exposed"):
         rows = stats[stats.population == population]
@@ -181,8 +202,11 @@ def test_udacity_textbook_cleaning_by_mapping_gives_the_published_readout(wareho
     kept = raw[(raw.group == "treatment") == (raw.landing_page == "new_page")]  # the textbook's df2
     kept = kept.sort_values(["timestamp", "row"]).drop_duplicates("user_id")
     row = result_row(warehouse, "udacity_landing_page_textbook", "converted")
-    assert_matches(row, kept[kept.group == "control"].converted.to_numpy(float),
-                   kept[kept.group == "treatment"].converted.to_numpy(float))
+    assert_matches(
+        row,
+        kept[kept.group == "control"].converted.to_numpy(float),
+        kept[kept.group == "treatment"].converted.to_numpy(float),
+    )
 
 
 def _survey_units() -> pd.DataFrame:
@@ -198,10 +222,12 @@ def _survey_units() -> pd.DataFrame:
 
 def _delta_ratio(x_c, y_c, x_t, y_t, alpha):
     """Independent delta method for sum(x)/sum(y) per arm: (difference, lower, upper, p-value)."""
+
     def arm(x, y):
         r = x.mean() / y.mean()
         cov = np.cov(x, y, ddof=1)
         return r, (cov[0, 0] - 2 * r * cov[0, 1] + r * r * cov[1, 1]) / (len(x) * y.mean() ** 2)
+
     (r_c, v_c), (r_t, v_t) = arm(x_c, y_c), arm(x_t, y_t)
     diff, se = r_t - r_c, np.sqrt(v_c + v_t)
     z = scipy_stats.norm.ppf(1 - alpha / 2)
@@ -209,18 +235,27 @@ def _delta_ratio(x_c, y_c, x_t, y_t, alpha):
 
 
 @pytest.mark.parametrize("population", ["assigned", "exposed"])
-@pytest.mark.parametrize(("metric_id", "numerator", "denominator"), [
-    ("yes_share", lambda u: (u.answer == "yes").astype(float), lambda u: u.answer.isin(["yes", "no"]).astype(float)),
-    ("revenue_per_session", lambda u: u.revenue.astype(float), lambda u: u.sessions.astype(float)),
-])
-def test_conditional_and_ratio_metrics_match_an_independent_delta_method(warehouse, population, metric_id, numerator,
-                                                                        denominator):
+@pytest.mark.parametrize(
+    ("metric_id", "numerator", "denominator"),
+    [
+        (
+            "yes_share",
+            lambda u: (u.answer == "yes").astype(float),
+            lambda u: u.answer.isin(["yes", "no"]).astype(float),
+        ),
+        ("revenue_per_session", lambda u: u.revenue.astype(float), lambda u: u.sessions.astype(float)),
+    ],
+)
+def test_conditional_and_ratio_metrics_match_an_independent_delta_method(
+    warehouse, population, metric_id, numerator, denominator
+):
     units = _survey_units()
     row = result_row(warehouse, "survey_example", metric_id, population)
     assert row.alpha == 0.10  # the mapping's analysis.alpha
     c, t = units[units.variant == "control"], units[units.variant == "treatment"]
-    diff, lower, upper, p_value = _delta_ratio(numerator(c).to_numpy(), denominator(c).to_numpy(),
-                                               numerator(t).to_numpy(), denominator(t).to_numpy(), 0.10)
+    diff, lower, upper, p_value = _delta_ratio(
+        numerator(c).to_numpy(), denominator(c).to_numpy(), numerator(t).to_numpy(), denominator(t).to_numpy(), 0.10
+    )
     assert (row.n_units_control, row.n_units_variant) == (len(c), len(t))
     assert row.absolute_lift == pytest.approx(diff, rel=1e-9, abs=1e-12)
     assert row.absolute_lift_ci_lower == pytest.approx(lower, rel=1e-9)
@@ -234,9 +269,12 @@ def test_guardrail_margin_alpha_and_planned_sample_size_reach_the_readout(wareho
     t = units[units.variant == "treatment"].orders.to_numpy(float)
     row = result_row(warehouse, "survey_example", "orders")
     assert_matches(row, c, t)  # Welch at the mapping's alpha 0.10
-    stats = query(warehouse, "select distinct non_inferiority_margin, direction, role "
-                             "from marts.fct_variant_metric_stats "
-                             "where experiment_id = 'survey_example' and metric_id = 'orders'")
+    stats = query(
+        warehouse,
+        "select distinct non_inferiority_margin, direction, role "
+        "from marts.fct_variant_metric_stats "
+        "where experiment_id = 'survey_example' and metric_id = 'orders'",
+    )
     assert stats.values.tolist() == [[0.05, "increase", "guardrail"]]
     se = np.sqrt(c.var(ddof=1) / len(c) + t.var(ddof=1) / len(t))
     planned = asymptotic_confidence_sequence(t.mean() - c.mean(), se, len(c) + len(t), 0.10, target_n=600)
@@ -247,15 +285,21 @@ def test_guardrail_margin_alpha_and_planned_sample_size_reach_the_readout(wareho
     survey = settings.set_index("experiment_id").loc["survey_example"]
     assert (survey.alpha, survey.planned_sample_size, survey.decision_estimator) == (0.10, 600, "unadjusted")
     assert (survey.planned_split, survey.several_variants_policy, survey.settings_source) == (
-        "assumed_equal", "first_row", "mapping")
+        "assumed_equal",
+        "first_row",
+        "mapping",
+    )
 
 
 def test_unknown_split_gets_no_sample_ratio_test(warehouse):
     srm = query(warehouse, "select * from marts.fct_sample_ratio_checks where experiment_id = 'unknown_split_example'")
     assert len(srm) == 4 and srm.p_value.isna().all() and not srm.is_sample_ratio_mismatch.any()
     assert (srm.status_reason == SPLIT_UNKNOWN_REASON).all()
-    assumed = query(warehouse, "select * from marts.fct_sample_ratio_checks where experiment_id = 'survey_example' "
-                               "and population = 'assigned' order by variant_id")
+    assumed = query(
+        warehouse,
+        "select * from marts.fct_sample_ratio_checks where experiment_id = 'survey_example' "
+        "and population = 'assigned' order by variant_id",
+    )
     counts = _survey_units().variant.value_counts().reindex(["control", "treatment"]).to_numpy()
     assert assumed.p_value.tolist() == pytest.approx([scipy_stats.chisquare(counts).pvalue] * 2, rel=1e-9)
 

@@ -20,7 +20,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from e2e import dbt, project_env, query, readout
 
 SEED = 11
@@ -28,11 +27,20 @@ EVENTS = "30000"
 #: Days the scheduled runs happen on (as if each ran at 06:00 UTC that day); the last batch is everything.
 RUN_DAYS = [dt.date(2026, 1, 25), dt.date(2026, 2, 5), dt.date(2026, 2, 14)]
 RETRIES, CONFLICTS = 5, 3  #: copies of batch-1 events re-sent in the last batch
-STAGING = ["staging.stg_landing__events", "staging.stg_landing__events_quarantined",
-           "staging.stg_landing__event_duplicates"]
-DOWNSTREAM = ["intermediate.int_unit_metric_aggregates", "intermediate.int_unit_metric_values",
-              "marts.fct_experiment_units", "marts.fct_variant_metric_stats", "marts.fct_metric_results",
-              "marts.fct_sample_ratio_checks", "marts.fct_volume_checks"]
+STAGING = [
+    "staging.stg_landing__events",
+    "staging.stg_landing__events_quarantined",
+    "staging.stg_landing__event_duplicates",
+]
+DOWNSTREAM = [
+    "intermediate.int_unit_metric_aggregates",
+    "intermediate.int_unit_metric_values",
+    "marts.fct_experiment_units",
+    "marts.fct_variant_metric_stats",
+    "marts.fct_metric_results",
+    "marts.fct_sample_ratio_checks",
+    "marts.fct_volume_checks",
+]
 #: columns that name the build, not the data
 BUILD_COLUMNS = ["processed_invocation_id", "processed_at", "built_invocation_id", "files_processed_through"]
 
@@ -54,7 +62,9 @@ def new_rows(snapshot, previous) -> dict[str, pa.Table]:
         if before is not None and before.exists():
             con.register("now_rows", table)
             con.register("old_rows", pq.read_table(before))
-            table = con.sql("select * from now_rows except all select * from old_rows").to_arrow_table().cast(table.schema)
+            table = (
+                con.sql("select * from now_rows except all select * from old_rows").to_arrow_table().cast(table.schema)
+            )
         if table.num_rows:
             out[path.name] = table
     con.close()
@@ -98,7 +108,9 @@ def build_timeline(root):
             shutil.copytree(snapshot, landing, ignore=shutil.ignore_patterns("events"))
             (landing / "events").mkdir()
         else:
-            shutil.copy(snapshot / "experiments" / "experiments.parquet", landing / "experiments" / "experiments.parquet")
+            shutil.copy(
+                snapshot / "experiments" / "experiments.parquet", landing / "experiments" / "experiments.parquet"
+            )
         land_batch(landing, batch, new_rows(snapshot, previous))
         as_of = {"as_of": f"{day.isoformat()}T06:00:00Z"} if day else {}
         vars_flag = ["--vars", str(as_of)] if as_of else []
@@ -120,8 +132,14 @@ def timeline(tmp_path_factory):
     no_change = dbt("build", "--select", "staging", landing=landing, warehouse=warehouse)
     full = root / "full.duckdb"
     dbt("build", "--full-refresh", landing=landing, warehouse=full)
-    return {"root": root, "landing": landing, "incremental": warehouse, "full": full, "outputs": outputs,
-            "no_change": no_change}
+    return {
+        "root": root,
+        "landing": landing,
+        "incremental": warehouse,
+        "full": full,
+        "outputs": outputs,
+        "no_change": no_change,
+    }
 
 
 def read_all(warehouse, table) -> pd.DataFrame:
@@ -142,8 +160,10 @@ def assert_same_rows(a: pd.DataFrame, b: pd.DataFrame, table: str) -> None:
 def test_incremental_batches_equal_a_full_refresh_row_for_row(timeline):
     files = query(timeline["incremental"], "select count(*) as n from staging.stg_landing__files_processed").n[0]
     assert files >= 2 * (len(RUN_DAYS) + 1), "each run should land new files"
-    late = query(timeline["full"], "select count(*) as n from staging.stg_landing__events "
-                                   "where received_at > event_at + interval 4 day").n[0]
+    late = query(
+        timeline["full"],
+        "select count(*) as n from staging.stg_landing__events where received_at > event_at + interval 4 day",
+    ).n[0]
     assert late > 0, "the simulation should hold events later than the old 3-day lookback"
     tables = [*STAGING, "staging.stg_landing__events_checked", "staging.stg_landing__files_processed", *DOWNSTREAM]
     for table in tables:
@@ -151,15 +171,23 @@ def test_incremental_batches_equal_a_full_refresh_row_for_row(timeline):
 
 
 def test_retries_and_conflicts_arriving_in_a_later_batch_are_duplicates(timeline):
-    duplicates = query(timeline["incremental"], """
+    duplicates = query(
+        timeline["incremental"],
+        """
         select duplicate_type, count(*) as n from staging.stg_landing__event_duplicates
-        where file_path like '%late-copies%' group by duplicate_type""")
-    assert dict(zip(duplicates.duplicate_type, duplicates.n)) == {"identical_retry": RETRIES,
-                                                                  "conflicting_payload": CONFLICTS}
-    flagged = query(timeline["incremental"], """
+        where file_path like '%late-copies%' group by duplicate_type""",
+    )
+    assert dict(zip(duplicates.duplicate_type, duplicates.n)) == {
+        "identical_retry": RETRIES,
+        "conflicting_payload": CONFLICTS,
+    }
+    flagged = query(
+        timeline["incremental"],
+        """
         select count(*) as n from staging.stg_landing__events as events
         inner join staging.stg_landing__event_duplicates as copies using (source_system, event_id)
-        where copies.file_path like '%late-copies%' and events.has_conflicting_duplicate""").n[0]
+        where copies.file_path like '%late-copies%' and events.has_conflicting_duplicate""",
+    ).n[0]
     assert flagged == CONFLICTS  # the kept row, written by batch 1, is rewritten with its flag
 
 
@@ -167,8 +195,11 @@ def test_every_batch_is_conserved_in_every_build(timeline):
     for result in [*timeline["outputs"], timeline["no_change"]]:
         assert "assert_landing_rows_conserved_per_file" in result.stdout
         assert "assert_landing_rows_conserved_per_source_system" in result.stdout
-    per_file = query(timeline["incremental"], """
-        select file_path, file_row_count, checked_row_count from staging.stg_landing__files_processed""")
+    per_file = query(
+        timeline["incremental"],
+        """
+        select file_path, file_row_count, checked_row_count from staging.stg_landing__files_processed""",
+    )
     assert (per_file.file_row_count == per_file.checked_row_count).all()
 
 
@@ -196,7 +227,10 @@ def test_a_landing_file_changed_or_deleted_after_processing_is_an_error_naming_i
     shutil.copy(timeline["incremental"], warehouse)
     # the same dbt target folder name as the timeline's, copied: dbt parses partially, as on a scheduled run
     shutil.copytree(timeline["root"] / "target-incremental", tmp_path / "target-incremental")
-    rewritten, deleted = landing / "events" / "batch-02-part-00000.parquet", landing / "events" / "batch-03-part-00000.parquet"
+    rewritten, deleted = (
+        landing / "events" / "batch-02-part-00000.parquet",
+        landing / "events" / "batch-03-part-00000.parquet",
+    )
     table = pq.read_table(rewritten)
     pq.write_table(table.slice(0, table.num_rows - 1), rewritten)
     deleted.unlink()
@@ -208,7 +242,9 @@ def test_a_landing_file_changed_or_deleted_after_processing_is_an_error_naming_i
     assert "events/batch-03-part-00000.parquet was deleted after it was processed" in lines[0]
     assert "make rebuild" in lines[0]
     staged = query(warehouse, "select count(*) as n from staging.stg_landing__events_checked").n[0]
-    assert staged == query(timeline["incremental"], "select count(*) as n from staging.stg_landing__events_checked").n[0]
+    assert (
+        staged == query(timeline["incremental"], "select count(*) as n from staging.stg_landing__events_checked").n[0]
+    )
 
 
 def test_the_readout_history_compares_the_first_build_with_the_last_and_names_the_new_units(timeline):
@@ -222,10 +258,18 @@ def test_the_readout_history_compares_the_first_build_with_the_last_and_names_th
     assert len(compared) > 0 and "code_change" not in set(changes.change_cause)
     moved_with_new_units = compared[(compared.units_added > 0) & compared.has_moved]
     assert len(moved_with_new_units) > 0 and set(moved_with_new_units.change_cause) == {"new_units"}
-    latest = query(warehouse, "select experiment_id, experiment_version, population, variant_id, metric_id, "
-                              "estimator, relative_lift from marts.fct_metric_results")
-    merged = changes.merge(latest, on=["experiment_id", "experiment_version", "population", "variant_id",
-                                       "metric_id", "estimator"], suffixes=("", "_mart"))
+    latest = query(
+        warehouse,
+        "select experiment_id, experiment_version, population, variant_id, metric_id, "
+        "estimator, relative_lift from marts.fct_metric_results",
+    )
+    merged = changes.merge(
+        latest,
+        on=["experiment_id", "experiment_version", "population", "variant_id", "metric_id", "estimator"],
+        suffixes=("", "_mart"),
+    )
     assert len(merged) == len(latest)
-    assert ((merged.relative_lift == merged.relative_lift_mart)
-            | (merged.relative_lift.isna() & merged.relative_lift_mart.isna())).all()
+    assert (
+        (merged.relative_lift == merged.relative_lift_mart)
+        | (merged.relative_lift.isna() & merged.relative_lift_mart.isna())
+    ).all()

@@ -8,7 +8,6 @@ import shutil
 
 import pandas as pd
 import pytest
-
 from e2e import BIN, PROJECT, project_env, query, readout, run
 
 NEW_METRIC = (
@@ -41,7 +40,9 @@ def built_with_new_metric(tmp_path_factory):
     catalog.write_text(catalog.read_text().rstrip("\n") + "\n" + NEW_METRIC + "\n" + FILTERED_METRIC + "\n")
     landing, warehouse = root / "landing", root / "readout.duckdb"
     env = project_env(landing, warehouse)
-    readout("simulate", "--seed", "3", "--events", "60000", "--faults", "none", "--out", str(landing), "--quiet", env=env)
+    readout(
+        "simulate", "--seed", "3", "--events", "60000", "--faults", "none", "--out", str(landing), "--quiet", env=env
+    )
     run([str(BIN / "dbt"), "build", "--project-dir", str(project), "--full-refresh"], env)
     return warehouse
 
@@ -60,8 +61,12 @@ def test_the_new_metric_reaches_every_mart(built_with_new_metric):
 
 
 def test_a_metric_without_covariate_gets_no_cuped_row(built_with_new_metric):
-    results = query(built_with_new_metric, "select * from marts.fct_metric_results where metric_id = 'large_purchase_rate'")
-    stats = query(built_with_new_metric, "select * from marts.fct_variant_metric_stats where metric_id = 'large_purchase_rate'")
+    results = query(
+        built_with_new_metric, "select * from marts.fct_metric_results where metric_id = 'large_purchase_rate'"
+    )
+    stats = query(
+        built_with_new_metric, "select * from marts.fct_variant_metric_stats where metric_id = 'large_purchase_rate'"
+    )
     assert set(results.estimator) == {"unadjusted"} and results.absolute_lift_ci_lower.notna().any()
     assert stats.covariate_sum.isna().all() and stats.metric_sum.gt(0).any()
 
@@ -80,7 +85,11 @@ def test_the_new_metric_counts_what_its_row_says(built_with_new_metric, metric_i
         where u.is_in_exposed_population
         """,
     )
-    events = query(warehouse, f"select unit_id, event_name, revenue, event_at from intermediate.int_events_stitched where event_name = '{event_name}'")
+    events = query(
+        warehouse,
+        "select unit_id, event_name, revenue, event_at from intermediate.int_events_stitched "
+        f"where event_name = '{event_name}'",
+    )
     events = events[predicate(events)]
     joined = units.merge(events[["unit_id", "event_at"]], on="unit_id", how="left")
     end = (joined.first_exposed_at + pd.Timedelta(days=7)).where(
@@ -88,8 +97,11 @@ def test_the_new_metric_counts_what_its_row_says(built_with_new_metric, metric_i
     )
     joined["hit"] = (joined.event_at >= joined.first_exposed_at) & (joined.event_at < end)
     expected = (
-        joined.groupby(["experiment_id", "experiment_version", "variant_id", "unit_id"]).hit.any()
-        .groupby(level=[0, 1, 2]).agg(["sum", "count"]).reset_index()
+        joined.groupby(["experiment_id", "experiment_version", "variant_id", "unit_id"])
+        .hit.any()
+        .groupby(level=[0, 1, 2])
+        .agg(["sum", "count"])
+        .reset_index()
     )
     stats = query(
         warehouse,
@@ -109,8 +121,16 @@ def build_with_catalog_row(warehouse, tmp_path, row: str):
     copy = tmp_path / "readout.duckdb"
     shutil.copy(warehouse, copy)
     env = project_env(warehouse.parent / "landing", copy)
-    command = [str(BIN / "dbt"), "build", "--project-dir", str(project), "--select", "metric_catalog", "int_unit_metric_aggregates",
-               "int_unit_metric_values"]
+    command = [
+        str(BIN / "dbt"),
+        "build",
+        "--project-dir",
+        str(project),
+        "--select",
+        "metric_catalog",
+        "int_unit_metric_aggregates",
+        "int_unit_metric_values",
+    ]
     return run(command, env, check=False)
 
 
@@ -119,13 +139,18 @@ def catalog_error_line(result) -> str:
     assert result.returncode != 0, result.stdout[-2000:]
     output = result.stdout + result.stderr
     assert "Traceback" not in output
-    lines = [line.strip() for line in output.splitlines() if line.strip().startswith("metric catalog (seeds/metric_catalog.csv)")]
+    lines = [
+        line.strip()
+        for line in output.splitlines()
+        if line.strip().startswith("metric catalog (seeds/metric_catalog.csv)")
+    ]
     assert len(lines) == 1, output[-3000:]
     return lines[0]
 
 
 def test_an_injected_event_name_is_a_one_line_compile_error(built_with_new_metric, tmp_path):
-    """The row from the issue: a quote in numerator_event once compiled into the SQL and counted sessions as purchases."""
+    """The row from the issue: a quote in numerator_event once compiled into the SQL and counted sessions as
+    purchases."""
     injected = (
         "sneaky,1,Counts sessions as purchases,growth-analytics,proportion,"
         "\"purchase' or events.event_name = 'session_start\",any,,,,0,7,increase,secondary,none,,,14"
@@ -133,7 +158,7 @@ def test_an_injected_event_name_is_a_one_line_compile_error(built_with_new_metri
     line = catalog_error_line(build_with_catalog_row(built_with_new_metric, tmp_path, injected))
     assert line == (
         'metric catalog (seeds/metric_catalog.csv) row metric_id "sneaky": numerator_event is '
-        '"purchase\' or events.event_name = \'session_start"; allowed: session_start, signup, purchase'
+        "\"purchase' or events.event_name = 'session_start\"; allowed: session_start, signup, purchase"
     )
 
 

@@ -10,12 +10,20 @@ import shutil
 import duckdb
 import pandas as pd
 import pytest
-
 from e2e import project_env, query, readout, target_dir
 
-PUBLISHED = ["fct_metric_results", "fct_sample_ratio_checks", "fct_variant_metric_stats", "fct_volume_checks",
-             "fct_sample_ratio_checks_by_segment", "fct_metric_results_bayesian", "fct_metric_power",
-             "fct_metric_results_by_segment", "fct_funnel_steps", "fct_funnel_results"]
+PUBLISHED = [
+    "fct_metric_results",
+    "fct_sample_ratio_checks",
+    "fct_variant_metric_stats",
+    "fct_volume_checks",
+    "fct_sample_ratio_checks_by_segment",
+    "fct_metric_results_bayesian",
+    "fct_metric_power",
+    "fct_metric_results_by_segment",
+    "fct_funnel_steps",
+    "fct_funnel_results",
+]
 DOWNSTREAM_FOLDERS = ("published/", "history/", "semantic/")  #: the layers that read the published tables
 
 
@@ -38,17 +46,27 @@ def test_every_model_and_every_tests_parents_are_upstream_of_every_published_mod
     manifest = json.loads((target_dir(clean_simulation["warehouse"]) / "manifest.json").read_text())
     published = sorted(k for k in manifest["nodes"] if k.startswith("model.readout.published__"))
     assert [k.removeprefix("model.readout.published__") for k in published] == sorted(PUBLISHED)
-    models = {k for k, v in manifest["nodes"].items()
-              if v["resource_type"] in ("model", "seed") and not is_downstream(manifest, k)}
-    tests = {k: v for k, v in manifest["nodes"].items()
-             if v["resource_type"] == "test" and v["config"].get("severity", "error").lower() == "error"
-             and not any(is_downstream(manifest, p) for p in v["depends_on"]["nodes"])}
+    models = {
+        k
+        for k, v in manifest["nodes"].items()
+        if v["resource_type"] in ("model", "seed") and not is_downstream(manifest, k)
+    }
+    tests = {
+        k: v
+        for k, v in manifest["nodes"].items()
+        if v["resource_type"] == "test"
+        and v["config"].get("severity", "error").lower() == "error"
+        and not any(is_downstream(manifest, p) for p in v["depends_on"]["nodes"])
+    }
     assert len(models) > 20 and len(tests) > 50
     for node in published:
         upstream = ancestors(manifest, node)
         assert sorted(models - upstream) == [], f"{node}: models not behind the publish gate"
-        outside = {k: sorted(set(t["depends_on"]["nodes"]) - upstream) for k, t in tests.items()
-                   if not set(t["depends_on"]["nodes"]) <= upstream}
+        outside = {
+            k: sorted(set(t["depends_on"]["nodes"]) - upstream)
+            for k, t in tests.items()
+            if not set(t["depends_on"]["nodes"]) <= upstream
+        }
         assert outside == {}, f"{node}: tests whose failure would not stop publishing"
 
 
@@ -67,8 +85,13 @@ def failed_build(clean_simulation, tmp_path_factory) -> dict:
             select min(rowid) from staging.stg_landing__events_checked where event_name = 'purchase')""")
     env = project_env(landing, warehouse)
     result = readout("build", "--force", env=env, check=False)
-    return {"warehouse": warehouse, "before": before, "history_builds": int(history_builds), "result": result,
-            "report": readout("report", "--warehouse", str(warehouse), env=env, check=False)}
+    return {
+        "warehouse": warehouse,
+        "before": before,
+        "history_builds": int(history_builds),
+        "result": result,
+        "report": readout("report", "--warehouse", str(warehouse), env=env, check=False),
+    }
 
 
 def test_a_build_whose_audit_fails_publishes_nothing(failed_build):
@@ -79,8 +102,11 @@ def test_a_build_whose_audit_fails_publishes_nothing(failed_build):
         pd.testing.assert_frame_equal(after, before, check_exact=True, obj=f"published.{table}")
     builds = query(warehouse, "select count(distinct build_id) as n from history.fct_readout_history").n[0]
     assert int(builds) == failed_build["history_builds"]  # nothing published, nothing appended
-    log = query(warehouse, "select status, failed_nodes from main.readout_build_log where event = 'finished' "
-                           "order by finished_at desc limit 1")
+    log = query(
+        warehouse,
+        "select status, failed_nodes from main.readout_build_log where event = 'finished' "
+        "order by finished_at desc limit 1",
+    )
     assert log.status[0] == "failed" and "assert_landing_rows_conserved_per_source_system" in log.failed_nodes[0]
 
 
@@ -96,12 +122,16 @@ def test_the_mart_contracts_error_alarms_keep_the_versions_they_name_from_being_
     """readout build validates the mart contracts between writing and publishing; their error alarms reach the
     readout status of every experiment version they name (exp_search_ranking's planted unit faults)."""
     warehouse = all_faults_simulation["warehouse"]
-    alarms = query(warehouse, "select distinct experiment_id, experiment_version from main.readout_blocking_alarms "
-                              "where severity = 'error'")
+    alarms = query(
+        warehouse,
+        "select distinct experiment_id, experiment_version from main.readout_blocking_alarms where severity = 'error'",
+    )
     named = set(zip(alarms.experiment_id, alarms.experiment_version))
     assert ("exp_search_ranking", 1) in named
-    results = query(warehouse, "select experiment_id, experiment_version, readout_status, status_reasons "
-                               "from published.fct_metric_results")
+    results = query(
+        warehouse,
+        "select experiment_id, experiment_version, readout_status, status_reasons from published.fct_metric_results",
+    )
     blocked = results[[key in named for key in zip(results.experiment_id, results.experiment_version)]]
     assert len(blocked) > 0 and (blocked.readout_status != "confirmed").all()
     assert blocked.status_reasons.str.contains("contract_error").all()

@@ -28,11 +28,11 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from e2e import SEED, dbt, dbt_build, project_env, query, readout, simulate
+
 from readout.landing import ensure_landing_tables
 from readout.report import render
 from readout.simulate import main as simulate_main
-
-from e2e import SEED, dbt, dbt_build, project_env, query, readout, simulate
 
 EVENTS = 40_000
 RUN_DAYS = ["2026-02-05", "2026-02-13", "2026-02-19"]
@@ -55,7 +55,8 @@ def landing_watermarks(landing) -> dict:
     with duckdb.connect() as con:
         rows = con.execute(
             "select source_system, max(cast(received_at as timestamptz) at time zone 'UTC') "
-            f"from read_parquet('{landing}/events/**/*.parquet', union_by_name = true) group by 1").fetchall()
+            f"from read_parquet('{landing}/events/**/*.parquet', union_by_name = true) group by 1"
+        ).fetchall()
     return {source: pd.Timestamp(last) for source, last in rows}
 
 
@@ -78,13 +79,15 @@ def plant_sample_ratio_mismatch(landing, experiment_id: str, experiment_version:
     source, planted = landing / "events" / "part-00000.parquet", landing / "events" / "part-planted-srm.parquet"
     schema = pq.read_schema(source)
     with duckdb.connect() as con:
-        rows = con.sql(f"""
+        rows = con.sql(
+            f"""
             select * replace (event_id || '-planted' as event_id, anonymous_id || '-planted' as anonymous_id,
                               null as user_id)
             from read_parquet('{source}')
             where experiment_id = ? and experiment_version = ? and variant_id = ?
                 and event_name in ('experiment_assigned', 'experiment_exposed')""",
-            params=[experiment_id, experiment_version, variant_id]).to_arrow_table()
+            params=[experiment_id, experiment_version, variant_id],
+        ).to_arrow_table()
     pq.write_table(rows.select(schema.names).cast(schema), planted)
     return len(set(rows["anonymous_id"].to_pylist()))
 
@@ -105,8 +108,7 @@ def timeline(tmp_path_factory):
             if day == RUN_DAYS[-1]:
                 write_blocking_alarms(warehouse)
                 days["planted_units"] = plant_sample_ratio_mismatch(landing, *MISMATCHED)
-            readout("event-time-range", "--check-only", "--landing", str(landing),
-                    env=project_env(landing, warehouse))
+            readout("event-time-range", "--check-only", "--landing", str(landing), env=project_env(landing, warehouse))
             dbt("build", landing=landing, warehouse=warehouse)
         days[day] = {
             "results": query(warehouse, RESULTS),
@@ -114,9 +116,12 @@ def timeline(tmp_path_factory):
             "landing": landing_watermarks(landing),
             "report": render(warehouse),
         }
-    days["units"] = query(warehouse, """
+    days["units"] = query(
+        warehouse,
+        """
         select experiment_id, experiment_version, variant_id, count(*) as n
-        from marts.fct_experiment_units where is_in_exposed_population group by all""")
+        from marts.fct_experiment_units where is_in_exposed_population group by all""",
+    )
     days["seed"] = SEED
     return days
 
@@ -179,7 +184,8 @@ def test_once_windows_and_lookback_close_they_are_confirmed_unless_an_error_bloc
     assert len(blocked) and (blocked.readout_status == "provisional").all()
     assert (blocked.status_reasons == "contract_error").all()
     assert blocked.status_reason_text.str.contains(
-        r"1 data-contract error\(s\) block it \(exposure_logging.no_missing_exposures\)").all()
+        r"1 data-contract error\(s\) block it \(exposure_logging.no_missing_exposures\)"
+    ).all()
     others = results.drop(blocked.index).drop(rows_of(results, MISMATCHED[:2]).index)
     assert len(rows_of(others, WARNED)) and (others.readout_status == "confirmed").all()
     assert others.status_reasons.isna().all()
@@ -195,11 +201,17 @@ def test_every_exposed_unit_is_in_n_or_counted_as_in_progress_or_truncated(timel
     for day in RUN_DAYS:
         results = timeline[day]["results"]
         rows = results[(results.population == "exposed") & (results.estimator == "unadjusted")]
-        accounted = (rows.n_units_control + rows.n_units_variant + rows.n_units_window_in_progress
-                     + rows.n_units_window_truncated)
-        arms = [units.get((r.experiment_id, r.experiment_version, r.variant_id), 0)
-                + units.get((r.experiment_id, r.experiment_version, r.control_variant_id), 0)
-                for r in rows.itertuples()]
+        accounted = (
+            rows.n_units_control
+            + rows.n_units_variant
+            + rows.n_units_window_in_progress
+            + rows.n_units_window_truncated
+        )
+        arms = [
+            units.get((r.experiment_id, r.experiment_version, r.variant_id), 0)
+            + units.get((r.experiment_id, r.experiment_version, r.control_variant_id), 0)
+            for r in rows.itertuples()
+        ]
         if day == RUN_DAYS[-1]:
             assert accounted.tolist() == arms
         else:
@@ -221,8 +233,11 @@ def test_a_sample_ratio_mismatch_keeps_its_version_from_being_confirmed(timeline
 def test_a_volume_shortfall_keeps_its_version_from_being_confirmed(all_faults_simulation):
     """The shared all-faults build's planted one-day iOS outage in exp_checkout_button's treatment."""
     results = query(all_faults_simulation["warehouse"], RESULTS)
-    flagged = query(all_faults_simulation["warehouse"], """
-        select distinct experiment_id, experiment_version from marts.fct_volume_checks where is_volume_shortfall""")
+    flagged = query(
+        all_faults_simulation["warehouse"],
+        """
+        select distinct experiment_id, experiment_version from marts.fct_volume_checks where is_volume_shortfall""",
+    )
     assert ("exp_checkout_button", 1) in set(flagged.itertuples(index=False, name=None))
     blocked = results.merge(flagged, on=["experiment_id", "experiment_version"])
     assert len(blocked) and (blocked.readout_status == "provisional").all()

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from e2e import query
+
 
 @pytest.fixture(scope="module")
 def two_builds(clean_simulation, clean_rebuild):
@@ -20,7 +20,8 @@ def two_builds(clean_simulation, clean_rebuild):
 def published_marts(warehouse) -> list[str]:
     tables = query(
         warehouse,
-        "select table_name from information_schema.tables where table_schema = 'marts' and table_name like 'fct\\_%' escape '\\' order by 1",
+        "select table_name from information_schema.tables "
+        "where table_schema = 'marts' and table_name like 'fct\\_%' escape '\\' order by 1",
     )
     return list(tables.table_name)
 

@@ -8,7 +8,6 @@ import subprocess
 
 import numpy as np
 import pandas as pd
-
 from e2e import BIN, PROJECT, project_env, query, run, target_dir
 
 
@@ -30,10 +29,22 @@ def test_mf_query_gives_the_published_means(clean_simulation, tmp_path):
     out = tmp_path / "mf.csv"
     where = "{{ Dimension('variant_metric__population') }} = 'exposed'"
     result = subprocess.run(
-        [str(BIN / "mf"), "query", "--metrics", "metric_mean,analysed_units", "--group-by",
-         "variant_metric__experiment_id,variant_metric__experiment_version,variant_metric__variant_id,variant_metric__metric_id",
-         "--where", where, "--csv", str(out)],
-        cwd=root, env=env | {"DBT_LOG_PATH": str(tmp_path / "logs")}, capture_output=True, text=True,
+        [
+            str(BIN / "mf"),
+            "query",
+            "--metrics",
+            "metric_mean,analysed_units",
+            "--group-by",
+            "variant_metric__experiment_id,variant_metric__experiment_version,variant_metric__variant_id,variant_metric__metric_id",
+            "--where",
+            where,
+            "--csv",
+            str(out),
+        ],
+        cwd=root,
+        env=env | {"DBT_LOG_PATH": str(tmp_path / "logs")},
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0 and out.exists(), result.stdout + result.stderr
     mf = pd.read_csv(out).rename(columns=lambda c: c.replace("variant_metric__", ""))
@@ -66,7 +77,9 @@ def test_a_broken_metric_is_a_parse_error(clean_simulation, tmp_path):
     shutil.copytree(PROJECT / "models", root / "models")
     semantic = root / "models" / "semantic" / "_semantic__models.yml"
     semantic.write_text(semantic.read_text().replace("{measure: units_exposed}", "{measure: units_exposed_typo}"))
-    env = project_env(clean_simulation["landing"], tmp_path / "broken.duckdb") | {"DBT_TARGET_PATH": str(tmp_path / "t")}
+    env = project_env(clean_simulation["landing"], tmp_path / "broken.duckdb") | {
+        "DBT_TARGET_PATH": str(tmp_path / "t")
+    }
     result = run([str(BIN / "dbt"), "parse", "--project-dir", str(root)], env, check=False)
     assert result.returncode != 0
     assert "units_exposed_typo` does not exist" in result.stdout + result.stderr

@@ -8,9 +8,8 @@ import re
 
 import pandas as pd
 import pytest
-from scipy import stats as scipy_stats
-
 from e2e import dbt_build, project_env, query, readout
+from scipy import stats as scipy_stats
 
 SEED = "42"
 EVENTS = "1000000"
@@ -20,7 +19,17 @@ EVENTS = "1000000"
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("simulated")
     landing, warehouse = root / "landing", root / "readout.duckdb"
-    readout("simulate", "--seed", SEED, "--events", EVENTS, "--out", str(landing), "--quiet", env=project_env(landing, warehouse))
+    readout(
+        "simulate",
+        "--seed",
+        SEED,
+        "--events",
+        EVENTS,
+        "--out",
+        str(landing),
+        "--quiet",
+        env=project_env(landing, warehouse),
+    )
     dbt_build(landing, warehouse)  # fails the test if any dbt test (conservation among them) fails
     manifest = json.loads((landing / "manifest.json").read_text())
     return warehouse, manifest
@@ -31,13 +40,20 @@ def count(warehouse, sql: str) -> int:
 
 
 def quarantined_with(code: str) -> str:
-    return f"select count(*) from staging.stg_landing__events_quarantined where list_contains(string_split(quarantine_reasons, ','), '{code}')"
+    return (
+        "select count(*) from staging.stg_landing__events_quarantined "
+        f"where list_contains(string_split(quarantine_reasons, ','), '{code}')"
+    )
 
 
 #: planted fault (manifest path) -> the query that finds it in the models
 FOUND_BY = {
-    ("duplicate_retries",): "select count(*) from staging.stg_landing__event_duplicates where duplicate_type = 'identical_retry'",
-    ("conflicting_duplicates",): "select count(*) from staging.stg_landing__event_duplicates where duplicate_type = 'conflicting_payload'",
+    (
+        "duplicate_retries",
+    ): "select count(*) from staging.stg_landing__event_duplicates where duplicate_type = 'identical_retry'",
+    (
+        "conflicting_duplicates",
+    ): "select count(*) from staging.stg_landing__event_duplicates where duplicate_type = 'conflicting_payload'",
     ("cross_variant_units",): "select count(distinct unit_id) from intermediate.int_units_in_several_variants",
     ("exposure_before_assignment",): "select count(*) from marts.fct_experiment_units where is_exposed_before_assigned",
     ("exposure_outside_window",): "select count(*) from marts.fct_experiment_units where is_exposed_outside_window",
@@ -67,12 +83,18 @@ def test_logging_loss_and_never_exposed_units_are_found_exactly(built):
     lost = manifest["faults"]["variant_logging_loss"]["count"]
     never = manifest["realism"]["assigned_never_exposed"]["count"]
     assert lost > 0
-    assert count(warehouse, "select count(*) from marts.fct_experiment_units where is_assigned_never_exposed") == lost + never
+    assert (
+        count(warehouse, "select count(*) from marts.fct_experiment_units where is_assigned_never_exposed")
+        == lost + never
+    )
 
 
 def test_consent_denied_units_are_flagged(built):
     warehouse, manifest = built
-    assert count(warehouse, "select count(*) from intermediate.int_units_profiled where is_consent_denied") == manifest["realism"]["consent_denied"]["count"]
+    assert (
+        count(warehouse, "select count(*) from intermediate.int_units_profiled where is_consent_denied")
+        == manifest["realism"]["consent_denied"]["count"]
+    )
 
 
 def test_every_raw_row_is_accounted_for_per_source_system(built):
@@ -90,7 +112,11 @@ def test_every_raw_row_is_accounted_for_per_source_system(built):
         from checked group by 1
         """,
     )
-    staged = query(warehouse, "select coalesce(source_system, '<null>') as source_system, count(*) as n from staging.stg_landing__events group by 1")
+    staged = query(
+        warehouse,
+        "select coalesce(source_system, '<null>') as source_system, count(*) as n "
+        "from staging.stg_landing__events group by 1",
+    )
     merged = reconciled.merge(staged, on="source_system", how="left").fillna({"n": 0})
     assert (merged.raw_rows == merged.n + merged.quarantined + merged.duplicates).all(), merged
     assert (merged.staged == merged.n).all(), merged
@@ -126,12 +152,17 @@ def test_units_dated_outside_the_run_are_in_neither_population(built):
     )
     before = (units.assigned_at < units.started_at) | (units.first_exposed_at < units.started_at)
     after = units.assigned_at > units.ended_at
-    assert (units.is_before_experiment_start == before).all() and (units.is_assigned_after_experiment_end == after).all()
+    assert (units.is_before_experiment_start == before).all() and (
+        units.is_assigned_after_experiment_end == after
+    ).all()
     assert not units[before | after].is_in_assigned_population.any()
     assert not units[before | after].is_in_exposed_population.any()
     planted = units[units.is_exposed_outside_window]
     assert len(planted) == manifest["faults"]["exposure_outside_window"]["count"]
-    assert planted.is_before_experiment_start.sum() > 0 and not planted.is_in_assigned_population[planted.is_before_experiment_start].any()
+    assert (
+        planted.is_before_experiment_start.sum() > 0
+        and not planted.is_in_assigned_population[planted.is_before_experiment_start].any()
+    )
 
 
 def clean_experiments(manifest) -> list[str]:
@@ -143,7 +174,9 @@ def truth_against_intervals(built) -> pd.DataFrame:
     truth = pd.DataFrame(manifest["truth"]["lifts"])
     truth = truth[truth.experiment_id.isin(clean_experiments(manifest))]
     results = query(warehouse, "select * from marts.fct_metric_results where population = 'exposed'")
-    merged = truth.merge(results, on=["experiment_id", "experiment_version", "variant_id", "metric_id"], suffixes=("_true", ""))
+    merged = truth.merge(
+        results, on=["experiment_id", "experiment_version", "variant_id", "metric_id"], suffixes=("_true", "")
+    )
     assert len(truth) > 0 and len(merged) >= len(truth)
     assert not merged.absolute_lift_ci_lower.isna().any(), merged[merged.absolute_lift_ci_lower.isna()]
     return merged
@@ -161,11 +194,25 @@ def test_planted_effects_lie_inside_their_intervals(built):
     half_width = (merged.absolute_lift_ci_upper - merged.absolute_lift_ci_lower) / 2
     widen = scipy_stats.norm.ppf(1 - alpha / (2 * m)) / scipy_stats.norm.ppf(1 - alpha / 2)
     simultaneous = (merged.absolute_lift_true - centre).abs() <= half_width * widen
-    columns = ["experiment_id", "variant_id", "metric_id", "estimator", "absolute_lift_true", "absolute_lift_ci_lower", "absolute_lift_ci_upper"]
-    assert simultaneous.all(), f"planted effects outside the simultaneous interval:\n{merged.loc[~simultaneous, columns].to_string()}"
-    inside = (merged.absolute_lift_ci_lower <= merged.absolute_lift_true) & (merged.absolute_lift_true <= merged.absolute_lift_ci_upper)
+    columns = [
+        "experiment_id",
+        "variant_id",
+        "metric_id",
+        "estimator",
+        "absolute_lift_true",
+        "absolute_lift_ci_lower",
+        "absolute_lift_ci_upper",
+    ]
+    assert simultaneous.all(), (
+        f"planted effects outside the simultaneous interval:\n{merged.loc[~simultaneous, columns].to_string()}"
+    )
+    inside = (merged.absolute_lift_ci_lower <= merged.absolute_lift_true) & (
+        merged.absolute_lift_true <= merged.absolute_lift_ci_upper
+    )
     allowed = scipy_stats.binom.ppf(0.999, m, alpha)
-    assert (~inside).sum() <= allowed, f"{(~inside).sum()} of {m} outside their 95% interval:\n{merged.loc[~inside, columns].to_string()}"
+    assert (~inside).sum() <= allowed, (
+        f"{(~inside).sum()} of {m} outside their 95% interval:\n{merged.loc[~inside, columns].to_string()}"
+    )
 
 
 def test_the_harmed_guardrail_never_passes_and_the_aa_test_finds_nothing(built):
@@ -175,7 +222,11 @@ def test_the_harmed_guardrail_never_passes_and_the_aa_test_finds_nothing(built):
     harmed = truth[(truth.metric_id == "retention_d7") & (truth.relative_lift < -0.02)]
     assert len(harmed) >= 1
     for row in harmed.itertuples():
-        verdicts = results[(results.experiment_id == row.experiment_id) & (results.variant_id == row.variant_id) & (results.metric_id == "retention_d7")]
+        verdicts = results[
+            (results.experiment_id == row.experiment_id)
+            & (results.variant_id == row.variant_id)
+            & (results.metric_id == "retention_d7")
+        ]
         # non-inferiority must not be claimed: the verdict is fail, or inconclusive when the interval is too wide
         assert len(verdicts) > 0 and set(verdicts.guardrail_status) <= {"fail", "inconclusive"}, verdicts
         assert (verdicts.relative_lift < 0).all(), verdicts
@@ -186,8 +237,16 @@ def test_the_harmed_guardrail_never_passes_and_the_aa_test_finds_nothing(built):
 def test_planted_sample_ratio_mismatch_is_detected_and_no_other(built):
     warehouse, manifest = built
     fault = manifest["faults"]["variant_logging_loss"]
-    srm = query(warehouse, "select distinct experiment_id, experiment_version, population, p_value, is_sample_ratio_mismatch from marts.fct_sample_ratio_checks")
-    planted = (srm.experiment_id == fault["experiment_id"]) & (srm.experiment_version == fault["experiment_version"]) & (srm.population == "exposed")
+    srm = query(
+        warehouse,
+        "select distinct experiment_id, experiment_version, population, p_value, is_sample_ratio_mismatch "
+        "from marts.fct_sample_ratio_checks",
+    )
+    planted = (
+        (srm.experiment_id == fault["experiment_id"])
+        & (srm.experiment_version == fault["experiment_version"])
+        & (srm.population == "exposed")
+    )
     assert planted.sum() == 1
     assert srm[planted].p_value.iloc[0] < 0.001 and srm[planted].is_sample_ratio_mismatch.all()
     assert not srm[~planted].is_sample_ratio_mismatch.any(), srm[~planted & srm.is_sample_ratio_mismatch]
@@ -210,9 +269,10 @@ def test_the_report_calls_the_planted_mismatch_untrustworthy_and_the_harmed_guar
     assert len(harmed) >= 1
     for row in harmed.itertuples():
         key = f"{row.experiment_id} v{row.experiment_version}"
-        block = text[text.index(f"\n{key} ("):]
-        block = block[:block.find("\n\n") if "\n\n" in block else len(block)]
+        block = text[text.index(f"\n{key} (") :]
+        block = block[: block.find("\n\n") if "\n\n" in block else len(block)]
         line = next(line for line in block.splitlines() if line.startswith(f"    {row.variant_id} retention_d7 ["))
-        assert "decide]" in line and ("guardrail HARMED (margin -2.0%)" in line or "guardrail FAIL (margin -2.0%)"
-                                      in line), line
+        assert "decide]" in line and (
+            "guardrail HARMED (margin -2.0%)" in line or "guardrail FAIL (margin -2.0%)" in line
+        ), line
         assert block.split("\n")[1].endswith(("DO NOT SHIP", "DO NOT TRUST THE DATA")), block

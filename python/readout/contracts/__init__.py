@@ -30,54 +30,112 @@ __all__ = ["add_arguments", "run", "freshness_thresholds", "load_contracts", "Co
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--contracts-dir", default=None, metavar="PATH",
-                        help="folder of contract YAML files (default: $READOUT_CONTRACTS_DIR or ./contracts)")
+    parser.add_argument(
+        "--contracts-dir",
+        default=None,
+        metavar="PATH",
+        help="folder of contract YAML files (default: $READOUT_CONTRACTS_DIR or ./contracts)",
+    )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    validate = actions.add_parser("validate", help="validate the landing zone (raw) or the warehouse (marts)",
-                                  description="Validate data against the contracts; alerts name the table, rule, "
-                                  "count, severity and the readouts affected. Exit 1 on a contract breach.")
-    validate.add_argument("--stage", choices=("raw", "marts", "all"), default="all",
-                          help="raw: the landing zone (before dbt build); marts: curated tables and marts "
-                          "(after it); all (default): both")
-    validate.add_argument("--contract", action="append", dest="names", metavar="NAME",
-                          help="only this contract (repeatable)")
-    validate.add_argument("--landing", default=None, metavar="PATH",
-                          help="landing zone (default: $READOUT_LANDING_PATH or data/landing)")
-    validate.add_argument("--warehouse", default=None, metavar="PATH",
-                          help="DuckDB warehouse, opened read-only (default: $READOUT_DUCKDB_PATH or "
-                          "warehouse/readout.duckdb)")
-    validate.add_argument("--as-of", dest="as_of", default=None, metavar="TIME",
-                          help="reference time for freshness and 'in the future' checks: 'now' (default), "
-                          "'manifest' (the landing manifest's as-of, for simulated data) or an ISO-8601 time")
-    validate.add_argument("--docs-dir", default="build/gx_docs", metavar="PATH",
-                          help="GX Data Docs (HTML) go to PATH/<stage>/index.html (default build/gx_docs)")
+    validate = actions.add_parser(
+        "validate",
+        help="validate the landing zone (raw) or the warehouse (marts)",
+        description="Validate data against the contracts; alerts name the table, rule, "
+        "count, severity and the readouts affected. Exit 1 on a contract breach.",
+    )
+    validate.add_argument(
+        "--stage",
+        choices=("raw", "marts", "all"),
+        default="all",
+        help="raw: the landing zone (before dbt build); marts: curated tables and marts "
+        "(after it); all (default): both",
+    )
+    validate.add_argument(
+        "--contract", action="append", dest="names", metavar="NAME", help="only this contract (repeatable)"
+    )
+    validate.add_argument(
+        "--landing", default=None, metavar="PATH", help="landing zone (default: $READOUT_LANDING_PATH or data/landing)"
+    )
+    validate.add_argument(
+        "--warehouse",
+        default=None,
+        metavar="PATH",
+        help="DuckDB warehouse, opened read-only (default: $READOUT_DUCKDB_PATH or warehouse/readout.duckdb)",
+    )
+    validate.add_argument(
+        "--as-of",
+        dest="as_of",
+        default=None,
+        metavar="TIME",
+        help="reference time for freshness and 'in the future' checks: 'now' (default), "
+        "'manifest' (the landing manifest's as-of, for simulated data) or an ISO-8601 time",
+    )
+    validate.add_argument(
+        "--docs-dir",
+        default="build/gx_docs",
+        metavar="PATH",
+        help="GX Data Docs (HTML) go to PATH/<stage>/index.html (default build/gx_docs)",
+    )
     validate.add_argument("--no-docs", action="store_true", help="do not write Data Docs")
-    validate.add_argument("--fail-on", choices=("error", "warning", "never"), default="error",
-                          help="exit 1 on errors (default), on warnings too, or never (report only)")
-    validate.add_argument("--json", dest="json_path", default=None, metavar="PATH",
-                          help="also write the report (every alarm with its counts) as JSON")
+    validate.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "never"),
+        default="error",
+        help="exit 1 on errors (default), on warnings too, or never (report only)",
+    )
+    validate.add_argument(
+        "--json",
+        dest="json_path",
+        default=None,
+        metavar="PATH",
+        help="also write the report (every alarm with its counts) as JSON",
+    )
     validate.add_argument("--quiet", action="store_true", help="print alarms only, no summary and no progress")
-    validate.add_argument("--cache-dir", default=None, metavar="PATH",
-                          help="where the results of validated landing files are remembered, by file fingerprint, "
-                          "so a refresh validates only new files (default: $READOUT_VALIDATION_CACHE or "
-                          f"{DEFAULT_CACHE_DIR}; one folder per landing zone)")
-    validate.add_argument("--full", action="store_true",
-                          help="validate every landing file again and replace the landing zone's cache (e.g. "
-                          "after the landing zone was rewritten: a changed or deleted landing file is otherwise "
-                          "an error)")
-    validate.add_argument("--no-cache", action="store_true",
-                          help="neither read nor write the cache: validate every landing file, remember nothing")
-    validate.add_argument("--batch-rows", type=_positive, default=BATCH_ROWS, metavar="N",
-                          help=f"rows validated at once (bounds memory; default {BATCH_ROWS:,})")
+    validate.add_argument(
+        "--cache-dir",
+        default=None,
+        metavar="PATH",
+        help="where the results of validated landing files are remembered, by file fingerprint, "
+        "so a refresh validates only new files (default: $READOUT_VALIDATION_CACHE or "
+        f"{DEFAULT_CACHE_DIR}; one folder per landing zone)",
+    )
+    validate.add_argument(
+        "--full",
+        action="store_true",
+        help="validate every landing file again and replace the landing zone's cache (e.g. "
+        "after the landing zone was rewritten: a changed or deleted landing file is otherwise "
+        "an error)",
+    )
+    validate.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="neither read nor write the cache: validate every landing file, remember nothing",
+    )
+    validate.add_argument(
+        "--batch-rows",
+        type=_positive,
+        default=BATCH_ROWS,
+        metavar="N",
+        help=f"rows validated at once (bounds memory; default {BATCH_ROWS:,})",
+    )
 
-    generate = actions.add_parser("generate", help="write contracts/gx/*.json (the GX suites) from the YAML",
-                                  description="Generate the Great Expectations suites from the contract files.")
-    generate.add_argument("--check", action="store_true",
-                          help="write nothing; exit 1 if a committed suite differs from what the YAML generates")
+    generate = actions.add_parser(
+        "generate",
+        help="write contracts/gx/*.json (the GX suites) from the YAML",
+        description="Generate the Great Expectations suites from the contract files.",
+    )
+    generate.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if a committed suite differs from what the YAML generates",
+    )
 
-    freshness = actions.add_parser("freshness", help="print the dbt source-freshness YAML from a contract",
-                                   description="Print loaded_at_field and freshness for dbt sources.")
+    freshness = actions.add_parser(
+        "freshness",
+        help="print the dbt source-freshness YAML from a contract",
+        description="Print loaded_at_field and freshness for dbt sources.",
+    )
     freshness.add_argument("contract", nargs="?", default="raw_events", help="contract (default raw_events)")
 
 
@@ -99,9 +157,19 @@ def _validate(args: argparse.Namespace) -> int:
     warehouse = warehouse_path(args.warehouse) if args.stage in ("marts", "all") else None
     as_of = resolve_as_of(args.as_of, landing)
     cache_dir = None if args.no_cache else Path(args.cache_dir or os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR)
-    report = validate(args.stage, contracts, names=args.names, landing=landing, warehouse=warehouse, as_of=as_of,
-                      docs_dir=None if args.no_docs else Path(args.docs_dir) / args.stage, cache_dir=cache_dir,
-                      full=args.full, batch_rows=args.batch_rows, progress=not args.quiet)
+    report = validate(
+        args.stage,
+        contracts,
+        names=args.names,
+        landing=landing,
+        warehouse=warehouse,
+        as_of=as_of,
+        docs_dir=None if args.no_docs else Path(args.docs_dir) / args.stage,
+        cache_dir=cache_dir,
+        full=args.full,
+        batch_rows=args.batch_rows,
+        progress=not args.quiet,
+    )
     for outcome in report.alarms:
         print(outcome.sentence)
     if not args.quiet:
@@ -110,10 +178,11 @@ def _validate(args: argparse.Namespace) -> int:
         scope = f"stage {report.stage}" + (f", as of {report.as_of:%Y-%m-%dT%H:%M:%S}Z" if report.as_of else "")
         verdict = "BREACHED" if report.exit_code("error") else "held"
         counted = lambda n, noun: f"{n} {noun}" + ("" if n == 1 else "s")  # noqa: E731
-        print(f"contracts {verdict} ({scope}): {counted(len(report.errors), 'error')}, "
-              f"{counted(len(report.warnings), 'warning')}, {counted(len(report.outcomes), 'rule')} over "
-              f"{', '.join(report.contracts)}"
-              + (f"; Data Docs: {report.docs}" if report.docs else ""))
+        print(
+            f"contracts {verdict} ({scope}): {counted(len(report.errors), 'error')}, "
+            f"{counted(len(report.warnings), 'warning')}, {counted(len(report.outcomes), 'rule')} over "
+            f"{', '.join(report.contracts)}" + (f"; Data Docs: {report.docs}" if report.docs else "")
+        )
     if args.json_path:
         Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_path).write_text(json.dumps(report.as_dict(), indent=2, default=str) + "\n")
@@ -129,8 +198,11 @@ def _generate(args: argparse.Namespace) -> int:
     if args.check:
         if changed or extra:
             names = [p.name for p in changed] + [f"{p.name} (no contract generates it)" for p in extra]
-            print(f"readout contracts generate: {len(names)} suite file(s) out of date with the contract YAML: "
-                  f"{', '.join(names)}; run `readout contracts generate`", file=sys.stderr)
+            print(
+                f"readout contracts generate: {len(names)} suite file(s) out of date with the contract YAML: "
+                f"{', '.join(names)}; run `readout contracts generate`",
+                file=sys.stderr,
+            )
             return 1
         print(f"{out}: every suite matches its contract")
         return 0

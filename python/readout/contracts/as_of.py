@@ -51,8 +51,9 @@ class AsOf:
         return {r.anchor for r in self.rules} | {r.column for r in self.rules} | set(self.table_anchors)
 
 
-def analyse(derived: dict[str, str], rules: tuple[Rule, ...], per_file: tuple[Rule, ...],
-            key_columns: tuple[str, ...]) -> AsOf:
+def analyse(
+    derived: dict[str, str], rules: tuple[Rule, ...], per_file: tuple[Rule, ...], key_columns: tuple[str, ...]
+) -> AsOf:
     """How each rule reads the as-of: ``per_file`` are the rules counted per file, ``key_columns`` what the
     files' keys hold (a key computed from the as-of pins the cache)."""
     dependent: set[str] = set()
@@ -92,8 +93,10 @@ def _timestamp(value) -> str:
 def widen(ranges: dict, key: str, values: pd.Series) -> None:
     """Widen ``ranges[key]`` ([low, high], ISO timestamps) to cover ``values`` (an anchor's)."""
     if not pd.api.types.is_datetime64_any_dtype(values):
-        raise ContractError(f"column {values.name}: a column computed from the as-of time must read it and one "
-                            "timestamp column (e.g. date_diff('second', t.received_at_ts, getvariable('as_of')))")
+        raise ContractError(
+            f"column {values.name}: a column computed from the as-of time must read it and one "
+            "timestamp column (e.g. date_diff('second', t.received_at_ts, getvariable('as_of')))"
+        )
     values = values.dropna()
     if values.empty:
         return
@@ -115,8 +118,11 @@ def record(as_of: AsOf, batch: Batch, frame: pd.DataFrame, ranges: dict, anchors
         passing = passing[values.loc[passing].notna().to_numpy()] if len(passing) else passing
         limit = item.rule.kwargs.get("max_value")
         failed = values.loc[failing]
-        high = (failed >= limit if item.rule.kwargs.get("strict_max") else failed > limit) if limit is not None \
+        high = (
+            (failed >= limit if item.rule.kwargs.get("strict_max") else failed > limit)
+            if limit is not None
             else pd.Series(False, index=failed.index)
+        )
         side = ranges.setdefault(item.rule.rule, {})
         widen(side, "pass", frame.loc[passing, item.anchor])
         widen(side, "high", frame.loc[failing[high.to_numpy()], item.anchor])
@@ -131,9 +137,13 @@ def _side(rule: Rule, value) -> str:
     if value is None or pd.isna(value):
         return "null"
     kw = rule.kwargs
-    if kw.get("max_value") is not None and (value >= kw["max_value"] if kw.get("strict_max") else value > kw["max_value"]):
+    if kw.get("max_value") is not None and (
+        value >= kw["max_value"] if kw.get("strict_max") else value > kw["max_value"]
+    ):
         return "high"
-    if kw.get("min_value") is not None and (value <= kw["min_value"] if kw.get("strict_min") else value < kw["min_value"]):
+    if kw.get("min_value") is not None and (
+        value <= kw["min_value"] if kw.get("strict_min") else value < kw["min_value"]
+    ):
         return "low"
     return "pass"
 
@@ -154,7 +164,8 @@ class Columns:
             values = ", ".join(f"({q(p)})" for p in sorted(points))
             found = self.con.execute(
                 f"select t._point, {expression} from (select p as _point, cast(p as timestamp) as {ident(anchor)} "
-                f"from (values {values}) as v(p)) as t").fetchall()
+                f"from (values {values}) as v(p)) as t"
+            ).fetchall()
             for point, value in found:
                 self.values[(column, point)] = value
 

@@ -40,7 +40,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from . import BATCH_ROWS, as_of as timing
+from . import BATCH_ROWS
+from . import as_of as timing
 from .cache import Cache, context_fingerprint, now
 from .docs import GxRunner
 from .evaluate import QUARANTINED, READOUT_COLUMNS, Readouts, Tally, outcomes, tally
@@ -71,13 +72,21 @@ def plan(contract: Contract, rows_spec: SuiteSpec) -> Plan:
     batch_rules = tuple(r for r in rows_spec.rules if r not in zone.zone_rules)
     for rule in batch_rules:
         if rule.level == "table" and rule.expect not in COMBINE:
-            raise ContractError(f"{contract.path.name}: table-level rule {rule.rule} ({rule.expect}) cannot be "
-                                f"combined across landing files; use one of {', '.join(COMBINE)}")
+            raise ContractError(
+                f"{contract.path.name}: table-level rule {rule.rule} ({rule.expect}) cannot be "
+                f"combined across landing files; use one of {', '.join(COMBINE)}"
+            )
     batch_spec = replace(rows_spec, rules=batch_rules)
     as_of = timing.analyse(contract.derived_columns, rows_spec.rules, batch_rules, zone.key_columns)
     wanted = set(needed_columns(batch_spec, names)) | set(zone.key_columns) | as_of.columns
-    return Plan(rows_spec, batch_spec, zone, as_of, tuple(c for c in names if c in wanted),
-                frozenset(c for c in READOUT_COLUMNS if c in wanted))
+    return Plan(
+        rows_spec,
+        batch_spec,
+        zone,
+        as_of,
+        tuple(c for c in names if c in wanted),
+        frozenset(c for c in READOUT_COLUMNS if c in wanted),
+    )
 
 
 # ----------------------------------------------------------------------------------------- table rules
@@ -122,15 +131,29 @@ def between(kwargs: dict, value) -> bool:
 
 
 # ------------------------------------------------------------------------------------------- one file
-def validate_file(plan_: Plan, file: LandingFile, landing: Path, con: duckdb.DuckDBPyConnection, runner: GxRunner,
-                  keys_path: Path, batch_rows: int, bar: tqdm) -> dict:
+def validate_file(
+    plan_: Plan,
+    file: LandingFile,
+    landing: Path,
+    con: duckdb.DuckDBPyConnection,
+    runner: GxRunner,
+    keys_path: Path,
+    batch_rows: int,
+    bar: tqdm,
+) -> dict:
     """Validate one landing file in batches of ``batch_rows`` rows: its counts, its table-level values, its
     as-of ranges, and its keys file for the rules across files."""
     spec = plan_.batch_spec
-    sql = derived_sql(landing_rows_sql(spec.contract, {file.version: [file]}, landing), plan_.zone.local_columns,
-                      keep=list(plan_.frame_columns))
-    key_schema = con.sql(f"select {', '.join(ident(c) for c in plan_.zone.key_columns)} from ({sql}) limit 0"
-                         ).to_arrow_table().schema
+    sql = derived_sql(
+        landing_rows_sql(spec.contract, {file.version: [file]}, landing),
+        plan_.zone.local_columns,
+        keep=list(plan_.frame_columns),
+    )
+    key_schema = (
+        con.sql(f"select {', '.join(ident(c) for c in plan_.zone.key_columns)} from ({sql}) limit 0")
+        .to_arrow_table()
+        .schema
+    )
     result = con.execute(sql)
     tallies = {r.rule: Tally(readouts=Readouts(0, plan_.readout_columns)) for r in spec.rules if r.level == "row"}
     tallies[QUARANTINED] = Tally(readouts=Readouts(0, plan_.readout_columns))
@@ -171,17 +194,25 @@ def validate_file(plan_: Plan, file: LandingFile, landing: Path, con: duckdb.Duc
     if writer is not None:
         os.replace(temp_keys, keys_path)
         keys_sha256 = hashlib.sha256(keys_path.read_bytes()).hexdigest()
-    return {"rows": rows, "tallies": {k: v.to_json() for k, v in tallies.items()}, "table": table,
-            "errors": errors, "as_of_ranges": ranges, "anchors": anchors, "keys": writer is not None,
-            "keys_sha256": keys_sha256}
+    return {
+        "rows": rows,
+        "tallies": {k: v.to_json() for k, v in tallies.items()},
+        "table": table,
+        "errors": errors,
+        "as_of_ranges": ranges,
+        "anchors": anchors,
+        "keys": writer is not None,
+        "keys_sha256": keys_sha256,
+    }
 
 
 # ------------------------------------------------------------------------------------------------ run
 @contextmanager
 def activity(description: str, enabled: bool):
     """A step without a count to show: after two seconds, stderr shows it with its elapsed time."""
-    with tqdm(total=None, desc=description, bar_format="{desc}: {elapsed}", file=sys.stderr, delay=2,
-              disable=not enabled) as bar:
+    with tqdm(
+        total=None, desc=description, bar_format="{desc}: {elapsed}", file=sys.stderr, delay=2, disable=not enabled
+    ) as bar:
         stop = threading.Event()
 
         def tick() -> None:
@@ -214,21 +245,42 @@ class Summary:
 
     @property
     def sentence(self) -> str:
-        text = (f"{self.contract}: {self.validated:,} landing file(s) validated ({self.validated_rows:,} rows), "
-                f"{self.cached:,} unchanged from the cache ({self.cached_rows:,} rows)")
+        text = (
+            f"{self.contract}: {self.validated:,} landing file(s) validated ({self.validated_rows:,} rows), "
+            f"{self.cached:,} unchanged from the cache ({self.cached_rows:,} rows)"
+        )
         if self.revalidated:
             text += "; validated again: " + ", ".join(f"{n:,} ({why})" for why, n in sorted(self.revalidated.items()))
         return text + f", in {self.seconds:.1f}s"
 
     def as_dict(self) -> dict:
-        return {"contract": self.contract, "files": self.files, "validated": self.validated,
-                "validated_rows": self.validated_rows, "cached": self.cached, "cached_rows": self.cached_rows,
-                "revalidated": self.revalidated, "seconds": round(self.seconds, 3), "cache": self.cache}
+        return {
+            "contract": self.contract,
+            "files": self.files,
+            "validated": self.validated,
+            "validated_rows": self.validated_rows,
+            "cached": self.cached,
+            "cached_rows": self.cached_rows,
+            "revalidated": self.revalidated,
+            "seconds": round(self.seconds, 3),
+            "cache": self.cache,
+        }
 
 
-def validate_rows(contract: Contract, rows_spec: SuiteSpec, files: list[LandingFile], landing: Path,
-                  con: duckdb.DuckDBPyConnection, runner: GxRunner, as_of: dt.datetime, known: set | None,
-                  cache: Cache, *, batch_rows: int = BATCH_ROWS, progress: bool = True) -> tuple[list[Outcome], Summary]:
+def validate_rows(
+    contract: Contract,
+    rows_spec: SuiteSpec,
+    files: list[LandingFile],
+    landing: Path,
+    con: duckdb.DuckDBPyConnection,
+    runner: GxRunner,
+    as_of: dt.datetime,
+    known: set | None,
+    cache: Cache,
+    *,
+    batch_rows: int = BATCH_ROWS,
+    progress: bool = True,
+) -> tuple[list[Outcome], Summary]:
     """The rows suite's outcomes over ``files`` (each of one schema version of the contract, recorded in the
     cache): the cached counts where they hold, the other files validated now."""
     started = time.monotonic()
@@ -237,8 +289,11 @@ def validate_rows(contract: Contract, rows_spec: SuiteSpec, files: list[LandingF
     summary = Summary(contract.name, files=len(files), cache=str(cache.path) if cache.persistent else None)
     columns = timing.Columns(con, plan_.as_of)
     cached = {f.source: cache.files[f.source].get("validation") for f in files}
-    columns.compute(set().union(set(), *(timing.rule_points(plan_.as_of, v) for v in cached.values()
-                                         if v and v["context"] == context)))
+    columns.compute(
+        set().union(
+            set(), *(timing.rule_points(plan_.as_of, v) for v in cached.values() if v and v["context"] == context)
+        )
+    )
     validations: dict[str, dict] = {}
     todo: list[LandingFile] = []
     for f in files:
@@ -259,9 +314,16 @@ def validate_rows(contract: Contract, rows_spec: SuiteSpec, files: list[LandingF
             continue
         summary.revalidated[reason] = summary.revalidated.get(reason, 0) + 1
         todo.append(f)
-    with tqdm(total=sum(f.rows for f in todo), unit="row", unit_scale=True, file=sys.stderr, delay=2,
-              desc=f"{contract.name}: validating {len(todo)} landing file(s)", disable=not progress or not todo,
-              dynamic_ncols=True) as bar:
+    with tqdm(
+        total=sum(f.rows for f in todo),
+        unit="row",
+        unit_scale=True,
+        file=sys.stderr,
+        delay=2,
+        desc=f"{contract.name}: validating {len(todo)} landing file(s)",
+        disable=not progress or not todo,
+        dynamic_ncols=True,
+    ) as bar:
         for f in todo:
             validation = validate_file(plan_, f, landing, con, runner, cache.keys_path(f.source), batch_rows, bar)
             validation.update(context=context, as_of=as_of.isoformat(), validated_at=now())
@@ -282,14 +344,25 @@ def validate_rows(contract: Contract, rows_spec: SuiteSpec, files: list[LandingF
     return outcomes(rows_spec, found, known=known, context={"as_of": as_of}), summary
 
 
-def _across_files(plan_: Plan, contract: Contract, files: list[LandingFile], cache: Cache,
-                  con: duckdb.DuckDBPyConnection, context: str, as_of: dt.datetime, progress: bool) -> dict[str, Tally]:
+def _across_files(
+    plan_: Plan,
+    contract: Contract,
+    files: list[LandingFile],
+    cache: Cache,
+    con: duckdb.DuckDBPyConnection,
+    context: str,
+    as_of: dt.datetime,
+    progress: bool,
+) -> dict[str, Tally]:
     """The rules across files, from the key index (keyindex.py): brought up to date with the files' keys
     (only new or changed files are read), then its counts."""
     if not plan_.zone.zone_rules:
         return {}
-    with_keys = {f.source: (str(cache.keys_path(f.source)), cache.files[f.source]["validation"]["keys_sha256"])
-                 for f in files if cache.files[f.source]["validation"]["keys"]}
+    with_keys = {
+        f.source: (str(cache.keys_path(f.source)), cache.files[f.source]["validation"]["keys_sha256"])
+        for f in files
+        if cache.files[f.source]["validation"]["keys"]
+    }
     reads_as_of = plan_.as_of.pinned or any(timing.reads_as_of(sql) for sql in plan_.zone.zone_columns.values())
     index = KeyIndex(con, cache.index_path, plan_.zone, plan_.rows_spec.partition_by, plan_.readout_columns)
     rows = sum(cache.files[s]["validation"]["rows"] for s in with_keys)
@@ -302,8 +375,9 @@ def _across_files(plan_: Plan, contract: Contract, files: list[LandingFile], cac
 
 
 def _add_up(plan_: Plan, validations: list[dict]) -> dict[str, Tally]:
-    found = {r.rule: Tally(readouts=Readouts(0, plan_.readout_columns)) for r in plan_.batch_spec.rules
-             if r.level == "row"}
+    found = {
+        r.rule: Tally(readouts=Readouts(0, plan_.readout_columns)) for r in plan_.batch_spec.rules if r.level == "row"
+    }
     found[QUARANTINED] = Tally(readouts=Readouts(0, plan_.readout_columns))
     for validation in validations:
         for rule_id, data in validation["tallies"].items():

@@ -43,7 +43,7 @@ class LandingChanged(ValueError):
 
 
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat()
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat()
 
 
 def fingerprint(path: Path) -> dict:
@@ -74,22 +74,31 @@ def _seen(record: dict) -> str:
 def check_unchanged(cached: dict[str, dict], landing: Path, present: dict[str, dict]) -> None:
     """Raise LandingChanged naming the first cached file that changed or is gone (and how many more)."""
     gone = sorted(source for source in cached if source not in present)
-    changed = sorted(source for source in cached if source in present and
-                     (present[source]["size"], present[source]["footer_sha256"]) !=
-                     (cached[source]["size"], cached[source]["footer_sha256"]))
-    fix = ("landing files are immutable: restore it, or if the landing zone was rewritten on purpose (e.g. by "
-           "readout simulate --force), validate it afresh with `readout contracts validate --full`")
+    changed = sorted(
+        source
+        for source in cached
+        if source in present
+        and (present[source]["size"], present[source]["footer_sha256"])
+        != (cached[source]["size"], cached[source]["footer_sha256"])
+    )
+    fix = (
+        "landing files are immutable: restore it, or if the landing zone was rewritten on purpose (e.g. by "
+        "readout simulate --force), validate it afresh with `readout contracts validate --full`"
+    )
     more = lambda names: f" (and {len(names) - 1} more)" if len(names) > 1 else ""  # noqa: E731
     if changed:
         source = changed[0]
         was, size = cached[source]["size"], present[source]["size"]
         what = f"{was:,} -> {size:,} bytes" if was != size else f"same size, {was:,} bytes, another Parquet footer"
-        raise LandingChanged(f"landing file {landing / source} changed after it was {_seen(cached[source])} "
-                             f"({what}){more(changed)}; {fix}")
+        raise LandingChanged(
+            f"landing file {landing / source} changed after it was {_seen(cached[source])} "
+            f"({what}){more(changed)}; {fix}"
+        )
     if gone:
         source = gone[0]
-        raise LandingChanged(f"landing file {landing / source} was {_seen(cached[source])} but is gone"
-                             f"{more(gone)}; {fix}")
+        raise LandingChanged(
+            f"landing file {landing / source} was {_seen(cached[source])} but is gone{more(gone)}; {fix}"
+        )
 
 
 class Cache:
@@ -131,8 +140,7 @@ class Cache:
                 path.unlink(missing_ok=True)
         for f in files:
             entry = self.files.setdefault(f.source, {})
-            entry.update(fingerprints[f.source], rows=f.rows, columns=f.columns, declared=f.declared,
-                         version=f.version)
+            entry.update(fingerprints[f.source], rows=f.rows, columns=f.columns, declared=f.declared, version=f.version)
             entry.setdefault("seen_at", now())
 
     def keys_path(self, source: str) -> Path:
@@ -143,7 +151,15 @@ class Cache:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         temp = self.path.with_suffix(f".json.{os.getpid()}.tmp")
-        temp.write_text(json.dumps({"format": CACHE_FORMAT, "landing": self.landing, "files": self.files}, indent=1, sort_keys=True, default=str) + "\n")
+        temp.write_text(
+            json.dumps(
+                {"format": CACHE_FORMAT, "landing": self.landing, "files": self.files},
+                indent=1,
+                sort_keys=True,
+                default=str,
+            )
+            + "\n"
+        )
         os.replace(temp, self.path)
         self._saved = time.monotonic()
 
@@ -158,14 +174,33 @@ def context_fingerprint(contract: Contract, rules: list[str], con: duckdb.DuckDB
     run per file and the validator's versions."""
     import great_expectations as gx
 
-    lookups = sorted({column for expression in contract.derived_columns.values() if "landing_experiments" in expression
-                      for column in _OTHER_ALIAS.findall(expression)})
-    available = {name for (name,) in con.execute(
-        "select column_name from (describe select * from landing_experiments)").fetchall()}
+    lookups = sorted(
+        {
+            column
+            for expression in contract.derived_columns.values()
+            if "landing_experiments" in expression
+            for column in _OTHER_ALIAS.findall(expression)
+        }
+    )
+    available = {
+        name
+        for (name,) in con.execute("select column_name from (describe select * from landing_experiments)").fetchall()
+    }
     columns = [c for c in lookups if c in available] or sorted(available)
-    export = con.execute(f"select distinct {', '.join(ident(c) for c in columns)} from landing_experiments "
-                         "order by all").fetchall() if columns else []
-    parts = {"format": CACHE_FORMAT, "contract": hashlib.sha256(contract.path.read_bytes()).hexdigest(),
-             "events_begin": str(events_begin(contract)), "export": hashlib.sha256(repr(export).encode()).hexdigest(),
-             "duckdb": duckdb.__version__, "great_expectations": gx.__version__, "rules": rules}
+    export = (
+        con.execute(
+            f"select distinct {', '.join(ident(c) for c in columns)} from landing_experiments order by all"
+        ).fetchall()
+        if columns
+        else []
+    )
+    parts = {
+        "format": CACHE_FORMAT,
+        "contract": hashlib.sha256(contract.path.read_bytes()).hexdigest(),
+        "events_begin": str(events_begin(contract)),
+        "export": hashlib.sha256(repr(export).encode()).hexdigest(),
+        "duckdb": duckdb.__version__,
+        "great_expectations": gx.__version__,
+        "rules": rules,
+    }
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()

@@ -49,8 +49,11 @@ class Readouts:
         if failing.empty:
             return found
         if "experiment_id" in columns:
-            keys = failing[["experiment_id"] + (["experiment_version"] if "experiment_version" in columns
-                                                else [])].dropna().drop_duplicates()
+            keys = (
+                failing[["experiment_id"] + (["experiment_version"] if "experiment_version" in columns else [])]
+                .dropna()
+                .drop_duplicates()
+            )
             for row in keys.itertuples(index=False):
                 found.experiments.add((row[0], int(row[1]) if len(row) > 1 else None))
         if "metric_id" in columns:
@@ -68,22 +71,32 @@ class Readouts:
         self.events |= other.events
 
     def to_json(self) -> dict:
-        return {"rows": self.rows, "columns": sorted(self.columns),
-                "experiments": sorted([e, v] for e, v in self.experiments),
-                "metrics": sorted(self.metrics), "events": sorted(self.events)}
+        return {
+            "rows": self.rows,
+            "columns": sorted(self.columns),
+            "experiments": sorted([e, v] for e, v in self.experiments),
+            "metrics": sorted(self.metrics),
+            "events": sorted(self.events),
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> Readouts:
-        return cls(data["rows"], frozenset(data["columns"]), {(e, v) for e, v in data["experiments"]},
-                   set(data["metrics"]), set(data["events"]))
+        return cls(
+            data["rows"],
+            frozenset(data["columns"]),
+            {(e, v) for e, v in data["experiments"]},
+            set(data["metrics"]),
+            set(data["events"]),
+        )
 
     def describe(self, contract: Contract, known: set[tuple[str, int]] | None = None) -> str:
         """The readouts the failing rows feed, in words."""
         default = str(contract.feeds.get("readouts", "every readout"))
         if not self.rows:
             return default
-        experiments = sorted(f"{e} v{v}" if v is not None else str(e) for e, v in self.experiments
-                             if known is None or (e, v) in known)
+        experiments = sorted(
+            f"{e} v{v}" if v is not None else str(e) for e, v in self.experiments if known is None or (e, v) in known
+        )
         metric_ids = sorted(self.metrics) if "metric_id" in self.columns else []
         outcome_metrics: list[str] = []
         if "metric_id" not in self.columns and "event_name" in self.columns:
@@ -110,8 +123,9 @@ class Readouts:
         return " and ".join(parts)
 
 
-def readouts_affected(contract: Contract, failing: pd.DataFrame | None,
-                      known: set[tuple[str, int]] | None = None) -> str:
+def readouts_affected(
+    contract: Contract, failing: pd.DataFrame | None, known: set[tuple[str, int]] | None = None
+) -> str:
     """The readouts a set of failing rows feeds, in words."""
     return Readouts.of(failing if failing is not None else pd.DataFrame()).describe(contract, known)
 
@@ -149,8 +163,12 @@ class Tally:
 
     @classmethod
     def from_json(cls, data: dict) -> Tally:
-        return cls({k: list(v) for k, v in data["counts"].items()}, Readouts.from_json(data["readouts"]),
-                   list(data.get("details") or []), data.get("error"))
+        return cls(
+            {k: list(v) for k, v in data["counts"].items()},
+            Readouts.from_json(data["readouts"]),
+            list(data.get("details") or []),
+            data.get("error"),
+        )
 
 
 def _exception(result) -> str | None:
@@ -274,8 +292,10 @@ def _quarantined(spec: SuiteSpec, frame: pd.DataFrame, labels: pd.Series, batch:
             index = index.union(batch.failing[rule.rule])
     failing = frame.loc[index] if len(index) else frame.iloc[0:0]
     failing_labels = labels.loc[failing.index] if len(failing) else labels.iloc[0:0]
-    counts = {str(label): [int((failing_labels == label).sum()) if len(failing) else 0, int(total)]
-              for label, total in labels.value_counts().items()}
+    counts = {
+        str(label): [int((failing_labels == label).sum()) if len(failing) else 0, int(total)]
+        for label, total in labels.value_counts().items()
+    }
     return Tally(counts, Readouts.of(failing))
 
 
@@ -295,14 +315,21 @@ def quarantined_rule(contract: Contract) -> Rule | None:
     threshold = contract.materiality.get("quarantined_share_error_above")
     if threshold is None:
         return None
-    return Rule(rule=QUARANTINED, expect="(rows failing any rule with a quarantine_reason)", kwargs={},
-                level="row", says="fail a quarantine rule (staging quarantines them, so they are missing from "
-                                  "every readout)", warn_above=None, error_above=float(threshold),
-                unit=contract.data.get("unit", "rows"))
+    return Rule(
+        rule=QUARANTINED,
+        expect="(rows failing any rule with a quarantine_reason)",
+        kwargs={},
+        level="row",
+        says="fail a quarantine rule (staging quarantines them, so they are missing from every readout)",
+        warn_above=None,
+        error_above=float(threshold),
+        unit=contract.data.get("unit", "rows"),
+    )
 
 
-def outcome(spec: SuiteSpec, rule: Rule, found: Tally | None, *, known: set | None = None,
-            context: dict | None = None) -> Outcome:
+def outcome(
+    spec: SuiteSpec, rule: Rule, found: Tally | None, *, known: set | None = None, context: dict | None = None
+) -> Outcome:
     """One rule's outcome from its tally: counts per partition and severity, or the table-level verdict."""
     result = Outcome(spec.contract, spec.name, rule, view=spec.view, partition_by=spec.partition_by)
     if found is None:
@@ -329,8 +356,9 @@ def outcome(spec: SuiteSpec, rule: Rule, found: Tally | None, *, known: set | No
     return result
 
 
-def outcomes(spec: SuiteSpec, tallies: dict[str, Tally], *, known: set | None = None,
-             context: dict | None = None) -> list[Outcome]:
+def outcomes(
+    spec: SuiteSpec, tallies: dict[str, Tally], *, known: set | None = None, context: dict | None = None
+) -> list[Outcome]:
     """The outcome of every rule of the suite, in its order, then the quarantined share when tallied."""
     found = [outcome(spec, rule, tallies.get(rule.rule), known=known, context=context) for rule in spec.rules]
     quarantined = quarantined_rule(spec.contract)
@@ -339,8 +367,15 @@ def outcomes(spec: SuiteSpec, tallies: dict[str, Tally], *, known: set | None = 
     return found
 
 
-def evaluate(spec: SuiteSpec, frame: pd.DataFrame, result, *, known: set | None = None,
-             context: dict | None = None, quarantine: bool = False) -> list[Outcome]:
+def evaluate(
+    spec: SuiteSpec,
+    frame: pd.DataFrame,
+    result,
+    *,
+    known: set | None = None,
+    context: dict | None = None,
+    quarantine: bool = False,
+) -> list[Outcome]:
     """Turn one suite's GX validation result on one frame into outcomes with counts and severities."""
     return outcomes(spec, tally(spec, frame, result, quarantine=quarantine).tallies, known=known, context=context)
 
@@ -352,8 +387,10 @@ def table_problem(rule: Rule, observed: Any, context: dict) -> str:
         if observed is None or _isna(observed):
             return "is stale: no row has a parseable load time"
         newest = as_of - dt.timedelta(hours=float(observed)) if as_of else None
-        return (f"is stale: the newest row was received {float(observed):,.1f} hours before the as-of time "
-                f"{as_of:%Y-%m-%d %H:%M} UTC (at {newest:%Y-%m-%d %H:%M} UTC), beyond the {limit:g}-hour freshness SLA")
+        return (
+            f"is stale: the newest row was received {float(observed):,.1f} hours before the as-of time "
+            f"{as_of:%Y-%m-%d %H:%M} UTC (at {newest:%Y-%m-%d %H:%M} UTC), beyond the {limit:g}-hour freshness SLA"
+        )
     if rule.expect == "expect_table_row_count_to_be_between":
         return f"{rule.says} ({observed} rows)"
     return f"{rule.says} (observed {observed})"

@@ -47,8 +47,11 @@ from .read import derived_sql, ident, q
 from .zone import MULTI_ROW, Split, failing_sql, label_sql, where_sql
 
 FORMAT = 1  #: bump when the index's tables change meaning
-_COARSE = re.compile(r"\b(min|max)\s*\(\s*t\.(\w+)\s*\)\s*over\s*\(\s*partition\s+by\s+"
-                     r"(t\.\w+(?:\s*,\s*t\.\w+)*)\s*\)", re.IGNORECASE)
+_COARSE = re.compile(
+    r"\b(min|max)\s*\(\s*t\.(\w+)\s*\)\s*over\s*\(\s*partition\s+by\s+"
+    r"(t\.\w+(?:\s*,\s*t\.\w+)*)\s*\)",
+    re.IGNORECASE,
+)
 _WINDOW = re.compile(r"\bover\s*\(", re.IGNORECASE)
 _PARTITION = re.compile(r"\bover\s*\(\s*partition\s+by\s+(t\.\w+(?:\s*,\s*t\.\w+)*)\s*\)", re.IGNORECASE)
 
@@ -78,6 +81,7 @@ def layout(split: Split, partition_by: tuple[str, ...]) -> Layout:
     columns: dict[str, str] = {}
     whole_zone = False
     for name, expression in split.zone_columns.items():
+
         def lookup(match: re.Match) -> str:
             window = Coarse(match[1].lower(), match[2], tuple(c.strip()[2:] for c in match[3].split(",")))
             if window.column not in keys or not set(window.partition) <= set(partition_by) & keys:
@@ -109,8 +113,14 @@ def _null_safe(left: str, right: str, columns) -> str:
 class KeyIndex:
     """The index of one contract's landing zone, attached to the validation's connection (module docstring)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, split: Split, partition_by: tuple[str, ...],
-                 readout_columns: frozenset):
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path,
+        split: Split,
+        partition_by: tuple[str, ...],
+        readout_columns: frozenset,
+    ):
         self.con, self.path, self.split = con, path, split
         self.partition_by, self.readout_columns = partition_by, readout_columns
         self.layout = layout(split, partition_by)
@@ -141,16 +151,21 @@ class KeyIndex:
         lay, con = self.layout, self.con
         for (table,) in con.execute("select table_name from duckdb_tables() where database_name = 'kidx'").fetchall():
             con.execute(f"drop table kidx.{ident(table)}")
-        types = dict(con.execute(f"select column_name, column_type from (describe select * from "
-                                 f"read_parquet({q(self._sample)}))").fetchall())
+        types = dict(
+            con.execute(
+                f"select column_name, column_type from (describe select * from read_parquet({q(self._sample)}))"
+            ).fetchall()
+        )
         columns = ", ".join(f"{ident(c)} {types[c]}" for c in lay.keys)
         con.execute(f"create table kidx.keys (_file integer, _h ubigint, {columns})")
         con.execute("create table kidx.files (_file integer, source varchar, keys_sha256 varchar, rows bigint)")
         for i, window in enumerate(lay.coarse):
             parts = ", ".join(f"{ident(c)} {types[c]}" for c in window.partition)
             con.execute(f"create table kidx.agg{i} ({parts}, value {types[window.column]})")
-        con.execute("create table kidx.tally_labels (rule varchar, label varchar, considered bigint, failing bigint, "
-                    "counted bigint)")
+        con.execute(
+            "create table kidx.tally_labels (rule varchar, label varchar, considered bigint, failing bigint, "
+            "counted bigint)"
+        )
         con.execute("create table kidx.tally_experiments (rule varchar, e varchar, v integer, n bigint)")
         con.execute("create table kidx.tally_names (rule varchar, name varchar, n bigint)")
         con.execute("create table kidx.meta (state varchar)")
@@ -167,13 +182,18 @@ class KeyIndex:
             return {rule.rule: Tally(readouts=Readouts(0, self.readout_columns)) for rule in self.split.zone_rules}
         self._attach(json.dumps([FORMAT, state, self.layout.closure, [c.__dict__ for c in self.layout.coarse]]))
         try:
-            indexed = {source: (sha, file_id) for file_id, source, sha in
-                       self.con.execute("select _file, source, keys_sha256 from kidx.files").fetchall()}
+            indexed = {
+                source: (sha, file_id)
+                for file_id, source, sha in self.con.execute(
+                    "select _file, source, keys_sha256 from kidx.files"
+                ).fetchall()
+            }
             removed = sorted(fid for source, (sha, fid) in indexed.items() if files.get(source, (None, None))[1] != sha)
             added = sorted(s for s, (_, sha) in files.items() if indexed.get(s, (None,))[0] != sha)
             if removed or added:
-                self._update(removed, {s: files[s] for s in added},
-                             max([fid for _, fid in indexed.values()], default=-1) + 1)
+                self._update(
+                    removed, {s: files[s] for s in added}, max([fid for _, fid in indexed.values()], default=-1) + 1
+                )
             return self._read()
         finally:
             self._detach()
@@ -184,42 +204,62 @@ class KeyIndex:
         h = f"hash({', '.join(ident(c) for c in lay.closure)})" if lay.closure else "0::ubigint"
         ids = {source: next_id + i for i, source in enumerate(sorted(added))}
         mapping = ", ".join(f"({q(path)}, {ids[s]})" for s, (path, _) in added.items()) or "(null, null)"
-        con.execute(f"""create or replace temp table kidx_new as
+        con.execute(
+            f"""create or replace temp table kidx_new as
             select m.id::integer as _file, {h}::ubigint as _h, {keys}
-            from read_parquet([{', '.join(q(p) for p, _ in added.values())}], filename = true) as k
-            join (values {mapping}) as m(path, id) on k.filename = m.path""" if added else
-                    "create or replace temp table kidx_new as select * from kidx.keys limit 0")
+            from read_parquet([{", ".join(q(p) for p, _ in added.values())}], filename = true) as k
+            join (values {mapping}) as m(path, id) on k.filename = m.path"""
+            if added
+            else "create or replace temp table kidx_new as select * from kidx.keys limit 0"
+        )
         gone = f"_file in ({', '.join(map(str, removed))})" if removed else "false"
         # the coarse windows' values after the change: merged with the new rows, or recounted if rows left
         for i, w in enumerate(lay.coarse):
             part = ", ".join(ident(c) for c in w.partition)
-            source = (f"select {part}, {w.function}({ident(w.column)}) as value from kidx.keys where not ({gone}) "
-                      f"group by all union all " if removed else f"select * from kidx.agg{i} union all ")
+            source = (
+                f"select {part}, {w.function}({ident(w.column)}) as value from kidx.keys where not ({gone}) "
+                f"group by all union all "
+                if removed
+                else f"select * from kidx.agg{i} union all "
+            )
             con.execute(f"""create or replace temp table kidx_agg{i} as select {part}, {w.function}(value) as value
                 from ({source} select {part}, {ident(w.column)} from kidx_new) group by all""")
         # the seeds: closure hashes of the rows added, removed, or in a coarse partition whose value moved
         seeds = ["select _h from kidx_new", f"select _h from kidx.keys where {gone}" if removed else None]
         for i, w in enumerate(lay.coarse):
-            moved = (f"select o.* from kidx.agg{i} as o full join kidx_agg{i} as n on {_null_safe('o', 'n', w.partition)}"
-                     f" where o.value is distinct from n.value")
+            moved = (
+                f"select o.* from kidx.agg{i} as o full join kidx_agg{i} as n on {_null_safe('o', 'n', w.partition)}"
+                f" where o.value is distinct from n.value"
+            )
             if con.execute(f"select count(*) from ({moved})").fetchone()[0]:
                 changed = ", ".join(f"coalesce(o.{ident(c)}, n.{ident(c)}) as {ident(c)}" for c in w.partition)
                 con.execute(f"""create or replace temp table kidx_moved{i} as select {changed}
-                    from kidx.agg{i} as o full join kidx_agg{i} as n on {_null_safe('o', 'n', w.partition)}
+                    from kidx.agg{i} as o full join kidx_agg{i} as n on {_null_safe("o", "n", w.partition)}
                     where o.value is distinct from n.value""")
-                seeds.append(f"select k._h from kidx.keys as k semi join kidx_moved{i} as m on "
-                             f"{_null_safe('k', 'm', w.partition)}")
-        con.execute("create or replace temp table kidx_seed as select distinct _h from ("
-                    + " union all ".join(s for s in seeds if s) + ")")
+                seeds.append(
+                    f"select k._h from kidx.keys as k semi join kidx_moved{i} as m on "
+                    f"{_null_safe('k', 'm', w.partition)}"
+                )
+        con.execute(
+            "create or replace temp table kidx_seed as select distinct _h from ("
+            + " union all ".join(s for s in seeds if s)
+            + ")"
+        )
         # A: the indexed rows sharing a closure value with a seed (found by the 64-bit hash alone)
-        con.execute("create or replace temp table kidx_old as select k.* from kidx.keys as k "
-                    "semi join kidx_seed as s on k._h = s._h" if lay.closure else
-                    "create or replace temp table kidx_old as select * from kidx.keys")
+        con.execute(
+            "create or replace temp table kidx_old as select k.* from kidx.keys as k "
+            "semi join kidx_seed as s on k._h = s._h"
+            if lay.closure
+            else "create or replace temp table kidx_old as select * from kidx.keys"
+        )
         self._counts("select * from kidx_old", "kidx.agg", "before")
         self._counts(f"select * from kidx_old where not ({gone}) union all select * from kidx_new", "kidx_agg", "after")
         affected = con.execute("select count(*) from kidx_old").fetchone()[0]
-        tables = (("tally_labels", "rule, label", ("considered", "failing", "counted")),
-                  ("tally_experiments", "rule, e, v", ("n",)), ("tally_names", "rule, name", ("n",)))
+        tables = (
+            ("tally_labels", "rule, label", ("considered", "failing", "counted")),
+            ("tally_experiments", "rule, e, v", ("n",)),
+            ("tally_names", "rule, name", ("n",)),
+        )
         for table, key, values in tables:  # the counts now: kept + after - before
             sums = ", ".join(f"sum({v})::bigint as {v}" for v in values)
             negated = ", ".join(f"-{v}" for v in values)
@@ -242,21 +282,28 @@ class KeyIndex:
                 con.execute(f"delete from kidx.files where {gone}")
             con.execute("insert into kidx.keys select * from kidx_new")
             for source, (_, sha) in added.items():
-                con.execute("insert into kidx.files values (?, ?, ?, ?)", [ids[source], source, sha,
-                                                                            rows.get(ids[source], 0)])
+                con.execute(
+                    "insert into kidx.files values (?, ?, ?, ?)", [ids[source], source, sha, rows.get(ids[source], 0)]
+                )
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
             raise
-        self.last_update = {"added_files": len(added), "removed_files": len(removed), "affected_rows": affected,
-                            "added_rows": sum(rows.values())}
+        self.last_update = {
+            "added_files": len(added),
+            "removed_files": len(removed),
+            "affected_rows": affected,
+            "added_rows": sum(rows.values()),
+        }
 
     def _counts(self, rows_sql: str, aggregates: str, when: str) -> None:
         """The rules' counts over ``rows_sql`` (closed under every grouping) with the coarse windows of
         ``aggregates<i>``, into the temporary tables kidx_<when>_tally_*."""
         con, lay, readouts = self.con, self.layout, self.readout_columns
-        joins = "".join(f" left join {aggregates}{i} as a{i} on {_null_safe('r', f'a{i}', w.partition)}"
-                        for i, w in enumerate(lay.coarse))
+        joins = "".join(
+            f" left join {aggregates}{i} as a{i} on {_null_safe('r', f'a{i}', w.partition)}"
+            for i, w in enumerate(lay.coarse)
+        )
         lookups = "".join(f", a{i}.value as _agg{i}" for i in range(len(lay.coarse)))
         base = f"select r.*{lookups} from ({rows_sql}) as r{joins}"
         flags = []
@@ -264,7 +311,7 @@ class KeyIndex:
             where = where_sql(rule.where)
             flags.append(f"({where}) as _in_{i}, ({where}) and {failing_sql(rule, where)} as _fail_{i}")
         con.execute(f"""create or replace temp table kidx_flags as
-            select *, {label_sql(self.partition_by)} as _label, {', '.join(flags)}
+            select *, {label_sql(self.partition_by)} as _label, {", ".join(flags)}
             from ({derived_sql(base, lay.zone_columns)})""")
         labels, experiments, names = [], [], []
         for i, rule in enumerate(self.split.zone_rules):
@@ -273,35 +320,54 @@ class KeyIndex:
             if rule.count in ("duplicates", "extra_variants"):
                 key = ", ".join(ident(c) for c in rule.count_key)
                 value = f", {ident(rule.count_value)}" if rule.count == "extra_variants" else ""
-                counted = (f"count(distinct ({key}{value})) {fail} - count(distinct ({key})) {fail}" if value
-                           else f"count(*) {fail} - count(distinct ({key})) {fail}")
-            labels.append(f"select {q(rule.rule)} as rule, _label as label, count(*) filter (where _in_{i}) as "
-                          f"considered, count(*) {fail} as failing, {counted} as counted from kidx_flags group by _label")
+                counted = (
+                    f"count(distinct ({key}{value})) {fail} - count(distinct ({key})) {fail}"
+                    if value
+                    else f"count(*) {fail} - count(distinct ({key})) {fail}"
+                )
+            labels.append(
+                f"select {q(rule.rule)} as rule, _label as label, count(*) filter (where _in_{i}) as "
+                f"considered, count(*) {fail} as failing, {counted} as counted from kidx_flags group by _label"
+            )
             if "experiment_id" in readouts:
                 version = "experiment_version" if "experiment_version" in readouts else "null::integer"
                 both = " and experiment_version is not null" if "experiment_version" in readouts else ""
-                experiments.append(f"select {q(rule.rule)} as rule, experiment_id::varchar as e, {version}::integer as v, "
-                                   f"count(*) as n "
-                                   f"from kidx_flags where _fail_{i} and experiment_id is not null{both} group by all")
-            name = ("metric_id" if "metric_id" in readouts else "event_name" if "event_name" in readouts else None)
+                experiments.append(
+                    f"select {q(rule.rule)} as rule, experiment_id::varchar as e, {version}::integer as v, "
+                    f"count(*) as n "
+                    f"from kidx_flags where _fail_{i} and experiment_id is not null{both} group by all"
+                )
+            name = "metric_id" if "metric_id" in readouts else "event_name" if "event_name" in readouts else None
             if name:
-                unnamed = (" and experiment_id is null" if name == "event_name" and "experiment_id" in readouts
-                           else "")
-                names.append(f"select {q(rule.rule)} as rule, {name}::varchar as name, count(*) as n from kidx_flags "
-                             f"where _fail_{i}{unnamed} and {name} is not null group by all")
+                unnamed = " and experiment_id is null" if name == "event_name" and "experiment_id" in readouts else ""
+                names.append(
+                    f"select {q(rule.rule)} as rule, {name}::varchar as name, count(*) as n from kidx_flags "
+                    f"where _fail_{i}{unnamed} and {name} is not null group by all"
+                )
         for table, parts, shape in (
-                ("tally_labels", labels, "null::varchar as rule, null::varchar as label, 0::bigint as considered, "
-                                         "0::bigint as failing, 0::bigint as counted"),
-                ("tally_experiments", experiments, "null::varchar as rule, null::varchar as e, null::integer as v, "
-                                                   "0::bigint as n"),
-                ("tally_names", names, "null::varchar as rule, null::varchar as name, 0::bigint as n")):
-            con.execute(f"create or replace temp table kidx_{when}_{table} as "
-                        + " union all by name ".join([f"select {shape} where false", *parts]))
+            (
+                "tally_labels",
+                labels,
+                "null::varchar as rule, null::varchar as label, 0::bigint as considered, "
+                "0::bigint as failing, 0::bigint as counted",
+            ),
+            (
+                "tally_experiments",
+                experiments,
+                "null::varchar as rule, null::varchar as e, null::integer as v, 0::bigint as n",
+            ),
+            ("tally_names", names, "null::varchar as rule, null::varchar as name, 0::bigint as n"),
+        ):
+            con.execute(
+                f"create or replace temp table kidx_{when}_{table} as "
+                + " union all by name ".join([f"select {shape} where false", *parts])
+            )
 
     def _read(self) -> dict[str, Tally]:
         found = {rule.rule: Tally(readouts=Readouts(0, self.readout_columns)) for rule in self.split.zone_rules}
         for rule, label, considered, failing, counted in self.con.execute(
-                "select * from kidx.tally_labels where considered > 0 order by all").fetchall():
+            "select * from kidx.tally_labels where considered > 0 order by all"
+        ).fetchall():
             found[rule].counts[label] = [int(counted), int(considered)]
             found[rule].readouts.rows += int(failing)
         for rule, e, v, _ in self.con.execute("select * from kidx.tally_experiments where n > 0").fetchall():

@@ -187,9 +187,25 @@ def _hours(spec: Any, where: str) -> float:
     return spec["count"] * PERIOD_HOURS[spec["period"]]
 
 
-_RULE_KEYS = {"rule", "expect", "kwargs", "level", "says", "description", "severity", "quarantine_reason",
-              "warn_above", "error_above", "count", "on_error", "on_warning", "detail", "unit", "for_columns",
-              "where"}
+_RULE_KEYS = {
+    "rule",
+    "expect",
+    "kwargs",
+    "level",
+    "says",
+    "description",
+    "severity",
+    "quarantine_reason",
+    "warn_above",
+    "error_above",
+    "count",
+    "on_error",
+    "on_warning",
+    "detail",
+    "unit",
+    "for_columns",
+    "where",
+}
 WHERE_OPERATORS = ("in", "not_in", "==", "!=", "<", "<=", ">", ">=")
 
 
@@ -203,8 +219,10 @@ def _where(data: Any, where: str) -> dict | None:
         if spec in ("null", "not_null"):
             continue
         if not isinstance(spec, dict) or not spec or not set(spec) <= set(WHERE_OPERATORS):
-            raise ContractError(f"{where}: where.{column} must be null, not_null or {{op: value}} with op one of "
-                                f"{', '.join(WHERE_OPERATORS)}")
+            raise ContractError(
+                f"{where}: where.{column} must be null, not_null or {{op: value}} with op one of "
+                f"{', '.join(WHERE_OPERATORS)}"
+            )
         for op, value in spec.items():
             if op in ("in", "not_in") and not isinstance(value, list):
                 raise ContractError(f"{where}: where.{column}.{op} needs a list")
@@ -243,8 +261,10 @@ def _rule(data: Any, where: str, defaults: dict, unit: str) -> Rule:
         count_key = tuple(count.get("key") or ())
         count_value = count.get("value")
         if method not in COUNT_METHODS or not count_key or (method == "extra_variants" and not count_value):
-            raise ContractError(f"{where}: count must be 'rows' or {{method: duplicates|extra_variants, key: [...], "
-                                "value: column (extra_variants)}}")
+            raise ContractError(
+                f"{where}: count must be 'rows' or {{method: duplicates|extra_variants, key: [...], "
+                "value: column (extra_variants)}}"
+            )
         count = method
     elif count != "rows":
         raise ContractError(f"{where}: count must be 'rows' or a mapping with method and key")
@@ -346,8 +366,9 @@ def _schema(data: dict, where: str, landing: bool) -> tuple[dict[int, dict[str, 
 def _tolerances(data: Any, where: str) -> dict:
     if data is None:
         return {}
-    if not isinstance(data, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                             for v in data.values()):
+    if not isinstance(data, dict) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in data.values()
+    ):
         raise ContractError(f"{where}: tolerances must map names to numbers")
     return dict(data)
 
@@ -371,8 +392,9 @@ def parse_contract(data: Any, path: Path) -> Contract:
     if kind == "landing":
         _need(source, "folder", f"{where}: source", str)
         if source.get("files", "snapshot") not in LANDING_FILES:
-            raise ContractError(f"{where}: source.files must be one of {', '.join(LANDING_FILES)}, "
-                                f"got {source.get('files')!r}")
+            raise ContractError(
+                f"{where}: source.files must be one of {', '.join(LANDING_FILES)}, got {source.get('files')!r}"
+            )
     elif kind == "warehouse":
         relation = _need(source, "relation", f"{where}: source", str)
         if not re.match(r"^[a-z_]+\.[a-z0-9_]+$", relation):
@@ -416,14 +438,16 @@ def parse_contract(data: Any, path: Path) -> Contract:
         if not _NAME.match(view_name):
             raise ContractError(f"{here}: view name must be lower_snake_case")
         view_unit = str(view.get("unit", "rows"))
-        views.append(View(
-            name=view_name,
-            description=str(_need(view, "description", here, str)).strip(),
-            sql=_need(view, "sql", here, str),
-            partition_by=tuple(view.get("partition_by") or ()),
-            rules=_rules(view.get("expectations"), f"{here}.expectations", defaults, view_unit),
-            unit=view_unit,
-        ))
+        views.append(
+            View(
+                name=view_name,
+                description=str(_need(view, "description", here, str)).strip(),
+                sql=_need(view, "sql", here, str),
+                partition_by=tuple(view.get("partition_by") or ()),
+                rules=_rules(view.get("expectations"), f"{here}.expectations", defaults, view_unit),
+                unit=view_unit,
+            )
+        )
     actions = data.get("actions") or {}
     return Contract(
         name=name,

@@ -22,15 +22,33 @@ import pyarrow.parquet as pq
 
 from ..landing import PROJECT_FILE, arrow_type_name, ingestion_bounds
 from .load import Contract
-from .suites import (AS_OF_VARIABLE, COLUMN_NAME, CONTRACT_COLUMN, DATA_TYPE, EVENTS_BEGIN_VARIABLE, EXPECTED_TYPE,
-                     MISSING_TYPE, NOT_IN_CONTRACT, SOURCE_COLUMN, SuiteSpec)
+from .suites import (
+    AS_OF_VARIABLE,
+    COLUMN_NAME,
+    CONTRACT_COLUMN,
+    DATA_TYPE,
+    EVENTS_BEGIN_VARIABLE,
+    EXPECTED_TYPE,
+    MISSING_TYPE,
+    NOT_IN_CONTRACT,
+    SOURCE_COLUMN,
+    SuiteSpec,
+)
 
-DUCKDB_TYPES = {"string": "VARCHAR", "int32": "INTEGER", "int64": "BIGINT", "double": "DOUBLE", "bool": "BOOLEAN",
-                "timestamp[us]": "TIMESTAMP"}
+DUCKDB_TYPES = {
+    "string": "VARCHAR",
+    "int32": "INTEGER",
+    "int64": "BIGINT",
+    "double": "DOUBLE",
+    "bool": "BOOLEAN",
+    "timestamp[us]": "TIMESTAMP",
+}
 #: environment variable -> DuckDB setting, default (as in profiles.yml; None: DuckDB's own)
-DUCKDB_SETTINGS = {"READOUT_DUCKDB_MEMORY_LIMIT": ("memory_limit", "3GB"),
-                   "READOUT_DUCKDB_THREADS": ("threads", "2"),
-                   "READOUT_DUCKDB_TEMP_DIRECTORY": ("temp_directory", None)}
+DUCKDB_SETTINGS = {
+    "READOUT_DUCKDB_MEMORY_LIMIT": ("memory_limit", "3GB"),
+    "READOUT_DUCKDB_THREADS": ("threads", "2"),
+    "READOUT_DUCKDB_TEMP_DIRECTORY": ("temp_directory", None),
+}
 _COLUMN_REFERENCE = re.compile(r"\bt\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -55,8 +73,10 @@ def connect(database: str = ":memory:", read_only: bool = False) -> duckdb.DuckD
         return duckdb.connect(database, read_only=read_only, config=config)
     except duckdb.Error as exc:
         names = ", ".join(f"{v}={os.environ[v]}" for v in DUCKDB_SETTINGS if os.environ.get(v))
-        raise ValueError(f"cannot open DuckDB{' ' + database if database != ':memory:' else ''}"
-                         f"{' with ' + names if names else ''}: {str(exc).splitlines()[0]}") from None
+        raise ValueError(
+            f"cannot open DuckDB{' ' + database if database != ':memory:' else ''}"
+            f"{' with ' + names if names else ''}: {str(exc).splitlines()[0]}"
+        ) from None
 
 
 def derived_sql(base_sql: str, derived: dict[str, str], keep: list[str] | None = None) -> str:
@@ -91,8 +111,10 @@ class LandingFile:
 def landing_paths(contract: Contract, landing: Path) -> list[Path]:
     folder = landing / contract.landing_folder
     if not landing.is_dir():
-        raise FileNotFoundError(f"landing zone {landing} not found (set READOUT_LANDING_PATH or pass --landing; "
-                                "`readout simulate` writes one)")
+        raise FileNotFoundError(
+            f"landing zone {landing} not found (set READOUT_LANDING_PATH or pass --landing; "
+            "`readout simulate` writes one)"
+        )
     paths = sorted(folder.rglob("*.parquet")) if folder.is_dir() else []
     if not paths:
         raise FileNotFoundError(f"no Parquet files under {folder} (landing table of contract {contract.name})")
@@ -116,8 +138,9 @@ def read_landing_file(contract: Contract, landing: Path, path: Path, con: duckdb
     elif rows == 0:
         declared, version = str(first), first
     else:
-        values = [v for (v,) in con.execute(
-            f"select distinct {ident(vc)} from read_parquet({q(path)}) order by 1").fetchall()]
+        values = [
+            v for (v,) in con.execute(f"select distinct {ident(vc)} from read_parquet({q(path)}) order by 1").fetchall()
+        ]
         declared = ",".join("null" if v is None else str(v) for v in values)
         version = values[0] if len(values) == 1 and values[0] in contract.schema_versions else None
     return LandingFile(path, source, columns, rows, declared, version)
@@ -134,8 +157,9 @@ def schema_frame(contract: Contract, version: int, sources: list[tuple[str, dict
         for column, type_ in columns.items():
             if column not in expected:
                 records.append((source, column, None, type_, NOT_IN_CONTRACT))
-    return pd.DataFrame.from_records(records, columns=[SOURCE_COLUMN, COLUMN_NAME, CONTRACT_COLUMN, DATA_TYPE,
-                                                       EXPECTED_TYPE]).astype(object)
+    return pd.DataFrame.from_records(
+        records, columns=[SOURCE_COLUMN, COLUMN_NAME, CONTRACT_COLUMN, DATA_TYPE, EXPECTED_TYPE]
+    ).astype(object)
 
 
 def landing_rows_sql(contract: Contract, groups: dict[int, list[LandingFile]], landing: Path) -> str:
@@ -166,8 +190,10 @@ def register_landing_experiments(con: duckdb.DuckDBPyConnection, landing: Path) 
     """The experiments export as the temp view ``landing_experiments`` (derived columns look ids up in it);
     returns its (experiment_id, version) pairs."""
     folder = landing / "experiments"
-    empty = ("select cast(null as varchar) as experiment_id, cast(null as integer) as experiment_version, "
-             "cast(null as varchar) as variant_id where false")
+    empty = (
+        "select cast(null as varchar) as experiment_id, cast(null as integer) as experiment_version, "
+        "cast(null as varchar) as variant_id where false"
+    )
     if folder.is_dir() and any(folder.rglob("*.parquet")):
         glob = q(str(folder / "**" / "*.parquet"))
         sql = f"select * from read_parquet({glob}, union_by_name = true) union all by name {empty}"
@@ -177,14 +203,16 @@ def register_landing_experiments(con: duckdb.DuckDBPyConnection, landing: Path) 
         con.execute(f"create or replace temp view landing_experiments as {sql}")
     except duckdb.Error:
         con.execute(f"create or replace temp view landing_experiments as {empty}")
-    rows = con.execute("select distinct experiment_id, try_cast(experiment_version as integer) "
-                       "from landing_experiments where experiment_id is not null").fetchall()
+    rows = con.execute(
+        "select distinct experiment_id, try_cast(experiment_version as integer) "
+        "from landing_experiments where experiment_id is not null"
+    ).fetchall()
     return {(e, v) for e, v in rows}
 
 
 def set_as_of(con: duckdb.DuckDBPyConnection, as_of: dt.datetime | None) -> None:
     """Derived columns read the reference time as getvariable('as_of')."""
-    moment = as_of or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    moment = as_of or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     con.execute(f"set variable {AS_OF_VARIABLE} = timestamp '{moment:%Y-%m-%d %H:%M:%S.%f}'")
 
 

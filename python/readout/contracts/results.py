@@ -74,12 +74,23 @@ class Outcome:
 
     def as_dict(self) -> dict:
         return {
-            "contract": self.contract.name, "suite": self.suite, "rule": self.rule_id, "level": self.rule.level,
-            "severity": self.severity, "count": self.count, "total": self.total, "unit": self.rule.unit,
+            "contract": self.contract.name,
+            "suite": self.suite,
+            "rule": self.rule_id,
+            "level": self.rule.level,
+            "severity": self.severity,
+            "count": self.count,
+            "total": self.total,
+            "unit": self.rule.unit,
             "quarantine_reason": self.rule.quarantine_reason,
-            "partitions": [{"label": p.label, "count": p.count, "total": p.total, "severity": p.severity}
-                           for p in self.partitions if p.count],
-            "details": self.details, "readouts": self.readouts, "error": self.error,
+            "partitions": [
+                {"label": p.label, "count": p.count, "total": p.total, "severity": p.severity}
+                for p in self.partitions
+                if p.count
+            ],
+            "details": self.details,
+            "readouts": self.readouts,
+            "error": self.error,
             "sentence": self.sentence if self.alarm else None,
         }
 
@@ -154,8 +165,9 @@ def _unit(rule: Rule, count: int) -> str:
 
 
 def _partition_noun(columns: tuple[str, ...], count: int) -> str:
-    noun = {("source_system",): "source system", ("experiment_id", "experiment_version"): "experiment version"
-            }.get(tuple(columns), "partition")
+    noun = {("source_system",): "source system", ("experiment_id", "experiment_version"): "experiment version"}.get(
+        tuple(columns), "partition"
+    )
     return noun if count == 1 else noun + "s"
 
 
@@ -164,8 +176,10 @@ def _count_phrase(outcome: Outcome) -> str:
     flagged = [p for p in outcome.partitions if p.severity] or [p for p in outcome.partitions if p.count]
     flagged.sort(key=lambda p: (-SEVERITY_ORDER[p.severity], -p.share))
     if len(outcome.partitions) > 1 or (flagged and flagged[0].label != "all"):
-        parts = [f"{_fmt_int(p.count)} of {_fmt_int(p.total)} {p.label} {_unit(rule, p.total)} ({_pct(p.share)})"
-                 for p in flagged[:3]]
+        parts = [
+            f"{_fmt_int(p.count)} of {_fmt_int(p.total)} {p.label} {_unit(rule, p.total)} ({_pct(p.share)})"
+            for p in flagged[:3]
+        ]
         more = len(flagged) - 3
         noun = _partition_noun(outcome.partition_by, more)
         text = _join(parts + ([f"{more} more {noun}"] if more > 0 else []))
@@ -173,7 +187,8 @@ def _count_phrase(outcome: Outcome) -> str:
             text = f"{_fmt_int(outcome.count)} {_unit(rule, outcome.count)} in all: {text}"
         return text
     total = outcome.total or 0
-    return f"{_fmt_int(outcome.count)} of {_fmt_int(total)} {_unit(rule, total)} ({_pct(outcome.count / total if total else 0)})"
+    share = _pct(outcome.count / total if total else 0)
+    return f"{_fmt_int(outcome.count)} of {_fmt_int(total)} {_unit(rule, total)} ({share})"
 
 
 def _threshold_phrase(outcome: Outcome) -> str:
@@ -191,11 +206,15 @@ def _threshold_phrase(outcome: Outcome) -> str:
 def _action(outcome: Outcome) -> str:
     contract, rule = outcome.contract, outcome.rule
     if outcome.severity == "error":
-        template = rule.on_error or contract.actions.get("error") or \
-            "do not finalize them until {owner} has fixed the cause"
+        template = (
+            rule.on_error or contract.actions.get("error") or "do not finalize them until {owner} has fixed the cause"
+        )
     else:
-        template = rule.on_warning or contract.actions.get("warning") or \
-            "the readouts can proceed, but {owner} should look into it"
+        template = (
+            rule.on_warning
+            or contract.actions.get("warning")
+            or "the readouts can proceed, but {owner} should look into it"
+        )
     return template.format(owner=contract.owner_team)
 
 

@@ -79,15 +79,20 @@ class SuiteSpec:
     def _batch_meta(self) -> dict:
         """How the validated batch is read, so the JSON suite is complete without the YAML."""
         contract = self.contract
-        source = (f"landing:{contract.landing_folder}" if contract.is_landing else f"warehouse:{contract.relation}")
+        source = f"landing:{contract.landing_folder}" if contract.is_landing else f"warehouse:{contract.relation}"
         if self.kind == "view":
             view = next(v for v in contract.views if v.name == self.view)
             return {"batch": "rows of this SQL over the warehouse (DuckDB)", "sql": view.sql}
         if self.kind == "rows":
-            meta = {"batch": f"rows of {source}" + (f", every schema version mapped onto version "
-                                                   f"{contract.first_version}" if contract.renames.get(
-                                                       max(contract.schema_versions)) else ""),
-                    "derived_columns": dict(contract.derived_columns)}
+            meta = {
+                "batch": f"rows of {source}"
+                + (
+                    f", every schema version mapped onto version {contract.first_version}"
+                    if contract.renames.get(max(contract.schema_versions))
+                    else ""
+                ),
+                "derived_columns": dict(contract.derived_columns),
+            }
             if contract.freshness:
                 meta["freshness"] = contract.freshness.raw
             return meta
@@ -112,11 +117,18 @@ def row_condition(where: dict):
             conditions.append(column.is_not_null())
         else:
             for op, value in spec.items():
-                conditions.append({
-                    "in": lambda v: column.is_in(v), "not_in": lambda v: column.is_not_in(v),
-                    "==": lambda v: column == v, "!=": lambda v: column != v, "<": lambda v: column < v,
-                    "<=": lambda v: column <= v, ">": lambda v: column > v, ">=": lambda v: column >= v,
-                }[op](value))
+                conditions.append(
+                    {
+                        "in": lambda v, column=column: column.is_in(v),
+                        "not_in": lambda v, column=column: column.is_not_in(v),
+                        "==": lambda v, column=column: column == v,
+                        "!=": lambda v, column=column: column != v,
+                        "<": lambda v, column=column: column < v,
+                        "<=": lambda v, column=column: column <= v,
+                        ">": lambda v, column=column: column > v,
+                        ">=": lambda v, column=column: column >= v,
+                    }[op](value)
+                )
     condition = conditions[0]
     for other in conditions[1:]:
         condition = condition & other
@@ -180,17 +192,19 @@ def _expectation(spec: SuiteSpec, rule: Rule):
 # ---------------------------------------------------------------------------------------- generated
 def _files_rules(contract: Contract) -> tuple[Rule, ...]:
     versions = [str(v) for v in sorted(contract.schema_versions)]
-    return (Rule(
-        rule="files.schema_version_known",
-        expect="expect_column_values_to_be_in_set",
-        kwargs={"column": VERSION_COLUMN, "value_set": versions},
-        level="row",
-        says=f"declare a {contract.version_column} the contract does not define (defined: "
-             f"{', '.join(versions)}; a file holds exactly one)",
-        warn_above=0.0,
-        error_above=0.0,
-        unit="files",
-    ),)
+    return (
+        Rule(
+            rule="files.schema_version_known",
+            expect="expect_column_values_to_be_in_set",
+            kwargs={"column": VERSION_COLUMN, "value_set": versions},
+            level="row",
+            says=f"declare a {contract.version_column} the contract does not define (defined: "
+            f"{', '.join(versions)}; a file holds exactly one)",
+            warn_above=0.0,
+            error_above=0.0,
+            unit="files",
+        ),
+    )
 
 
 def _schema_rules(contract: Contract, version: int) -> tuple[Rule, ...]:
@@ -200,32 +214,39 @@ def _schema_rules(contract: Contract, version: int) -> tuple[Rule, ...]:
     each, never an error, since staging reads columns by name and ignores them."""
     columns = contract.columns(version)
     unit = "columns"
-    return (Rule(
-        rule=f"schema_v{version}.columns_and_types",
-        expect="expect_column_pair_values_to_be_in_set",
-        # extra columns have no contract name (null), so this pair check skips them
-        kwargs={"column_A": CONTRACT_COLUMN, "column_B": DATA_TYPE, "ignore_row_if": "either_value_is_missing",
-                "value_pairs_set": [[column, type_] for column, type_ in columns.items()]},
-        level="row",
-        says=f"not matching schema version {version}",
-        warn_above=0.0,
-        error_above=0.0,
-        detail="{source}: {column_name} is {data_type} where the contract says {expected_type}",
-        unit=unit,
-    ), Rule(
-        rule=f"schema_v{version}.no_extra_columns",
-        expect="expect_column_values_to_not_be_in_set",
-        kwargs={"column": EXPECTED_TYPE, "value_set": [NOT_IN_CONTRACT]},
-        level="row",
-        says=f"not in schema version {version} (an additive change)",
-        description="a column the contract does not define: a warning that names it, never an error",
-        warn_above=0.0,
-        error_above=1.0,  # never an error
-        detail="{source}: {column_name} ({data_type}) is not in the contract",
-        unit=unit,
-        on_warning="the readouts can proceed (staging reads only the contract's columns), but {owner} should "
-                   "add the column to the contract or stop sending it",
-    ))
+    return (
+        Rule(
+            rule=f"schema_v{version}.columns_and_types",
+            expect="expect_column_pair_values_to_be_in_set",
+            # extra columns have no contract name (null), so this pair check skips them
+            kwargs={
+                "column_A": CONTRACT_COLUMN,
+                "column_B": DATA_TYPE,
+                "ignore_row_if": "either_value_is_missing",
+                "value_pairs_set": [[column, type_] for column, type_ in columns.items()],
+            },
+            level="row",
+            says=f"not matching schema version {version}",
+            warn_above=0.0,
+            error_above=0.0,
+            detail="{source}: {column_name} is {data_type} where the contract says {expected_type}",
+            unit=unit,
+        ),
+        Rule(
+            rule=f"schema_v{version}.no_extra_columns",
+            expect="expect_column_values_to_not_be_in_set",
+            kwargs={"column": EXPECTED_TYPE, "value_set": [NOT_IN_CONTRACT]},
+            level="row",
+            says=f"not in schema version {version} (an additive change)",
+            description="a column the contract does not define: a warning that names it, never an error",
+            warn_above=0.0,
+            error_above=1.0,  # never an error
+            detail="{source}: {column_name} ({data_type}) is not in the contract",
+            unit=unit,
+            on_warning="the readouts can proceed (staging reads only the contract's columns), but {owner} should "
+            "add the column to the contract or stop sending it",
+        ),
+    )
 
 
 def _freshness_rules(contract: Contract) -> tuple[Rule, ...]:
@@ -234,15 +255,18 @@ def _freshness_rules(contract: Contract) -> tuple[Rule, ...]:
     spec = contract.freshness
     if spec is None:
         return ()
-    return tuple(Rule(
-        rule=f"freshness.{level}",
-        expect="expect_column_min_to_be_between",
-        kwargs={"column": spec.column, "max_value": hours},
-        level="table",
-        says=f"is stale beyond the {hours:g}-hour freshness SLA",
-        severity="warning" if level == "warn" else "error",
-        description=f"the newest row no older than {hours:g} hours at the as-of time ({level} level)",
-    ) for level, hours in (("warn", spec.warn_after_hours), ("error", spec.error_after_hours)))
+    return tuple(
+        Rule(
+            rule=f"freshness.{level}",
+            expect="expect_column_min_to_be_between",
+            kwargs={"column": spec.column, "max_value": hours},
+            level="table",
+            says=f"is stale beyond the {hours:g}-hour freshness SLA",
+            severity="warning" if level == "warn" else "error",
+            description=f"the newest row no older than {hours:g} hours at the as-of time ({level} level)",
+        )
+        for level, hours in (("warn", spec.warn_after_hours), ("error", spec.error_after_hours))
+    )
 
 
 def suite_specs(contract: Contract) -> list[SuiteSpec]:
@@ -251,13 +275,35 @@ def suite_specs(contract: Contract) -> list[SuiteSpec]:
     if contract.is_landing and contract.version_column and len(contract.schema_versions) > 1:
         specs.append(SuiteSpec(f"{contract.name}.files", "files", contract, _files_rules(contract)))
     for version in sorted(contract.schema_versions):
-        specs.append(SuiteSpec(f"{contract.name}.schema_v{version}", "schema", contract,
-                               _schema_rules(contract, version), version=version))
-    specs.append(SuiteSpec(f"{contract.name}.rows", "rows", contract,
-                           contract.rules + _freshness_rules(contract), partition_by=contract.partition_by))
+        specs.append(
+            SuiteSpec(
+                f"{contract.name}.schema_v{version}",
+                "schema",
+                contract,
+                _schema_rules(contract, version),
+                version=version,
+            )
+        )
+    specs.append(
+        SuiteSpec(
+            f"{contract.name}.rows",
+            "rows",
+            contract,
+            contract.rules + _freshness_rules(contract),
+            partition_by=contract.partition_by,
+        )
+    )
     for view in contract.views:
-        specs.append(SuiteSpec(f"{contract.name}.{view.name}", "view", contract, view.rules, view=view.name,
-                               partition_by=view.partition_by))
+        specs.append(
+            SuiteSpec(
+                f"{contract.name}.{view.name}",
+                "view",
+                contract,
+                view.rules,
+                view=view.name,
+                partition_by=view.partition_by,
+            )
+        )
     return specs
 
 

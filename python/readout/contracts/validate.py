@@ -35,32 +35,49 @@ from .cache import Cache, check_unchanged, fingerprint
 from .docs import GxRunner
 from .evaluate import evaluate, readouts_affected  # noqa: F401 - re-exported
 from .load import Contract, Rule, select
-from .read import (LandingFile, connect, derived_sql, landing_paths, landing_rows_sql, needed_columns,
-                   read_landing_file, register_landing_experiments, schema_frame, set_as_of, set_events_begin)
+from .read import (
+    LandingFile,
+    connect,
+    derived_sql,
+    landing_paths,
+    landing_rows_sql,
+    needed_columns,
+    read_landing_file,
+    register_landing_experiments,
+    schema_frame,
+    set_as_of,
+    set_events_begin,
+)
 from .results import Outcome, PartitionCount, Report, alert_sentence  # noqa: F401 - re-exported
 from .suites import SOURCE_COLUMN, VERSION_COLUMN, SuiteSpec, suite_specs
 
 
 def _not_validated(contract: Contract, spec: SuiteSpec, message: str) -> Outcome:
-    rule = Rule(rule="readable", expect="(read)", kwargs={}, level="table", says="could not be read",
-                severity="error")
+    rule = Rule(rule="readable", expect="(read)", kwargs={}, level="table", says="could not be read", severity="error")
     outcome = Outcome(contract, spec.name, rule, severity="error", count=1, view=spec.view)
     outcome.problem = message
     return outcome
 
 
-def _file_outcomes(contract: Contract, files: list[LandingFile], specs: dict[str, SuiteSpec],
-                   runner: GxRunner) -> tuple[list[Outcome], dict[int, list[LandingFile]]]:
+def _file_outcomes(
+    contract: Contract, files: list[LandingFile], specs: dict[str, SuiteSpec], runner: GxRunner
+) -> tuple[list[Outcome], dict[int, list[LandingFile]]]:
     """Unreadable files, the schema version each file declares and each version's columns and types (one
     small frame per suite, one row per file or file x column); the files grouped by their one version."""
     outcomes: list[Outcome] = []
     for f in files:
         if f.unreadable:
-            outcomes.append(_not_validated(contract, specs["rows"], f"has a file that is not readable Parquet "
-                                                                    f"({f.source}: {f.declared[12:].strip()[:120]})"))
+            outcomes.append(
+                _not_validated(
+                    contract,
+                    specs["rows"],
+                    f"has a file that is not readable Parquet ({f.source}: {f.declared[12:].strip()[:120]})",
+                )
+            )
     if "files" in specs:
-        frame = pd.DataFrame({SOURCE_COLUMN: [f.source for f in files],
-                              VERSION_COLUMN: [f.declared for f in files]}).astype(object)
+        frame = pd.DataFrame(
+            {SOURCE_COLUMN: [f.source for f in files], VERSION_COLUMN: [f.declared for f in files]}
+        ).astype(object)
         outcomes += evaluate(specs["files"], frame, runner.run(specs["files"], frame))
     groups: dict[int, list[LandingFile]] = {}
     for f in files:
@@ -79,13 +96,28 @@ def _remembered(cache: Cache, path: Path, landing: Path) -> LandingFile | None:
     entry = cache.files.get(path.relative_to(landing).as_posix())
     if not entry or not all(key in entry for key in ("columns", "rows", "declared", "version")):
         return None
-    return LandingFile(path, path.relative_to(landing).as_posix(), dict(entry["columns"]), int(entry["rows"]),
-                       str(entry["declared"]), entry["version"])
+    return LandingFile(
+        path,
+        path.relative_to(landing).as_posix(),
+        dict(entry["columns"]),
+        int(entry["rows"]),
+        str(entry["declared"]),
+        entry["version"],
+    )
 
 
-def validate_landing(contract: Contract, landing: Path, runner: GxRunner, as_of: dt.datetime, *,
-                     cache_dir: Path | None = None, full: bool = False, batch_rows: int = BATCH_ROWS,
-                     progress: bool = False, summaries: list | None = None) -> list[Outcome]:
+def validate_landing(
+    contract: Contract,
+    landing: Path,
+    runner: GxRunner,
+    as_of: dt.datetime,
+    *,
+    cache_dir: Path | None = None,
+    full: bool = False,
+    batch_rows: int = BATCH_ROWS,
+    progress: bool = False,
+    summaries: list | None = None,
+) -> list[Outcome]:
     """A landing table's outcomes: file by file through the cache for immutable files, else in one frame."""
     immutable = contract.source.get("files") == "immutable"
     con = connect()
@@ -101,8 +133,9 @@ def validate_landing(contract: Contract, landing: Path, runner: GxRunner, as_of:
                 check_unchanged(cache.files, landing, fingerprints)
         # a remembered file (same fingerprint) is not read again: its columns and declared versions are cached
         files = [_remembered(cache, p, landing) if cache is not None and not full else None for p in paths]
-        specs = {spec.kind if spec.kind != "schema" else f"schema_v{spec.version}": spec
-                 for spec in suite_specs(contract)}
+        specs = {
+            spec.kind if spec.kind != "schema" else f"schema_v{spec.version}": spec for spec in suite_specs(contract)
+        }
         unread = sum(f is None for f in files)
         with batches.activity(f"{contract.name}: reading the schemas of {unread:,} landing file(s)", progress):
             files = [f or read_landing_file(contract, landing, p, con) for f, p in zip(files, paths)]
@@ -115,23 +148,40 @@ def validate_landing(contract: Contract, landing: Path, runner: GxRunner, as_of:
         if cache is not None:
             cache.record(files, fingerprints, full)
             validated = [f for f in files if f.version is not None]
-            found, summary = batches.validate_rows(contract, rows_spec, validated, landing, con, runner, as_of,
-                                                   known_for_readouts, cache, batch_rows=batch_rows,
-                                                   progress=progress)
+            found, summary = batches.validate_rows(
+                contract,
+                rows_spec,
+                validated,
+                landing,
+                con,
+                runner,
+                as_of,
+                known_for_readouts,
+                cache,
+                batch_rows=batch_rows,
+                progress=progress,
+            )
             if summaries is not None:
                 summaries.append(summary)
             return outcomes + found
         names = [*contract.columns(contract.first_version), "_source", *contract.derived_columns]
-        sql = derived_sql(landing_rows_sql(contract, groups, landing), contract.derived_columns,
-                          keep=needed_columns(rows_spec, names))
+        sql = derived_sql(
+            landing_rows_sql(contract, groups, landing), contract.derived_columns, keep=needed_columns(rows_spec, names)
+        )
         with batches.activity(f"{contract.name}: validating the rows of {len(paths):,} landing file(s)", progress):
             try:
                 frame = con.execute(sql).df()
             except duckdb.Error as exc:
                 outcomes.append(_not_validated(contract, rows_spec, f"could not be read: {str(exc).splitlines()[0]}"))
                 return outcomes
-            return outcomes + evaluate(rows_spec, frame, runner.run(rows_spec, frame), known=known_for_readouts,
-                                       context={"as_of": as_of}, quarantine=True)
+            return outcomes + evaluate(
+                rows_spec,
+                frame,
+                runner.run(rows_spec, frame),
+                known=known_for_readouts,
+                context={"as_of": as_of},
+                quarantine=True,
+            )
     finally:
         con.close()
         if cache is not None:
@@ -141,19 +191,29 @@ def validate_landing(contract: Contract, landing: Path, runner: GxRunner, as_of:
 def validate_warehouse(contract: Contract, con: duckdb.DuckDBPyConnection, runner: GxRunner) -> list[Outcome]:
     schema_name, table_name = contract.relation.split(".", 1)
     specs = suite_specs(contract)
-    columns = dict(con.execute(
-        "select column_name, lower(data_type) from information_schema.columns "
-        "where table_schema = ? and table_name = ? order by ordinal_position", [schema_name, table_name]).fetchall())
+    columns = dict(
+        con.execute(
+            "select column_name, lower(data_type) from information_schema.columns "
+            "where table_schema = ? and table_name = ? order by ordinal_position",
+            [schema_name, table_name],
+        ).fetchall()
+    )
     schema_spec = next(s for s in specs if s.kind == "schema")
     if not columns:
-        return [_not_validated(contract, schema_spec,
-                               f"does not exist in the warehouse (relation {contract.relation}; was it built?)")]
+        return [
+            _not_validated(
+                contract, schema_spec, f"does not exist in the warehouse (relation {contract.relation}; was it built?)"
+            )
+        ]
     outcomes: list[Outcome] = []
     frame = schema_frame(contract, schema_spec.version, [(contract.relation, columns)])
     outcomes += evaluate(schema_spec, frame, runner.run(schema_spec, frame))
     rows_spec = next(s for s in specs if s.kind == "rows")
-    sql = derived_sql(f"select * from {contract.relation}", contract.derived_columns,
-                      keep=needed_columns(rows_spec, [*columns, *contract.derived_columns]))
+    sql = derived_sql(
+        f"select * from {contract.relation}",
+        contract.derived_columns,
+        keep=needed_columns(rows_spec, [*columns, *contract.derived_columns]),
+    )
     try:
         data = con.execute(sql).df()
     except duckdb.Error as exc:
@@ -167,18 +227,29 @@ def validate_warehouse(contract: Contract, con: duckdb.DuckDBPyConnection, runne
         try:
             data = con.execute(view.sql).df()
         except duckdb.Error as exc:
-            outcomes.append(_not_validated(contract, spec, f"view {view.name} could not be computed: "
-                                                           f"{str(exc).splitlines()[0]}"))
+            outcomes.append(
+                _not_validated(contract, spec, f"view {view.name} could not be computed: {str(exc).splitlines()[0]}")
+            )
             continue
         outcomes += evaluate(spec, data, runner.run(spec, data))
     return outcomes
 
 
 # ---------------------------------------------------------------------------------------------- run
-def validate(stage: str, contracts: dict[str, Contract], *, names: list[str] | None = None,
-             landing: Path | None = None, warehouse: Path | None = None, as_of: dt.datetime | None = None,
-             docs_dir: Path | None = None, cache_dir: Path | None = None, full: bool = False,
-             batch_rows: int = BATCH_ROWS, progress: bool = False) -> Report:
+def validate(
+    stage: str,
+    contracts: dict[str, Contract],
+    *,
+    names: list[str] | None = None,
+    landing: Path | None = None,
+    warehouse: Path | None = None,
+    as_of: dt.datetime | None = None,
+    docs_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    full: bool = False,
+    batch_rows: int = BATCH_ROWS,
+    progress: bool = False,
+) -> Report:
     """Validate the contracts of ``stage`` (raw, marts or all). User errors raise FileNotFoundError/ValueError
     (a landing file changed since it was validated: cache.LandingChanged).
 
@@ -187,23 +258,35 @@ def validate(stage: str, contracts: dict[str, Contract], *, names: list[str] | N
     chosen = select(contracts, names, stage)
     if not chosen:
         raise ValueError(f"no contract for stage {stage!r}" + (f" among {', '.join(names)}" if names else ""))
-    as_of = as_of or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    as_of = as_of or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     needs_landing = any(c.is_landing for c in chosen)
     needs_warehouse = any(not c.is_landing for c in chosen)
     if needs_landing and (landing is None or not Path(landing).is_dir()):
-        raise FileNotFoundError(f"landing zone {landing} not found (set READOUT_LANDING_PATH or pass --landing; "
-                                "`readout simulate` writes one)")
+        raise FileNotFoundError(
+            f"landing zone {landing} not found (set READOUT_LANDING_PATH or pass --landing; "
+            "`readout simulate` writes one)"
+        )
     if needs_warehouse and (warehouse is None or not Path(warehouse).is_file()):
-        raise FileNotFoundError(f"warehouse {warehouse} not found (set READOUT_DUCKDB_PATH or pass --warehouse; "
-                                "`dbt build` writes it)")
+        raise FileNotFoundError(
+            f"warehouse {warehouse} not found (set READOUT_DUCKDB_PATH or pass --warehouse; `dbt build` writes it)"
+        )
     # every step that can take more than two seconds shows itself on stderr with its elapsed time (unless quiet)
     with batches.activity("starting Great Expectations", progress):
         runner = GxRunner(docs_dir)
     outcomes: list[Outcome] = []
     summaries: list[batches.Summary] = []
     for contract in (c for c in chosen if c.is_landing):
-        outcomes += validate_landing(contract, Path(landing), runner, as_of, cache_dir=cache_dir, full=full,
-                                     batch_rows=batch_rows, progress=progress, summaries=summaries)
+        outcomes += validate_landing(
+            contract,
+            Path(landing),
+            runner,
+            as_of,
+            cache_dir=cache_dir,
+            full=full,
+            batch_rows=batch_rows,
+            progress=progress,
+            summaries=summaries,
+        )
     if needs_warehouse:
         try:
             con = connect(str(warehouse), read_only=True)
@@ -218,5 +301,11 @@ def validate(stage: str, contracts: dict[str, Contract], *, names: list[str] | N
             con.close()
     with batches.activity(f"writing the Data Docs ({docs_dir})", progress and docs_dir is not None):
         docs = runner.build_docs()
-    return Report(stage=stage, outcomes=outcomes, as_of=as_of if needs_landing else None, docs=docs,
-                  contracts=[c.name for c in chosen], batches=summaries)
+    return Report(
+        stage=stage,
+        outcomes=outcomes,
+        as_of=as_of if needs_landing else None,
+        docs=docs,
+        contracts=[c.name for c in chosen],
+        batches=summaries,
+    )

@@ -43,15 +43,20 @@ def split(contract, rules: tuple[Rule, ...], partition_by: tuple[str, ...], fram
     for name, expression in derived.items():  # in order: a column reading a zone-wide one is zone-wide
         if _WINDOW.search(expression) or referenced_columns(expression) & zone:
             zone.add(name)
-    zone_rules = tuple(r for r in rules if r.level == "row" and (
-        r.expect in MULTI_ROW or r.count != "rows" or rule_columns(r) & zone))
+    zone_rules = tuple(
+        r for r in rules if r.level == "row" and (r.expect in MULTI_ROW or r.count != "rows" or rule_columns(r) & zone)
+    )
     for rule in zone_rules:
         if rule.detail:
-            raise ContractError(f"{contract.path.name}: rule {rule.rule} compares rows across the landing zone, so "
-                                "it cannot list details (they name one row)")
+            raise ContractError(
+                f"{contract.path.name}: rule {rule.rule} compares rows across the landing zone, so "
+                "it cannot list details (they name one row)"
+            )
         if rule.quarantine_reason:
-            raise ContractError(f"{contract.path.name}: rule {rule.rule} compares rows across the landing zone, so "
-                                "it cannot carry a quarantine_reason (staging quarantines one row at a time)")
+            raise ContractError(
+                f"{contract.path.name}: rule {rule.rule} compares rows across the landing zone, so "
+                "it cannot carry a quarantine_reason (staging quarantines one row at a time)"
+            )
     needed = set(partition_by) | set(READOUT_COLUMNS)
     for rule in zone_rules:
         needed |= rule_columns(rule)
@@ -64,8 +69,12 @@ def split(contract, rules: tuple[Rule, ...], partition_by: tuple[str, ...], fram
                 if ref in zone:
                     pending.append(ref)
     keys = tuple(c for c in frame_columns if c in needed and c not in zone)
-    return Split({k: v for k, v in derived.items() if k not in zone}, {k: v for k, v in derived.items() if k in zone},
-                 zone_rules, keys)
+    return Split(
+        {k: v for k, v in derived.items() if k not in zone},
+        {k: v for k, v in derived.items() if k in zone},
+        zone_rules,
+        keys,
+    )
 
 
 # --------------------------------------------------------------------------------------- SQL rules
@@ -114,10 +123,12 @@ def failing_sql(rule: Rule, where: str) -> str:
     if expect == "expect_compound_columns_to_be_unique":
         columns = [ident(c) for c in kw["column_list"]]
         ignore = kw.get("ignore_row_if", "all_values_are_missing")
-        present = {"any_value_is_missing": " and ".join(f"{c} is not null" for c in columns),
-                   "all_values_are_missing": " or ".join(f"{c} is not null" for c in columns),
-                   "never": "true"}[ignore]
-        return (f"(({present}) and count(*) over (partition by ({where}), ({present}), {', '.join(columns)}) > 1)")
+        present = {
+            "any_value_is_missing": " and ".join(f"{c} is not null" for c in columns),
+            "all_values_are_missing": " or ".join(f"{c} is not null" for c in columns),
+            "never": "true",
+        }[ignore]
+        return f"(({present}) and count(*) over (partition by ({where}), ({present}), {', '.join(columns)}) > 1)"
     column = ident(kw.get("column", ""))
     if expect == "expect_column_values_to_be_unique":
         return f"({column} is not null and count(*) over (partition by ({where}), {column}) > 1)"
@@ -136,9 +147,11 @@ def failing_sql(rule: Rule, where: str) -> str:
         if kw.get("max_value") is not None:
             out.append(f"{column} {'>=' if kw.get('strict_max') else '>'} {_literal(kw['max_value'])}")
         return f"({column} is not null and ({' or '.join(out) or 'false'}))"
-    raise ContractError(f"rule {rule.rule}: {expect} compares rows across the landing zone, which batch "
-                        "validation counts in SQL; it supports the in-set, not-in-set, between, null and "
-                        "uniqueness expectations")
+    raise ContractError(
+        f"rule {rule.rule}: {expect} compares rows across the landing zone, which batch "
+        "validation counts in SQL; it supports the in-set, not-in-set, between, null and "
+        "uniqueness expectations"
+    )
 
 
 def label_sql(columns: tuple[str, ...]) -> str:
@@ -154,8 +167,13 @@ def label_sql(columns: tuple[str, ...]) -> str:
     return " || ' ' || ".join(parts)
 
 
-def count_zone(con: duckdb.DuckDBPyConnection, plan: Split, partition_by: tuple[str, ...], keys: list[str],
-               readout_columns: frozenset) -> dict[str, Tally]:
+def count_zone(
+    con: duckdb.DuckDBPyConnection,
+    plan: Split,
+    partition_by: tuple[str, ...],
+    keys: list[str],
+    readout_columns: frozenset,
+) -> dict[str, Tally]:
     """Tally each zone-wide rule over the union of the keys files, in one scan: per partition label and rule,
     the rows considered and failing, the count (rows, duplicates or extra variants) and what the failing rows
     feed."""
@@ -166,8 +184,11 @@ def count_zone(con: duckdb.DuckDBPyConnection, plan: Split, partition_by: tuple[
         return found
     base = f"select * from read_parquet([{', '.join(q(k) for k in keys)}])"
     flags, aggregates = [], []
-    experiment = ("{'e': experiment_id, 'v': experiment_version}" if "experiment_version" in readout_columns
-                  else "{'e': experiment_id, 'v': null::integer}")
+    experiment = (
+        "{'e': experiment_id, 'v': experiment_version}"
+        if "experiment_version" in readout_columns
+        else "{'e': experiment_id, 'v': null::integer}"
+    )
     for i, rule in enumerate(plan.zone_rules):
         where = where_sql(rule.where)
         flags.append(f"({where}) as _in_{i}, ({where}) and {failing_sql(rule, where)} as _fail_{i}")
@@ -176,12 +197,17 @@ def count_zone(con: duckdb.DuckDBPyConnection, plan: Split, partition_by: tuple[
         if rule.count in ("duplicates", "extra_variants"):
             key = ", ".join(ident(c) for c in rule.count_key)
             value = f", {ident(rule.count_value)}" if rule.count == "extra_variants" else ""
-            counted = (f"count(distinct ({key}{value})) {fail} - count(distinct ({key})) {fail}" if value
-                       else f"count(*) {fail} - count(distinct ({key})) {fail}")
+            counted = (
+                f"count(distinct ({key}{value})) {fail} - count(distinct ({key})) {fail}"
+                if value
+                else f"count(*) {fail} - count(distinct ({key})) {fail}"
+            )
         aggregates += [f"count(*) filter (where _in_{i})", f"count(*) {fail}", counted]
         if "experiment_id" in readout_columns:
             both = " and experiment_version is not null" if "experiment_version" in readout_columns else ""
-            aggregates.append(f"list(distinct {experiment}) filter (where _fail_{i} and experiment_id is not null{both})")
+            aggregates.append(
+                f"list(distinct {experiment}) filter (where _fail_{i} and experiment_id is not null{both})"
+            )
         else:
             aggregates.append("null")
         if "metric_id" in readout_columns:
@@ -191,15 +217,16 @@ def count_zone(con: duckdb.DuckDBPyConnection, plan: Split, partition_by: tuple[
             aggregates.append(f"list(distinct event_name) filter (where _fail_{i}{unnamed} and event_name is not null)")
         else:
             aggregates.append("null")
+    derived = derived_sql(base, plan.zone_columns)
     rows = con.execute(f"""
-        select _label, {', '.join(aggregates)}
-        from (select *, {label_sql(partition_by)} as _label, {', '.join(flags)} from ({derived_sql(base, plan.zone_columns)}))
+        select _label, {", ".join(aggregates)}
+        from (select *, {label_sql(partition_by)} as _label, {", ".join(flags)} from ({derived}))
         group by _label""").fetchall()
     width = 5
     for row in rows:
         label = row[0]
         for i, rule in enumerate(plan.zone_rules):
-            considered, failing, counted, experiments, names = row[1 + width * i: 1 + width * (i + 1)]
+            considered, failing, counted, experiments, names = row[1 + width * i : 1 + width * (i + 1)]
             if not considered:
                 continue
             tally = found[rule.rule]

@@ -21,11 +21,11 @@ from readout.report import (
     _decide,
     _lock_error,
     _verdict_input,
-    version_planning,
     _version_status,
     build_state,
     project_vars,
     readout_schema,
+    version_planning,
 )
 from readout.report import (
     _load as report_data,
@@ -33,8 +33,16 @@ from readout.report import (
 from readout.warehouse import has_table, quoted, schema_of
 
 #: the readout status reason codes, in the order fct_metric_results lists them
-REASON_ORDER = ("experiment_running", "windows_in_progress", "lookback_open", "sample_ratio_mismatch",
-                "segment_sample_ratio_mismatch", "volume_shortfall", "contract_error", "frozen")
+REASON_ORDER = (
+    "experiment_running",
+    "windows_in_progress",
+    "lookback_open",
+    "sample_ratio_mismatch",
+    "segment_sample_ratio_mismatch",
+    "volume_shortfall",
+    "contract_error",
+    "frozen",
+)
 
 
 @dataclass
@@ -98,8 +106,9 @@ class Site:
     srm_warning_threshold: float
 
 
-def _table(con: duckdb.DuckDBPyConnection, schema: str | None, table: str, where: str = "true",
-           params: list | None = None) -> pd.DataFrame:
+def _table(
+    con: duckdb.DuckDBPyConnection, schema: str | None, table: str, where: str = "true", params: list | None = None
+) -> pd.DataFrame:
     if schema is None or not has_table(con, schema, table):
         return pd.DataFrame()
     return con.execute(f"select * from {quoted(schema)}.{quoted(table)} where {where}", params or []).df()
@@ -108,8 +117,7 @@ def _table(con: duckdb.DuckDBPyConnection, schema: str | None, table: str, where
 def _of(frame: pd.DataFrame, experiment_id: str, version: int) -> pd.DataFrame:
     if frame.empty:
         return frame
-    return frame[(frame.experiment_id == experiment_id) & (frame.experiment_version == version)].reset_index(
-        drop=True)
+    return frame[(frame.experiment_id == experiment_id) & (frame.experiment_version == version)].reset_index(drop=True)
 
 
 def _number(value) -> float | None:
@@ -146,16 +154,18 @@ def load(warehouse: Path, population: str = "exposed", experiment: str | None = 
     except duckdb.Error as exc:
         locked = _lock_error(warehouse, str(exc))
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValueError(locked or f"cannot read the readout in {warehouse} ({first_line}); run `make build` first"
-                         ) from None
+        raise ValueError(
+            locked or f"cannot read the readout in {warehouse} ({first_line}); run `make build` first"
+        ) from None
     return site
 
 
 def _load(con: duckdb.DuckDBPyConnection, warehouse: Path, population: str, experiment: str | None) -> Site:
     schema = readout_schema(con)
     if not _columns_of(con, schema, "fct_metric_results"):
-        raise ValueError(f"the warehouse {warehouse} holds no readout (no {schema}.fct_metric_results): "
-                         "run `make build` first")
+        raise ValueError(
+            f"the warehouse {warehouse} holds no readout (no {schema}.fct_metric_results): run `make build` first"
+        )
     state = build_state(_build_log(con), published=schema == "published")
     variables = project_vars()
     threshold = float(variables.get("srm_threshold", 0.001))
@@ -169,10 +179,14 @@ def _load(con: duckdb.DuckDBPyConnection, warehouse: Path, population: str, expe
     stats = _table(con, schema, "fct_variant_metric_stats", "population = ?", [population])
     alarms = _table(con, schema_of(con, "readout_blocking_alarms"), "readout_blocking_alarms")
     units_schema = schema_of(con, "fct_experiment_units")
-    units = (con.execute(FUNNEL_SQL.format(relation=f"{quoted(units_schema)}.fct_experiment_units")).df()
-             if units_schema else pd.DataFrame())
-    history = _table(con, "history", "fct_readout_history", "record_type = 'metric_result' and population = ?",
-                     [population])
+    units = (
+        con.execute(FUNNEL_SQL.format(relation=f"{quoted(units_schema)}.fct_experiment_units")).df()
+        if units_schema
+        else pd.DataFrame()
+    )
+    history = _table(
+        con, "history", "fct_readout_history", "record_type = 'metric_result' and population = ?", [population]
+    )
     changes = _table(con, "history", "fct_readout_changes", "population = ? or population is null", [population])
     definitions = _table(con, "intermediate", "int_metric_definitions")
     catalog = _table(con, schema_of(con, "metric_catalog"), "metric_catalog")
@@ -194,24 +208,36 @@ def _load(con: duckdb.DuckDBPyConnection, warehouse: Path, population: str, expe
         meta = _of(metadata, experiment_id, version)
         first = meta.iloc[0] if len(meta) else None
         item = Version(
-            experiment_id=experiment_id, experiment_version=version,
+            experiment_id=experiment_id,
+            experiment_version=version,
             name=str(first.experiment_name) if first is not None else experiment_id,
             lifecycle=str(first.experiment_status) if first is not None else "",
             started_at=first.started_at if first is not None else None,
             ended_at=first.ended_at if first is not None else None,
             is_imported=bool(first.is_imported) if first is not None and "is_imported" in meta else False,
-            results=_of(results, experiment_id, version), srm=_of(srm, experiment_id, version),
-            segments=_of(segments, experiment_id, version), volume=_of(volume, experiment_id, version),
-            contract_alarms=_of(alarms, experiment_id, version), funnel=pd.DataFrame(),
-            history=_of(history, experiment_id, version), changes=_of(changes, experiment_id, version),
-            definitions=_of(definitions, experiment_id, version))
+            results=_of(results, experiment_id, version),
+            srm=_of(srm, experiment_id, version),
+            segments=_of(segments, experiment_id, version),
+            volume=_of(volume, experiment_id, version),
+            contract_alarms=_of(alarms, experiment_id, version),
+            funnel=pd.DataFrame(),
+            history=_of(history, experiment_id, version),
+            changes=_of(changes, experiment_id, version),
+            definitions=_of(definitions, experiment_id, version),
+        )
         item.funnel = _funnel(_of(units, experiment_id, version), _of(stats, experiment_id, version), item.srm)
         _settle(item, population, threshold, warning, _of(shared["power"], experiment_id, version))
         versions.append(item)
-    return Site(warehouse=warehouse, schema=schema, population=population, versions=versions,
-                last_build=state.last_good.finished_at if state is not None and state.last_good else None,
-                build_warning=state.warning() if state is not None else None,
-                srm_threshold=threshold, srm_warning_threshold=warning)
+    return Site(
+        warehouse=warehouse,
+        schema=schema,
+        population=population,
+        versions=versions,
+        last_build=state.last_good.finished_at if state is not None and state.last_good else None,
+        build_warning=state.warning() if state is not None else None,
+        srm_threshold=threshold,
+        srm_warning_threshold=warning,
+    )
 
 
 def _funnel(units: pd.DataFrame, stats: pd.DataFrame, srm: pd.DataFrame) -> pd.DataFrame:
@@ -224,10 +250,19 @@ def _funnel(units: pd.DataFrame, stats: pd.DataFrame, srm: pd.DataFrame) -> pd.D
     if len(stats):
         primary = stats[stats.role == "primary"].sort_values("metric_id")
         primary = primary[primary.metric_id == primary.metric_id.iloc[0]] if len(primary) else primary
-        frame = frame.merge(primary[["variant_id", "metric_id", "n_units", "n_units_window_in_progress",
-                                     "n_units_window_truncated"]].rename(columns={
-            "n_units": "analysed", "n_units_window_in_progress": "in_progress",
-            "n_units_window_truncated": "truncated"}), on="variant_id", how="left")
+        frame = frame.merge(
+            primary[
+                ["variant_id", "metric_id", "n_units", "n_units_window_in_progress", "n_units_window_truncated"]
+            ].rename(
+                columns={
+                    "n_units": "analysed",
+                    "n_units_window_in_progress": "in_progress",
+                    "n_units_window_truncated": "truncated",
+                }
+            ),
+            on="variant_id",
+            how="left",
+        )
     for column in ("assigned", "exposed", "eligible", "analysed", "in_progress", "truncated"):
         if column not in frame:
             frame[column] = pd.NA
@@ -243,31 +278,42 @@ def _status_text(rows: pd.DataFrame) -> str:
     return text if isinstance(text, str) else ""
 
 
-def _settle(item: Version, population: str, threshold: float, warning: float, power: pd.DataFrame | None = None
-            ) -> None:
+def _settle(
+    item: Version, population: str, threshold: float, warning: float, power: pd.DataFrame | None = None
+) -> None:
     """The version's status, sample-ratio verdict and verdict (readout.decision, as the terminal report)."""
     status, codes = _version_status(item.results)
     item.status, item.status_reasons = status, [code for code in codes if code != status]
     item.status_text = _status_text(item.results)
     checks = item.srm[item.srm.population == population] if len(item.srm) else item.srm
     if len(item.srm):
-        item.srm = item.srm.assign(srm_level=[
-            "mismatch" if row.is_sample_ratio_mismatch is True else _srm(row.p_value, threshold, warning)
-            for row in item.srm.itertuples()])
+        item.srm = item.srm.assign(
+            srm_level=[
+                "mismatch" if row.is_sample_ratio_mismatch is True else _srm(row.p_value, threshold, warning)
+                for row in item.srm.itertuples()
+            ]
+        )
     if len(checks):
         item.srm_p_value = _number(checks.p_value.iloc[0])
-        item.srm_verdict = ("mismatch" if checks.is_sample_ratio_mismatch.fillna(False).astype(bool).any()
-                            else _srm(checks.p_value.iloc[0], threshold, warning))
+        item.srm_verdict = (
+            "mismatch"
+            if checks.is_sample_ratio_mismatch.fillna(False).astype(bool).any()
+            else _srm(checks.p_value.iloc[0], threshold, warning)
+        )
     rows = item.results
     if len(rows):
         watermarks = rows.watermark_at.dropna() if "watermark_at" in rows else []
         item.watermark_at = watermarks.max() if len(watermarks) else None
     decision_rows = rows[rows.is_decision] if len(rows) else rows
     verdict = version_verdict(
-        item.status, item.status_reasons, item.srm_verdict,
+        item.status,
+        item.status_reasons,
+        item.srm_verdict,
         [_verdict_input(row) for row in decision_rows.itertuples() if row.metric_role == "primary"],
         [_verdict_input(row) for row in decision_rows.itertuples() if row.metric_role == "guardrail"],
-        is_draft=item.lifecycle == "draft", **version_planning(power, decision_rows))
+        is_draft=item.lifecycle == "draft",
+        **version_planning(power, decision_rows),
+    )
     item.verdict_code, item.verdict_reason = verdict.code, verdict.reason
     if len(item.history):
         latest = item.history.sort_values("built_at").iloc[-1]

@@ -58,12 +58,13 @@ def to_svg(figure: Figure, chart_id: str, title: str, description: str) -> str:
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": chart_id}):
         figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
-    text = text[text.index("<svg"):]
+    text = text[text.index("<svg") :]
     opening = re.match(r"<svg\b[^>]*>", text).group(0)
     accessible = opening[:-1].replace(' width="', ' class="chart" width="', 1) + (
         f' role="img" aria-labelledby="{chart_id}-title {chart_id}-desc">'
-        f'<title id="{chart_id}-title">{escape(title)}</title><desc id="{chart_id}-desc">{escape(description)}</desc>')
-    return accessible + text[len(opening):]
+        f'<title id="{chart_id}-title">{escape(title)}</title><desc id="{chart_id}-desc">{escape(description)}</desc>'
+    )
+    return accessible + text[len(opening) :]
 
 
 def forest_plot(rows: Sequence[ForestRow], chart_id: str, title: str) -> str:
@@ -82,8 +83,17 @@ def forest_plot(rows: Sequence[ForestRow], chart_id: str, title: str) -> str:
         if previous_role is not None and row.role != previous_role:
             axes.axhline(y + 0.5, color="#999999", linewidth=0.6)
         if row.role != previous_role:
-            axes.annotate(row.role.upper(), xy=(0, y + 0.45), xycoords=("axes fraction", "data"), fontsize=7,
-                          color="#555555", va="top", ha="left", xytext=(3, 0), textcoords="offset points")
+            axes.annotate(
+                row.role.upper(),
+                xy=(0, y + 0.45),
+                xycoords=("axes fraction", "data"),
+                fontsize=7,
+                color="#555555",
+                va="top",
+                ha="left",
+                xytext=(3, 0),
+                textcoords="offset points",
+            )
         previous_role = row.role
         for estimator, offset in (("unadjusted", 0.14), ("cuped", -0.14)):
             interval = row.intervals.get(estimator)
@@ -91,12 +101,21 @@ def forest_plot(rows: Sequence[ForestRow], chart_id: str, title: str) -> str:
                 continue
             decided = estimator == row.decision
             below, above = (interval.estimate - interval.lower) * 100, (interval.upper - interval.estimate) * 100
-            axes.errorbar([interval.estimate * 100], [y + offset], xerr=[[below], [above]],
-                          fmt=MARKERS[estimator], color=COLOURS[estimator], capsize=3, markersize=6,
-                          markerfacecolor=COLOURS[estimator] if decided else "white", linewidth=1.4)
+            axes.errorbar(
+                [interval.estimate * 100],
+                [y + offset],
+                xerr=[[below], [above]],
+                fmt=MARKERS[estimator],
+                color=COLOURS[estimator],
+                capsize=3,
+                markersize=6,
+                markerfacecolor=COLOURS[estimator] if decided else "white",
+                linewidth=1.4,
+            )
             name = f"{row.label} {estimator}{' (decision)' if decided else ''}"
-            described.append(f"{name}: {_percent(interval.estimate)} ({_percent(interval.lower)} to "
-                             f"{_percent(interval.upper)})")
+            described.append(
+                f"{name}: {_percent(interval.estimate)} ({_percent(interval.lower)} to {_percent(interval.upper)})"
+            )
         if _finite(row.margin):
             axes.plot([row.margin * 100] * 2, [y - 0.42, y + 0.42], color=MARGIN_COLOUR, linestyle="--", linewidth=2.4)
             described.append(f"{row.label} guardrail margin at {_percent(row.margin)}")
@@ -106,13 +125,25 @@ def forest_plot(rows: Sequence[ForestRow], chart_id: str, title: str) -> str:
     axes.set_xlabel("relative lift vs control (%), 95% interval", fontsize=8)
     axes.tick_params(axis="x", labelsize=8)
     axes.grid(axis="x", color="#dddddd", linewidth=0.5)
-    handles = [axes.errorbar([], [], xerr=[], fmt=MARKERS[name], color=COLOURS[name], label=name)
-               for name in ("unadjusted", "cuped")]
+    handles = [
+        axes.errorbar([], [], xerr=[], fmt=MARKERS[name], color=COLOURS[name], label=name)
+        for name in ("unadjusted", "cuped")
+    ]
     handles.append(axes.plot([], [], color=MARGIN_COLOUR, linestyle="--", label="guardrail margin")[0])
-    figure.legend(handles=handles, fontsize=7, loc="outside lower center", ncol=3, frameon=False,
-                  title="filled marker: the estimator decided on; hollow: the other, as a check", title_fontsize=7)
-    description = ("Relative lift of each variant against control, 95% intervals. "
-                   + ("; ".join(described) if described else "No interval could be estimated.") + ".")
+    figure.legend(
+        handles=handles,
+        fontsize=7,
+        loc="outside lower center",
+        ncol=3,
+        frameon=False,
+        title="filled marker: the estimator decided on; hollow: the other, as a check",
+        title_fontsize=7,
+    )
+    description = (
+        "Relative lift of each variant against control, 95% intervals. "
+        + ("; ".join(described) if described else "No interval could be estimated.")
+        + "."
+    )
     return to_svg(figure, chart_id, title, description)
 
 
@@ -138,21 +169,40 @@ def history_plot(series: dict[str, Sequence[HistoryPoint]], chart_id: str, title
         points = [point for point in points if _finite(point.estimate)]
         if not points:
             continue
-        axes.plot([point.at for point in points], [point.estimate for point in points], marker="o", color=colour,
-                  label=f"{label}: fixed-horizon 95%")
+        axes.plot(
+            [point.at for point in points],
+            [point.estimate for point in points],
+            marker="o",
+            color=colour,
+            label=f"{label}: fixed-horizon 95%",
+        )
         for point in points:
             if _finite(point.lower, point.upper):
-                axes.errorbar([point.at], [point.estimate], yerr=[[point.estimate - point.lower],
-                              [point.upper - point.estimate]], color=colour, capsize=4, linewidth=2)
+                axes.errorbar(
+                    [point.at],
+                    [point.estimate],
+                    yerr=[[point.estimate - point.lower], [point.upper - point.estimate]],
+                    color=colour,
+                    capsize=4,
+                    linewidth=2,
+                )
             if _finite(point.sequential_lower, point.sequential_upper):
-                bars = axes.errorbar([point.at], [point.estimate], yerr=[[point.estimate - point.sequential_lower],
-                                     [point.sequential_upper - point.estimate]], color=colour, capsize=9,
-                                     linewidth=1, alpha=0.7, label=f"{label}: always-valid" if not sequential else None)
+                bars = axes.errorbar(
+                    [point.at],
+                    [point.estimate],
+                    yerr=[[point.estimate - point.sequential_lower], [point.sequential_upper - point.estimate]],
+                    color=colour,
+                    capsize=9,
+                    linewidth=1,
+                    alpha=0.7,
+                    label=f"{label}: always-valid" if not sequential else None,
+                )
                 bars[-1][0].set_linestyle("--")
                 sequential = True
         for point in points:
             text = f"{label} at {point.at:%Y-%m-%d %H:%M}: {point.estimate:+.4g} (fixed-horizon " + (
-                f"{point.lower:+.4g} to {point.upper:+.4g}" if _finite(point.lower, point.upper) else "n/a")
+                f"{point.lower:+.4g} to {point.upper:+.4g}" if _finite(point.lower, point.upper) else "n/a"
+            )
             if _finite(point.sequential_lower, point.sequential_upper):
                 text += f"; always-valid {point.sequential_lower:+.4g} to {point.sequential_upper:+.4g}"
             described.append(text + ")")
@@ -165,9 +215,12 @@ def history_plot(series: dict[str, Sequence[HistoryPoint]], chart_id: str, title
         axes.legend(fontsize=7, frameon=False)
     axes.margins(x=0.15)
     figure.autofmt_xdate()
-    description = ("Absolute lift of the primary metric at each build in the history, with the fixed-horizon 95% "
-                   "interval (solid bars) and the always-valid interval (dashed bars). "
-                   + ("; ".join(described) if described else "The history holds no estimate yet.") + ".")
+    description = (
+        "Absolute lift of the primary metric at each build in the history, with the fixed-horizon 95% "
+        "interval (solid bars) and the always-valid interval (dashed bars). "
+        + ("; ".join(described) if described else "The history holds no estimate yet.")
+        + "."
+    )
     return to_svg(figure, chart_id, title, description)
 
 
@@ -183,8 +236,10 @@ def funnel_plot(variants: Sequence[str], stages: dict[str, Sequence[int | None]]
         counts = [0 if value is None else value for value in values]
         y = [len(names) - 1 - index - 0.4 + width * (number + 0.5) for index in range(len(names))]
         axes.barh(y, counts, height=width * 0.9, color=STAGE_COLOURS[number % len(STAGE_COLOURS)], label=variant)
-        described.append(f"{variant}: " + ", ".join(
-            f"{stage} {'n/a' if value is None else f'{value:,}'}" for stage, value in zip(names, values)))
+        described.append(
+            f"{variant}: "
+            + ", ".join(f"{stage} {'n/a' if value is None else f'{value:,}'}" for stage, value in zip(names, values))
+        )
     axes.set_yticks(range(len(names)), list(reversed(names)), fontsize=8)
     axes.set_xlabel("units", fontsize=8)
     axes.tick_params(axis="x", labelsize=7)

@@ -25,10 +25,20 @@ EXCLUSIONS = {
     "never_exposed": "assigned but never exposed",
     "other_exclusions": "exposed without an assignment or to another variant",
 }
-FUNNEL_STAGES = {"assigned": "assigned", "exposed": "exposed", "eligible": "eligible", "analysed": "analysed",
-                 "in_progress": "window in progress"}
-VERDICT_WORDS = {"ship": "Ship", "do_not_ship": "Do not ship", "keep_running": "Keep running",
-                 "do_not_trust_data": "Do not trust the data", "draft": "Draft"}
+FUNNEL_STAGES = {
+    "assigned": "assigned",
+    "exposed": "exposed",
+    "eligible": "eligible",
+    "analysed": "analysed",
+    "in_progress": "window in progress",
+}
+VERDICT_WORDS = {
+    "ship": "Ship",
+    "do_not_ship": "Do not ship",
+    "keep_running": "Keep running",
+    "do_not_trust_data": "Do not trust the data",
+    "draft": "Draft",
+}
 
 
 def _missing(value) -> bool:
@@ -82,11 +92,24 @@ def words(code) -> str:
 
 
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("readout.html", "templates"),
-                             autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(exact=exact, percent=percent, points=points, share=share, count=count, number=number, when=when,
-                       words=words, verdict=lambda code: VERDICT_WORDS.get(code, words(code)))
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("readout.html", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        exact=exact,
+        percent=percent,
+        points=points,
+        share=share,
+        count=count,
+        number=number,
+        when=when,
+        words=words,
+        verdict=lambda code: VERDICT_WORDS.get(code, words(code)),
+    )
     env.tests["missing"] = _missing
     return env
 
@@ -101,6 +124,7 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 def _interval(row) -> Interval:
     def value(name):
         return None if _missing(row.get(name)) else float(row[name])
+
     return Interval(value("relative_lift"), value("relative_lift_ci_lower"), value("relative_lift_ci_upper"))
 
 
@@ -111,11 +135,20 @@ def forest_rows(version: Version) -> list[ForestRow]:
     for (_, metric, variant), group in version.results.groupby(["role_order", "metric_id", "variant_id"], sort=True):
         first = group.iloc[0]
         margin = first["margin"]
-        signed = None if _missing(margin) or first["metric_role"] != "guardrail" else (
-            -float(margin) if first["direction"] == "increase" else float(margin))
-        rows.append(ForestRow(role=str(first["metric_role"]), label=f"{metric} ({variant})",
-                              intervals={row["estimator"]: _interval(row) for _, row in group.iterrows()},
-                              decision=str(first["decision_estimator"]), margin=signed))
+        signed = (
+            None
+            if _missing(margin) or first["metric_role"] != "guardrail"
+            else (-float(margin) if first["direction"] == "increase" else float(margin))
+        )
+        rows.append(
+            ForestRow(
+                role=str(first["metric_role"]),
+                label=f"{metric} ({variant})",
+                intervals={row["estimator"]: _interval(row) for _, row in group.iterrows()},
+                decision=str(first["decision_estimator"]),
+                margin=signed,
+            )
+        )
     return rows
 
 
@@ -125,9 +158,11 @@ def history_series(version: Version) -> dict[str, list[HistoryPoint]]:
     series: dict[str, list[HistoryPoint]] = {}
     if version.history.empty or version.results.empty:
         return series
-    decisions = version.primary[["metric_id", "variant_id", "estimator", "sequential_ci_lower",
-                                 "sequential_ci_upper"]].rename(columns={
-        "sequential_ci_lower": "sequential_ci_lower_now", "sequential_ci_upper": "sequential_ci_upper_now"})
+    decisions = version.primary[
+        ["metric_id", "variant_id", "estimator", "sequential_ci_lower", "sequential_ci_upper"]
+    ].rename(
+        columns={"sequential_ci_lower": "sequential_ci_lower_now", "sequential_ci_upper": "sequential_ci_upper_now"}
+    )
     history = version.history.merge(decisions, on=["metric_id", "variant_id", "estimator"], how="inner")
     for (metric, variant), rows in history.groupby(["metric_id", "variant_id"], sort=True):
         rows = rows.sort_values("built_at")
@@ -138,10 +173,17 @@ def history_series(version: Version) -> dict[str, list[HistoryPoint]]:
             upper = row.get("sequential_ci_upper")
             if _missing(lower) and number == len(rows) - 1:
                 lower, upper = row["sequential_ci_lower_now"], row["sequential_ci_upper_now"]
-            points.append(HistoryPoint(
-                pd.Timestamp(at), *(None if _missing(row[name]) else float(row[name])
-                                    for name in ("absolute_lift", "absolute_lift_ci_lower", "absolute_lift_ci_upper")),
-                None if _missing(lower) else float(lower), None if _missing(upper) else float(upper)))
+            points.append(
+                HistoryPoint(
+                    pd.Timestamp(at),
+                    *(
+                        None if _missing(row[name]) else float(row[name])
+                        for name in ("absolute_lift", "absolute_lift_ci_lower", "absolute_lift_ci_upper")
+                    ),
+                    None if _missing(lower) else float(lower),
+                    None if _missing(upper) else float(upper),
+                )
+            )
         series[f"{metric} ({variant})"] = points
     return series
 
@@ -149,10 +191,19 @@ def history_series(version: Version) -> dict[str, list[HistoryPoint]]:
 def version_context(version: Version, site: Site) -> dict:
     funnel = version.funnel
     variants = [str(name) for name in funnel.variant_id] if len(funnel) else []
-    stages = {label: [None if _missing(value) else int(value) for value in funnel[column]]
-              for column, label in FUNNEL_STAGES.items()} if len(funnel) else {}
-    excluded = {label: int(funnel[column].fillna(0).sum()) for column, label in EXCLUSIONS.items()
-                if column in funnel and funnel[column].fillna(0).sum() > 0}
+    stages = (
+        {
+            label: [None if _missing(value) else int(value) for value in funnel[column]]
+            for column, label in FUNNEL_STAGES.items()
+        }
+        if len(funnel)
+        else {}
+    )
+    excluded = {
+        label: int(funnel[column].fillna(0).sum())
+        for column, label in EXCLUSIONS.items()
+        if column in funnel and funnel[column].fillna(0).sum() > 0
+    }
     history = history_series(version)
     results = version.results
     changes = version.changes
@@ -162,32 +213,52 @@ def version_context(version: Version, site: Site) -> dict:
         "version": version,
         "results": _records(results),
         "srm": _records(version.srm.sort_values(["population", "variant_id"]) if len(version.srm) else version.srm),
-        "segments": _records(version.segments.drop_duplicates(["segment", "segment_label"])
-                             if len(version.segments) else version.segments),
+        "segments": _records(
+            version.segments.drop_duplicates(["segment", "segment_label"])
+            if len(version.segments)
+            else version.segments
+        ),
         "volume": _records(version.volume),
         "contract_alarms": _records(version.contract_alarms),
         "funnel": _records(funnel),
         "excluded": excluded,
-        "changes": _records(moved.sort_values(["metric_id", "variant_id", "estimator"])) if compared and len(moved)
+        "changes": _records(moved.sort_values(["metric_id", "variant_id", "estimator"]))
+        if compared and len(moved)
         else [],
         "changes_total": len(changes) if compared else 0,
         "definitions": _records(version.definitions),
-        "families": _records(results.drop_duplicates("estimator")[["estimator", "correction_method",
-                                                                    "correction_family_size", "alpha"]]
-                             if len(results) else results),
-        "forest_svg": forest_plot(forest_rows(version), f"forest-{version.key}",
-                                  f"Relative lift per metric and variant, {version.experiment_id} "
-                                  f"v{version.experiment_version}") if len(results) else "",
-        "funnel_svg": funnel_plot(variants, stages, f"funnel-{version.key}",
-                                  f"Exposure funnel per variant, {version.experiment_id} v{version.experiment_version}")
-        if variants else "",
-        "history_svg": history_plot(history, f"history-{version.key}",
-                                    f"Primary metric over the builds, {version.experiment_id} "
-                                    f"v{version.experiment_version}") if history else "",
+        "families": _records(
+            results.drop_duplicates("estimator")[["estimator", "correction_method", "correction_family_size", "alpha"]]
+            if len(results)
+            else results
+        ),
+        "forest_svg": forest_plot(
+            forest_rows(version),
+            f"forest-{version.key}",
+            f"Relative lift per metric and variant, {version.experiment_id} v{version.experiment_version}",
+        )
+        if len(results)
+        else "",
+        "funnel_svg": funnel_plot(
+            variants,
+            stages,
+            f"funnel-{version.key}",
+            f"Exposure funnel per variant, {version.experiment_id} v{version.experiment_version}",
+        )
+        if variants
+        else "",
+        "history_svg": history_plot(
+            history,
+            f"history-{version.key}",
+            f"Primary metric over the builds, {version.experiment_id} v{version.experiment_version}",
+        )
+        if history
+        else "",
         "history_builds": int(version.history.build_id.nunique()) if len(version.history) else 0,
         "history_has_sequential": "sequential_ci_lower" in version.history,
         "commit": version.code_version.split("+")[0].split(" ")[0] if version.code_version else "",
-        "contracts": [item for item in version.contract_versions.split(",") if item] if version.contract_versions
+        "contracts": [item for item in version.contract_versions.split(",") if item]
+        if version.contract_versions
         else [],
     }
 

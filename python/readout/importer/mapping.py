@@ -547,9 +547,7 @@ def parse_mapping(data: Any, source: str = "<mapping>") -> Mapping:
     where = None
     if data.get("where") is not None:
         where = _text(data["where"], "where", problems)
-    several_variants = _choice(
-        data.get("several_variants"), "several_variants", SEVERAL_VARIANTS, "exclude", problems
-    )
+    several_variants = _choice(data.get("several_variants"), "several_variants", SEVERAL_VARIANTS, "exclude", problems)
     if several_variants == "drop_mismatched_rows" and exposed is None and "several_variants" in data:
         problems.add("several_variants: drop_mismatched_rows needs an exposed_variant column to compare with")
     alpha, planned_sample_size, decision_estimator = _analysis(data.get("analysis"), problems)

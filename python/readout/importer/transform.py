@@ -205,8 +205,9 @@ def _outcome_values(table: pa.Table, outcome: Outcome, problems: Problems) -> np
     return numbers
 
 
-def _policy_keep(mapping: Mapping, unit_ids: pa.Array, assigned: pa.Array, exposed: pa.Array,
-                 observed: pa.Array) -> np.ndarray:
+def _policy_keep(
+    mapping: Mapping, unit_ids: pa.Array, assigned: pa.Array, exposed: pa.Array, observed: pa.Array
+) -> np.ndarray:
     """Rows kept by the mapping's ``several_variants`` policy (``exclude`` keeps every row: dbt excludes the
     unit). ``drop_mismatched_rows`` drops the rows whose shown variant differs from the assigned one;
     ``first_row`` keeps only the first row (by time, then row) of each unit seen in more than one variant."""
@@ -225,8 +226,12 @@ def _policy_keep(mapping: Mapping, unit_ids: pa.Array, assigned: pa.Array, expos
             "row": np.arange(n),
         }
     )
-    seen = pd.concat([frame[["unit", "assigned"]].set_axis(["unit", "v"], axis=1),
-                      frame[["unit", "exposed"]].set_axis(["unit", "v"], axis=1)]).dropna()
+    seen = pd.concat(
+        [
+            frame[["unit", "assigned"]].set_axis(["unit", "v"], axis=1),
+            frame[["unit", "exposed"]].set_axis(["unit", "v"], axis=1),
+        ]
+    ).dropna()
     several = seen.groupby("unit", sort=False)["v"].nunique()
     several = set(several[several > 1].index)
     if not several:
@@ -299,8 +304,10 @@ def _build_import(
                 continue
             if (denominator < 0).any():
                 first = int(_file_rows(np.flatnonzero(denominator < 0)[:1])[0])
-                problems.add(f"ratio outcome {outcome.metric_id!r}: denominator column {outcome.denominator!r} is "
-                             f"negative at row {first}")
+                problems.add(
+                    f"ratio outcome {outcome.metric_id!r}: denominator column {outcome.denominator!r} is "
+                    f"negative at row {first}"
+                )
                 continue
             values = np.where(np.isnan(denominator), np.nan, values)  # an empty denominator empties the pair
             denominators[outcome.metric_id] = denominator

@@ -53,6 +53,7 @@ SETTINGS_SCHEMA = arrow_schema(IMPORT_SETTING_COLUMNS)
 DENOMINATORS_SCHEMA = arrow_schema(IMPORT_DENOMINATOR_COLUMNS)
 EXPERIMENTS_SCHEMA = arrow_schema(EXPERIMENT_COLUMNS)
 
+
 def _write_parquet(table: pa.Table, path: Path) -> None:
     """Write atomically (temporary name, then rename); no pandas metadata, fixed options."""
     path.parent.mkdir(parents=True, exist_ok=True)

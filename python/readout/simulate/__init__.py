@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .. import contract
 from ..paths import landing_path
@@ -42,6 +42,7 @@ def _count(minimum: int, maximum: int, maximum_note: str = ""):
             shown = f"{value:,}" if value < 10**30 else f"a number of {len(str(value))} digits"
             raise argparse.ArgumentTypeError(f"must be at most {maximum:,}{maximum_note}, got {shown}")
         return value
+
     parse.__name__ = "number"
     return parse
 
@@ -57,7 +58,8 @@ def parse_faults(text: str) -> frozenset[str]:
     if unknown:
         raise argparse.ArgumentTypeError(
             f"unknown fault {', '.join(map(repr, unknown))}; choose 'all', 'none' or a comma list of: "
-            + ", ".join(FAULT_NAMES))
+            + ", ".join(FAULT_NAMES)
+        )
     return frozenset(names)
 
 
@@ -73,9 +75,10 @@ def parse_timestamp(text: str) -> int:
         parsed = datetime.fromisoformat(cleaned)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected an ISO-8601 timestamp such as 2026-02-15 or 2026-02-15T06:00:00Z, got {text!r}") from None
+            f"expected an ISO-8601 timestamp such as 2026-02-15 or 2026-02-15T06:00:00Z, got {text!r}"
+        ) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return int(round(parsed.timestamp() * 1000))
 
 
@@ -94,8 +97,9 @@ def parse_append_events(text: str):
         try:
             percent = float(cleaned[:-1])
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number of events or a percentage such as 1%, got {text!r}") \
-                from None
+            raise argparse.ArgumentTypeError(
+                f"expected a number of events or a percentage such as 1%, got {text!r}"
+            ) from None
         if not (math.isfinite(percent) and 0 < percent <= 100):
             raise argparse.ArgumentTypeError(f"a percentage must be above 0% and at most 100%, got {text!r}")
         return AppendSize(percent=percent)
@@ -106,41 +110,80 @@ parse_append_events.__name__ = "number or percentage"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=_count(0, MAX_SEED, " (2**63 - 1)"), default=None,
-                        help=f"random seed from 0 to 2**63 - 1 (default {DEFAULT_SEED}; with --append, the landing "
-                        "zone's); same seed and arguments give byte-identical files")
-    parser.add_argument("--events", type=_count(1, MAX_EVENTS), default=None,
-                        help=f"approximate number of events to generate (default {DEFAULT_EVENTS:,}; with --append, "
-                        f"the landing zone's; at most {MAX_EVENTS:,}: about 80 bytes each on disk, checked against "
-                        "the free space first); the exact count is in manifest.json")
-    parser.add_argument("--faults", type=parse_faults, default=None, metavar="LIST",
-                        help="planted faults: 'all' (default; with --append, the landing zone's), 'none', or a "
-                        "comma list of: " + ", ".join(FAULT_NAMES))
-    parser.add_argument("--as-of", dest="as_of", type=parse_timestamp, default=None, metavar="TIMESTAMP",
-                        help="write only rows received before this UTC time: the landing zone as it stood then "
-                        "(the data set is otherwise identical; the export shows versions not yet ended as running); "
-                        "with --append, the new as-of")
-    parser.add_argument("--append", action="store_true",
-                        help="add to a landing zone written with --as-of: the rows of the same timeline received "
-                        "from its as-of to one day later (or to --as-of, or --append-events more rows), late rows "
-                        "for earlier days included, as new files events/part-append-*.parquet; existing event files "
-                        "are never touched and manifest.json describes the landing zone as of the new time "
-                        "(--seed, --events, --faults default to the landing zone's and must match it)")
-    parser.add_argument("--append-events", dest="append_events", type=parse_append_events, default=None,
-                        metavar="N|P%",
-                        help="with --append: advance the as-of just past the arrival of N more rows (rows arriving "
-                        "in the same millisecond come too), or of P%% of the rows already landed, e.g. 1%%")
-    parser.add_argument("--out", default=None, metavar="PATH",
-                        help="landing zone folder (default: $READOUT_LANDING_PATH or data/landing); its events/, "
-                        "experiments/experiments.parquet and manifest.json are replaced, files of `readout import` "
-                        "are left alone")
-    parser.add_argument("--chunk-events", dest="chunk_events", type=_count(1_000, MAX_CHUNK_EVENTS),
-                        default=1_000_000, metavar="INT",
-                        help="rows held in memory and written per Parquet file (default 1,000,000, at most "
-                        f"{MAX_CHUNK_EVENTS:,}: about 0.75 GB of memory per million)")
-    parser.add_argument("--force", action="store_true",
-                        help="write even if --out holds files the simulator did not write (events/ is replaced; "
-                        "other files are left alone)")
+    parser.add_argument(
+        "--seed",
+        type=_count(0, MAX_SEED, " (2**63 - 1)"),
+        default=None,
+        help=f"random seed from 0 to 2**63 - 1 (default {DEFAULT_SEED}; with --append, the landing "
+        "zone's); same seed and arguments give byte-identical files",
+    )
+    parser.add_argument(
+        "--events",
+        type=_count(1, MAX_EVENTS),
+        default=None,
+        help=f"approximate number of events to generate (default {DEFAULT_EVENTS:,}; with --append, "
+        f"the landing zone's; at most {MAX_EVENTS:,}: about 80 bytes each on disk, checked against "
+        "the free space first); the exact count is in manifest.json",
+    )
+    parser.add_argument(
+        "--faults",
+        type=parse_faults,
+        default=None,
+        metavar="LIST",
+        help="planted faults: 'all' (default; with --append, the landing zone's), 'none', or a "
+        "comma list of: " + ", ".join(FAULT_NAMES),
+    )
+    parser.add_argument(
+        "--as-of",
+        dest="as_of",
+        type=parse_timestamp,
+        default=None,
+        metavar="TIMESTAMP",
+        help="write only rows received before this UTC time: the landing zone as it stood then "
+        "(the data set is otherwise identical; the export shows versions not yet ended as running); "
+        "with --append, the new as-of",
+    )
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="add to a landing zone written with --as-of: the rows of the same timeline received "
+        "from its as-of to one day later (or to --as-of, or --append-events more rows), late rows "
+        "for earlier days included, as new files events/part-append-*.parquet; existing event files "
+        "are never touched and manifest.json describes the landing zone as of the new time "
+        "(--seed, --events, --faults default to the landing zone's and must match it)",
+    )
+    parser.add_argument(
+        "--append-events",
+        dest="append_events",
+        type=parse_append_events,
+        default=None,
+        metavar="N|P%",
+        help="with --append: advance the as-of just past the arrival of N more rows (rows arriving "
+        "in the same millisecond come too), or of P%% of the rows already landed, e.g. 1%%",
+    )
+    parser.add_argument(
+        "--out",
+        default=None,
+        metavar="PATH",
+        help="landing zone folder (default: $READOUT_LANDING_PATH or data/landing); its events/, "
+        "experiments/experiments.parquet and manifest.json are replaced, files of `readout import` "
+        "are left alone",
+    )
+    parser.add_argument(
+        "--chunk-events",
+        dest="chunk_events",
+        type=_count(1_000, MAX_CHUNK_EVENTS),
+        default=1_000_000,
+        metavar="INT",
+        help="rows held in memory and written per Parquet file (default 1,000,000, at most "
+        f"{MAX_CHUNK_EVENTS:,}: about 0.75 GB of memory per million)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write even if --out holds files the simulator did not write (events/ is replaced; "
+        "other files are left alone)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
 
@@ -168,18 +211,30 @@ def run(args: argparse.Namespace) -> int:
     seed = DEFAULT_SEED if args.seed is None else args.seed
     events = DEFAULT_EVENTS if args.events is None else args.events
     faults = frozenset(FAULT_NAMES) if args.faults is None else frozenset(args.faults)
-    result = _write(out, lambda: simulate(out, seed=seed, events=events, enabled=faults, as_of_ms=args.as_of,
-                                          chunk_events=args.chunk_events, force=args.force,
-                                          progress=not args.quiet))
+    result = _write(
+        out,
+        lambda: simulate(
+            out,
+            seed=seed,
+            events=events,
+            enabled=faults,
+            as_of_ms=args.as_of,
+            chunk_events=args.chunk_events,
+            force=args.force,
+            progress=not args.quiet,
+        ),
+    )
     if result is None:
         return 2
     if not args.quiet:
         counts = result["counts"]
         enabled = [name for name, fault in result["faults"].items() if fault["enabled"]]
         as_of = f", as of {result['arguments']['as_of']}" if args.as_of is not None else ""
-        print(f"wrote {counts['event_rows']:,} events in {counts['event_files']} files and "
-              f"{counts['experiment_rows']} experiment rows to {out} (seed {seed}, {len(enabled)} faults{as_of}; "
-              f"ground truth and fault counts in {out / contract.MANIFEST_FILE})")
+        print(
+            f"wrote {counts['event_rows']:,} events in {counts['event_files']} files and "
+            f"{counts['experiment_rows']} experiment rows to {out} (seed {seed}, {len(enabled)} faults{as_of}; "
+            f"ground truth and fault counts in {out / contract.MANIFEST_FILE})"
+        )
     return 0
 
 
@@ -200,18 +255,29 @@ def _run_append(args: argparse.Namespace) -> int:
     from .append import append  # heavy imports only when running
 
     out = landing_path(args.out)
-    result = _write(out, lambda: append(out, seed=args.seed, events=args.events,
-                                        enabled=None if args.faults is None else frozenset(args.faults),
-                                        as_of_ms=args.as_of, size=args.append_events,
-                                        chunk_events=args.chunk_events, progress=not args.quiet))
+    result = _write(
+        out,
+        lambda: append(
+            out,
+            seed=args.seed,
+            events=args.events,
+            enabled=None if args.faults is None else frozenset(args.faults),
+            as_of_ms=args.as_of,
+            size=args.append_events,
+            chunk_events=args.chunk_events,
+            progress=not args.quiet,
+        ),
+    )
     if result is None:
         return 2
     if not args.quiet:
         entry = result["appends"][-1]
-        print(f"appended {entry['event_rows']:,} events received from {entry['from_as_of']} to {entry['as_of']} "
-              f"({entry['late_rows']:,} of them late, for events before {entry['from_as_of']}) in "
-              f"{len(entry['files'])} files to {out}; it now holds {result['counts']['event_rows']:,} events as of "
-              f"{entry['as_of']} (append {entry['append']}; counts in {out / contract.MANIFEST_FILE})")
+        print(
+            f"appended {entry['event_rows']:,} events received from {entry['from_as_of']} to {entry['as_of']} "
+            f"({entry['late_rows']:,} of them late, for events before {entry['from_as_of']}) in "
+            f"{len(entry['files'])} files to {out}; it now holds {result['counts']['event_rows']:,} events as of "
+            f"{entry['as_of']} (append {entry['append']}; counts in {out / contract.MANIFEST_FILE})"
+        )
     return 0
 
 
@@ -224,4 +290,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-

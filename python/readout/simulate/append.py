@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -46,8 +46,10 @@ class AppendSize:
         if self.count is not None:
             return self.count
         if landed == 0:
-            raise LandingError(f"--append-events {self.percent:g}%: the landing zone holds no events yet; "
-                               "give a number of events instead")
+            raise LandingError(
+                f"--append-events {self.percent:g}%: the landing zone holds no events yet; "
+                "give a number of events instead"
+            )
         return max(1, math.ceil(landed * self.percent / 100))
 
     def __str__(self) -> str:
@@ -57,44 +59,61 @@ class AppendSize:
 def _ms(text: str) -> int:
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return int(round(parsed.timestamp() * 1000))
 
 
-def _same_data(state: dict, seed: int | None, events: int | None,
-               enabled: frozenset[str] | None) -> tuple[int, int, frozenset[str]]:
+def _same_data(
+    state: dict, seed: int | None, events: int | None, enabled: frozenset[str] | None
+) -> tuple[int, int, frozenset[str]]:
     """The landing zone's seed, events and faults; LandingError if one given differs."""
     arguments = state.get("arguments") or {}
     if state.get("generator_version") != __version__ or state.get("contract_version") != contract.CONTRACT_VERSION:
         raise LandingError(
             f"--append: the landing zone was written by readout simulate {state.get('generator_version')} "
             f"(contract {state.get('contract_version')}), this is {__version__} (contract "
-            f"{contract.CONTRACT_VERSION}); its timeline may differ: write the landing zone again")
+            f"{contract.CONTRACT_VERSION}); its timeline may differ: write the landing zone again"
+        )
     try:
         landed = (int(arguments["seed"]), int(arguments["events"]), frozenset(arguments["faults"]))
     except (KeyError, TypeError, ValueError):
-        raise LandingError(f"--append: {contract.MANIFEST_FILE} has no usable arguments (seed, events, faults); "
-                           "write the landing zone again") from None
+        raise LandingError(
+            f"--append: {contract.MANIFEST_FILE} has no usable arguments (seed, events, faults); "
+            "write the landing zone again"
+        ) from None
     given = (seed, events, enabled)
     for flag, mine, theirs in zip(("--seed", "--events", "--faults"), given, landed):
         if mine is not None and mine != theirs:
-            show = (lambda v: ",".join(n for n in C.FAULT_NAMES if n in v) or "none") if flag == "--faults" \
+            show = (
+                (lambda v: ",".join(n for n in C.FAULT_NAMES if n in v) or "none")
+                if flag == "--faults"
                 else (lambda v: f"{v:,}")
-            raise LandingError(f"--append: {flag} {show(mine)} differs from the landing zone's {show(theirs)} "
-                               f"({contract.MANIFEST_FILE}); an append continues the same timeline: leave "
-                               f"{flag} out, or write a new landing zone")
+            )
+            raise LandingError(
+                f"--append: {flag} {show(mine)} differs from the landing zone's {show(theirs)} "
+                f"({contract.MANIFEST_FILE}); an append continues the same timeline: leave "
+                f"{flag} out, or write a new landing zone"
+            )
     return landed
 
 
-def _as_of_after_rows(seed: int, events: int, enabled: frozenset[str], since_ms: int, rows: int,
-                      block_units: int, progress: bool) -> int | None:
+def _as_of_after_rows(
+    seed: int, events: int, enabled: frozenset[str], since_ms: int, rows: int, block_units: int, progress: bool
+) -> int | None:
     """The as-of just past the arrival of the ``rows``-th row received from ``since_ms`` on (rows arriving
     in the same millisecond come too), or past the last row if fewer remain; None if none remain.
     One pass over the timeline, keeping at most about 2 x ``rows`` arrival times."""
     kept: list[np.ndarray] = []
     size, bound = 0, None  # bound: arrival time of the rows-th earliest row seen so far
-    with tqdm(total=events, unit="ev", unit_scale=True, desc="readout simulate --append (finding the as-of)",
-              file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:
+    with tqdm(
+        total=events,
+        unit="ev",
+        unit_scale=True,
+        desc="readout simulate --append (finding the as-of)",
+        file=sys.stderr,
+        disable=not progress,
+        dynamic_ncols=True,
+    ) as bar:
         for block in generate.iter_blocks(seed, events, enabled, block_units):
             bar.update(block.human_rows)
             t = block.rows["t_rc"]
@@ -122,9 +141,18 @@ def _estimated_rows(events: int, since_ms: int, as_of_ms: int, rows: int | None)
     return max(1, math.ceil(events * min(1.0, share)))
 
 
-def append(out: Path, *, seed: int | None = None, events: int | None = None, enabled: frozenset[str] | None = None,
-           as_of_ms: int | None = None, size: AppendSize | None = None, chunk_events: int = 1_000_000,
-           progress: bool = True, block_units: int = generate.DEFAULT_BLOCK_UNITS) -> dict:
+def append(
+    out: Path,
+    *,
+    seed: int | None = None,
+    events: int | None = None,
+    enabled: frozenset[str] | None = None,
+    as_of_ms: int | None = None,
+    size: AppendSize | None = None,
+    chunk_events: int = 1_000_000,
+    progress: bool = True,
+    block_units: int = generate.DEFAULT_BLOCK_UNITS,
+) -> dict:
     """Append the next slice of the timeline to the simulator landing zone ``out``; return the new manifest
     (its last ``appends`` entry describes this append). ``seed``, ``events`` and ``enabled`` default to the
     landing zone's and must equal them when given; the new as-of is ``as_of_ms``, or just past ``size``
@@ -139,21 +167,27 @@ def append(out: Path, *, seed: int | None = None, events: int | None = None, ena
     seed, events, enabled = _same_data(state, seed, events, enabled)
     previous = (state.get("arguments") or {}).get("as_of")
     if previous is None:
-        raise LandingError(f"--append: --out {out} holds the whole timeline (written without --as-of): there is "
-                           "nothing left to append; write it with readout simulate --as-of TIME first")
+        raise LandingError(
+            f"--append: --out {out} holds the whole timeline (written without --as-of): there is "
+            "nothing left to append; write it with readout simulate --as-of TIME first"
+        )
     since_ms = _ms(previous)
     rows = None
     if size is not None:
         rows = size.rows(int((state.get("counts") or {}).get("event_rows", 0)))
         as_of_ms = _as_of_after_rows(seed, events, enabled, since_ms, rows, block_units, progress)
         if as_of_ms is None:
-            raise LandingError(f"--append-events {size}: no row of the timeline arrives at or after the landing "
-                               f"zone's as-of {previous}; every row has landed")
+            raise LandingError(
+                f"--append-events {size}: no row of the timeline arrives at or after the landing "
+                f"zone's as-of {previous}; every row has landed"
+            )
     elif as_of_ms is None:
         as_of_ms = since_ms + C.DAY
     elif as_of_ms <= since_ms:
-        raise LandingError(f"--append: --as-of {manifest.iso(as_of_ms)} is not later than the landing zone's "
-                           f"as-of {previous} ({contract.MANIFEST_FILE}); give a later time")
+        raise LandingError(
+            f"--append: --as-of {manifest.iso(as_of_ms)} is not later than the landing zone's "
+            f"as-of {previous} ({contract.MANIFEST_FILE}); give a later time"
+        )
     limits.check_free_space(out, _estimated_rows(events, since_ms, as_of_ms, rows))
     stale = landing.remove_stale_staging(out)
     if stale is not None and progress:
@@ -162,11 +196,22 @@ def append(out: Path, *, seed: int | None = None, events: int | None = None, ena
     staging = landing.start_staging(out)
     try:
         if landing.check_appendable(out) != state:  # another run finished in between: its output is newer
-            raise LandingError(f"--append: another readout simulate changed --out {out} while this append was "
-                               "starting; run it again")
+            raise LandingError(
+                f"--append: another readout simulate changed --out {out} while this append was starting; run it again"
+            )
         result, replace_experiments = _append_into(
-            staging, state, seed=seed, events=events, enabled=enabled, since_ms=since_ms, as_of_ms=as_of_ms,
-            requested=rows, chunk_events=chunk_events, progress=progress, block_units=block_units)
+            staging,
+            state,
+            seed=seed,
+            events=events,
+            enabled=enabled,
+            since_ms=since_ms,
+            as_of_ms=as_of_ms,
+            requested=rows,
+            chunk_events=chunk_events,
+            progress=progress,
+            block_units=block_units,
+        )
         new_files = result["appends"][-1]["files"]
         with limits.signals_deferred():  # once moving into place has begun, it finishes
             landing.publish_append(out, staging, new_files, replace_experiments)
@@ -176,34 +221,69 @@ def append(out: Path, *, seed: int | None = None, events: int | None = None, ena
     return result
 
 
-def _append_into(staging: Path, state: dict, *, seed: int, events: int, enabled: frozenset[str], since_ms: int,
-                 as_of_ms: int, requested: int | None, chunk_events: int, progress: bool,
-                 block_units: int) -> tuple[dict, bool]:
+def _append_into(
+    staging: Path,
+    state: dict,
+    *,
+    seed: int,
+    events: int,
+    enabled: frozenset[str],
+    since_ms: int,
+    as_of_ms: int,
+    requested: int | None,
+    chunk_events: int,
+    progress: bool,
+    block_units: int,
+) -> tuple[dict, bool]:
     appends = list(state.get("appends") or [])
     number = len(appends) + 1
-    scan = runner.scan(staging / contract.EVENTS_DIR, seed=seed, events=events, enabled=enabled, as_of_ms=as_of_ms,
-                       chunk_events=chunk_events, progress=progress, block_units=block_units, since_ms=since_ms,
-                       stem=FILE_STEM.format(number=number), desc="readout simulate --append")
+    scan = runner.scan(
+        staging / contract.EVENTS_DIR,
+        seed=seed,
+        events=events,
+        enabled=enabled,
+        as_of_ms=as_of_ms,
+        chunk_events=chunk_events,
+        progress=progress,
+        block_units=block_units,
+        since_ms=since_ms,
+        stem=FILE_STEM.format(number=number),
+        desc="readout simulate --append",
+    )
     experiments = write.experiments_table(as_of_ms)
-    export = {"path": f"{contract.EXPERIMENTS_DIR}/{landing.EXPERIMENTS_FILE}", "schema_version": None,
-              **write.write_parquet(experiments, staging / contract.EXPERIMENTS_DIR / landing.EXPERIMENTS_FILE)}
+    export = {
+        "path": f"{contract.EXPERIMENTS_DIR}/{landing.EXPERIMENTS_FILE}",
+        "schema_version": None,
+        **write.write_parquet(experiments, staging / contract.EXPERIMENTS_DIR / landing.EXPERIMENTS_FILE),
+    }
     old_files = [f for f in state.get("files") or [] if isinstance(f, dict) and isinstance(f.get("path"), str)]
     old_export = next((f for f in old_files if f["path"] == export["path"]), None)
     replace_experiments = old_export is None or old_export.get("sha256") != export["sha256"]
     old_events = [f for f in old_files if f["path"].startswith(contract.EVENTS_DIR + "/")]
-    appends.append({
-        "append": number,
-        "from_as_of": manifest.iso(since_ms),
-        "as_of": manifest.iso(as_of_ms),
-        "requested_events": requested,
-        "event_rows": scan.written_rows,
-        "late_rows": scan.late_rows,
-        "files": [f["path"] for f in scan.files],
-    })
-    arguments = runner.arguments(seed, events, enabled, as_of_ms, int(state["arguments"].get("chunk_events")
-                                                                        or chunk_events))
-    result = manifest.build(seed=seed, arguments=arguments, enabled=enabled, tally=scan.tally,
-                            files=old_events + scan.files + [export], experiment_rows=experiments.num_rows,
-                            human_units=scan.human_units, blocks=scan.blocks, appends=appends)
+    appends.append(
+        {
+            "append": number,
+            "from_as_of": manifest.iso(since_ms),
+            "as_of": manifest.iso(as_of_ms),
+            "requested_events": requested,
+            "event_rows": scan.written_rows,
+            "late_rows": scan.late_rows,
+            "files": [f["path"] for f in scan.files],
+        }
+    )
+    arguments = runner.arguments(
+        seed, events, enabled, as_of_ms, int(state["arguments"].get("chunk_events") or chunk_events)
+    )
+    result = manifest.build(
+        seed=seed,
+        arguments=arguments,
+        enabled=enabled,
+        tally=scan.tally,
+        files=old_events + scan.files + [export],
+        experiment_rows=experiments.num_rows,
+        human_units=scan.human_units,
+        blocks=scan.blocks,
+        appends=appends,
+    )
     manifest.write(result, staging / contract.MANIFEST_FILE)
     return result, replace_experiments

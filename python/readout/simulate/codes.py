@@ -31,8 +31,9 @@ HUMAN, BOT, INTERNAL = (TRAFFIC_TYPES.index(t) for t in ("human", "bot", "intern
 #: Experiment keys written on rows: the export's experiments, then the unknown ones.
 EXPERIMENT_KEYS: tuple[str, ...] = tuple(e.experiment_id for e in C.EXPERIMENTS) + C.UNKNOWN_EXPERIMENT_IDS
 N_KNOWN_EXPERIMENTS = len(C.EXPERIMENTS)
-VARIANT_NAMES: tuple[str, ...] = tuple(sorted({a.variant_id for e in C.EXPERIMENTS for v in e.versions
-                                               for a in v.arms})) + C.UNKNOWN_VARIANT_IDS
+VARIANT_NAMES: tuple[str, ...] = (
+    tuple(sorted({a.variant_id for e in C.EXPERIMENTS for v in e.versions for a in v.arms})) + C.UNKNOWN_VARIANT_IDS
+)
 assert not set(C.UNKNOWN_VARIANT_IDS) & set(VARIANT_NAMES[: -len(C.UNKNOWN_VARIANT_IDS)])
 MAX_VERSION = 4
 
@@ -84,11 +85,13 @@ _BASE_PAYLOADS += [{"page": "/checkout", "items": items} for items in range(1, M
 #: properties code = base * PROPS_STRIDE + traffic * 2 + retry flag
 PROPS_STRIDE = 2 * len(TRAFFIC_TYPES)
 PROPERTY_STRINGS: tuple[str, ...] = tuple(
-    json.dumps({
-        **base,
-        **({"traffic_type": TRAFFIC_TYPES[traffic]} if traffic != HUMAN else {}),
-        **({"client_retry": True} if retry else {}),
-    })
+    json.dumps(
+        {
+            **base,
+            **({"traffic_type": TRAFFIC_TYPES[traffic]} if traffic != HUMAN else {}),
+            **({"client_retry": True} if retry else {}),
+        }
+    )
     for base in _BASE_PAYLOADS
     for traffic in range(len(TRAFFIC_TYPES))
     for retry in (0, 1)

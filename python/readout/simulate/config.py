@@ -7,7 +7,7 @@ metric windows of the catalog (``[start, end)`` days from first exposure) hold e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 SECOND = 1_000
 MINUTE = 60 * SECOND
@@ -19,7 +19,7 @@ def utc_ms(text: str) -> int:
     """``'2026-01-15'`` or ``'2026-01-15T09:30:00'`` (UTC) -> milliseconds since the epoch."""
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return int(round(parsed.timestamp() * 1000))
 
 
@@ -145,8 +145,14 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         "Checkout button redesign",
         share=0.17,
         versions=(
-            Version(1, EXPERIMENTS_START, ENROLLMENT_END, EXPERIMENTS_END, "concluded",
-                    _two_arms(Effect(purchases_early=1.12, purchases_late=1.12, kappa=0.42))),
+            Version(
+                1,
+                EXPERIMENTS_START,
+                ENROLLMENT_END,
+                EXPERIMENTS_END,
+                "concluded",
+                _two_arms(Effect(purchases_early=1.12, purchases_late=1.12, kappa=0.42)),
+            ),
         ),
         description="real positive effect on conversion and revenue",
     ),
@@ -156,11 +162,18 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         share=0.17,
         new_unit_share=0.8,
         versions=(
-            Version(1, EXPERIMENTS_START, ENROLLMENT_END, EXPERIMENTS_END, "concluded", (
-                Arm("control", 1 / 3, True),
-                Arm("variant_a", 1 / 3, False, Effect(sessions_early=1.10, sessions_late=1.15)),
-                Arm("variant_b", 1 / 3, False),
-            )),
+            Version(
+                1,
+                EXPERIMENTS_START,
+                ENROLLMENT_END,
+                EXPERIMENTS_END,
+                "concluded",
+                (
+                    Arm("control", 1 / 3, True),
+                    Arm("variant_a", 1 / 3, False, Effect(sessions_early=1.10, sessions_late=1.15)),
+                    Arm("variant_b", 1 / 3, False),
+                ),
+            ),
         ),
         description="variant_a raises sessions and retention_d7; variant_b is flat",
     ),
@@ -169,11 +182,22 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         "Pricing banner",
         share=0.17,
         versions=(
-            Version(1, EXPERIMENTS_START, ENROLLMENT_END, EXPERIMENTS_END, "concluded", (
-                Arm("control", 0.9, True),
-                Arm("treatment", 0.1, False,
-                    Effect(sessions_early=0.97, sessions_late=0.78, purchases_early=1.18, purchases_late=1.05)),
-            )),
+            Version(
+                1,
+                EXPERIMENTS_START,
+                ENROLLMENT_END,
+                EXPERIMENTS_END,
+                "concluded",
+                (
+                    Arm("control", 0.9, True),
+                    Arm(
+                        "treatment",
+                        0.1,
+                        False,
+                        Effect(sessions_early=0.97, sessions_late=0.78, purchases_early=1.18, purchases_late=1.05),
+                    ),
+                ),
+            ),
         ),
         description="90/10 split; raises conversion but hurts the retention_d7 guardrail",
     ),
@@ -189,12 +213,22 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         "Search ranking",
         share=0.17,
         versions=(
-            Version(1, EXPERIMENTS_START, SEARCH_V1_END, SEARCH_V1_END + METRIC_HORIZON_DAYS * DAY, "concluded",
-                    _two_arms(Effect(sessions_early=1.03, sessions_late=1.03, purchases_early=1.05,
-                                     purchases_late=1.05))),
-            Version(2, SEARCH_V1_END, ENROLLMENT_END, EXPERIMENTS_END, "concluded",
-                    _two_arms(Effect(sessions_early=1.05, sessions_late=1.05, purchases_early=1.08,
-                                     purchases_late=1.08))),
+            Version(
+                1,
+                EXPERIMENTS_START,
+                SEARCH_V1_END,
+                SEARCH_V1_END + METRIC_HORIZON_DAYS * DAY,
+                "concluded",
+                _two_arms(Effect(sessions_early=1.03, sessions_late=1.03, purchases_early=1.05, purchases_late=1.05)),
+            ),
+            Version(
+                2,
+                SEARCH_V1_END,
+                ENROLLMENT_END,
+                EXPERIMENTS_END,
+                "concluded",
+                _two_arms(Effect(sessions_early=1.05, sessions_late=1.05, purchases_early=1.08, purchases_late=1.08)),
+            ),
         ),
         faulted=True,
         description="v1 ran 3 days, a bug fix made v2; the biasing faults target this experiment",
@@ -251,36 +285,73 @@ class FaultSpec:
 
 
 FAULTS: tuple[FaultSpec, ...] = (
-    FaultSpec("duplicate_retries", "rows",
-              "extra rows re-sending an existing event_id with an identical payload, received later"),
-    FaultSpec("conflicting_duplicates", "rows",
-              "extra rows re-using an existing event_id with a different payload (revenue or properties), "
-              "received later"),
-    FaultSpec("variant_logging_loss", "units",
-              "units whose exposure events were never logged (assignment present): iOS units of "
-              "exp_search_ranking v2 treatment", biasing=True),
-    FaultSpec("cross_variant_units", "units",
-              "user_ids whose devices (anonymous_ids, stitched by user_id) were assigned or exposed to more "
-              "than one variant of one exp_search_ranking version", biasing=True),
-    FaultSpec("exposure_before_assignment", "units",
-              "exp_search_ranking units whose first exposure event_at is before their assignment event_at",
-              biasing=True),
-    FaultSpec("exposure_outside_window", "units",
-              "exp_search_ranking units with an exposure event_at before the version's started_at or after "
-              "its ended_at", biasing=True),
-    FaultSpec("unknown_ids", "rows",
-              "extra assignment/exposure rows whose experiment_id is not in the export, or whose variant_id is "
-              "not a variant of that experiment version",
-              sub_counts=("unknown_experiment", "unknown_variant")),
-    FaultSpec("malformed_rows", "rows",
-              "extra rows with exactly one defect each",
-              sub_counts=("missing_event_id", "missing_unit_id", "unparseable_event_at", "future_event_at",
-                          "negative_revenue")),
-    FaultSpec("bot_traffic", "units",
-              "extra units whose every row has properties.traffic_type bot or internal (internal units are "
-              "assigned by override)", sub_counts=("bot_units", "internal_units", "rows")),
-    FaultSpec("mixed_schema_versions", "rows",
-              "rows written as schema_version 2 (android rows received from 2026-02-01), in separate -v2 files"),
+    FaultSpec(
+        "duplicate_retries",
+        "rows",
+        "extra rows re-sending an existing event_id with an identical payload, received later",
+    ),
+    FaultSpec(
+        "conflicting_duplicates",
+        "rows",
+        "extra rows re-using an existing event_id with a different payload (revenue or properties), received later",
+    ),
+    FaultSpec(
+        "variant_logging_loss",
+        "units",
+        "units whose exposure events were never logged (assignment present): iOS units of "
+        "exp_search_ranking v2 treatment",
+        biasing=True,
+    ),
+    FaultSpec(
+        "cross_variant_units",
+        "units",
+        "user_ids whose devices (anonymous_ids, stitched by user_id) were assigned or exposed to more "
+        "than one variant of one exp_search_ranking version",
+        biasing=True,
+    ),
+    FaultSpec(
+        "exposure_before_assignment",
+        "units",
+        "exp_search_ranking units whose first exposure event_at is before their assignment event_at",
+        biasing=True,
+    ),
+    FaultSpec(
+        "exposure_outside_window",
+        "units",
+        "exp_search_ranking units with an exposure event_at before the version's started_at or after its ended_at",
+        biasing=True,
+    ),
+    FaultSpec(
+        "unknown_ids",
+        "rows",
+        "extra assignment/exposure rows whose experiment_id is not in the export, or whose variant_id is "
+        "not a variant of that experiment version",
+        sub_counts=("unknown_experiment", "unknown_variant"),
+    ),
+    FaultSpec(
+        "malformed_rows",
+        "rows",
+        "extra rows with exactly one defect each",
+        sub_counts=(
+            "missing_event_id",
+            "missing_unit_id",
+            "unparseable_event_at",
+            "future_event_at",
+            "negative_revenue",
+        ),
+    ),
+    FaultSpec(
+        "bot_traffic",
+        "units",
+        "extra units whose every row has properties.traffic_type bot or internal (internal units are "
+        "assigned by override)",
+        sub_counts=("bot_units", "internal_units", "rows"),
+    ),
+    FaultSpec(
+        "mixed_schema_versions",
+        "rows",
+        "rows written as schema_version 2 (android rows received from 2026-02-01), in separate -v2 files",
+    ),
 )
 FAULT_NAMES: tuple[str, ...] = tuple(spec.name for spec in FAULTS)
 FAULTED_EXPERIMENT = "exp_search_ranking"

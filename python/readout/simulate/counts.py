@@ -48,7 +48,7 @@ def accepted_mask(rows: Rows) -> np.ndarray:
 
 
 def _unit_key(rows: Rows, index: np.ndarray) -> np.ndarray:
-    return (rows["gid"][index] * 64 + rows["exp"][index].astype(np.int64) * 4 + rows["ver"][index].astype(np.int64))
+    return rows["gid"][index] * 64 + rows["exp"][index].astype(np.int64) * 4 + rows["ver"][index].astype(np.int64)
 
 
 def _group_min(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

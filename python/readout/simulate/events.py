@@ -41,8 +41,9 @@ def received_at(rng: np.random.Generator, t_ev: np.ndarray, src: np.ndarray, out
     return t_ev + delay
 
 
-def _poisson_pieces(rng: np.random.Generator, starts: np.ndarray, lengths: np.ndarray,
-                    rate_per_day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _poisson_pieces(
+    rng: np.random.Generator, starts: np.ndarray, lengths: np.ndarray, rate_per_day: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Events of independent Poisson processes on [start, start + length): (piece index, time ms)."""
     counts = rng.poisson(rate_per_day * lengths / C.DAY)
     piece = np.repeat(np.arange(starts.shape[0]), counts)
@@ -93,8 +94,10 @@ def unit_rows(rng: np.random.Generator, units: dict[str, np.ndarray]) -> Rows:
     s_t = np.concatenate([s_t, units["forced_login_t"][forced_unit]])
     signup_share = np.where(units["new"], C.SIGNUP_SHARE_NEW, C.SIGNUP_SHARE_EXISTING)
     su_unit = np.flatnonzero((login_t >= 0) & (login_t < C.DATA_END) & (signup_u < signup_share))
-    su_t = np.minimum(login_t[su_unit] + 5 * C.SECOND + np.floor(signup_delay_u[su_unit] * 175 * C.SECOND)
-                      .astype(np.int64), C.DATA_END - 1)
+    su_t = np.minimum(
+        login_t[su_unit] + 5 * C.SECOND + np.floor(signup_delay_u[su_unit] * 175 * C.SECOND).astype(np.int64),
+        C.DATA_END - 1,
+    )
 
     # assignment (server) and exposures (on the unit's platform): first, then repeats within 7 days
     as_unit = np.flatnonzero(units["assign_t"] >= 0)
@@ -108,18 +111,26 @@ def unit_rows(rng: np.random.Generator, units: dict[str, np.ndarray]) -> Rows:
 
     unit = np.concatenate([as_unit, ex_unit, s_unit, su_unit, p_unit])
     t_ev = np.concatenate([units["assign_t"][as_unit], ex_t, s_t, su_t, p_t])
-    ename = np.concatenate([
-        np.full(as_unit.shape[0], K.ASSIGNED, np.int8), np.full(ex_unit.shape[0], K.EXPOSED, np.int8),
-        np.full(s_unit.shape[0], K.SESSION, np.int8), np.full(su_unit.shape[0], K.SIGNUP, np.int8),
-        np.full(p_unit.shape[0], K.PURCHASE, np.int8),
-    ])
+    ename = np.concatenate(
+        [
+            np.full(as_unit.shape[0], K.ASSIGNED, np.int8),
+            np.full(ex_unit.shape[0], K.EXPOSED, np.int8),
+            np.full(s_unit.shape[0], K.SESSION, np.int8),
+            np.full(su_unit.shape[0], K.SIGNUP, np.int8),
+            np.full(p_unit.shape[0], K.PURCHASE, np.int8),
+        ]
+    )
     m = unit.shape[0]
     page = np.searchsorted(_PAGE_WEIGHTS, rng.random(s_unit.shape[0]), side="right").clip(0, 4)
-    base = np.concatenate([
-        np.full(as_unit.shape[0], K.PROPS_ASSIGNMENT), K.PROPS_EXPOSURE + units["exp"][ex_unit].astype(np.int64),
-        K.PROPS_SESSION + page, K.PROPS_SIGNUP + np.floor(method_u[su_unit] * 3).astype(np.int64),
-        K.PROPS_PURCHASE + np.minimum(quantity, K.MAX_ITEMS),
-    ])
+    base = np.concatenate(
+        [
+            np.full(as_unit.shape[0], K.PROPS_ASSIGNMENT),
+            K.PROPS_EXPOSURE + units["exp"][ex_unit].astype(np.int64),
+            K.PROPS_SESSION + page,
+            K.PROPS_SIGNUP + np.floor(method_u[su_unit] * 3).astype(np.int64),
+            K.PROPS_PURCHASE + np.minimum(quantity, K.MAX_ITEMS),
+        ]
+    )
     cents = np.concatenate([np.zeros(m - p_unit.shape[0], np.int64), p_cents])
 
     # one order for everything below: by unit, time, sessions first at equal times

@@ -47,27 +47,32 @@ def unknown_ids(rng: np.random.Generator, base: Rows, keep: np.ndarray) -> Rows:
     is_exp_row = (base["ename"] == K.ASSIGNED) | (base["ename"] == K.EXPOSED)
     index = np.flatnonzero(keep & is_exp_row & (u < C.UNKNOWN_IDS_SHARE))
     rows = take_rows(base, index)
-    rows["t_ev"][:] = np.minimum(rows["t_ev"] + C.MINUTE + np.floor(shift_u[index] * 2 * C.DAY).astype(np.int64),
-                                 C.DATA_END - 1)
+    rows["t_ev"][:] = np.minimum(
+        rows["t_ev"] + C.MINUTE + np.floor(shift_u[index] * 2 * C.DAY).astype(np.int64), C.DATA_END - 1
+    )
     unknown_experiment = kind_u[index] < 0.5
     pick = pick_u[index]
     rows["exp"][:] = np.where(
-        unknown_experiment, K.N_KNOWN_EXPERIMENTS + np.floor(pick * len(C.UNKNOWN_EXPERIMENT_IDS)), rows["exp"])
+        unknown_experiment, K.N_KNOWN_EXPERIMENTS + np.floor(pick * len(C.UNKNOWN_EXPERIMENT_IDS)), rows["exp"]
+    )
     rows["ver"][:] = np.where(unknown_experiment, 1, rows["ver"])
     unknown_variant_codes = np.array([K.variant_code(v) for v in C.UNKNOWN_VARIANT_IDS])
     rows["var"][:] = np.where(
-        unknown_experiment, rows["var"], unknown_variant_codes[np.floor(pick * len(unknown_variant_codes)).astype(int)])
+        unknown_experiment, rows["var"], unknown_variant_codes[np.floor(pick * len(unknown_variant_codes)).astype(int)]
+    )
     exposure = rows["ename"] == K.EXPOSED
     rows["props"][:] = np.where(
-        exposure, K.props_code(K.PROPS_EXPOSURE + rows["exp"].astype(np.int64), rows["traffic"]), rows["props"])
+        exposure, K.props_code(K.PROPS_EXPOSURE + rows["exp"].astype(np.int64), rows["traffic"]), rows["props"]
+    )
     rows["tag"][:] = np.where(unknown_experiment, K.TAG_UNKNOWN_EXPERIMENT, K.TAG_UNKNOWN_VARIANT)
     rows["t_rc"][:] = received_at(rng, rows["t_ev"], rows["src"], np.zeros(index.shape[0], bool))
     _fresh_ids(rng, rows)
     return rows
 
 
-_SESSION_DEFECTS = np.array([K.TAG_MISSING_EVENT_ID, K.TAG_MISSING_UNIT_ID, K.TAG_UNPARSEABLE, K.TAG_FUTURE],
-                            dtype=np.int8)
+_SESSION_DEFECTS = np.array(
+    [K.TAG_MISSING_EVENT_ID, K.TAG_MISSING_UNIT_ID, K.TAG_UNPARSEABLE, K.TAG_FUTURE], dtype=np.int8
+)
 
 
 def malformed(rng: np.random.Generator, base: Rows, keep: np.ndarray) -> Rows:
@@ -88,10 +93,10 @@ def malformed(rng: np.random.Generator, base: Rows, keep: np.ndarray) -> Rows:
     rows["eid_null"][:] = tag == K.TAG_MISSING_EVENT_ID
     rows["anon_null"][:] = tag == K.TAG_MISSING_UNIT_ID
     rows["has_uid"][:] &= tag != K.TAG_MISSING_UNIT_ID
-    rows["bad_ts"][:] = np.where(tag == K.TAG_UNPARSEABLE,
-                                 np.floor(bad_u[index] * len(C.UNPARSEABLE_EVENT_AT)), -1)
+    rows["bad_ts"][:] = np.where(tag == K.TAG_UNPARSEABLE, np.floor(bad_u[index] * len(C.UNPARSEABLE_EVENT_AT)), -1)
     future = tag == K.TAG_FUTURE
     rows["t_ev"][:] = np.where(
-        future, rows["t_rc"] + C.DAY + C.HOUR + np.floor(future_u[index] * 9 * C.DAY).astype(np.int64), rows["t_ev"])
+        future, rows["t_rc"] + C.DAY + C.HOUR + np.floor(future_u[index] * 9 * C.DAY).astype(np.int64), rows["t_ev"]
+    )
     rows["cents"][:] = np.where(tag == K.TAG_NEGATIVE_REVENUE, -rows["cents"], rows["cents"])
     return rows

@@ -17,11 +17,25 @@ import numpy as np
 from . import events, faults, units
 from .rows import Rows, concat_rows, row_count, take_rows
 
-STREAMS = ("humans", "logging_loss", "duplicates", "unknown_ids", "malformed", "bots", "cross_variant",
-           "exposure_before_assignment", "exposure_outside_window")
+STREAMS = (
+    "humans",
+    "logging_loss",
+    "duplicates",
+    "unknown_ids",
+    "malformed",
+    "bots",
+    "cross_variant",
+    "exposure_before_assignment",
+    "exposure_outside_window",
+)
 GID_STRIDE = 100_000  #: unit numbers of block b: b * stride + offset below
-_GID_OFFSETS = {"humans": 0, "bots": 50_000, "cross_variant": 60_000, "exposure_before_assignment": 70_000,
-                "exposure_outside_window": 80_000}
+_GID_OFFSETS = {
+    "humans": 0,
+    "bots": 50_000,
+    "cross_variant": 60_000,
+    "exposure_before_assignment": 70_000,
+    "exposure_outside_window": 80_000,
+}
 DEFAULT_BLOCK_UNITS = 1_000
 INITIAL_ROWS_PER_UNIT = 16.0  #: first guess of human rows per unit, refined as blocks are made
 
@@ -38,14 +52,18 @@ def generate_block(seed: int, index: int, n_humans: int, enabled: frozenset[str]
     children = np.random.SeedSequence(seed, spawn_key=(index,)).spawn(len(STREAMS))
     rng = {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}
     gid0 = index * GID_STRIDE
-    humans = units.human_units(rng["humans"], rng["logging_loss"], n_humans, gid0 + _GID_OFFSETS["humans"],
-                               "variant_logging_loss" in enabled)
+    humans = units.human_units(
+        rng["humans"], rng["logging_loss"], n_humans, gid0 + _GID_OFFSETS["humans"], "variant_logging_loss" in enabled
+    )
     base = events.unit_rows(rng["humans"], humans)
     keep = events.logged_mask(base)
     parts = [take_rows(base, keep) if not keep.all() else base]
     if "duplicate_retries" in enabled or "conflicting_duplicates" in enabled:
-        parts.append(faults.duplicates(rng["duplicates"], base, keep, "duplicate_retries" in enabled,
-                                       "conflicting_duplicates" in enabled))
+        parts.append(
+            faults.duplicates(
+                rng["duplicates"], base, keep, "duplicate_retries" in enabled, "conflicting_duplicates" in enabled
+            )
+        )
     if "unknown_ids" in enabled:
         parts.append(faults.unknown_ids(rng["unknown_ids"], base, keep))
     if "malformed_rows" in enabled:
@@ -53,9 +71,11 @@ def generate_block(seed: int, index: int, n_humans: int, enabled: frozenset[str]
     if "bot_traffic" in enabled:
         bots = units.bot_units(rng["bots"], n_humans, gid0 + _GID_OFFSETS["bots"])
         parts.append(events.unit_rows(rng["bots"], bots))
-    for name, make in (("cross_variant", units.cross_variant_units),
-                       ("exposure_before_assignment", units.exposure_before_assignment_units),
-                       ("exposure_outside_window", units.exposure_outside_window_units)):
+    for name, make in (
+        ("cross_variant", units.cross_variant_units),
+        ("exposure_before_assignment", units.exposure_before_assignment_units),
+        ("exposure_outside_window", units.exposure_outside_window_units),
+    ):
         fault_name = "cross_variant_units" if name == "cross_variant" else name
         if fault_name in enabled:
             planted = make(rng[name], n_humans, gid0 + _GID_OFFSETS[name])
@@ -63,8 +83,9 @@ def generate_block(seed: int, index: int, n_humans: int, enabled: frozenset[str]
     return Block(index, concat_rows(parts), n_humans, row_count(base))
 
 
-def iter_blocks(seed: int, target_events: int, enabled: frozenset[str],
-                block_units: int = DEFAULT_BLOCK_UNITS) -> Iterator[Block]:
+def iter_blocks(
+    seed: int, target_events: int, enabled: frozenset[str], block_units: int = DEFAULT_BLOCK_UNITS
+) -> Iterator[Block]:
     """Blocks until the human rows reach ``target_events``; the last block is sized to land near it."""
     human_rows = human_units = index = 0
     while human_rows < target_events:

@@ -44,8 +44,15 @@ EVENT_FILE_PATTERN = "part-*.parquet"
 PLACEHOLDER = "_empty.parquet"  #: zero-row file other tools put in an otherwise empty landing folder
 IMPORTS_DIR = contract.IMPORTS_DIR
 #: Top-level entries that never make the simulator refuse.
-TOP_LEVEL_KNOWN = {contract.EVENTS_DIR, contract.EXPERIMENTS_DIR, contract.MANIFEST_FILE, IMPORTS_DIR, STAGING,
-                   ".gitkeep", ".DS_Store"}
+TOP_LEVEL_KNOWN = {
+    contract.EVENTS_DIR,
+    contract.EXPERIMENTS_DIR,
+    contract.MANIFEST_FILE,
+    IMPORTS_DIR,
+    STAGING,
+    ".gitkeep",
+    ".DS_Store",
+}
 EXPERIMENT_CO_TENANTS = ("import_*.parquet", PLACEHOLDER)
 
 
@@ -79,20 +86,29 @@ def _problems(out: Path) -> list[str]:
         if odd:
             problems.append(f"{contract.EVENTS_DIR}/ holds files the simulator did not write ({', '.join(odd[:3])})")
         elif entries and not ours:
-            problems.append(f"{contract.EVENTS_DIR}/ holds event files but there is no {contract.MANIFEST_FILE} "
-                            "from readout simulate")
+            problems.append(
+                f"{contract.EVENTS_DIR}/ holds event files but there is no {contract.MANIFEST_FILE} "
+                "from readout simulate"
+            )
     experiments = out / contract.EXPERIMENTS_DIR
     if experiments.exists() and not experiments.is_dir():
         problems.append(f"{contract.EXPERIMENTS_DIR} is not a folder")
     elif experiments.is_dir():
-        odd = sorted(p.name for p in experiments.iterdir() if p.name != EXPERIMENTS_FILE
-                     and not any(fnmatch.fnmatch(p.name, pattern) for pattern in EXPERIMENT_CO_TENANTS))
+        odd = sorted(
+            p.name
+            for p in experiments.iterdir()
+            if p.name != EXPERIMENTS_FILE
+            and not any(fnmatch.fnmatch(p.name, pattern) for pattern in EXPERIMENT_CO_TENANTS)
+        )
         if odd:
-            problems.append(f"{contract.EXPERIMENTS_DIR}/ holds files the simulator did not write "
-                            f"({', '.join(odd[:3])})")
+            problems.append(
+                f"{contract.EXPERIMENTS_DIR}/ holds files the simulator did not write ({', '.join(odd[:3])})"
+            )
         elif (experiments / EXPERIMENTS_FILE).exists() and not ours:
-            problems.append(f"{contract.EXPERIMENTS_DIR}/{EXPERIMENTS_FILE} exists but there is no "
-                            f"{contract.MANIFEST_FILE} from readout simulate")
+            problems.append(
+                f"{contract.EXPERIMENTS_DIR}/{EXPERIMENTS_FILE} exists but there is no "
+                f"{contract.MANIFEST_FILE} from readout simulate"
+            )
     return problems
 
 
@@ -108,9 +124,11 @@ def check_output(out: Path, force: bool) -> None:
         return
     problems = _problems(out)
     if problems:
-        raise LandingError(f"--out {out} does not look like a simulator landing zone: {'; '.join(problems)}. "
-                           "Choose another folder, or pass --force to replace its events/, "
-                           f"experiments/{EXPERIMENTS_FILE} and manifest.json (other files are left alone)")
+        raise LandingError(
+            f"--out {out} does not look like a simulator landing zone: {'; '.join(problems)}. "
+            "Choose another folder, or pass --force to replace its events/, "
+            f"experiments/{EXPERIMENTS_FILE} and manifest.json (other files are left alone)"
+        )
 
 
 def check_appendable(out: Path) -> dict:
@@ -119,32 +137,43 @@ def check_appendable(out: Path) -> dict:
     and no other. Raises LandingError naming the problem."""
     manifest_path = out / contract.MANIFEST_FILE
     if not out.is_dir() or not manifest_path.is_file():
-        raise LandingError(f"--append: --out {out} holds no landing zone of readout simulate (no "
-                           f"{contract.MANIFEST_FILE}); write one first with readout simulate --as-of TIME")
+        raise LandingError(
+            f"--append: --out {out} holds no landing zone of readout simulate (no "
+            f"{contract.MANIFEST_FILE}); write one first with readout simulate --as-of TIME"
+        )
     try:
         manifest = json.loads(manifest_path.read_text())
     except (OSError, ValueError):
         manifest = None
     if not isinstance(manifest, dict) or manifest.get("generator") != GENERATOR:
-        raise LandingError(f"--append: {manifest_path} was not written by readout simulate; append only to a "
-                           "landing zone the simulator wrote")
+        raise LandingError(
+            f"--append: {manifest_path} was not written by readout simulate; append only to a "
+            "landing zone the simulator wrote"
+        )
     problems = _problems(out)
     if problems:
         raise LandingError(f"--append: --out {out} holds more than the simulator wrote: {'; '.join(problems)}")
     listed = {f.get("path") for f in manifest.get("files") or [] if isinstance(f, dict)}
     listed = {path for path in listed if isinstance(path, str) and path.startswith(contract.EVENTS_DIR + "/")}
     events = out / contract.EVENTS_DIR
-    present = {f"{contract.EVENTS_DIR}/{p.name}" for p in events.iterdir() if p.name != PLACEHOLDER} \
-        if events.is_dir() else set()
+    present = (
+        {f"{contract.EVENTS_DIR}/{p.name}" for p in events.iterdir() if p.name != PLACEHOLDER}
+        if events.is_dir()
+        else set()
+    )
     missing, extra = sorted(listed - present), sorted(present - listed)
     if missing:
-        raise LandingError(f"--append: {out / missing[0]} is listed in {contract.MANIFEST_FILE} but missing"
-                           + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
-                           + "; landing files are never rewritten: write the landing zone again")
+        raise LandingError(
+            f"--append: {out / missing[0]} is listed in {contract.MANIFEST_FILE} but missing"
+            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+            + "; landing files are never rewritten: write the landing zone again"
+        )
     if extra:
-        raise LandingError(f"--append: {out / extra[0]} is not listed in {contract.MANIFEST_FILE}"
-                           + (f" (and {len(extra) - 1} more)" if len(extra) > 1 else "")
-                           + "; remove it or write the landing zone again")
+        raise LandingError(
+            f"--append: {out / extra[0]} is not listed in {contract.MANIFEST_FILE}"
+            + (f" (and {len(extra) - 1} more)" if len(extra) > 1 else "")
+            + "; remove it or write the landing zone again"
+        )
     return manifest
 
 
@@ -171,14 +200,18 @@ def remove_stale_staging(out: Path, force: bool = False) -> dict | None:
     marker = staging / MARKER
     if not staging.is_dir() or staging.is_symlink() or not marker.is_file():
         if not force:
-            raise LandingError(f"--out {out} holds {STAGING}, which has no marker of readout simulate; remove it, "
-                               "or pass --force to replace it")
+            raise LandingError(
+                f"--out {out} holds {STAGING}, which has no marker of readout simulate; remove it, "
+                "or pass --force to replace it"
+            )
         info: dict = {"pid": None}
     else:
         with open(marker, "a+") as handle:
             if not _lock(handle):
-                raise LandingError(f"another readout simulate ({_who(marker)}) is writing to --out {out}; "
-                                   "wait for it to finish, or stop it")
+                raise LandingError(
+                    f"another readout simulate ({_who(marker)}) is writing to --out {out}; "
+                    "wait for it to finish, or stop it"
+                )
             handle.seek(0)
             try:
                 info = json.loads(handle.read())
@@ -208,8 +241,16 @@ def start_staging(out: Path) -> Path:
         raise LandingError(f"another readout simulate is starting in --out {out}; wait for it to finish") from None
     handle = open(staging / MARKER, "w")
     _lock(handle)
-    handle.write(json.dumps({"generator": GENERATOR, "pid": os.getpid(),
-                             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}) + "\n")
+    handle.write(
+        json.dumps(
+            {
+                "generator": GENERATOR,
+                "pid": os.getpid(),
+                "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+        )
+        + "\n"
+    )
     handle.flush()
     _LOCKS[staging] = handle
     (staging / contract.EVENTS_DIR).mkdir()
@@ -248,8 +289,9 @@ def publish_append(out: Path, staging: Path, event_files: list[str], replace_exp
     for path in event_files:
         os.rename(staging / path, out / path)
     if replace_experiments:
-        os.replace(staging / contract.EXPERIMENTS_DIR / EXPERIMENTS_FILE,
-                   out / contract.EXPERIMENTS_DIR / EXPERIMENTS_FILE)
+        os.replace(
+            staging / contract.EXPERIMENTS_DIR / EXPERIMENTS_FILE, out / contract.EXPERIMENTS_DIR / EXPERIMENTS_FILE
+        )
     os.replace(staging / contract.MANIFEST_FILE, out / contract.MANIFEST_FILE)
     _release(staging)
     shutil.rmtree(staging)

@@ -48,7 +48,8 @@ def check_free_space(out: Path, events: int) -> None:
     if needed > free:
         raise LandingError(
             f"--events {events:,} needs about {human_bytes(needed)} in {out} ({BYTES_PER_EVENT} bytes per event), "
-            f"but only {human_bytes(free)} is free there; choose fewer --events or another --out")
+            f"but only {human_bytes(free)} is free there; choose fewer --events or another --out"
+        )
 
 
 def _in_main_thread() -> bool:

@@ -22,13 +22,22 @@ def iso(ms: int | None) -> str | None:
 
 
 _REALISM = {
-    "assigned_never_exposed": ("units", "assigned units (accepted assignment) with no accepted exposure row, "
-                               "not counting variant_logging_loss units; by_variant splits them"),
+    "assigned_never_exposed": (
+        "units",
+        "assigned units (accepted assignment) with no accepted exposure row, "
+        "not counting variant_logging_loss units; by_variant splits them",
+    ),
     "consent_denied": ("units", "anonymous ids whose rows carry consent_granted = false (all their rows)"),
-    "late_mobile_events": ("rows", "rows received more than 24 h after a parseable event_at (only ios and "
-                           "android rows are ever that late); over_3_days: more than 72 h"),
-    "override_assignments": ("units", "assigned units whose assignment_mechanism is override (human allow-list "
-                             "units, variant drawn with the planned weights, plus internal testers)"),
+    "late_mobile_events": (
+        "rows",
+        "rows received more than 24 h after a parseable event_at (only ios and "
+        "android rows are ever that late); over_3_days: more than 72 h",
+    ),
+    "override_assignments": (
+        "units",
+        "assigned units whose assignment_mechanism is override (human allow-list "
+        "units, variant drawn with the planned weights, plus internal testers)",
+    ),
 }
 
 
@@ -36,8 +45,14 @@ def _cells(counts: dict, prefix: str) -> list[dict]:
     out = []
     for key in sorted(k for k in counts if k.startswith(prefix + "|")):
         _, experiment_id, version, variant_id = key.split("|")
-        out.append({"experiment_id": experiment_id, "experiment_version": int(version), "variant_id": variant_id,
-                    "units": counts[key]})
+        out.append(
+            {
+                "experiment_id": experiment_id,
+                "experiment_version": int(version),
+                "variant_id": variant_id,
+                "units": counts[key],
+            }
+        )
     return out
 
 
@@ -57,36 +72,60 @@ def _fault_entry(spec: C.FaultSpec, enabled: bool, counts: dict) -> dict:
         entry["experiment_id"] = C.FAULTED_EXPERIMENT
     if spec.name == "variant_logging_loss":
         experiment_id, version, variant_id, source_system = C.LOGGING_LOSS_TARGET
-        entry.update({"experiment_version": version, "variant_id": variant_id, "source_system": source_system,
-                      "share": C.LOGGING_LOSS_SHARE, "by_variant": _cells(counts, "variant_logging_loss")})
+        entry.update(
+            {
+                "experiment_version": version,
+                "variant_id": variant_id,
+                "source_system": source_system,
+                "share": C.LOGGING_LOSS_SHARE,
+                "by_variant": _cells(counts, "variant_logging_loss"),
+            }
+        )
     return entry
 
 
 def _experiments() -> list[dict]:
     out = []
     for experiment in C.EXPERIMENTS:
-        out.append({
-            "experiment_id": experiment.experiment_id,
-            "name": experiment.name,
-            "description": experiment.description,
-            "unit_type": experiment.unit_type,
-            "faulted": experiment.faulted,
-            "biasing_faults": [s.name for s in C.FAULTS if s.biasing] if experiment.faulted else [],
-            "versions": [{
-                "experiment_version": version.version,
-                "status": version.status,
-                "started_at": iso(version.started_at),
-                "enrollment_end": iso(version.enrollment_end),
-                "ended_at": iso(version.ended_at),
-                "variants": [{"variant_id": a.variant_id, "is_control": a.is_control, "allocation_weight": a.weight}
-                             for a in version.arms],
-            } for version in experiment.versions],
-        })
+        out.append(
+            {
+                "experiment_id": experiment.experiment_id,
+                "name": experiment.name,
+                "description": experiment.description,
+                "unit_type": experiment.unit_type,
+                "faulted": experiment.faulted,
+                "biasing_faults": [s.name for s in C.FAULTS if s.biasing] if experiment.faulted else [],
+                "versions": [
+                    {
+                        "experiment_version": version.version,
+                        "status": version.status,
+                        "started_at": iso(version.started_at),
+                        "enrollment_end": iso(version.enrollment_end),
+                        "ended_at": iso(version.ended_at),
+                        "variants": [
+                            {"variant_id": a.variant_id, "is_control": a.is_control, "allocation_weight": a.weight}
+                            for a in version.arms
+                        ],
+                    }
+                    for version in experiment.versions
+                ],
+            }
+        )
     return out
 
 
-def build(*, seed: int, arguments: dict, enabled: frozenset[str], tally: dict, files: list[dict],
-          experiment_rows: int, human_units: int, blocks: int, appends: list[dict] | None = None) -> dict:
+def build(
+    *,
+    seed: int,
+    arguments: dict,
+    enabled: frozenset[str],
+    tally: dict,
+    files: list[dict],
+    experiment_rows: int,
+    human_units: int,
+    blocks: int,
+    appends: list[dict] | None = None,
+) -> dict:
     """Everything but ``files``, ``counts.event_files`` and ``appends`` depends only on the arguments, so a
     landing zone grown by appends has the manifest a single run at its final as-of would write."""
     counts, bounds = tally.get("counts", {}), tally.get("bounds", {})
@@ -107,16 +146,19 @@ def build(*, seed: int, arguments: dict, enabled: frozenset[str], tally: dict, f
         },
         "date_range": {
             "description": "event_at over rows with a parseable event_at not in the future of received_at; "
-                           "received_at over all rows",
-            **{key: iso(bounds.get(key)) for key in ("event_at_min", "event_at_max", "received_at_min",
-                                                     "received_at_max")},
+            "received_at over all rows",
+            **{
+                key: iso(bounds.get(key))
+                for key in ("event_at_min", "event_at_max", "received_at_min", "received_at_max")
+            },
         },
         "counts": {
             "event_rows": counts.get("rows", 0),
             "experiment_rows": experiment_rows,
             "event_files": len(event_files),
-            "rows_by_schema_version": {str(v): counts.get(f"rows_by_schema_version.{v}", 0)
-                                       for v in contract.EVENT_COLUMNS_BY_VERSION},
+            "rows_by_schema_version": {
+                str(v): counts.get(f"rows_by_schema_version.{v}", 0) for v in contract.EVENT_COLUMNS_BY_VERSION
+            },
             "rows_by_source_system": {s: counts.get(f"rows_by_source_system.{s}", 0) for s in C.SOURCE_SYSTEMS},
             "rows_by_event_name": {e: counts.get(f"rows_by_event_name.{e}", 0) for e in contract.EVENT_NAMES},
             "human_units_generated": human_units,
@@ -131,17 +173,23 @@ def build(*, seed: int, arguments: dict, enabled: frozenset[str], tally: dict, f
                 "count": counts.get(name, 0),
                 "unit": unit,
                 "description": description,
-                **({"sub_counts": {"over_3_days": counts.get("late_mobile_events.over_3_days", 0)}}
-                   if name == "late_mobile_events" else {}),
-                **({"by_variant": _cells(counts, "assigned_never_exposed")} if name == "assigned_never_exposed"
-                   else {}),
+                **(
+                    {"sub_counts": {"over_3_days": counts.get("late_mobile_events.over_3_days", 0)}}
+                    if name == "late_mobile_events"
+                    else {}
+                ),
+                **(
+                    {"by_variant": _cells(counts, "assigned_never_exposed")} if name == "assigned_never_exposed" else {}
+                ),
             }
             for name, (unit, description) in _REALISM.items()
         },
         "population": {
-            "description": ("clean_exposed_units: per arm, human units planted by no fault, with consent, with an "
-                            "accepted assignment and exposure row written: the exposed population the truth is "
-                            "about (what a correct pipeline keeps as eligible)"),
+            "description": (
+                "clean_exposed_units: per arm, human units planted by no fault, with consent, with an "
+                "accepted assignment and exposure row written: the exposed population the truth is "
+                "about (what a correct pipeline keeps as eligible)"
+            ),
             "clean_exposed_units": _cells(counts, "clean_exposed_units"),
         },
         "truth": ground_truth(),

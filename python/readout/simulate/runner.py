@@ -40,8 +40,13 @@ def _write_chunk(rows, v2: np.ndarray, stem: str, events_dir: Path, seed: int) -
         name = f"{stem}.parquet" if version == 1 else f"{stem}-v{version}.parquet"
         part = rows if selected.all() else take_rows(rows, np.flatnonzero(selected))
         table = write.events_table(part, version, seed)
-        written.append({"path": f"{contract.EVENTS_DIR}/{name}", "schema_version": version,
-                        **write.write_parquet(table, events_dir / name)})
+        written.append(
+            {
+                "path": f"{contract.EVENTS_DIR}/{name}",
+                "schema_version": version,
+                **write.write_parquet(table, events_dir / name),
+            }
+        )
         del table
     return written
 
@@ -58,15 +63,36 @@ class Scan:
     late_rows: int = 0  #: written rows whose (parseable) event_at is before since_ms
 
 
-def scan(events_dir: Path, *, seed: int, events: int, enabled: frozenset[str], as_of_ms: int | None,
-         chunk_events: int, progress: bool, block_units: int, since_ms: int | None = None,
-         stem: str = "part-", desc: str = "readout simulate") -> Scan:
+def scan(
+    events_dir: Path,
+    *,
+    seed: int,
+    events: int,
+    enabled: frozenset[str],
+    as_of_ms: int | None,
+    chunk_events: int,
+    progress: bool,
+    block_units: int,
+    since_ms: int | None = None,
+    stem: str = "part-",
+    desc: str = "readout simulate",
+) -> Scan:
     """Generate the whole timeline chunk by chunk; count the rows received before ``as_of_ms`` and write
     those received from ``since_ms`` on as ``<stem><chunk index>[-v2].parquet`` in ``events_dir``."""
     result = Scan(files=[], tally={}, human_units=0, blocks=0)
     pending: Future | None = None
-    with tqdm(total=events, unit="ev", unit_scale=True, desc=desc, file=sys.stderr,
-              disable=not progress, dynamic_ncols=True) as bar, ThreadPoolExecutor(max_workers=1) as writer:
+    with (
+        tqdm(
+            total=events,
+            unit="ev",
+            unit_scale=True,
+            desc=desc,
+            file=sys.stderr,
+            disable=not progress,
+            dynamic_ncols=True,
+        ) as bar,
+        ThreadPoolExecutor(max_workers=1) as writer,
+    ):
         block_iter = _with_progress(generate.iter_blocks(seed, events, enabled, block_units), bar)
         for index, chunk in enumerate(generate.iter_chunks(block_iter, chunk_events)):
             result.human_units += chunk.human_units
@@ -95,9 +121,18 @@ def scan(events_dir: Path, *, seed: int, events: int, enabled: frozenset[str], a
     return result
 
 
-def simulate(out: Path, *, seed: int, events: int, enabled: frozenset[str], as_of_ms: int | None = None,
-             chunk_events: int = 1_000_000, force: bool = False, progress: bool = True,
-             block_units: int = generate.DEFAULT_BLOCK_UNITS) -> dict:
+def simulate(
+    out: Path,
+    *,
+    seed: int,
+    events: int,
+    enabled: frozenset[str],
+    as_of_ms: int | None = None,
+    chunk_events: int = 1_000_000,
+    force: bool = False,
+    progress: bool = True,
+    block_units: int = generate.DEFAULT_BLOCK_UNITS,
+) -> dict:
     """Write a landing zone to ``out`` and return its manifest. Raises ValueError for arguments out of range
     (limits.py) and landing.LandingError if ``out`` holds something else (unless ``force``), if another run
     is writing there, or if its file system has no room for the run. A staging folder left by a killed run
@@ -118,8 +153,16 @@ def simulate(out: Path, *, seed: int, events: int, enabled: frozenset[str], as_o
         print(f"readout simulate: removed {out / landing.STAGING}, left by a killed run{pid}", file=sys.stderr)
     staging = landing.start_staging(out)
     try:
-        result = _simulate_into(staging, seed=seed, events=events, enabled=enabled, as_of_ms=as_of_ms,
-                                chunk_events=chunk_events, progress=progress, block_units=block_units)
+        result = _simulate_into(
+            staging,
+            seed=seed,
+            events=events,
+            enabled=enabled,
+            as_of_ms=as_of_ms,
+            chunk_events=chunk_events,
+            progress=progress,
+            block_units=block_units,
+        )
         with limits.signals_deferred():  # once moving into place has begun, it finishes
             landing.publish(out, staging)
             # the other landing tables (imports) may be absent: give them empty files so dbt sources resolve
@@ -129,23 +172,56 @@ def simulate(out: Path, *, seed: int, events: int, enabled: frozenset[str], as_o
     return result
 
 
-def _simulate_into(staging: Path, *, seed: int, events: int, enabled: frozenset[str], as_of_ms: int | None,
-                   chunk_events: int, progress: bool, block_units: int) -> dict:
+def _simulate_into(
+    staging: Path,
+    *,
+    seed: int,
+    events: int,
+    enabled: frozenset[str],
+    as_of_ms: int | None,
+    chunk_events: int,
+    progress: bool,
+    block_units: int,
+) -> dict:
     events_dir = staging / contract.EVENTS_DIR
-    result = scan(events_dir, seed=seed, events=events, enabled=enabled, as_of_ms=as_of_ms,
-                  chunk_events=chunk_events, progress=progress, block_units=block_units)
+    result = scan(
+        events_dir,
+        seed=seed,
+        events=events,
+        enabled=enabled,
+        as_of_ms=as_of_ms,
+        chunk_events=chunk_events,
+        progress=progress,
+        block_units=block_units,
+    )
     files = result.files
     if not files:  # nothing received before --as-of: one empty file keeps the folder readable
         table = write.events_table(empty_rows(0), 1, seed)
-        files.append({"path": f"{contract.EVENTS_DIR}/part-00000.parquet", "schema_version": 1,
-                      **write.write_parquet(table, events_dir / "part-00000.parquet")})
+        files.append(
+            {
+                "path": f"{contract.EVENTS_DIR}/part-00000.parquet",
+                "schema_version": 1,
+                **write.write_parquet(table, events_dir / "part-00000.parquet"),
+            }
+        )
     experiments = write.experiments_table(as_of_ms)
-    files.append({"path": f"{contract.EXPERIMENTS_DIR}/{EXPERIMENTS_FILE}", "schema_version": None,
-                  **write.write_parquet(experiments, staging / contract.EXPERIMENTS_DIR / EXPERIMENTS_FILE)})
-    manifest_ = manifest.build(seed=seed, arguments=arguments(seed, events, enabled, as_of_ms, chunk_events),
-                               enabled=enabled, tally=result.tally, files=files,
-                               experiment_rows=experiments.num_rows, human_units=result.human_units,
-                               blocks=result.blocks)
+    files.append(
+        {
+            "path": f"{contract.EXPERIMENTS_DIR}/{EXPERIMENTS_FILE}",
+            "schema_version": None,
+            **write.write_parquet(experiments, staging / contract.EXPERIMENTS_DIR / EXPERIMENTS_FILE),
+        }
+    )
+    manifest_ = manifest.build(
+        seed=seed,
+        arguments=arguments(seed, events, enabled, as_of_ms, chunk_events),
+        enabled=enabled,
+        tally=result.tally,
+        files=files,
+        experiment_rows=experiments.num_rows,
+        human_units=result.human_units,
+        blocks=result.blocks,
+    )
     manifest.write(manifest_, staging / contract.MANIFEST_FILE)
     return manifest_
 

@@ -46,7 +46,7 @@ _MILLIS = _table(1_000, 3, "%03d")
 
 
 def _time_of_day_table() -> np.ndarray:
-    global _TIME_OF_DAY
+    global _TIME_OF_DAY  # noqa: PLW0603 - a 0.9 MB table built once, on first use
     if _TIME_OF_DAY is None:
         _TIME_OF_DAY = np.frombuffer(
             "".join(f"T{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}." for s in range(86_400)).encode("ascii"),
@@ -116,8 +116,7 @@ def hashed_uuid_strings(keys: np.ndarray, salt: int, valid: np.ndarray | None = 
     return uuid_strings(splitmix64(k), splitmix64(k + np.uint64(1)), valid)
 
 
-def prefixed_numbers(prefix: str, numbers: np.ndarray, width: int,
-                     valid: np.ndarray | None = None) -> pa.StringArray:
+def prefixed_numbers(prefix: str, numbers: np.ndarray, width: int, valid: np.ndarray | None = None) -> pa.StringArray:
     """``prefix`` + zero-padded decimal ``numbers`` (non-negative, < 10**width)."""
     numbers = np.asarray(numbers, dtype=np.int64)
     head = np.frombuffer(prefix.encode("ascii"), dtype=np.uint8)

@@ -94,37 +94,42 @@ def ground_truth(experiments=C.EXPERIMENTS, metrics=C.METRICS) -> dict:
             control = version.control
             control_values = {m.metric_id: arm_metric(control.effect, m) for m in metrics}
             for arm in version.arms:
-                values = control_values if arm.is_control else {m.metric_id: arm_metric(arm.effect, m)
-                                                                for m in metrics}
-                arm_rows.append({
-                    "experiment_id": experiment.experiment_id,
-                    "experiment_version": version.version,
-                    "variant_id": arm.variant_id,
-                    "is_control": arm.is_control,
-                    "allocation_weight": arm.weight,
-                    "metrics": values,
-                })
+                values = control_values if arm.is_control else {m.metric_id: arm_metric(arm.effect, m) for m in metrics}
+                arm_rows.append(
+                    {
+                        "experiment_id": experiment.experiment_id,
+                        "experiment_version": version.version,
+                        "variant_id": arm.variant_id,
+                        "is_control": arm.is_control,
+                        "allocation_weight": arm.weight,
+                        "metrics": values,
+                    }
+                )
                 if arm.is_control:
                     continue
                 for metric in metrics:
                     control_mean = control_values[metric.metric_id]["mean"]
                     variant_mean = values[metric.metric_id]["mean"]
-                    lift_rows.append({
-                        "experiment_id": experiment.experiment_id,
-                        "experiment_version": version.version,
-                        "variant_id": arm.variant_id,
-                        "control_variant_id": control.variant_id,
-                        "metric_id": metric.metric_id,
-                        "metric_type": metric.metric_type,
-                        "control_mean": control_mean,
-                        "variant_mean": variant_mean,
-                        "absolute_lift": variant_mean - control_mean,
-                        "relative_lift": (variant_mean - control_mean) / control_mean,
-                    })
+                    lift_rows.append(
+                        {
+                            "experiment_id": experiment.experiment_id,
+                            "experiment_version": version.version,
+                            "variant_id": arm.variant_id,
+                            "control_variant_id": control.variant_id,
+                            "metric_id": metric.metric_id,
+                            "metric_type": metric.metric_type,
+                            "control_mean": control_mean,
+                            "variant_mean": variant_mean,
+                            "absolute_lift": variant_mean - control_mean,
+                            "relative_lift": (variant_mean - control_mean) / control_mean,
+                        }
+                    )
     return {
-        "population": ("exposed human units with consent, not bot/internal and not planted by a fault; "
-                       "metric windows [window_start_days, window_end_days) from first exposure; exact "
-                       "expectations of the generative model (closed form), not estimates"),
+        "population": (
+            "exposed human units with consent, not bot/internal and not planted by a fault; "
+            "metric windows [window_start_days, window_end_days) from first exposure; exact "
+            "expectations of the generative model (closed form), not estimates"
+        ),
         "lifts": lift_rows,
         "arms": arm_rows,
     }

@@ -34,8 +34,13 @@ UNIT_DTYPES: dict[str, type] = {
     "user_num": np.int64,  # -1: never logs in
     "forced_login_t": np.int64,  # -1: logs in at one of its sessions instead
     "new": np.bool_,
-    "se": np.float64, "sl": np.float64, "pe": np.float64, "pl": np.float64, "kappa": np.float64,
-    "srate": np.float64, "prate": np.float64,  # base rates per day (multiplied by lam)
+    "se": np.float64,
+    "sl": np.float64,
+    "pe": np.float64,
+    "pl": np.float64,
+    "kappa": np.float64,
+    "srate": np.float64,
+    "prate": np.float64,  # base rates per day (multiplied by lam)
 }
 
 RUNNING = [e for e in C.EXPERIMENTS if any(v.started_at is not None for v in e.versions)]
@@ -82,20 +87,27 @@ def _set_base_rates(units: dict[str, np.ndarray]) -> None:
     units["prate"][:] = prate[units["platform"]]
 
 
-def _set_arm(units: dict[str, np.ndarray], rows: np.ndarray, experiment: C.Experiment, version: C.Version,
-             arm_index: np.ndarray) -> None:
+def _set_arm(
+    units: dict[str, np.ndarray], rows: np.ndarray, experiment: C.Experiment, version: C.Version, arm_index: np.ndarray
+) -> None:
     """Write experiment, version, variant and the arm's effect for ``rows`` (indices) of ``units``."""
     arms = version.arms
     units["exp"][rows] = K.experiment_code(experiment.experiment_id)
     units["ver"][rows] = version.version
     units["var"][rows] = np.array([K.variant_code(a.variant_id) for a in arms], dtype=np.int8)[arm_index]
-    for field, attribute in (("se", "sessions_early"), ("sl", "sessions_late"), ("pe", "purchases_early"),
-                             ("pl", "purchases_late"), ("kappa", "kappa")):
+    for field, attribute in (
+        ("se", "sessions_early"),
+        ("sl", "sessions_late"),
+        ("pe", "purchases_early"),
+        ("pl", "purchases_late"),
+        ("kappa", "kappa"),
+    ):
         units[field][rows] = np.array([getattr(a.effect, attribute) for a in arms])[arm_index]
 
 
-def _enroll(units: dict[str, np.ndarray], rows: np.ndarray, experiment: C.Experiment,
-            assign_u: np.ndarray, arm_u: np.ndarray) -> None:
+def _enroll(
+    units: dict[str, np.ndarray], rows: np.ndarray, experiment: C.Experiment, assign_u: np.ndarray, arm_u: np.ndarray
+) -> None:
     """Assignment time uniform over the experiment's enrollment, version by time, arm by weights."""
     versions = [v for v in experiment.versions if v.started_at is not None]
     start, end = versions[0].started_at, versions[-1].enrollment_end
@@ -119,8 +131,9 @@ def enrollment_end_of(units: dict[str, np.ndarray]) -> np.ndarray:
     return out
 
 
-def human_units(rng: np.random.Generator, loss_rng: np.random.Generator, n: int, gid0: int,
-                logging_loss: bool) -> dict[str, np.ndarray]:
+def human_units(
+    rng: np.random.Generator, loss_rng: np.random.Generator, n: int, gid0: int, logging_loss: bool
+) -> dict[str, np.ndarray]:
     """The truth population (units in experiments) and background traffic (units in none)."""
     units = empty_units(n)
     units["gid"][:] = gid0 + np.arange(n)
@@ -153,7 +166,8 @@ def human_units(rng: np.random.Generator, loss_rng: np.random.Generator, n: int,
     existing_start = np.maximum(C.DATA_START, expose - C.PRE_PERIOD_DAYS * C.DAY)
     units["expose_t"][:] = np.where(in_experiment, expose, np.where(units["new"], arrival, C.DATA_START))
     units["act_start"][:] = np.where(
-        in_experiment, np.where(units["new"], units["assign_t"], existing_start), units["expose_t"])
+        in_experiment, np.where(units["new"], units["assign_t"], existing_start), units["expose_t"]
+    )
     # never-exposed units keep their baseline rates after the would-be exposure
     for field in ("se", "sl", "pe", "pl"):
         units[field][~units["exposed"]] = 1.0
@@ -199,12 +213,16 @@ def bot_units(rng: np.random.Generator, n_humans: int, gid0: int) -> dict[str, n
         bots[field][outside] = -1
     bots["exposed"][:] = ~outside & (rng.random(n_bots) >= C.NEVER_EXPOSED_SHARE)
     delay = exposure_delay_ms(rng, n_bots)
-    anchor = np.where(outside, C.DATA_START + np.floor(rng.random(n_bots) * (C.DATA_END - 6 * C.DAY - C.DATA_START))
-                      .astype(np.int64), bots["assign_t"])
+    anchor = np.where(
+        outside,
+        C.DATA_START + np.floor(rng.random(n_bots) * (C.DATA_END - 6 * C.DAY - C.DATA_START)).astype(np.int64),
+        bots["assign_t"],
+    )
     bots["expose_t"][:] = np.where(outside, anchor, np.minimum(anchor + delay, enrollment_end_of(bots) - 1))
     bots["act_start"][:] = np.maximum(C.DATA_START, anchor - np.floor(rng.random(n_bots) * 2 * C.DAY).astype(np.int64))
-    bots["act_end"][:] = np.minimum(C.DATA_END, anchor + C.DAY + np.floor(rng.random(n_bots) * 4 * C.DAY)
-                                    .astype(np.int64))
+    bots["act_end"][:] = np.minimum(
+        C.DATA_END, anchor + C.DAY + np.floor(rng.random(n_bots) * 4 * C.DAY).astype(np.int64)
+    )
     bots["srate"][:] = C.BOT_SESSIONS_PER_DAY
     bots["prate"][:] = 0.0
 
@@ -215,8 +233,9 @@ def bot_units(rng: np.random.Generator, n_humans: int, gid0: int) -> dict[str, n
     # testers pick their variant: uniform over the version's variants
     for experiment in RUNNING:
         for version in experiment.versions:
-            sel = np.flatnonzero((internal["exp"] == K.experiment_code(experiment.experiment_id))
-                                 & (internal["ver"] == version.version))
+            sel = np.flatnonzero(
+                (internal["exp"] == K.experiment_code(experiment.experiment_id)) & (internal["ver"] == version.version)
+            )
             _set_arm(internal, sel, experiment, version, rng.integers(0, len(version.arms), sel.shape[0]))
     internal["exposed"][:] = True
     delay = exposure_delay_ms(rng, n_internal)
@@ -246,8 +265,9 @@ def _finish_fault_units(rng: np.random.Generator, units: dict[str, np.ndarray], 
     units["mech"][:] = K.HASH
     units["exposed"][:] = True
     units["logged"][:] = True
-    units["act_start"][:] = np.maximum(C.DATA_START, np.minimum(units["assign_t"], units["expose_t"])
-                                       - C.PRE_PERIOD_DAYS * C.DAY)
+    units["act_start"][:] = np.maximum(
+        C.DATA_START, np.minimum(units["assign_t"], units["expose_t"]) - C.PRE_PERIOD_DAYS * C.DAY
+    )
     _set_base_rates(units)
     return units
 
@@ -289,8 +309,9 @@ def cross_variant_units(rng: np.random.Generator, n_humans: int, gid0: int) -> d
     units["user_num"][:] = units["gid"][0::2].repeat(2)  # both devices carry the first device's user number
     delays = exposure_delay_ms(rng, 2 * n_pairs)
     units["expose_t"][:] = np.minimum(units["assign_t"] + delays, enrollment_end_of(units) - 1)
-    units["forced_login_t"][:] = units["expose_t"] + C.MINUTE + np.floor(
-        rng.random(2 * n_pairs) * 2 * C.DAY).astype(np.int64)
+    units["forced_login_t"][:] = (
+        units["expose_t"] + C.MINUTE + np.floor(rng.random(2 * n_pairs) * 2 * C.DAY).astype(np.int64)
+    )
     return _finish_fault_units(rng, units, K.ROLE_XVAR)
 
 

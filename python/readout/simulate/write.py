@@ -16,8 +16,13 @@ from . import config as C
 from . import strings as S
 from .rows import Rows
 
-_ARROW_TYPES = {"string": pa.string(), "int32": pa.int32(), "bool": pa.bool_(), "double": pa.float64(),
-                "timestamp[us]": pa.timestamp("us")}
+_ARROW_TYPES = {
+    "string": pa.string(),
+    "int32": pa.int32(),
+    "bool": pa.bool_(),
+    "double": pa.float64(),
+    "timestamp[us]": pa.timestamp("us"),
+}
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "row_group_size": 1 << 20}
 
 
@@ -66,8 +71,10 @@ def events_table(rows: Rows, schema_version: int, seed: int) -> pa.Table:
     }
     renames = contract.EVENT_RENAMES_V2 if schema_version == 2 else {}
     schema = EVENT_SCHEMAS[schema_version]
-    return pa.Table.from_arrays([columns[name] for name in contract.EVENT_COLUMNS_V1],
-                                names=[renames.get(name, name) for name in contract.EVENT_COLUMNS_V1]).cast(schema)
+    return pa.Table.from_arrays(
+        [columns[name] for name in contract.EVENT_COLUMNS_V1],
+        names=[renames.get(name, name) for name in contract.EVENT_COLUMNS_V1],
+    ).cast(schema)
 
 
 def write_parquet(table: pa.Table, path: Path) -> dict:
@@ -93,8 +100,20 @@ def experiments_table(as_of_ms: int | None) -> pa.Table:
                 elif ended is not None and ended >= as_of_ms:
                     status, ended = "running", None
             for arm in version.arms:
-                records.append((experiment.experiment_id, version.version, experiment.name, status, started, ended,
-                                experiment.unit_type, arm.variant_id, arm.is_control, arm.weight))
+                records.append(
+                    (
+                        experiment.experiment_id,
+                        version.version,
+                        experiment.name,
+                        status,
+                        started,
+                        ended,
+                        experiment.unit_type,
+                        arm.variant_id,
+                        arm.is_control,
+                        arm.weight,
+                    )
+                )
     columns = list(zip(*records))
     names = list(contract.EXPERIMENT_COLUMNS)
     arrays = []

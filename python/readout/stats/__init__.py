@@ -22,6 +22,7 @@ Everything except :mod:`~readout.stats.results` (and the ``compute_*`` functions
 arrays (one element per experiment).
 """
 
+from .bayes import BayesianLift, bayesian_relative_lift, chance_to_beat_control, expected_loss, normal_posterior
 from .cuped import (
     CupedComparison,
     cuped_absolute_lift,
@@ -31,7 +32,6 @@ from .cuped import (
     cuped_variance_reduction,
     pooled_theta,
 )
-from .bayes import BayesianLift, bayesian_relative_lift, chance_to_beat_control, expected_loss, normal_posterior
 from .decision_aids import compute_bayesian_views, compute_power_analysis
 from .estimate import LiftEstimate
 from .multiple_testing import adjust_p_values, benjamini_hochberg, guardrail_status, holm

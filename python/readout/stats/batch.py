@@ -120,7 +120,9 @@ class PairBatch:
         estimate, std_error = np.full(n, _NAN), np.full(n, _NAN)
         for i, est, se, lower, upper, p in _each(absolute, "estimate", "std_error", "ci_lower", "ci_upper", "p_value"):
             estimate[i], std_error[i] = est, se
-            self.rows[i].update(absolute_lift=est, absolute_lift_ci_lower=lower, absolute_lift_ci_upper=upper, p_value=p)
+            self.rows[i].update(
+                absolute_lift=est, absolute_lift_ci_lower=lower, absolute_lift_ci_upper=upper, p_value=p
+            )
 
         # the always-valid interval of every pair with an absolute lift, per planned sample size
         estimated = _positions(absolute, n)

@@ -87,9 +87,9 @@ def cuped_variance_reduction(control: CovariateStats, treatment: CovariateStats,
     _check_pair(control, treatment)
     theta = _theta(control, treatment, theta)
     _, _, se_adj = _se_adjusted(control, treatment, theta)
-    se_raw2 = control.outcome.variance / np.asarray(
-        control.n, float
-    ) + treatment.outcome.variance / np.asarray(treatment.n, float)
+    se_raw2 = control.outcome.variance / np.asarray(control.n, float) + treatment.outcome.variance / np.asarray(
+        treatment.n, float
+    )
     require_positive_se(se_raw2, "zero variance")
     return 1.0 - se_adj**2 / se_raw2
 
@@ -126,11 +126,7 @@ def cuped_relative_lift(
     g_cy, g_cx = -m_t / power(m_c, 2), k
 
     def quad(stats, gy, gx):
-        return (
-            gy * gy * stats.outcome.variance
-            + 2.0 * gy * gx * stats.covariance
-            + gx * gx * stats.covariate.variance
-        )
+        return gy * gy * stats.outcome.variance + 2.0 * gy * gx * stats.covariance + gx * gx * stats.covariate.variance
 
     var = quad(treatment, g_ty, g_tx) / n_t + quad(control, g_cy, g_cx) / n_c
     se = np.sqrt(np.maximum(var, 0.0))

@@ -102,10 +102,22 @@ def compute_bayesian_views(df: pd.DataFrame, prior_mean: float = 0.0, prior_sd: 
     lift = pd.to_numeric(df["relative_lift"], errors="coerce").to_numpy(dtype=float)
     alpha = pd.to_numeric(df["alpha"], errors="coerce").fillna(0.05).to_numpy(dtype=float)
     direction = df["direction"].where(df["direction"].isin(["increase", "decrease"]), "increase").to_numpy(dtype=object)
-    columns = {name: np.full(len(df), np.nan) for name in ("posterior_mean", "posterior_sd", "credible_lower", "credible_upper", "chance_to_beat_control", "expected_loss")}
+    columns = {
+        name: np.full(len(df), np.nan)
+        for name in (
+            "posterior_mean",
+            "posterior_sd",
+            "credible_lower",
+            "credible_upper",
+            "chance_to_beat_control",
+            "expected_loss",
+        )
+    }
     for a in np.unique(alpha):
         rows = alpha == a
-        view = bayesian_relative_lift(lift[rows], se[rows], direction[rows], alpha=float(a), prior_mean=prior_mean, prior_sd=prior_sd)
+        view = bayesian_relative_lift(
+            lift[rows], se[rows], direction[rows], alpha=float(a), prior_mean=prior_mean, prior_sd=prior_sd
+        )
         for name in columns:
             columns[name][rows] = getattr(view, name)
     out["status_reason"] = reason
@@ -124,7 +136,9 @@ def compute_power_analysis(df: pd.DataFrame, power: float = 0.8, planned_minimum
     out = df[[*KEYS, "metric_role", "readout_status"]].copy().reset_index(drop=True)
     se, reason = _relative_se(df)
     alpha = pd.to_numeric(df["alpha"], errors="coerce").fillna(0.05).to_numpy(dtype=float)
-    n = (pd.to_numeric(df["n_units_control"], errors="coerce") + pd.to_numeric(df["n_units_variant"], errors="coerce")).to_numpy(dtype=float)
+    n = (
+        pd.to_numeric(df["n_units_control"], errors="coerce") + pd.to_numeric(df["n_units_variant"], errors="coerce")
+    ).to_numpy(dtype=float)
     entered = pd.to_numeric(df["n_units_entered"], errors="coerce").to_numpy(dtype=float)
     days = pd.to_numeric(df["entry_days"], errors="coerce").to_numpy(dtype=float)
     mde = np.full(len(df), np.nan)

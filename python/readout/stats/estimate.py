@@ -62,9 +62,7 @@ def power(x, k: int):
     return np.fromiter((v**k for v in arr.ravel()), dtype=float, count=arr.size).reshape(arr.shape)
 
 
-def t_estimate(
-    estimate: np.ndarray, std_error: np.ndarray, df: np.ndarray, alpha: float, method: str
-) -> LiftEstimate:
+def t_estimate(estimate: np.ndarray, std_error: np.ndarray, df: np.ndarray, alpha: float, method: str) -> LiftEstimate:
     """Interval and p-value from a t reference distribution (``df = inf`` gives the normal)."""
     estimate = np.asarray(estimate, dtype=float)
     std_error = np.asarray(std_error, dtype=float)

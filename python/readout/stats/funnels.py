@@ -77,9 +77,15 @@ def compute_funnel_results(counts: pd.DataFrame, alpha: float = 0.05, correction
     if missing:
         raise ValueError(f"compute_funnel_results: missing input columns {missing}")
     stats = _stats(counts)
-    steps = stats[["experiment_id", "experiment_version", "funnel_id", "metric_id", "step_number", "step_name"]].drop_duplicates()
-    results = compute_segment_metric_results(stats.drop(columns=["funnel_id", "step_number", "step_name"]), alpha, correction)
+    steps = stats[
+        ["experiment_id", "experiment_version", "funnel_id", "metric_id", "step_number", "step_name"]
+    ].drop_duplicates()
+    results = compute_segment_metric_results(
+        stats.drop(columns=["funnel_id", "step_number", "step_name"]), alpha, correction
+    )
     results = results.rename(columns={"segment_value": "funnel_id"}).drop(columns=["segment_type"])
-    results = results.merge(steps, on=["experiment_id", "experiment_version", "funnel_id", "metric_id"], how="left", validate="many_to_one")
+    results = results.merge(
+        steps, on=["experiment_id", "experiment_version", "funnel_id", "metric_id"], how="left", validate="many_to_one"
+    )
     results["measure"] = np.where(results["metric_id"].str.endswith("_reach"), "reach", "from_previous")
     return results.drop(columns=["metric_id", "estimator", "population"])

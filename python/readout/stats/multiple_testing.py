@@ -101,9 +101,7 @@ def family_size(p_values, missing: str = "exclude") -> int:
     return int(p.size if missing == "as_one" else finite.sum())
 
 
-def guardrail_status(
-    relative_ci_lower: float, relative_ci_upper: float, direction: str, margin: float
-) -> str:
+def guardrail_status(relative_ci_lower: float, relative_ci_upper: float, direction: str, margin: float) -> str:
     """Non-inferiority judgement of a guardrail metric from its relative-lift interval.
 
     ``margin`` is the tolerated relative deterioration (0.02 = 2 %). With ``direction``

@@ -151,7 +151,12 @@ _FLOAT_OUTPUT_COLUMNS = (
 )
 
 _TEXT_OUTPUT_COLUMNS = (
-    "estimator", "control_variant_id", "ci_method", "guardrail_status", "status_reason", "correction_method",
+    "estimator",
+    "control_variant_id",
+    "ci_method",
+    "guardrail_status",
+    "status_reason",
+    "correction_method",
 )
 #: A NaN p-value stays in its correction family as p = 1 (see multiple_testing.adjust_p_values).
 _MISSING_P_VALUES = "as_one"
@@ -289,9 +294,7 @@ def _estimate_row(
         )
         try:
             n_total = _num(stats_c.n) + _num(stats_t.n)
-            seq = asymptotic_confidence_sequence(
-                abs_est.estimate, abs_est.std_error, n_total, alpha, target_n=target_n
-            )
+            seq = asymptotic_confidence_sequence(abs_est.estimate, abs_est.std_error, n_total, alpha, target_n=target_n)
             row.update(sequential_ci_lower=seq.lower, sequential_ci_upper=seq.upper)
         except ValueError as exc:
             reasons.append(f"sequential interval: {exc}")
@@ -348,9 +351,7 @@ def _fill_cuped(row, metric_type, control, variant, alpha, target_n, reasons) ->
     _estimate_row(row, stats_c, stats_t, cuped_absolute_lift, cuped_relative_lift, alpha, target_n, reasons)
 
 
-def _pair_rows(
-    keys, metric, control, variant, group_reason, cuped_wanted, alpha, default_target_n
-) -> list[dict]:
+def _pair_rows(keys, metric, control, variant, group_reason, cuped_wanted, alpha, default_target_n) -> list[dict]:
     """The 'unadjusted' (and, when wanted, 'cuped') rows of one treatment variant vs the control."""
     metric_type = metric["metric_type"]
     target_n = _num(variant.get("sequential_target_n", _NAN))
@@ -419,9 +420,7 @@ def _group_rows(keys, records: list[dict], alpha: float, default_target_n: float
     metric, control, variants, group_reason, cuped_wanted = _group_plan(records)
     rows = []
     for variant in variants:
-        rows.extend(
-            _pair_rows(keys, metric, control, variant, group_reason, cuped_wanted, alpha, default_target_n)
-        )
+        rows.extend(_pair_rows(keys, metric, control, variant, group_reason, cuped_wanted, alpha, default_target_n))
     return rows
 
 

@@ -61,13 +61,21 @@ def compute_segment_metric_results(
     sequential_target_n: float = DEFAULT_SEQUENTIAL_TARGET_N,
 ) -> pd.DataFrame:
     """compute_metric_results per segment: the input and output gain segment_type and segment_value."""
-    out = _unfold(compute_metric_results(_fold(stats, "compute_segment_metric_results"), alpha, correction, sequential_target_n))
+    out = _unfold(
+        compute_metric_results(_fold(stats, "compute_segment_metric_results"), alpha, correction, sequential_target_n)
+    )
     return out[_order(out)]
 
 
-def compute_segment_sample_ratio_checks_by_unit(counts: pd.DataFrame, threshold: float = 0.001, min_expected: float = 5.0) -> pd.DataFrame:
+def compute_segment_sample_ratio_checks_by_unit(
+    counts: pd.DataFrame, threshold: float = 0.001, min_expected: float = 5.0
+) -> pd.DataFrame:
     """compute_sample_ratio_checks per segment: the input and output gain segment_type and segment_value."""
-    out = _unfold(compute_sample_ratio_checks(_fold(counts, "compute_segment_sample_ratio_checks_by_unit"), threshold, min_expected))
+    out = _unfold(
+        compute_sample_ratio_checks(
+            _fold(counts, "compute_segment_sample_ratio_checks_by_unit"), threshold, min_expected
+        )
+    )
     return out[_order(out)]
 
 
@@ -95,7 +103,9 @@ def compute_segment_readout(
     )
     out = results.merge(per_segment, on=keys, how="left", validate="many_to_one")
     metric_keys = ["experiment_id", "experiment_version", "metric_id"]
-    roles = stats[[*metric_keys, "role", "direction"]].drop_duplicates(metric_keys).rename(columns={"role": "metric_role"})
+    roles = (
+        stats[[*metric_keys, "role", "direction"]].drop_duplicates(metric_keys).rename(columns={"role": "metric_role"})
+    )
     out = out.merge(roles, on=metric_keys, how="left", validate="many_to_one")
     out["is_exploratory"] = True
     return out

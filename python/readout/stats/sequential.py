@@ -122,6 +122,4 @@ def sequential_difference_in_means(
     require_n_at_least_2(treatment.n, "variant")
     fixed = welch_absolute_lift(control, treatment, alpha)
     n = np.asarray(control.n, float) + np.asarray(treatment.n, float)
-    return asymptotic_confidence_sequence(
-        fixed.estimate, fixed.std_error, n, alpha, target_n=target_n, rho=rho
-    )
+    return asymptotic_confidence_sequence(fixed.estimate, fixed.std_error, n, alpha, target_n=target_n, rho=rho)

@@ -52,9 +52,7 @@ def validate_weights(weights, k: int | None = None) -> np.ndarray:
     return w
 
 
-def sample_ratio_mismatch(
-    observed, weights, threshold: float = 0.001, min_expected: float = 5.0
-) -> SrmResult:
+def sample_ratio_mismatch(observed, weights, threshold: float = 0.001, min_expected: float = 5.0) -> SrmResult:
     """Chi-square SRM test of ``observed`` unit counts (one per variant) against ``weights``."""
     obs = np.asarray(observed, dtype=float)
     if obs.ndim != 1:

@@ -121,9 +121,7 @@ class RatioStats:
         _check_n(n)
         for name in ("num_sum", "num_sum_squares", "den_sum", "den_sum_squares", "cross_sum"):
             _array(name, getattr(self, name))
-        _check_cauchy_schwarz(
-            "numerator", n, np.asarray(self.num_sum, float), np.asarray(self.num_sum_squares, float)
-        )
+        _check_cauchy_schwarz("numerator", n, np.asarray(self.num_sum, float), np.asarray(self.num_sum_squares, float))
         _check_cauchy_schwarz(
             "denominator", n, np.asarray(self.den_sum, float), np.asarray(self.den_sum_squares, float)
         )
@@ -171,12 +169,8 @@ class CovariateStats:
         _check_n(n)
         for name in ("y_sum", "y_sum_squares", "x_sum", "x_sum_squares", "xy_sum"):
             _array(name, getattr(self, name))
-        _check_cauchy_schwarz(
-            "metric", n, np.asarray(self.y_sum, float), np.asarray(self.y_sum_squares, float)
-        )
-        _check_cauchy_schwarz(
-            "covariate", n, np.asarray(self.x_sum, float), np.asarray(self.x_sum_squares, float)
-        )
+        _check_cauchy_schwarz("metric", n, np.asarray(self.y_sum, float), np.asarray(self.y_sum_squares, float))
+        _check_cauchy_schwarz("covariate", n, np.asarray(self.x_sum, float), np.asarray(self.x_sum_squares, float))
 
     @property
     def outcome(self) -> SampleStats:

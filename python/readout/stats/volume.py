@@ -242,49 +242,62 @@ def compute_volume_checks(
     reference_observed = reference_sums(days, frame["event_count"].to_numpy(), reference_days, series)
     reference_others = reference_sums(days, frame["others"].to_numpy(), reference_days, series)
     reference_count = reference_sums(days, np.ones(len(frame)), reference_days, series)
-    result = volume_shortfall(frame["event_count"].to_numpy(), frame["others"].to_numpy(),
-                              reference_observed, reference_others)
+    result = volume_shortfall(
+        frame["event_count"].to_numpy(), frame["others"].to_numpy(), reference_observed, reference_others
+    )
     tested = np.nan_to_num(result.expected, nan=-1.0) >= max(min_expected, np.finfo(float).tiny)
     tested &= ~np.isnan(result.p_value)
-    family = (pd.Series(tested, index=frame.index).groupby([frame["experiment_id"], frame["experiment_version"]],
-                                                          dropna=False).transform("sum").to_numpy().astype(np.int64))
+    family = (
+        pd.Series(tested, index=frame.index)
+        .groupby([frame["experiment_id"], frame["experiment_version"]], dropna=False)
+        .transform("sum")
+        .to_numpy()
+        .astype(np.int64)
+    )
     adjusted = np.where(tested, bonferroni(result.p_value, family), _NAN)
     flagged = tested & (result.missing_share >= min_missing_share) & (adjusted < alpha)
     reason = [
-        "no events on the reference days" if rx + ro == 0
-        else "the other variants logged nothing on the reference days" if ro == 0
-        else f"expected events below the minimum ({min_expected:g})" if not is_tested
+        "no events on the reference days"
+        if rx + ro == 0
+        else "the other variants logged nothing on the reference days"
+        if ro == 0
+        else f"expected events below the minimum ({min_expected:g})"
+        if not is_tested
         else None
         for rx, ro, is_tested in zip(reference_observed, reference_others, tested, strict=True)
     ]
-    out = pd.DataFrame({
-        "experiment_id": frame["experiment_id"].to_numpy(),
-        "experiment_version": frame["experiment_version"].to_numpy(),
-        "source_system": frame["source_system"].to_numpy(),
-        "event_class": frame["event_class"].to_numpy(),
-        "event_name": frame["event_name"].to_numpy(),
-        "event_date": frame["event_date"].dt.date.to_numpy(),
-        "variant_id": frame["variant_id"].to_numpy(),
-        "observed_events": frame["event_count"].astype("int64").to_numpy(),
-        "other_variants_events": frame["others"].astype("int64").to_numpy(),
-        "reference_day_count": reference_count.astype("int64"),
-        "reference_observed_events": reference_observed.astype("int64"),
-        "reference_other_variants_events": reference_others.astype("int64"),
-        "expected_events": result.expected,
-        "missing_share": result.missing_share,
-        "p_value": np.where(tested, result.p_value, _NAN),
-        "adjusted_p_value": adjusted,
-        "family_size": family,
-        "is_tested": tested,
-        "is_volume_shortfall": flagged,
-        "status_reason": reason,
-    })
+    out = pd.DataFrame(
+        {
+            "experiment_id": frame["experiment_id"].to_numpy(),
+            "experiment_version": frame["experiment_version"].to_numpy(),
+            "source_system": frame["source_system"].to_numpy(),
+            "event_class": frame["event_class"].to_numpy(),
+            "event_name": frame["event_name"].to_numpy(),
+            "event_date": frame["event_date"].dt.date.to_numpy(),
+            "variant_id": frame["variant_id"].to_numpy(),
+            "observed_events": frame["event_count"].astype("int64").to_numpy(),
+            "other_variants_events": frame["others"].astype("int64").to_numpy(),
+            "reference_day_count": reference_count.astype("int64"),
+            "reference_observed_events": reference_observed.astype("int64"),
+            "reference_other_variants_events": reference_others.astype("int64"),
+            "expected_events": result.expected,
+            "missing_share": result.missing_share,
+            "p_value": np.where(tested, result.p_value, _NAN),
+            "adjusted_p_value": adjusted,
+            "family_size": family,
+            "is_tested": tested,
+            "is_volume_shortfall": flagged,
+            "status_reason": reason,
+        }
+    )
     alarms = np.full(len(out), None, dtype=object)
     for i in np.flatnonzero(flagged):
         alarms[i] = _volume_alarm(out.iloc[i])
     out["alarm"] = alarms
-    return out.sort_values(["experiment_id", "experiment_version", "source_system", "event_name", "event_date",
-                            "variant_id"], kind="stable").reset_index(drop=True)[list(VOLUME_OUTPUT_COLUMNS)]
+    return out.sort_values(
+        ["experiment_id", "experiment_version", "source_system", "event_name", "event_date", "variant_id"],
+        kind="stable",
+    ).reset_index(drop=True)[list(VOLUME_OUTPUT_COLUMNS)]
 
 
 # ---------------------------------------------------------------------------- sample ratio per segment
@@ -321,14 +334,21 @@ def _segment_label(keys: dict) -> str:
 
 
 def _segment_alarm(keys: dict, records: list[dict], status: str, p: float, adjusted: float, family: int) -> str:
-    observed = ", ".join(f"{r['variant_id']} {int(r['observed_units']):,} ({r['expected_units']:,.0f} expected)"
-                         for r in records)
+    observed = ", ".join(
+        f"{r['variant_id']} {int(r['observed_units']):,} ({r['expected_units']:,.0f} expected)" for r in records
+    )
     readout = f"{keys['experiment_id']} v{keys['experiment_version']}"
     verdict = "a sample ratio mismatch" if status == "mismatch" else "a possible sample ratio mismatch"
-    action = (f"so do not finalize the {readout} readout until the cause is found" if status == "mismatch"
-              else f"so check the {readout} readout's logging on this segment before finalizing it")
-    return (f"{readout} {keys['segment_label']}: new exposed units {observed} against the planned split, {verdict} "
-            f"(p = {p:.1e}; {adjusted:.1e} after Bonferroni over the version's {family:,} {keys['segment']} segments), {action}")
+    action = (
+        f"so do not finalize the {readout} readout until the cause is found"
+        if status == "mismatch"
+        else f"so check the {readout} readout's logging on this segment before finalizing it"
+    )
+    return (
+        f"{readout} {keys['segment_label']}: new exposed units {observed} against the planned split, {verdict} "
+        f"(p = {p:.1e}; {adjusted:.1e} after Bonferroni over the version's {family:,} {keys['segment']} segments), "
+        f"{action}"
+    )
 
 
 def compute_segment_sample_ratio_checks(
@@ -352,11 +372,14 @@ def compute_segment_sample_ratio_checks(
     warning_threshold = _validate_share("warning_threshold", warning_threshold)
     if warning_threshold < threshold:
         raise ValueError(f"warning_threshold ({warning_threshold}) must not be below threshold ({threshold})")
-    unknown = sorted(set(counts["segment"].dropna()) - set(SEGMENTS)) + (["null"] if counts["segment"].isna().any()
-                                                                          else [])
+    unknown = sorted(set(counts["segment"].dropna()) - set(SEGMENTS)) + (
+        ["null"] if counts["segment"].isna().any() else []
+    )
     if unknown:
-        raise ValueError(f"compute_segment_sample_ratio_checks: unknown segment(s) {', '.join(map(str, unknown))}; "
-                         f"use {', '.join(SEGMENTS)}")
+        raise ValueError(
+            f"compute_segment_sample_ratio_checks: unknown segment(s) {', '.join(map(str, unknown))}; "
+            f"use {', '.join(SEGMENTS)}"
+        )
     if counts.empty:
         return pd.DataFrame(columns=list(SEGMENT_SRM_OUTPUT_COLUMNS))
     frame = counts[list(SEGMENT_SRM_INPUT_COLUMNS)].copy()
@@ -386,40 +409,55 @@ def compute_segment_sample_ratio_checks(
         if result.is_applicable:
             chi[i], p[i] = result.chi_square, result.p_value
     applicable = ~np.isnan(p)
-    family = (pd.Series(applicable).groupby([segments["experiment_id"], segments["experiment_version"],
-                                             segments["segment"]], dropna=False).transform("sum")
-              .to_numpy().astype(np.int64))
+    family = (
+        pd.Series(applicable)
+        .groupby([segments["experiment_id"], segments["experiment_version"], segments["segment"]], dropna=False)
+        .transform("sum")
+        .to_numpy()
+        .astype(np.int64)
+    )
     adjusted = bonferroni(p, family)
-    status = np.where(~applicable, "not_applicable", np.where(adjusted < threshold, "mismatch",
-                                                               np.where(adjusted < warning_threshold, "warning", "ok")))
+    status = np.where(
+        ~applicable,
+        "not_applicable",
+        np.where(adjusted < threshold, "mismatch", np.where(adjusted < warning_threshold, "warning", "ok")),
+    )
     labels = [_segment_label(keys) for keys in segments.to_dict("records")]
     totals = np.add.reduceat(np.nan_to_num(observed), starts) if len(frame) else np.zeros(0)
     expected_units = shares * np.repeat(totals, ends - starts)
     alarms: list[str | None] = [None] * n
     for i in np.flatnonzero((status == "warning") | (status == "mismatch")):
         keys = dict(segments.iloc[i], segment_label=labels[i])
-        records = [{"variant_id": v, "observed_units": o, "expected_units": e} for v, o, e in zip(
-            frame["variant_id"].to_numpy()[starts[i]:ends[i]], observed[starts[i]:ends[i]],
-            expected_units[starts[i]:ends[i]], strict=True)]
+        records = [
+            {"variant_id": v, "observed_units": o, "expected_units": e}
+            for v, o, e in zip(
+                frame["variant_id"].to_numpy()[starts[i] : ends[i]],
+                observed[starts[i] : ends[i]],
+                expected_units[starts[i] : ends[i]],
+                strict=True,
+            )
+        ]
         alarms[i] = _segment_alarm(keys, records, str(status[i]), float(p[i]), float(adjusted[i]), int(family[i]))
     at = np.repeat(np.arange(n), ends - starts)
-    out = pd.DataFrame({
-        **{key: frame[key].to_numpy() for key in SEGMENT_KEYS},
-        "segment_label": np.asarray(labels, dtype=object)[at],
-        "variant_id": frame["variant_id"].to_numpy(),
-        "observed_units": frame["observed_units"].to_numpy(dtype=np.int64),
-        "expected_share": shares,
-        "expected_units": expected_units,
-        "chi_square": chi[at],
-        "degrees_of_freedom": pd.array(np.where(dof[at] >= 0, dof[at], 0), dtype="Int64"),
-        "p_value": p[at],
-        "adjusted_p_value": adjusted[at],
-        "family_size": family[at],
-        "srm_status": status[at].astype(object),
-        "is_sample_ratio_mismatch": status[at] == "mismatch",
-        "status_reason": np.asarray(reasons, dtype=object)[at],
-        "alarm": np.asarray(alarms, dtype=object)[at],
-    })
+    out = pd.DataFrame(
+        {
+            **{key: frame[key].to_numpy() for key in SEGMENT_KEYS},
+            "segment_label": np.asarray(labels, dtype=object)[at],
+            "variant_id": frame["variant_id"].to_numpy(),
+            "observed_units": frame["observed_units"].to_numpy(dtype=np.int64),
+            "expected_share": shares,
+            "expected_units": expected_units,
+            "chi_square": chi[at],
+            "degrees_of_freedom": pd.array(np.where(dof[at] >= 0, dof[at], 0), dtype="Int64"),
+            "p_value": p[at],
+            "adjusted_p_value": adjusted[at],
+            "family_size": family[at],
+            "srm_status": status[at].astype(object),
+            "is_sample_ratio_mismatch": status[at] == "mismatch",
+            "status_reason": np.asarray(reasons, dtype=object)[at],
+            "alarm": np.asarray(alarms, dtype=object)[at],
+        }
+    )
     out.loc[dof[at] < 0, "degrees_of_freedom"] = pd.NA
     out["exposure_date"] = out["exposure_date"].dt.date
     return out[list(SEGMENT_SRM_OUTPUT_COLUMNS)]

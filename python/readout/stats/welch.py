@@ -31,9 +31,7 @@ def welch_satterthwaite_df(var_c, n_c, var_t, n_t):
     a = np.asarray(var_t, dtype=float) / np.asarray(n_t, dtype=float)
     b = np.asarray(var_c, dtype=float) / np.asarray(n_c, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return power(a + b, 2) / (
-            a * a / (np.asarray(n_t, float) - 1.0) + b * b / (np.asarray(n_c, float) - 1.0)
-        )
+        return power(a + b, 2) / (a * a / (np.asarray(n_t, float) - 1.0) + b * b / (np.asarray(n_c, float) - 1.0))
 
 
 def _check_pair(control: SampleStats, treatment: SampleStats) -> None:

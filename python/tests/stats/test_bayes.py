@@ -3,7 +3,6 @@ prior x likelihood, a Beta-Binomial Monte Carlo, posterior sampling, and calibra
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import scipy.integrate as spi
@@ -36,12 +35,19 @@ def test_posterior_equals_numerical_integration_of_prior_times_likelihood(lift, 
     # chance to beat control and expected loss: integrals of the posterior
     post = sps.norm(first, np.sqrt(second / evidence))
     assert chance_to_beat_control(mean, sd) == pytest.approx(post.sf(0.0), rel=1e-9, abs=1e-15)
-    loss = spi.quad(lambda e: -e * post.pdf(e), first - 12 * sd, 0.0, epsabs=1e-15, epsrel=1e-12)[0] if first - 12 * sd < 0 else 0.0
+    loss = (
+        spi.quad(lambda e: -e * post.pdf(e), first - 12 * sd, 0.0, epsabs=1e-15, epsrel=1e-12)[0]
+        if first - 12 * sd < 0
+        else 0.0
+    )
     assert expected_loss(mean, sd) == pytest.approx(loss, rel=1e-7, abs=1e-14)
 
 
 def test_flat_prior_gives_back_the_frequentist_interval():
-    control, treatment = SampleStats(n=5000, sum=510.0, sum_squares=510.0), SampleStats(n=5000, sum=560.0, sum_squares=560.0)
+    control, treatment = (
+        SampleStats(n=5000, sum=510.0, sum_squares=510.0),
+        SampleStats(n=5000, sum=560.0, sum_squares=560.0),
+    )
     freq = delta_relative_lift(control, treatment, alpha=0.05)
     view = bayesian_relative_lift(freq.estimate, freq.std_error, prior_sd=None)
     assert view.credible_lower == pytest.approx(freq.ci_lower, rel=1e-12)
@@ -76,7 +82,8 @@ def test_gaussian_approximation_matches_a_beta_binomial_posterior():
     p_t = rng.beta(1 + x_t, 1 + n_t - x_t, 1_000_000)
     lift_draws = p_t / p_c - 1
     freq = delta_relative_lift(
-        SampleStats(n=n_c, sum=float(x_c), sum_squares=float(x_c)), SampleStats(n=n_t, sum=float(x_t), sum_squares=float(x_t))
+        SampleStats(n=n_c, sum=float(x_c), sum_squares=float(x_c)),
+        SampleStats(n=n_t, sum=float(x_t), sum_squares=float(x_t)),
     )
     view = bayesian_relative_lift(freq.estimate, freq.std_error, prior_sd=None)
     assert np.mean(lift_draws > 0) == pytest.approx(view.chance_to_beat_control, abs=0.01)

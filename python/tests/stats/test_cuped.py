@@ -91,9 +91,7 @@ def test_cuped_interval_equals_welch_on_adjusted_raw_values(raw, alpha):
     ref = sps.ttest_ind(adj_t, adj_c, equal_var=False)
     ci = ref.confidence_interval(confidence_level=1 - alpha)
     est = cuped_absolute_lift(control, treatment, alpha=alpha)
-    np.testing.assert_allclose(
-        [est.ci_lower, est.ci_upper, est.p_value], [ci.low, ci.high, ref.pvalue], rtol=RTOL
-    )
+    np.testing.assert_allclose([est.ci_lower, est.ci_upper, est.p_value], [ci.low, ci.high, ref.pvalue], rtol=RTOL)
     np.testing.assert_allclose(est.estimate, adj_t.mean() - adj_c.mean(), rtol=RTOL)
     np.testing.assert_allclose(
         cuped_variance_reduction(control, treatment),
@@ -139,9 +137,7 @@ def test_cuped_compare_reports_unadjusted_beside_adjusted(raw):
     result = cuped_compare(control, treatment)
     ref = sps.ttest_ind(y_t, y_c, equal_var=False)
     np.testing.assert_allclose(result.unadjusted_absolute.p_value, ref.pvalue, rtol=RTOL)
-    np.testing.assert_allclose(
-        [result.mean_control, result.mean_variant], [y_c.mean(), y_t.mean()], rtol=RTOL
-    )
+    np.testing.assert_allclose([result.mean_control, result.mean_variant], [y_c.mean(), y_t.mean()], rtol=RTOL)
     assert result.adjusted_absolute.std_error < result.unadjusted_absolute.std_error
     assert 0 < result.variance_reduction < 1
     assert result.adjusted_absolute.method == "cuped_welch"
@@ -155,9 +151,7 @@ def test_cuped_with_zero_theta_equals_unadjusted():
     assert pooled_theta(control, treatment) == 0.0
     a = cuped_absolute_lift(control, treatment)
     b = welch_absolute_lift(control.outcome, treatment.outcome)
-    np.testing.assert_allclose(
-        [a.ci_lower, a.ci_upper, a.p_value], [b.ci_lower, b.ci_upper, b.p_value], rtol=RTOL
-    )
+    np.testing.assert_allclose([a.ci_lower, a.ci_upper, a.p_value], [b.ci_lower, b.ci_upper, b.p_value], rtol=RTOL)
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -211,9 +205,7 @@ def test_simulated_cuped_coverage_and_narrower_intervals():
         cov = coverage(est.ci_lower, est.ci_upper, truth)
         assert 0.935 <= cov <= 0.965, (est.method, cov)
 
-    width_ratio = np.mean(adjusted.ci_upper - adjusted.ci_lower) / np.mean(
-        raw_abs.ci_upper - raw_abs.ci_lower
-    )
+    width_ratio = np.mean(adjusted.ci_upper - adjusted.ci_lower) / np.mean(raw_abs.ci_upper - raw_abs.ci_lower)
     rel_width_ratio = np.mean(adjusted_rel.ci_upper - adjusted_rel.ci_lower) / np.mean(
         raw_rel.ci_upper - raw_rel.ci_lower
     )

@@ -49,7 +49,9 @@ def test_missing_as_one_keeps_nans_in_the_family(method, sm_method):
     adjusted = adjust_p_values(p, method, missing="as_one")
     finite = ~np.isnan(p)
     assert np.isnan(adjusted[~finite]).all()
-    np.testing.assert_allclose(adjusted[finite], multipletests(np.where(finite, p, 1.0), method=sm_method)[1][finite], rtol=RTOL)
+    np.testing.assert_allclose(
+        adjusted[finite], multipletests(np.where(finite, p, 1.0), method=sm_method)[1][finite], rtol=RTOL
+    )
     assert np.all(adjusted[finite] >= adjust_p_values(p, method, missing="exclude")[finite])
     assert family_size(p, missing="as_one") == 6 and family_size(p, missing="exclude") == 4
     # nothing to keep: identical to the exclude policy

@@ -29,7 +29,8 @@ EXPECTED_METRIC_COLUMNS = [
     "control_variant_id", "n_units_control", "n_units_variant", "mean_control", "mean_variant",
     "absolute_lift", "absolute_lift_ci_lower", "absolute_lift_ci_upper", "relative_lift",
     "relative_lift_ci_lower", "relative_lift_ci_upper", "p_value", "adjusted_p_value",
-    "correction_method", "correction_family_size", "is_significant", "sequential_ci_lower", "sequential_ci_upper", "ci_method", "alpha",
+    "correction_method", "correction_family_size", "is_significant", "sequential_ci_lower", "sequential_ci_upper",
+    "ci_method", "alpha",
     "guardrail_status", "status_reason",
 ]  # fmt: skip
 EXPECTED_SRM_COLUMNS = [
@@ -144,9 +145,7 @@ def test_values_are_consistent(results):
     np.testing.assert_allclose(
         results["relative_lift"], results["mean_variant"] / results["mean_control"] - 1, rtol=RTOL
     )
-    np.testing.assert_allclose(
-        results["absolute_lift"], results["mean_variant"] - results["mean_control"], rtol=1e-8
-    )
+    np.testing.assert_allclose(results["absolute_lift"], results["mean_variant"] - results["mean_control"], rtol=1e-8)
     assert (results["alpha"] == 0.05).all()
     expected_method = np.where(
         results["estimator"] == "cuped", "cuped_welch",
@@ -226,9 +225,7 @@ def test_ratio_and_cuped_rows_match_method_functions(stats_and_raw, results):
 @pytest.mark.parametrize(("correction", "sm_method"), [("holm", "holm"), ("bh", "fdr_bh")])
 def test_adjustment_family_is_experiment_population_estimator(stats_and_raw, correction, sm_method):
     out = compute_metric_results(stats_and_raw[0], correction=correction)
-    family = out[
-        (out.experiment_id == "exp_three") & (out.population == "assigned") & (out.estimator == "unadjusted")
-    ]
+    family = out[(out.experiment_id == "exp_three") & (out.population == "assigned") & (out.estimator == "unadjusted")]
     assert len(family) == 2 * len(METRICS)  # metrics x treatment variants
     np.testing.assert_allclose(
         family["adjusted_p_value"], multipletests(family["p_value"], method=sm_method)[1], rtol=RTOL
@@ -247,9 +244,7 @@ def test_a_metric_that_cannot_be_estimated_stays_in_the_family(stats_and_raw, co
     broken = (stats.experiment_id == "exp_three") & (stats.metric_id.isin(["revenue", "sessions"]))
     stats.loc[broken & (stats.variant_id == "b"), "metric_sum"] = np.nan
     out = compute_metric_results(stats, correction=correction)
-    family = out[
-        (out.experiment_id == "exp_three") & (out.population == "assigned") & (out.estimator == "unadjusted")
-    ]
+    family = out[(out.experiment_id == "exp_three") & (out.population == "assigned") & (out.estimator == "unadjusted")]
     lost = family.p_value.isna()
     assert lost.sum() == 2 and len(family) == 2 * len(METRICS)
     assert (family.correction_family_size == len(family)).all()
@@ -325,11 +320,7 @@ def test_bad_groups_produce_status_rows_not_exceptions():
     assert reason[("weird_type", "t", "unadjusted")] == "unknown metric_type 'quantile'"
 
     by = out.set_index(["metric_id", "variant_id", "estimator"])
-    assert (
-        by.loc[("tiny_control", "t", "unadjusted"), ["absolute_lift", "p_value", "adjusted_p_value"]]
-        .isna()
-        .all()
-    )
+    assert by.loc[("tiny_control", "t", "unadjusted"), ["absolute_lift", "p_value", "adjusted_p_value"]].isna().all()
     assert pd.isna(by.loc[("tiny_control", "t", "unadjusted"), "is_significant"])
     # zero baseline: the absolute lift is still estimated, only the relative one is missing
     zero = by.loc[("zero_base", "t", "unadjusted")]
@@ -339,7 +330,9 @@ def test_bad_groups_produce_status_rows_not_exceptions():
     ok = by.loc[("ok", "t", "unadjusted")]
     unadjusted = out[out.estimator == "unadjusted"]
     assert ok.adjusted_p_value >= ok.p_value
-    assert (unadjusted.correction_family_size == len(unadjusted)).all() and len(unadjusted) > unadjusted.p_value.notna().sum()
+    assert (unadjusted.correction_family_size == len(unadjusted)).all() and len(
+        unadjusted
+    ) > unadjusted.p_value.notna().sum()
 
 
 def test_missing_covariate_everywhere_skips_cuped():
@@ -372,9 +365,7 @@ def test_optional_columns_may_be_absent():
     assert len(out) == 1 and np.isfinite(out["p_value"].iloc[0])
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "message"), [(dict(alpha=1.5), "alpha"), (dict(correction="bonf"), "correction")]
-)
+@pytest.mark.parametrize(("kwargs", "message"), [(dict(alpha=1.5), "alpha"), (dict(correction="bonf"), "correction")])
 def test_bad_arguments_raise(kwargs, message):
     with pytest.raises(ValueError, match=message):
         compute_metric_results(pd.DataFrame(_pair("m")), **kwargs)
@@ -392,9 +383,7 @@ def test_proportion_uses_sum_as_sum_of_squares():
     out = compute_metric_results(pd.DataFrame(rows))
     control = np.r_[np.ones(30), np.zeros(70)]
     variant = np.r_[np.ones(45), np.zeros(55)]
-    assert out["p_value"].iloc[0] == pytest.approx(
-        sps.ttest_ind(variant, control, equal_var=False).pvalue, rel=RTOL
-    )
+    assert out["p_value"].iloc[0] == pytest.approx(sps.ttest_ind(variant, control, equal_var=False).pvalue, rel=RTOL)
 
 
 def test_is_control_given_as_text_is_parsed():

@@ -30,18 +30,14 @@ RTOL = 1e-9
 def _paper_radius(sigma, t, rho, alpha):
     # Waudby-Smith et al. (2023), Theorem 2.2:
     # sigma * sqrt(2 (t rho^2 + 1) / (t^2 rho^2) * log(sqrt(t rho^2 + 1) / alpha))
-    return sigma * math.sqrt(
-        2 * (t * rho**2 + 1) / (t**2 * rho**2) * math.log(math.sqrt(t * rho**2 + 1) / alpha)
-    )
+    return sigma * math.sqrt(2 * (t * rho**2 + 1) / (t**2 * rho**2) * math.log(math.sqrt(t * rho**2 + 1) / alpha))
 
 
 @pytest.mark.parametrize(
     ("sigma", "t", "rho", "alpha"), [(1.0, 100, 0.1, 0.05), (3.5, 20_000, 0.02, 0.01), (0.2, 7, 1.0, 0.1)]
 )
 def test_radius_matches_paper_formula(sigma, t, rho, alpha):
-    assert asymptotic_cs_radius(sigma, t, alpha, rho) == pytest.approx(
-        _paper_radius(sigma, t, rho, alpha), rel=RTOL
-    )
+    assert asymptotic_cs_radius(sigma, t, alpha, rho) == pytest.approx(_paper_radius(sigma, t, rho, alpha), rel=RTOL)
 
 
 @pytest.mark.parametrize("alpha", [0.01, 0.05, 0.1])
@@ -119,9 +115,7 @@ def test_peeking_twenty_times_sequence_controls_false_positives(metric):
     rng = np.random.default_rng(71 + sorted(DRAWS).index(metric))
     control, treatment = _looks(rng, draw), _looks(rng, draw)  # A/A: true lift 0
     fixed = welch_absolute_lift(control, treatment, alpha=0.05)
-    seq = asymptotic_confidence_sequence(
-        fixed.estimate, fixed.std_error, 2 * control.n, alpha=0.05, target_n=2 * N
-    )
+    seq = asymptotic_confidence_sequence(fixed.estimate, fixed.std_error, 2 * control.n, alpha=0.05, target_n=2 * N)
     fixed_any = np.mean(np.any((fixed.ci_lower > 0) | (fixed.ci_upper < 0), axis=1))
     seq_any = np.mean(np.any((seq.lower > 0) | (seq.upper < 0), axis=1))
     final_look_fixed = np.mean((fixed.ci_lower[:, -1] > 0) | (fixed.ci_upper[:, -1] < 0))

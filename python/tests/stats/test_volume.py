@@ -92,8 +92,16 @@ def test_reference_sums_are_the_other_days_within_the_window():
 
 
 # ------------------------------------------------------------------------------- simulated volumes
-def simulate_counts(rng, versions: int, *, days: int = 28, base: float = 300.0, drift: float = 0.0,
-                    platforms=("web", "ios", "android"), weights=(0.5, 0.5)) -> pd.DataFrame:
+def simulate_counts(
+    rng,
+    versions: int,
+    *,
+    days: int = 28,
+    base: float = 300.0,
+    drift: float = 0.0,
+    platforms=("web", "ios", "android"),
+    weights=(0.5, 0.5),
+) -> pd.DataFrame:
     """Daily events per version x platform x event x day x variant: a ramp (enrolment) times a weekly cycle,
     split by ``weights``; the last variant carries a real effect on outcome events that moves from +5% to
     ``+5% - drift`` over the experiment (an effect that changes with time since exposure)."""
@@ -110,12 +118,20 @@ def simulate_counts(rng, versions: int, *, days: int = 28, base: float = 300.0, 
                 level = base * scale * platform_share * rng.gamma(20, 1 / 20)
                 rate = level * ramp * np.asarray(weights)[:, None] * effect
                 counts = rng.poisson(rate)
-                frames.append(pd.DataFrame({
-                    "experiment_id": f"exp_{version:04d}", "experiment_version": 1, "source_system": platform,
-                    "event_name": event, "event_class": event_class,
-                    "event_date": np.tile(DAY0 + pd.to_timedelta(day, unit="D"), len(weights)),
-                    "variant_id": np.repeat(variants, days), "event_count": counts.ravel(),
-                }))
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "experiment_id": f"exp_{version:04d}",
+                            "experiment_version": 1,
+                            "source_system": platform,
+                            "event_name": event,
+                            "event_class": event_class,
+                            "event_date": np.tile(DAY0 + pd.to_timedelta(day, unit="D"), len(weights)),
+                            "variant_id": np.repeat(variants, days),
+                            "event_count": counts.ravel(),
+                        }
+                    )
+                )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -145,8 +161,9 @@ def test_p_values_of_clean_cells_are_calibrated():
 def test_family_wise_false_alarm_rate_is_at_most_alpha():
     """400 clean experiment versions, each its own Bonferroni family, at alpha = 0.05 with no materiality
     floor: the share of versions with any alarm stays below alpha."""
-    out = compute_volume_checks(simulate_counts(np.random.default_rng(11), 400, base=150.0), alpha=0.05,
-                                min_missing_share=1e-9)
+    out = compute_volume_checks(
+        simulate_counts(np.random.default_rng(11), 400, base=150.0), alpha=0.05, min_missing_share=1e-9
+    )
     versions_alarmed = out.groupby("experiment_id")["is_volume_shortfall"].any()
     rate = versions_alarmed.mean()
     assert rate <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 400), rate
@@ -166,16 +183,23 @@ def test_a_real_effect_that_changes_over_time_raises_no_alarm_even_with_large_co
     assert set(all_days.loc[all_days["is_volume_shortfall"], "event_class"]) == {"outcome"}
 
 
-@pytest.mark.parametrize(("lost", "base", "caught"), [
-    (1.0, 1_000.0, {"experiment_exposed", "session_start"}),  # the whole day
-    (0.3, 6_000.0, {"session_start"}),  # 30% of it: exposures are too few to tell a 30% loss from chance
-])
+@pytest.mark.parametrize(
+    ("lost", "base", "caught"),
+    [
+        (1.0, 1_000.0, {"experiment_exposed", "session_start"}),  # the whole day
+        (0.3, 6_000.0, {"session_start"}),  # 30% of it: exposures are too few to tell a 30% loss from chance
+    ],
+)
 def test_a_planted_outage_is_found_where_it_was_planted_with_its_share(lost, base, caught):
     rng = np.random.default_rng(23)
     counts = simulate_counts(rng, 6, base=base)
     day = DAY0 + pd.Timedelta(days=16)
-    target = ((counts["experiment_id"] == "exp_0003") & (counts["source_system"] == "ios")
-              & (counts["event_date"] == day) & (counts["variant_id"] == "v1"))
+    target = (
+        (counts["experiment_id"] == "exp_0003")
+        & (counts["source_system"] == "ios")
+        & (counts["event_date"] == day)
+        & (counts["variant_id"] == "v1")
+    )
     assert target.sum() == 2  # exposures and sessions
     counts.loc[target, "event_count"] = rng.binomial(counts.loc[target, "event_count"].to_numpy(), 1 - lost)
     out = compute_volume_checks(counts)
@@ -187,8 +211,9 @@ def test_a_planted_outage_is_found_where_it_was_planted_with_its_share(lost, bas
         # the day's own noise and the expectation's (the other variant's count that day) both count
         sd = np.sqrt((1 - lost) / row.expected_events + (1 - lost) ** 2 / row.other_variants_events)
         assert row.missing_share == pytest.approx(lost, abs=4 * sd + 1e-9), row
-        assert row.alarm.startswith(f"exp_0003 v1 v1 on ios on {day:%Y-%m-%d}: "
-                                    f"{row.missing_share:.0%} of the expected {row.event_class} events")
+        assert row.alarm.startswith(
+            f"exp_0003 v1 v1 on ios on {day:%Y-%m-%d}: {row.missing_share:.0%} of the expected {row.event_class} events"
+        )
         assert "so do not finalize the exp_0003 v1 readout" in row.alarm
 
 
@@ -213,10 +238,20 @@ def simulate_segments(rng, versions: int, weights=(0.5, 0.5), days: int = 14, un
             by_platform = rng.multinomial(total, (0.5, 0.3, 0.2))
             for platform, n in zip(platforms, by_platform, strict=True):
                 for variant, units in enumerate(rng.multinomial(n, weights)):
-                    rows.append((f"exp_{version:04d}", platform, DAY0 + pd.Timedelta(days=d), f"v{variant}",
-                                 units, weights[variant]))
-    cells = pd.DataFrame(rows, columns=["experiment_id", "source_system", "exposure_date", "variant_id",
-                                        "observed_units", "expected_share"])
+                    rows.append(
+                        (
+                            f"exp_{version:04d}",
+                            platform,
+                            DAY0 + pd.Timedelta(days=d),
+                            f"v{variant}",
+                            units,
+                            weights[variant],
+                        )
+                    )
+    cells = pd.DataFrame(
+        rows,
+        columns=["experiment_id", "source_system", "exposure_date", "variant_id", "observed_units", "expected_share"],
+    )
     cells["experiment_version"] = 1
     keys = ["experiment_id", "experiment_version", "variant_id", "expected_share"]
     platform = cells.groupby([*keys, "source_system"], as_index=False)["observed_units"].sum()
@@ -262,12 +297,14 @@ def test_segment_status_levels_and_alarms():
         if row.srm_status == "not_applicable":
             assert np.isnan(row.p_value) and row.status_reason and pd.isna(row.alarm)
             continue
-        expected = ("mismatch" if row.adjusted_p_value < 0.001 else "warning" if row.adjusted_p_value < 0.01
-                    else "ok")
+        expected = "mismatch" if row.adjusted_p_value < 0.001 else "warning" if row.adjusted_p_value < 0.01 else "ok"
         assert row.srm_status == expected and row.is_sample_ratio_mismatch == (expected == "mismatch")
         assert pd.isna(row.alarm) == (expected == "ok")
-    hit = out[(out["segment"] == "platform_day") & (out["source_system"] == "ios")
-              & (out["exposure_date"] == (DAY0 + pd.Timedelta(days=5)).date())]
+    hit = out[
+        (out["segment"] == "platform_day")
+        & (out["source_system"] == "ios")
+        & (out["exposure_date"] == (DAY0 + pd.Timedelta(days=5)).date())
+    ]
     assert (hit["srm_status"] == "mismatch").all() and len(hit) == 2
     assert hit["alarm"].iloc[0].startswith("exp_0000 v1 ios on 2026-01-20: new exposed units v0 ")
     assert "v1 0 (" in hit["alarm"].iloc[0] and "so do not finalize the exp_0000 v1 readout" in hit["alarm"].iloc[0]
@@ -276,8 +313,9 @@ def test_segment_status_levels_and_alarms():
 
 
 def test_segment_false_alarm_rate_per_family_is_at_most_the_level():
-    out = compute_segment_sample_ratio_checks(simulate_segments(np.random.default_rng(9), 150),
-                                              threshold=0.05, warning_threshold=0.1)
+    out = compute_segment_sample_ratio_checks(
+        simulate_segments(np.random.default_rng(9), 150), threshold=0.05, warning_threshold=0.1
+    )
     families = out[out["srm_status"] != "not_applicable"].groupby(["experiment_id", "segment"])["srm_status"]
     alarmed = families.apply(lambda s: (s == "mismatch").any())
     assert len(alarmed) == 450

@@ -62,17 +62,13 @@ def _relative_by_influence(control: np.ndarray, treatment: np.ndarray, alpha: fl
     return lift, lift - z * se, lift + z * se, 2 * sps.norm.sf(abs(lift / se))
 
 
-@pytest.mark.parametrize(
-    "name", ["normal_unequal_n_and_variance", "lognormal", "proportion", "negative_mean"]
-)
+@pytest.mark.parametrize("name", ["normal_unequal_n_and_variance", "lognormal", "proportion", "negative_mean"])
 def test_relative_lift_matches_influence_function_computation(name):
     rng = np.random.default_rng(7)
     control, treatment = DATASETS[name](rng)
     est = delta_relative_lift(_reduce(control), _reduce(treatment), alpha=0.05)
     lift, lo, hi, p = _relative_by_influence(control, treatment, 0.05)
-    np.testing.assert_allclose(
-        [est.estimate, est.ci_lower, est.ci_upper, est.p_value], [lift, lo, hi, p], rtol=RTOL
-    )
+    np.testing.assert_allclose([est.estimate, est.ci_lower, est.ci_upper, est.p_value], [lift, lo, hi, p], rtol=RTOL)
 
 
 # --- validation -------------------------------------------------------------------------------
