@@ -272,7 +272,12 @@ def run_floor(landing: Path, metrics: list[dict], memory_limit: str | None = Non
     import duckdb
 
     sql = floor_sql(landing, metrics)
-    with duckdb.connect(config={"memory_limit": memory_limit} if memory_limit else {}) as con:
+    # what does not fit spills beside the landing zone (DuckDB's default, .tmp in the working directory, would
+    # fill the project's disk: about 30 GB at 100M events with a 3GB limit)
+    config = {"temp_directory": str(Path(landing).parent / "floor.tmp")}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    with duckdb.connect(config=config) as con:
         settings = dict(zip(("memory_limit", "threads"), con.execute(
             "select current_setting('memory_limit'), current_setting('threads')").fetchone()))
         started = time.perf_counter()
