@@ -37,7 +37,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from readout.landing import preflight, project_file
+from readout.landing import ensure_landing_tables, preflight, project_file
 from readout.paths import landing_path, warehouse_path
 from readout.warehouse import BUILD_LOG_TABLE, latest_build, quoted, schema_of
 
@@ -348,6 +348,13 @@ def run(args: argparse.Namespace) -> int:
     project_dir = project_file(args.project_dir).parent
     dbt_args = [a for a in (args.dbt_args or []) if a != "--"] if args.dbt_args else []
     _say("landing preflight (schema against the contract)")
+    # a landing zone written before a landing table existed (for example imports/denominators) gets its zero-row
+    # placeholder, so the dbt sources resolve; no existing file is touched
+    for path in ensure_landing_tables(landing):
+        print(
+            f"readout build: {path.relative_to(landing)}: a zero-row placeholder for a table this landing zone lacked",
+            file=sys.stderr,
+        )
     preflight(landing, warn=lambda message: print(f"readout build: warning: {message}", file=sys.stderr))
     from readout.freeze import verify_frozen_records  # freeze imports this module (code and contract versions)
 

@@ -34,7 +34,10 @@ def _fold(df: pd.DataFrame, function: str) -> pd.DataFrame:
         raise ValueError(f"{function}: a population or segment contains the control character U+001F")
     out = df.drop(columns=list(SEGMENT_COLUMNS)).copy()
     out["population"] = parts["population"] + _SEP + parts["segment_type"] + _SEP + parts["segment_value"]
-    return out
+    # the warehouse hands rows over in no set order, and sums in floating point depend on it: sort, so two
+    # builds of the same data give the same last digit
+    order = [c for c in ("experiment_id", "experiment_version", "population", "metric_id", "variant_id") if c in out]
+    return out.sort_values(order, kind="stable").reset_index(drop=True)
 
 
 def _unfold(df: pd.DataFrame) -> pd.DataFrame:
