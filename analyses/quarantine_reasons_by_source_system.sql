@@ -1,5 +1,5 @@
 -- Where does quarantined data come from? One row per source system x reason code, with its share of that source's raw rows.
-with
+with  -- noqa: disable=AM06
 
 checked as (
 
@@ -15,7 +15,9 @@ quarantined as (
 
 raw_rows as (
 
-    select coalesce(source_system, '<null>') as source_system, count(*) as raw_row_count
+    select
+        coalesce(source_system, '<null>') as source_system,
+        count(*) as raw_row_count
     from checked
     group by 1
 
@@ -25,19 +27,22 @@ reasons as (
 
     -- one row per reason code of a row (a row may carry several)
     {%- for part in range(1, 9) %}
-    select
-        coalesce(source_system, '<null>') as source_system,
-        {{ dbt.split_part('quarantine_reasons', "','", part) }} as quarantine_reason
-    from quarantined
-    where {{ dbt.split_part('quarantine_reasons', "','", part) }} <> ''
-    {% if not loop.last %}union all{% endif %}
+        select
+            coalesce(source_system, '<null>') as source_system,
+            {{ dbt.split_part('quarantine_reasons', "','", part) }} as quarantine_reason
+        from quarantined
+        where {{ dbt.split_part('quarantine_reasons', "','", part) }} <> ''
+        {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 
 ),
 
 reason_counts as (
 
-    select source_system, quarantine_reason, count(*) as quarantined_row_count
+    select
+        source_system,
+        quarantine_reason,
+        count(*) as quarantined_row_count
     from reasons
     group by 1, 2
 
@@ -59,4 +64,4 @@ final as (
 )
 
 select * from final
-order by source_system, quarantined_row_count desc
+order by source_system asc, quarantined_row_count desc

@@ -1,5 +1,5 @@
 -- A sample ratio mismatch, located: for each experiment version and variant, assigned units, exposed units and the share never exposed, per platform of exposure (the usual cause is logging loss in one variant on one platform).
-with
+with  -- noqa: disable=AM06
 
 units as (
 

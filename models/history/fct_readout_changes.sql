@@ -13,7 +13,7 @@
     A row whose numbers did not move is none (whatever else changed); added or removed: in one build only.
     Empty until the history holds two builds.
 -#}
-with
+with  -- noqa: disable=LT02
 
 history as (
 
@@ -29,7 +29,12 @@ builds_ranked as (
         built_at,
         row_number() over (order by built_at desc, build_id desc) as build_rank
 
-    from (select distinct build_id, built_at from history) as builds
+    from (
+        select distinct
+            build_id,
+            built_at
+        from history
+    ) as builds
 
 ),
 
@@ -84,25 +89,28 @@ compared as (
         previous.readout_status as previous_readout_status,
         latest.readout_status,
         coalesce(latest.n_units_control, 0) + coalesce(latest.n_units_variant, 0)
-            - coalesce(previous.n_units_control, 0) - coalesce(previous.n_units_variant, 0) as units_added,
+        - coalesce(previous.n_units_control, 0) - coalesce(previous.n_units_variant, 0) as units_added,
         -- the code's own fingerprint: the last 12 characters of code_version (a commit alone changes nothing)
         {{ dbt.right('latest.code_version', 12) }} <> {{ dbt.right('previous.code_version', 12) }} as is_code_change,
         latest.definition_fingerprint <> previous.definition_fingerprint as is_definition_change,
-        not (
+        not(
             {%- for column in ['relative_lift', 'relative_lift_ci_lower', 'relative_lift_ci_upper', 'p_value',
                                 'absolute_lift', 'mean_control', 'mean_variant'] %}
-            {{ "and " if not loop.first }}coalesce(latest.{{ column }} = previous.{{ column }}, latest.{{ column }} is null and previous.{{ column }} is null)
+                                {{ "and " if not loop.first }}coalesce(
+                    latest.{{ column }} = previous.{{ column }},
+                    latest.{{ column }} is null and previous.{{ column }} is null
+                )
             {%- endfor %}
         ) as has_moved
 
     from latest
     full outer join previous
         on latest.experiment_id = previous.experiment_id
-        and latest.experiment_version = previous.experiment_version
-        and latest.population = previous.population
-        and latest.variant_id = previous.variant_id
-        and latest.metric_id = previous.metric_id
-        and latest.estimator = previous.estimator
+            and latest.experiment_version = previous.experiment_version
+            and latest.population = previous.population
+            and latest.variant_id = previous.variant_id
+            and latest.metric_id = previous.metric_id
+            and latest.estimator = previous.estimator
 
 ),
 
@@ -142,7 +150,8 @@ final as (
         cast(relative_lift_ci_lower as {{ readout.type_double() }}) as relative_lift_ci_lower,
         cast(previous_relative_lift_ci_upper as {{ readout.type_double() }}) as previous_relative_lift_ci_upper,
         cast(relative_lift_ci_upper as {{ readout.type_double() }}) as relative_lift_ci_upper,
-        cast((relative_lift_ci_upper - relative_lift_ci_lower)
+        cast(
+            (relative_lift_ci_upper - relative_lift_ci_lower)
             - (previous_relative_lift_ci_upper - previous_relative_lift_ci_lower) as {{ readout.type_double() }})
             as interval_width_change,
         cast(previous_p_value as {{ readout.type_double() }}) as previous_p_value,
@@ -150,7 +159,8 @@ final as (
 
         ---------- booleans
         cast(coalesce(has_moved, true) as {{ dbt.type_boolean() }}) as has_moved,
-        cast(coalesce(previous_is_significant <> is_significant, false) as {{ dbt.type_boolean() }}) as is_significance_flip,
+        cast(coalesce(previous_is_significant <> is_significant, false) as {{ dbt.type_boolean() }})
+            as is_significance_flip,
         cast(coalesce(previous_readout_status <> readout_status, false) as {{ dbt.type_boolean() }}) as is_status_flip,
 
         ---------- timestamps

@@ -39,10 +39,14 @@ build as (
     select
         cast({{ readout.quote_string(invocation_id) }} as {{ dbt.type_string() }}) as build_id,
         {{ readout.timestamp_literal(run_started_at.isoformat(), 'run_started_at') }} as built_at,
-        cast({{ readout.quote_string(env_var('READOUT_CODE_VERSION', 'unknown: not built through readout build')) }}
-            as {{ dbt.type_string() }}) as code_version,
-        cast({{ readout.quote_string(env_var('READOUT_CONTRACT_VERSIONS', 'unknown: not built through readout build')) }}
-            as {{ dbt.type_string() }}) as contract_versions
+        cast(
+            {{ readout.quote_string(env_var('READOUT_CODE_VERSION', 'unknown: not built through readout build')) }}
+            as {{ dbt.type_string() }}
+        ) as code_version,
+        cast(
+            {{ readout.quote_string(env_var('READOUT_CONTRACT_VERSIONS', 'unknown: not built through readout build')) }}
+            as {{ dbt.type_string() }}
+        ) as contract_versions
 
 ),
 
@@ -82,8 +86,8 @@ metric_rows as (
     from results
     left join definitions
         on results.experiment_id = definitions.experiment_id
-        and results.experiment_version = definitions.experiment_version
-        and results.metric_id = definitions.metric_id
+            and results.experiment_version = definitions.experiment_version
+            and results.metric_id = definitions.metric_id
 
 ),
 

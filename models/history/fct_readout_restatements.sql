@@ -33,7 +33,7 @@ pending as (
     select
         'pending' as restatement_state,
         {%- for column in columns %}
-        compared.{{ column }},
+            compared.{{ column }},
         {%- endfor %}
         cast(null as {{ dbt.type_timestamp() }}) as restated_at,
         cast(null as {{ dbt.type_string() }}) as restated_by,
@@ -49,7 +49,7 @@ applied as (
     select
         'restated' as restatement_state,
         {%- for column in columns %}
-        restated.{{ column }},
+            restated.{{ column }},
         {%- endfor %}
         restated.restated_at,
         restated.restated_by,
@@ -99,8 +99,8 @@ final as (
         cast(units_added as {{ dbt.type_bigint() }}) as units_added,
         {%- for column in ['absolute_lift', 'absolute_lift_ci_lower', 'absolute_lift_ci_upper', 'relative_lift',
                            'relative_lift_ci_lower', 'relative_lift_ci_upper', 'p_value', 'adjusted_p_value'] %}
-        cast(frozen_{{ column }} as {{ readout.type_double() }}) as frozen_{{ column }},
-        cast({{ column }} as {{ readout.type_double() }}) as {{ column }},
+            cast(frozen_{{ column }} as {{ readout.type_double() }}) as frozen_{{ column }},
+            cast({{ column }} as {{ readout.type_double() }}) as {{ column }},
         {%- endfor %}
 
         ---------- booleans

@@ -48,7 +48,7 @@ final as (
     from definitions
     left join catalog
         on definitions.defined_in = 'catalog'
-        and definitions.metric_id = catalog.metric_id
+            and definitions.metric_id = catalog.metric_id
 
 )
 

@@ -12,7 +12,10 @@ stats as (
 
 watermarks as (
 
-    select experiment_id, experiment_version, max(watermark_at) as watermark_at
+    select
+        experiment_id,
+        experiment_version,
+        max(watermark_at) as watermark_at
     from {{ ref('published__fct_metric_results') }}
     group by 1, 2
 
@@ -27,7 +30,7 @@ final as (
     from stats
     left join watermarks
         on stats.experiment_id = watermarks.experiment_id
-        and stats.experiment_version = watermarks.experiment_version
+            and stats.experiment_version = watermarks.experiment_version
 
 )
 

@@ -1,9 +1,11 @@
 -- Every landing batch (file) is conserved: per file, raw rows = rows read into staging = staged + quarantined + duplicates, and the processed-files record holds the same count.
-with
+with  -- noqa: disable=AM06
 
 raw_rows as (
 
-    select {{ readout.landing_file_path(readout.landing_filename_column()) }} as file_path, count(*) as raw_row_count
+    select
+        {{ readout.landing_file_path(readout.landing_filename_column()) }} as file_path,
+        count(*) as raw_row_count
     from {{ source('landing', 'events') }}
     group by 1
 
@@ -17,7 +19,9 @@ checked as (
 
 checked_rows as (
 
-    select file_path, count(*) as checked_row_count
+    select
+        file_path,
+        count(*) as checked_row_count
     from checked
     group by file_path
 
@@ -25,7 +29,9 @@ checked_rows as (
 
 staged as (
 
-    select file_path, count(*) as staged_row_count
+    select
+        file_path,
+        count(*) as staged_row_count
     from {{ ref('stg_landing__events') }}
     group by file_path
 
@@ -33,7 +39,9 @@ staged as (
 
 quarantined as (
 
-    select file_path, count(*) as quarantined_row_count
+    select
+        file_path,
+        count(*) as quarantined_row_count
     from {{ ref('stg_landing__events_quarantined') }}
     group by file_path
 
@@ -41,7 +49,9 @@ quarantined as (
 
 duplicates as (
 
-    select file_path, count(*) as duplicate_row_count
+    select
+        file_path,
+        count(*) as duplicate_row_count
     from {{ ref('stg_landing__event_duplicates') }}
     group by file_path
 
@@ -49,7 +59,10 @@ duplicates as (
 
 recorded as (
 
-    select file_path, file_row_count, checked_row_count as recorded_row_count
+    select
+        file_path,
+        file_row_count,
+        checked_row_count as recorded_row_count
     from {{ ref('stg_landing__files_processed') }}
 
 ),

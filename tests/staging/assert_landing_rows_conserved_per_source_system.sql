@@ -3,7 +3,9 @@ with
 
 raw_rows as (
 
-    select coalesce(source_system, '<null>') as source_system, count(*) as raw_row_count
+    select
+        coalesce(source_system, '<null>') as source_system,
+        count(*) as raw_row_count
     from {{ source('landing', 'events') }}
     group by 1
 
@@ -11,7 +13,9 @@ raw_rows as (
 
 staged as (
 
-    select coalesce(source_system, '<null>') as source_system, count(*) as staged_row_count
+    select
+        coalesce(source_system, '<null>') as source_system,
+        count(*) as staged_row_count
     from {{ ref('stg_landing__events') }}
     group by 1
 
@@ -19,7 +23,9 @@ staged as (
 
 quarantined as (
 
-    select coalesce(source_system, '<null>') as source_system, count(*) as quarantined_row_count
+    select
+        coalesce(source_system, '<null>') as source_system,
+        count(*) as quarantined_row_count
     from {{ ref('stg_landing__events_quarantined') }}
     group by 1
 
@@ -27,7 +33,9 @@ quarantined as (
 
 duplicates as (
 
-    select coalesce(source_system, '<null>') as source_system, count(*) as duplicate_row_count
+    select
+        coalesce(source_system, '<null>') as source_system,
+        count(*) as duplicate_row_count
     from {{ ref('stg_landing__event_duplicates') }}
     group by 1
 

@@ -57,8 +57,8 @@ first_assignments as (
     from ranked
     inner join variant_counts
         on ranked.unit_id = variant_counts.unit_id
-        and ranked.experiment_id = variant_counts.experiment_id
-        and ranked.experiment_version = variant_counts.experiment_version
+            and ranked.experiment_id = variant_counts.experiment_id
+            and ranked.experiment_version = variant_counts.experiment_version
     where ranked.assignment_rank = 1
 
 )

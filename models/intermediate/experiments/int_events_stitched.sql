@@ -5,7 +5,7 @@
 -#}
 {{ config(materialized='view') }}
 
-with
+with  -- noqa: disable=LT05
 
 events as (
 
@@ -57,34 +57,37 @@ stitched as (
 
 {%- for event_name, variant_column in [('experiment_assigned', 'assigned_variant_id'), ('experiment_exposed', 'exposed_variant_id')] %}
 
-imported_{{ event_name }} as (
+    imported_{{ event_name }} as (
 
-    select
-        unit_id,
-        {{ dbt.concat(["'import:'", "experiment_id", "':'", "lpad(cast(source_row as " ~ dbt.type_string() ~ "), 12, '0')", "':" ~ event_name ~ "'"]) }} as event_id,
-        cast(null as {{ dbt.type_string() }}) as anonymous_id,
-        unit_id as user_id,
-        cast(null as {{ dbt.type_string() }}) as session_id,
-        experiment_id,
-        experiment_version,
-        {{ variant_column }} as variant_id,
-        '{{ event_name }}' as event_name,
-        'import' as source_system,
-        {% if event_name == 'experiment_assigned' %}'import'{% else %}cast(null as {{ dbt.type_string() }}){% endif %} as assignment_mechanism,
-        cast(null as {{ dbt.type_string() }}) as currency,
-        'human' as traffic_type,
-        cast(null as {{ dbt.type_string() }}) as properties,
-        cast(null as {{ dbt.type_int() }}) as schema_version,
-        cast(null as {{ readout.type_double() }}) as revenue,
-        true as consent_granted,
-        false as has_conflicting_duplicate,
-        observed_at as event_at,
-        observed_at as received_at
+        select
+            unit_id,
+            {{ dbt.concat(["'import:'", "experiment_id", "':'", "lpad(cast(source_row as " ~ dbt.type_string() ~ "), 12, '0')", "':" ~ event_name ~ "'"]) }} as event_id,
+            cast(null as {{ dbt.type_string() }}) as anonymous_id,
+            unit_id as user_id,
+            cast(null as {{ dbt.type_string() }}) as session_id,
+            experiment_id,
+            experiment_version,
+            {{ variant_column }} as variant_id,
+            '{{ event_name }}' as event_name,
+            'import' as source_system,
+            {% if event_name == 'experiment_assigned' %}
+                'import'
+            {% else %}cast(null as {{ dbt.type_string() }}){% endif %}
+                as assignment_mechanism,
+            cast(null as {{ dbt.type_string() }}) as currency,
+            'human' as traffic_type,
+            cast(null as {{ dbt.type_string() }}) as properties,
+            cast(null as {{ dbt.type_int() }}) as schema_version,
+            cast(null as {{ readout.type_double() }}) as revenue,
+            true as consent_granted,
+            false as has_conflicting_duplicate,
+            observed_at as event_at,
+            observed_at as received_at
 
-    from import_units
-    where {{ variant_column }} is not null
+        from import_units
+        where {{ variant_column }} is not null
 
-),
+    ),
 {%- endfor %}
 
 unioned as (

@@ -53,7 +53,8 @@ final as (
         experiment_versions.experiment_version,
 
         ---------- strings
-        cast(coalesce(pivoted.decision_estimator, seeded.decision_estimator) as {{ dbt.type_string() }}) as decision_estimator,
+        cast(coalesce(pivoted.decision_estimator, seeded.decision_estimator) as {{ dbt.type_string() }})
+            as decision_estimator,
         cast(coalesce(pivoted.planned_split, 'declared') as {{ dbt.type_string() }}) as planned_split,
         cast(pivoted.several_variants_policy as {{ dbt.type_string() }}) as several_variants_policy,
         cast(
@@ -66,15 +67,16 @@ final as (
 
         ---------- numerics
         cast(coalesce(pivoted.alpha, seeded.alpha) as {{ readout.type_double() }}) as alpha,
-        cast(coalesce(pivoted.planned_sample_size, seeded.planned_sample_size) as {{ dbt.type_bigint() }}) as planned_sample_size
+        cast(coalesce(pivoted.planned_sample_size, seeded.planned_sample_size) as {{ dbt.type_bigint() }})
+            as planned_sample_size
 
     from experiment_versions
     left join pivoted
         on experiment_versions.experiment_id = pivoted.experiment_id
-        and experiment_versions.experiment_version = pivoted.experiment_version
+            and experiment_versions.experiment_version = pivoted.experiment_version
     left join seeded
         on experiment_versions.experiment_id = seeded.experiment_id
-        and experiment_versions.experiment_version = seeded.experiment_version
+            and experiment_versions.experiment_version = seeded.experiment_version
 
 )
 

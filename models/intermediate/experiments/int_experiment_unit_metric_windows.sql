@@ -58,12 +58,13 @@ anchored as (
         metrics.window_start_days,
         metrics.window_end_days,
         metrics.covariate_lookback_days,
-        {{ dbt.dateadd('day', 'metrics.window_end_days', 'coalesce(units.first_exposed_at, units.assigned_at)') }} as full_window_end_at
+        {{ dbt.dateadd('day', 'metrics.window_end_days', 'coalesce(units.first_exposed_at, units.assigned_at)') }}
+            as full_window_end_at
 
     from units
     inner join event_experiment_versions
         on units.experiment_id = event_experiment_versions.experiment_id
-        and units.experiment_version = event_experiment_versions.experiment_version
+            and units.experiment_version = event_experiment_versions.experiment_version
     cross join metrics
 
 ),
@@ -86,14 +87,15 @@ windows as (
                 then anchored.experiment_ended_at
             else anchored.full_window_end_at
         end as window_end_at,
-        {{ dbt.dateadd('day', '-1 * anchored.covariate_lookback_days', 'anchored.anchor_at') }} as covariate_window_start_at,
+        {{ dbt.dateadd('day', '-1 * anchored.covariate_lookback_days', 'anchored.anchor_at') }}
+            as covariate_window_start_at,
         coalesce(anchored.experiment_ended_at < anchored.full_window_end_at, false) as is_window_truncated,
         watermarks.watermark_at as data_watermark_at
 
     from anchored
     left join watermarks
         on anchored.experiment_id = watermarks.experiment_id
-        and anchored.experiment_version = watermarks.experiment_version
+            and anchored.experiment_version = watermarks.experiment_version
 
 ),
 
@@ -107,7 +109,7 @@ final as (
             else 'in_progress'
         end as window_status,
         not windows.is_window_truncated
-            and coalesce(windows.window_end_at <= windows.data_watermark_at, false) as is_window_complete
+        and coalesce(windows.window_end_at <= windows.data_watermark_at, false) as is_window_complete
 
     from windows
 

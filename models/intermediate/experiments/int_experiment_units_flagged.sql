@@ -34,9 +34,17 @@ units as (
 
 unit_keys as (
 
-    select unit_id, experiment_id, experiment_version from assignments
+    select
+        unit_id,
+        experiment_id,
+        experiment_version
+    from assignments
     union
-    select unit_id, experiment_id, experiment_version from exposures
+    select
+        unit_id,
+        experiment_id,
+        experiment_version
+    from exposures
 
 ),
 
@@ -66,15 +74,15 @@ joined as (
     from unit_keys
     left join assignments
         on unit_keys.unit_id = assignments.unit_id
-        and unit_keys.experiment_id = assignments.experiment_id
-        and unit_keys.experiment_version = assignments.experiment_version
+            and unit_keys.experiment_id = assignments.experiment_id
+            and unit_keys.experiment_version = assignments.experiment_version
     left join exposures
         on unit_keys.unit_id = exposures.unit_id
-        and unit_keys.experiment_id = exposures.experiment_id
-        and unit_keys.experiment_version = exposures.experiment_version
+            and unit_keys.experiment_id = exposures.experiment_id
+            and unit_keys.experiment_version = exposures.experiment_version
     inner join experiment_versions
         on unit_keys.experiment_id = experiment_versions.experiment_id
-        and unit_keys.experiment_version = experiment_versions.experiment_version
+            and unit_keys.experiment_version = experiment_versions.experiment_version
     inner join units
         on unit_keys.unit_id = units.unit_id
 
@@ -84,23 +92,23 @@ flagged as (
 
     select
         joined.*,
-        assigned_at is null as is_exposed_without_assignment,
-        coalesce(first_exposed_at < assigned_at, false) as is_exposed_before_assigned,
+        joined.assigned_at is null as is_exposed_without_assignment,
+        coalesce(joined.first_exposed_at < joined.assigned_at, false) as is_exposed_before_assigned,
         (
-            assigned_variant_count > 1
-            or exposed_variant_count > 1
-            or is_exposure_variant_mismatch
+            joined.assigned_variant_count > 1
+            or joined.exposed_variant_count > 1
+            or joined.is_exposure_variant_mismatch
         ) as is_in_several_variants,
         (
-            coalesce(first_exposed_at < experiment_started_at, false)
-            or coalesce(last_exposed_at > experiment_ended_at, false)
+            coalesce(joined.first_exposed_at < joined.experiment_started_at, false)
+            or coalesce(joined.last_exposed_at > joined.experiment_ended_at, false)
         ) as is_exposed_outside_window,
         (
-            coalesce(assigned_at < experiment_started_at, false)
-            or coalesce(first_exposed_at < experiment_started_at, false)
+            coalesce(joined.assigned_at < joined.experiment_started_at, false)
+            or coalesce(joined.first_exposed_at < joined.experiment_started_at, false)
         ) as is_before_experiment_start,
-        coalesce(assigned_at > experiment_ended_at, false) as is_assigned_after_experiment_end,
-        assigned_at is not null and first_exposed_at is null as is_assigned_never_exposed
+        coalesce(joined.assigned_at > joined.experiment_ended_at, false) as is_assigned_after_experiment_end,
+        joined.assigned_at is not null and joined.first_exposed_at is null as is_assigned_never_exposed
 
     from joined
 
@@ -111,23 +119,23 @@ eligibility as (
     select
         flagged.*,
         (
-            assigned_at is not null
-            and not is_consent_denied
-            and not is_bot_or_internal
-            and not is_in_several_variants
-            and not is_before_experiment_start
-            and not is_assigned_after_experiment_end
+            flagged.assigned_at is not null
+            and not flagged.is_consent_denied
+            and not flagged.is_bot_or_internal
+            and not flagged.is_in_several_variants
+            and not flagged.is_before_experiment_start
+            and not flagged.is_assigned_after_experiment_end
         ) as is_in_assigned_population,
         (
-            not is_consent_denied
-            and not is_bot_or_internal
-            and not is_exposed_without_assignment
-            and not is_exposed_before_assigned
-            and not is_in_several_variants
-            and not is_exposed_outside_window
-            and not is_before_experiment_start
-            and not is_assigned_after_experiment_end
-            and not is_assigned_never_exposed
+            not flagged.is_consent_denied
+            and not flagged.is_bot_or_internal
+            and not flagged.is_exposed_without_assignment
+            and not flagged.is_exposed_before_assigned
+            and not flagged.is_in_several_variants
+            and not flagged.is_exposed_outside_window
+            and not flagged.is_before_experiment_start
+            and not flagged.is_assigned_after_experiment_end
+            and not flagged.is_assigned_never_exposed
         ) as is_eligible
 
     from flagged
@@ -136,5 +144,5 @@ eligibility as (
 
 select
     eligibility.*,
-    is_eligible as is_in_exposed_population
+    eligibility.is_eligible as is_in_exposed_population
 from eligibility

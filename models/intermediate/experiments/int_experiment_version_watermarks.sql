@@ -95,10 +95,10 @@ slowest_source as (
     from slowest
     inner join version_sources
         on slowest.experiment_id = version_sources.experiment_id
-        and slowest.experiment_version = version_sources.experiment_version
+            and slowest.experiment_version = version_sources.experiment_version
     inner join source_watermarks
         on version_sources.source_system = source_watermarks.source_system
-        and slowest.watermark_at = source_watermarks.watermark_at
+            and slowest.watermark_at = source_watermarks.watermark_at
     group by 1, 2
 
 ),
@@ -122,10 +122,10 @@ joined as (
     cross join landing
     left join slowest
         on versions.experiment_id = slowest.experiment_id
-        and versions.experiment_version = slowest.experiment_version
+            and versions.experiment_version = slowest.experiment_version
     left join slowest_source
         on versions.experiment_id = slowest_source.experiment_id
-        and versions.experiment_version = slowest_source.experiment_version
+            and versions.experiment_version = slowest_source.experiment_version
 
 ),
 

@@ -9,7 +9,10 @@ variants as (
 
 imported as (
 
-    select distinct experiment_id, experiment_version from {{ ref('stg_landing__import_units') }}
+    select distinct
+        experiment_id,
+        experiment_version
+    from {{ ref('stg_landing__import_units') }}
 
 ),
 
@@ -42,7 +45,7 @@ final as (
     from versions
     left join imported
         on versions.experiment_id = imported.experiment_id
-        and versions.experiment_version = imported.experiment_version
+            and versions.experiment_version = imported.experiment_version
 
 )
 

@@ -57,8 +57,8 @@ first_exposures as (
     from ranked
     inner join summarised
         on ranked.unit_id = summarised.unit_id
-        and ranked.experiment_id = summarised.experiment_id
-        and ranked.experiment_version = summarised.experiment_version
+            and ranked.experiment_id = summarised.experiment_id
+            and ranked.experiment_version = summarised.experiment_version
     where ranked.exposure_rank = 1
 
 )

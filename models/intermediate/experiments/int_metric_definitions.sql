@@ -25,7 +25,11 @@ import_metrics as (
 import_margins as (
 
     -- a guardrail's non-inferiority margin from the mapping (outcomes[].margin)
-    select experiment_id, experiment_version, metric_id, value_double as non_inferiority_margin
+    select
+        experiment_id,
+        experiment_version,
+        metric_id,
+        value_double as non_inferiority_margin
     from {{ ref('stg_landing__import_settings') }}
     where setting = 'non_inferiority_margin'
 
@@ -70,8 +74,8 @@ from_imports as (
         on experiment_versions.experiment_id = import_metrics.experiment_id
     left join import_margins
         on experiment_versions.experiment_id = import_margins.experiment_id
-        and experiment_versions.experiment_version = import_margins.experiment_version
-        and import_metrics.metric_id = import_margins.metric_id
+            and experiment_versions.experiment_version = import_margins.experiment_version
+            and import_metrics.metric_id = import_margins.metric_id
     where experiment_versions.is_imported
 
 ),

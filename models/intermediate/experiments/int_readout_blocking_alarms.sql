@@ -29,20 +29,20 @@ alarms as (
 
 ),
 {%- else -%}
-alarms as (
+    alarms as (
 
     -- no readout_blocking_alarms table in this warehouse: no alarm blocks any readout
-    select
-        cast(null as {{ dbt.type_string() }}) as experiment_id,
-        cast(null as {{ dbt.type_int() }}) as experiment_version,
-        cast(null as {{ dbt.type_string() }}) as alarm_source,
-        cast(null as {{ dbt.type_string() }}) as rule,
-        cast(null as {{ dbt.type_string() }}) as severity,
-        cast(null as {{ dbt.type_string() }}) as alarm
+        select
+            cast(null as {{ dbt.type_string() }}) as experiment_id,
+            cast(null as {{ dbt.type_int() }}) as experiment_version,
+            cast(null as {{ dbt.type_string() }}) as alarm_source,
+            cast(null as {{ dbt.type_string() }}) as rule,  -- noqa: RF04
+            cast(null as {{ dbt.type_string() }}) as severity,
+            cast(null as {{ dbt.type_string() }}) as alarm
 
-    where 1 = 0
+        where 1 = 0
 
-),
+    ),
 {%- endif %}
 
 final as (

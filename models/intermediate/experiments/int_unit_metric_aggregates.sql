@@ -46,7 +46,7 @@
 {#- the catalog as compiled: a changed catalog changes every signature, so a refresh recounts every row -#}
 {% set catalog_fingerprint = local_md5(metrics | string) %}
 
-with
+with  -- noqa: disable=LT02,LT05
 
 windows as (
 
@@ -67,11 +67,15 @@ unit_windows as (
         max(window_end_at) as span_end_at,
         max(anchor_at) as anchor_at
         {%- for metric in metrics %}
-        {%- set is_metric = "metric_id = " ~ readout.quote_string(metric.metric_id) %},
-        max(case when {{ is_metric }} then window_start_at end) as window_start_at__{{ metric.metric_id }},
-        max(case when {{ is_metric }} then window_end_at end) as window_end_at__{{ metric.metric_id }},
-        max(case when {{ is_metric }} then coalesce(covariate_window_start_at, window_start_at) end) as read_from__{{ metric.metric_id }},
-        max(case when {{ is_metric }} then covariate_window_start_at end) as covariate_window_start_at__{{ metric.metric_id }}
+            {%- set is_metric = "metric_id = " ~ readout.quote_string(metric.metric_id) %},
+            max(case when {{ is_metric }} then window_start_at end) as window_start_at__{{ metric.metric_id }},
+            max(case when {{ is_metric }} then window_end_at end) as window_end_at__{{ metric.metric_id }},
+            max(
+                case when {{ is_metric }} then coalesce(covariate_window_start_at, window_start_at) end
+            )
+                as read_from__{{ metric.metric_id }},
+            max(case when {{ is_metric }} then covariate_window_start_at end)
+                as covariate_window_start_at__{{ metric.metric_id }}
         {%- endfor %}
 
     from windows
@@ -186,11 +190,11 @@ to_count as (
 
 {%- else %}
 
-to_count as (
+    to_count as (
 
-    select * from signed
+        select * from signed
 
-),
+    ),
 
 {%- endif %}
 
@@ -220,9 +224,11 @@ events_matched as (
         events.event_at,
         events.event_name,
         events.revenue
-        {%- for metric in metrics %},
-        {{ readout.metric_event_filter_condition(metric) }} as passes_filter__{{ metric.metric_id }}
-        {%- endfor %}
+        {%- for metric in metrics %}
+            ,
+            {{ readout.metric_event_filter_condition(metric) }} as passes_filter__{{ metric.metric_id }}
+    
+            {%- endfor %}
 
     from events
 
@@ -239,28 +245,43 @@ aggregated as (
         max(to_count.window_signature) as window_signature,
         max(files_processed_through.files_processed_through) as files_processed_through,
         cast('{{ invocation_id }}' as {{ dbt.type_string() }}) as built_invocation_id
-{%- for metric in metrics %}
-    {%- set m = metric.metric_id %}
-    {%- set in_reach = "events.event_at >= to_count.read_from__" ~ m ~ " and events.event_at < to_count.window_end_at__" ~ m %}
-    {%- set in_window = in_reach ~ " and events.event_at >= to_count.window_start_at__" ~ m ~ " and events.event_at < to_count.window_end_at__" ~ m %}
-    {%- set in_covariate_window = in_reach ~ " and events.event_at >= to_count.covariate_window_start_at__" ~ m ~ " and events.event_at < to_count.anchor_at" %}
-    {%- set is_numerator = "events.event_name = " ~ readout.quote_string(metric.numerator_event) ~ " and events.passes_filter__" ~ m %}
-    {%- set is_denominator = "events.event_name = " ~ readout.quote_string(metric.denominator_event) %},
-        cast(coalesce({{ readout.metric_aggregate(metric.numerator_aggregation, is_numerator ~ " and " ~ in_window) }}, 0) as {{ readout.type_double() }}) as metric_value__{{ m }}
-        {%- if metric.metric_type == 'ratio' %},
-        cast(coalesce({{ readout.metric_aggregate(metric.denominator_aggregation, is_denominator ~ " and " ~ in_window) }}, 0) as {{ readout.type_double() }}) as denominator_value__{{ m }}
-        {%- endif %}
+        {%- for metric in metrics %}
+            {%- set m = metric.metric_id %}
+            {%- set in_reach = "events.event_at >= to_count.read_from__" ~ m ~ " and events.event_at < to_count.window_end_at__" ~ m %}
+            {%- set in_window = in_reach ~ " and events.event_at >= to_count.window_start_at__" ~ m ~ " and events.event_at < to_count.window_end_at__" ~ m %}
+            {%- set in_covariate_window = in_reach ~ " and events.event_at >= to_count.covariate_window_start_at__" ~ m ~ " and events.event_at < to_count.anchor_at" %}
+            {%- set is_numerator = "events.event_name = " ~ readout.quote_string(metric.numerator_event) ~ " and events.passes_filter__" ~ m %}
+            {%- set is_denominator = "events.event_name = " ~ readout.quote_string(metric.denominator_event) %},
+            cast(
+                coalesce(
+                    {{ readout.metric_aggregate(metric.numerator_aggregation, is_numerator ~ " and " ~ in_window) }}, 0
+                ) as {{ readout.type_double() }}
+            ) as metric_value__{{ m }}
+            {%- if metric.metric_type == 'ratio' %}
+                ,
+                cast(
+                    coalesce(
+                        {{ readout.metric_aggregate(metric.denominator_aggregation, is_denominator ~ " and " ~ in_window) }},
+                        0
+                    ) as {{ readout.type_double() }}
+                ) as denominator_value__{{ m }}
+            {%- endif %}
         {%- if metric.covariate_lookback_days is not none and metric.metric_type != 'ratio' %},
-        cast(coalesce({{ readout.metric_aggregate(metric.numerator_aggregation, is_numerator ~ " and " ~ in_covariate_window) }}, 0) as {{ readout.type_double() }}) as covariate_value__{{ m }}
-        {%- endif %}
-{%- endfor %}
+            cast(
+                coalesce(
+                    {{ readout.metric_aggregate(metric.numerator_aggregation, is_numerator ~ " and " ~ in_covariate_window) }},
+                    0
+                ) as {{ readout.type_double() }}
+            ) as covariate_value__{{ m }}
+            {%- endif %}
+        {%- endfor %}
 
     from to_count
     cross join files_processed_through
     left join events_matched as events
         on to_count.unit_id = events.unit_id
-        and events.event_at >= to_count.span_start_at
-        and events.event_at < to_count.span_end_at
+            and to_count.span_start_at <= events.event_at
+            and to_count.span_end_at > events.event_at
     group by 1, 2, 3
 
 )

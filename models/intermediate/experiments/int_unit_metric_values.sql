@@ -40,19 +40,25 @@ uncapped as (
         windows.is_window_truncated,
         case
             {%- for metric in metrics %}
-            when windows.metric_id = {{ readout.quote_string(metric.metric_id) }} then coalesce(unit_aggregates.metric_value__{{ metric.metric_id }}, 0)
+                when
+                    windows.metric_id = {{ readout.quote_string(metric.metric_id) }}
+                    then coalesce(unit_aggregates.metric_value__{{ metric.metric_id }}, 0)
             {%- endfor %}
             when 1 = 0 then cast(null as {{ readout.type_double() }})
         end as metric_value,
         case
             {%- for metric in metrics if metric.metric_type == 'ratio' %}
-            when windows.metric_id = {{ readout.quote_string(metric.metric_id) }} then coalesce(unit_aggregates.denominator_value__{{ metric.metric_id }}, 0)
+                when
+                    windows.metric_id = {{ readout.quote_string(metric.metric_id) }}
+                    then coalesce(unit_aggregates.denominator_value__{{ metric.metric_id }}, 0)
             {%- endfor %}
             when 1 = 0 then cast(null as {{ readout.type_double() }})
         end as denominator_value,
         case
             {%- for metric in metrics if metric.covariate_lookback_days is not none and metric.metric_type != 'ratio' %}
-            when windows.metric_id = {{ readout.quote_string(metric.metric_id) }} then coalesce(unit_aggregates.covariate_value__{{ metric.metric_id }}, 0)
+                when
+                    windows.metric_id = {{ readout.quote_string(metric.metric_id) }}
+                    then coalesce(unit_aggregates.covariate_value__{{ metric.metric_id }}, 0)
             {%- endfor %}
             when 1 = 0 then cast(null as {{ readout.type_double() }})
         end as covariate_value
@@ -60,8 +66,8 @@ uncapped as (
     from windows
     left join unit_aggregates
         on windows.unit_id = unit_aggregates.unit_id
-        and windows.experiment_id = unit_aggregates.experiment_id
-        and windows.experiment_version = unit_aggregates.experiment_version
+            and windows.experiment_id = unit_aggregates.experiment_id
+            and windows.experiment_version = unit_aggregates.experiment_version
 
 ),
 
@@ -92,13 +98,13 @@ percentile_caps as (
     {%- if percentile_capped | length == 0 %}
     -- no percentile cap: an empty, typed relation that does not read uncapped (read twice, DuckDB would
     -- materialize all of it: units x metrics rows held at once)
-    select
-        cast(null as {{ dbt.type_string() }}) as experiment_id,
-        cast(null as {{ dbt.type_int() }}) as experiment_version,
-        cast(null as {{ dbt.type_string() }}) as metric_id,
-        cast(null as {{ readout.type_double() }}) as metric_cap,
-        cast(null as {{ readout.type_double() }}) as covariate_cap
-    where 1 = 0
+        select
+            cast(null as {{ dbt.type_string() }}) as experiment_id,
+            cast(null as {{ dbt.type_int() }}) as experiment_version,
+            cast(null as {{ dbt.type_string() }}) as metric_id,
+            cast(null as {{ readout.type_double() }}) as metric_cap,
+            cast(null as {{ readout.type_double() }}) as covariate_cap
+        where 1 = 0
     {%- endif %}
 
 ),
@@ -118,13 +124,17 @@ capped as (
         uncapped.metric_value as uncapped_metric_value,
         case
             when catalog.cap_type = 'absolute' and uncapped.metric_value > catalog.cap_value then catalog.cap_value
-            when catalog.cap_type = 'percentile' and uncapped.metric_value > percentile_caps.metric_cap then percentile_caps.metric_cap
+            when
+                catalog.cap_type = 'percentile' and uncapped.metric_value > percentile_caps.metric_cap
+                then percentile_caps.metric_cap
             else uncapped.metric_value
         end as metric_value,
         uncapped.denominator_value,
         case
             when catalog.cap_type = 'absolute' and uncapped.covariate_value > catalog.cap_value then catalog.cap_value
-            when catalog.cap_type = 'percentile' and uncapped.covariate_value > percentile_caps.covariate_cap then percentile_caps.covariate_cap
+            when
+                catalog.cap_type = 'percentile' and uncapped.covariate_value > percentile_caps.covariate_cap
+                then percentile_caps.covariate_cap
             else uncapped.covariate_value
         end as covariate_value
 
@@ -133,8 +143,8 @@ capped as (
         on uncapped.metric_id = catalog.metric_id
     left join percentile_caps
         on uncapped.experiment_id = percentile_caps.experiment_id
-        and uncapped.experiment_version = percentile_caps.experiment_version
-        and uncapped.metric_id = percentile_caps.metric_id
+            and uncapped.experiment_version = percentile_caps.experiment_version
+            and uncapped.metric_id = percentile_caps.metric_id
 
 ),
 
@@ -142,7 +152,7 @@ from_events as (
 
     select
         capped.*,
-        metric_value < uncapped_metric_value as is_capped
+        capped.metric_value < capped.uncapped_metric_value as is_capped
 
     from capped
 
@@ -179,15 +189,19 @@ import_outcomes_ranked as (
     select
         import_outcomes.*,
         row_number() over (
-            partition by import_outcomes.experiment_id, import_outcomes.experiment_version, import_outcomes.unit_id, import_outcomes.metric_id
+            partition by
+                import_outcomes.experiment_id,
+                import_outcomes.experiment_version,
+                import_outcomes.unit_id,
+                import_outcomes.metric_id
             order by import_units.observed_at, import_outcomes.source_row
         ) as row_rank
 
     from import_outcomes
     inner join import_units
         on import_outcomes.experiment_id = import_units.experiment_id
-        and import_outcomes.experiment_version = import_units.experiment_version
-        and import_outcomes.source_row = import_units.source_row
+            and import_outcomes.experiment_version = import_units.experiment_version
+            and import_outcomes.source_row = import_units.source_row
 
 ),
 
@@ -212,14 +226,14 @@ from_imports as (
     from import_outcomes_ranked
     inner join flagged_units
         on import_outcomes_ranked.experiment_id = flagged_units.experiment_id
-        and import_outcomes_ranked.experiment_version = flagged_units.experiment_version
-        and import_outcomes_ranked.unit_id = flagged_units.unit_id
+            and import_outcomes_ranked.experiment_version = flagged_units.experiment_version
+            and import_outcomes_ranked.unit_id = flagged_units.unit_id
     -- ratio and conditional outcomes: the denominator of the same exported row (null for the others)
     left join import_denominators
         on import_outcomes_ranked.experiment_id = import_denominators.experiment_id
-        and import_outcomes_ranked.experiment_version = import_denominators.experiment_version
-        and import_outcomes_ranked.source_row = import_denominators.source_row
-        and import_outcomes_ranked.metric_id = import_denominators.metric_id
+            and import_outcomes_ranked.experiment_version = import_denominators.experiment_version
+            and import_outcomes_ranked.source_row = import_denominators.source_row
+            and import_outcomes_ranked.metric_id = import_denominators.metric_id
     where import_outcomes_ranked.row_rank = 1
 
 ),

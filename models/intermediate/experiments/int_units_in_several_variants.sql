@@ -41,8 +41,8 @@ per_variant_and_source as (
     from events
     inner join anomalous_units
         on events.unit_id = anomalous_units.unit_id
-        and events.experiment_id = anomalous_units.experiment_id
-        and events.experiment_version = anomalous_units.experiment_version
+            and events.experiment_id = anomalous_units.experiment_id
+            and events.experiment_version = anomalous_units.experiment_version
     group by 1, 2, 3, 4, 5
 
 )

@@ -38,14 +38,24 @@ variant_grid as (
 
 counted as (
 
-    select experiment_id, experiment_version, 'assigned' as population, variant_id, count(*) as observed_units
+    select
+        experiment_id,
+        experiment_version,
+        'assigned' as population,
+        variant_id,
+        count(*) as observed_units
     from units
     where is_in_assigned_population
     group by 1, 2, 3, 4
 
     union all
 
-    select experiment_id, experiment_version, 'exposed' as population, variant_id, count(*) as observed_units
+    select
+        experiment_id,
+        experiment_version,
+        'exposed' as population,
+        variant_id,
+        count(*) as observed_units
     from units
     where is_in_exposed_population
     group by 1, 2, 3, 4
@@ -66,9 +76,9 @@ final as (
     from variant_grid
     left join counted
         on variant_grid.experiment_id = counted.experiment_id
-        and variant_grid.experiment_version = counted.experiment_version
-        and variant_grid.population = counted.population
-        and variant_grid.variant_id = counted.variant_id
+            and variant_grid.experiment_version = counted.experiment_version
+            and variant_grid.population = counted.population
+            and variant_grid.variant_id = counted.variant_id
 
 )
 

@@ -23,16 +23,22 @@ flagged as (
     select
         steps.*,
         case when steps.funnel_window_status = 'complete' then 1 else 0 end as is_complete,
-        case when steps.funnel_window_status = 'complete' and steps.reached_at is not null then 1 else 0 end as has_reached,
-        case when steps.funnel_window_status = 'complete' and (steps.step_number = 1 or previous.reached_at is not null) then 1 else 0 end as has_reached_previous
+        case when steps.funnel_window_status = 'complete' and steps.reached_at is not null then 1 else 0 end
+            as has_reached,
+        case
+            when
+                steps.funnel_window_status = 'complete' and (steps.step_number = 1 or previous.reached_at is not null)
+                then 1
+            else 0
+        end as has_reached_previous
 
     from steps
     left join steps as previous
         on steps.unit_id = previous.unit_id
-        and steps.experiment_id = previous.experiment_id
-        and steps.experiment_version = previous.experiment_version
-        and steps.funnel_id = previous.funnel_id
-        and previous.step_number = steps.step_number - 1
+            and steps.experiment_id = previous.experiment_id
+            and steps.experiment_version = previous.experiment_version
+            and steps.funnel_id = previous.funnel_id
+            and previous.step_number = steps.step_number - 1
 
 ),
 
@@ -59,7 +65,13 @@ counted as (
 
 step_grid as (
 
-    select distinct experiment_id, experiment_version, funnel_id, funnel_version, step_number, step_name
+    select distinct
+        experiment_id,
+        experiment_version,
+        funnel_id,
+        funnel_version,
+        step_number,
+        step_name
     from counted
 
 ),
@@ -84,13 +96,13 @@ final as (
     from step_grid
     inner join variants
         on step_grid.experiment_id = variants.experiment_id
-        and step_grid.experiment_version = variants.experiment_version
+            and step_grid.experiment_version = variants.experiment_version
     left join counted
         on step_grid.experiment_id = counted.experiment_id
-        and step_grid.experiment_version = counted.experiment_version
-        and step_grid.funnel_id = counted.funnel_id
-        and step_grid.step_number = counted.step_number
-        and variants.variant_id = counted.variant_id
+            and step_grid.experiment_version = counted.experiment_version
+            and step_grid.funnel_id = counted.funnel_id
+            and step_grid.step_number = counted.step_number
+            and variants.variant_id = counted.variant_id
 
 )
 

@@ -13,7 +13,7 @@
 {% for funnel in funnels %}{% for step in funnel.steps %}{% do steps.append(step) %}{% endfor %}{% endfor %}
 {% do readout.check_metric_event_filters(steps, ref('int_events_stitched')) %}
 
-with
+with  -- noqa: disable=LT02,LT05
 
 units as (
 
@@ -50,10 +50,10 @@ exposed as (
     from units
     inner join event_experiment_versions
         on units.experiment_id = event_experiment_versions.experiment_id
-        and units.experiment_version = event_experiment_versions.experiment_version
+            and units.experiment_version = event_experiment_versions.experiment_version
     left join watermarks
         on units.experiment_id = watermarks.experiment_id
-        and units.experiment_version = watermarks.experiment_version
+            and units.experiment_version = watermarks.experiment_version
 
 ),
 
@@ -70,70 +70,76 @@ funnel_events as (
 
     from {{ ref('int_events_stitched') }}
     where event_name in (
-        {%- for event_name in steps | map(attribute='event_name') | unique %}{{ readout.quote_string(event_name) }}{% if not loop.last %}, {% endif %}{% endfor %}
+        {%- for event_name in steps | map(attribute='event_name') | unique %}
+            {{ readout.quote_string(event_name) }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
         {%- if steps | length == 0 %}''{% endif %}
     )
 
 ),
 
 {%- for funnel in funnels %}
-{%- for step in funnel.steps %}
-{%- set previous = 'exposed' if step.step_number == 1 else funnel.funnel_id ~ '__step_' ~ (step.step_number - 1) %}
-{%- set previous_at = 'first_exposed_at' if step.step_number == 1 else 'reached_at' %}
+    {%- for step in funnel.steps %}
+        {%- set previous = 'exposed' if step.step_number == 1 else funnel.funnel_id ~ '__step_' ~ (step.step_number - 1) %}
+        {%- set previous_at = 'first_exposed_at' if step.step_number == 1 else 'reached_at' %}
 
-{{ funnel.funnel_id }}__step_{{ step.step_number }} as (
+        {{ funnel.funnel_id }}__step_{{ step.step_number }} as (
 
-    select
-        previous.unit_id,
-        previous.experiment_id,
-        previous.experiment_version,
-        min(events.event_at) as reached_at
+            select
+                previous.unit_id,
+                previous.experiment_id,
+                previous.experiment_version,
+                min(events.event_at) as reached_at
 
-    from {{ previous }} as previous
-    inner join funnel_events as events
-        on previous.unit_id = events.unit_id
-        and events.event_name = {{ readout.quote_string(step.event_name) }}
-        and events.passes__{{ step.funnel_id }}__{{ step.step_number }}
-        and events.event_at >= previous.{{ previous_at }}
-        and events.event_at < {{ dbt.dateadd('day', step.window_days, 'previous.' ~ previous_at) }}
-    group by 1, 2, 3
+            from {{ previous }} as previous
+            inner join funnel_events as events
+                on previous.unit_id = events.unit_id
+                    and events.event_name = {{ readout.quote_string(step.event_name) }}
+                    and events.passes__{{ step.funnel_id }}__{{ step.step_number }}
+                    and previous.{{ previous_at }} <= events.event_at
+                    and events.event_at < {{ dbt.dateadd('day', step.window_days, 'previous.' ~ previous_at) }}
+            group by 1, 2, 3
 
-),
-{%- endfor %}
+        ),
+    {%- endfor %}
 {%- endfor %}
 
 stepped as (
 
-{%- for funnel in funnels %}
-{%- set total_days = funnel.steps | sum(attribute='window_days') %}
-{%- for step in funnel.steps %}
-    select
-        exposed.unit_id,
-        exposed.experiment_id,
-        exposed.experiment_version,
-        exposed.variant_id,
-        {{ readout.quote_string(funnel.funnel_id) }} as funnel_id,
-        {{ funnel.funnel_version }} as funnel_version,
-        {{ step.step_number }} as step_number,
-        {{ readout.quote_string(step.step_name) }} as step_name,
-        exposed.first_exposed_at,
-        reached.reached_at,
-        case
-            when exposed.experiment_ended_at < {{ dbt.dateadd('day', total_days, 'exposed.first_exposed_at') }} then 'truncated'
-            when {{ dbt.dateadd('day', total_days, 'exposed.first_exposed_at') }} <= exposed.watermark_at then 'complete'
-            else 'in_progress'
-        end as funnel_window_status
+    {%- for funnel in funnels %}
+        {%- set total_days = funnel.steps | sum(attribute='window_days') %}
+        {%- for step in funnel.steps %}
+            select
+                exposed.unit_id,
+                exposed.experiment_id,
+                exposed.experiment_version,
+                exposed.variant_id,
+                {{ readout.quote_string(funnel.funnel_id) }} as funnel_id,
+                {{ funnel.funnel_version }} as funnel_version,
+                {{ step.step_number }} as step_number,
+                {{ readout.quote_string(step.step_name) }} as step_name,
+                exposed.first_exposed_at,
+                reached.reached_at,
+                case
+                    when
+                        exposed.experiment_ended_at < {{ dbt.dateadd('day', total_days, 'exposed.first_exposed_at') }}
+                        then 'truncated'
+                    when                         {{ dbt.dateadd('day', total_days, 'exposed.first_exposed_at') }}
+                        <= exposed.watermark_at
+                        then 'complete'
+                    else 'in_progress'
+                end as funnel_window_status
 
-    from exposed
-    left join {{ funnel.funnel_id }}__step_{{ step.step_number }} as reached
-        on exposed.unit_id = reached.unit_id
-        and exposed.experiment_id = reached.experiment_id
-        and exposed.experiment_version = reached.experiment_version
-    {% if not loop.last %}union all{% endif %}
-{%- endfor %}
-    {% if not loop.last %}union all{% endif %}
-{%- endfor %}
-{%- if funnels | length == 0 %}
+            from exposed
+            left join {{ funnel.funnel_id }}__step_{{ step.step_number }} as reached
+                on exposed.unit_id = reached.unit_id
+                    and exposed.experiment_id = reached.experiment_id
+                    and exposed.experiment_version = reached.experiment_version
+            {% if not loop.last %}union all{% endif %}
+        {%- endfor %}
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+    {%- if funnels | length == 0 %}
     select
         cast(null as {{ dbt.type_string() }}) as unit_id,
         cast(null as {{ dbt.type_string() }}) as experiment_id,

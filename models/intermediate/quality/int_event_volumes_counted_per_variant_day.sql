@@ -51,7 +51,7 @@ units_in_window as (
     from units
     inner join versions
         on units.experiment_id = versions.experiment_id
-        and units.experiment_version = versions.experiment_version
+            and units.experiment_version = versions.experiment_version
 
 ),
 
@@ -69,8 +69,8 @@ exposure_events as (
     from units_in_window
     inner join events
         on units_in_window.unit_id = events.unit_id
-        and units_in_window.experiment_id = events.experiment_id
-        and units_in_window.experiment_version = events.experiment_version
+            and units_in_window.experiment_id = events.experiment_id
+            and units_in_window.experiment_version = events.experiment_version
     where events.event_name = 'experiment_exposed'
         and events.event_at >= units_in_window.started_at
         and (units_in_window.ended_at is null or events.event_at < units_in_window.ended_at)
@@ -148,7 +148,7 @@ grid as (
     from days
     inner join variants
         on days.experiment_id = variants.experiment_id
-        and days.experiment_version = variants.experiment_version
+            and days.experiment_version = variants.experiment_version
 
 ),
 
@@ -167,11 +167,11 @@ final as (
     from grid
     left join counted
         on grid.experiment_id = counted.experiment_id
-        and grid.experiment_version = counted.experiment_version
-        and grid.source_system = counted.source_system
-        and grid.event_name = counted.event_name
-        and grid.event_date = counted.event_date
-        and grid.variant_id = counted.variant_id
+            and grid.experiment_version = counted.experiment_version
+            and grid.source_system = counted.source_system
+            and grid.event_name = counted.event_name
+            and grid.event_date = counted.event_date
+            and grid.variant_id = counted.variant_id
 
 )
 

@@ -103,7 +103,7 @@ grid as (
     from segments
     inner join variants
         on segments.experiment_id = variants.experiment_id
-        and segments.experiment_version = variants.experiment_version
+            and segments.experiment_version = variants.experiment_version
 
 ),
 
@@ -122,12 +122,13 @@ final as (
     from grid
     left join counted
         on grid.experiment_id = counted.experiment_id
-        and grid.experiment_version = counted.experiment_version
-        and grid.segment = counted.segment
-        and grid.variant_id = counted.variant_id
-        -- null-safe: day segments have no platform, platform segments no date
-        and coalesce(grid.source_system, '') = coalesce(counted.source_system, '')
-        and coalesce(grid.exposure_date, cast('1970-01-01' as date)) = coalesce(counted.exposure_date, cast('1970-01-01' as date))
+            and grid.experiment_version = counted.experiment_version
+            and grid.segment = counted.segment
+            and grid.variant_id = counted.variant_id
+            -- null-safe: day segments have no platform, platform segments no date
+            and coalesce(grid.source_system, '') = coalesce(counted.source_system, '')
+            and coalesce(grid.exposure_date, cast('1970-01-01' as date))
+            = coalesce(counted.exposure_date, cast('1970-01-01' as date))
 
 )
 

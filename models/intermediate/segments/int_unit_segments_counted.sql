@@ -55,13 +55,13 @@ final as (
     from segment_grid
     inner join variants
         on segment_grid.experiment_id = variants.experiment_id
-        and segment_grid.experiment_version = variants.experiment_version
+            and segment_grid.experiment_version = variants.experiment_version
     left join counted
         on segment_grid.experiment_id = counted.experiment_id
-        and segment_grid.experiment_version = counted.experiment_version
-        and segment_grid.segment_type = counted.segment_type
-        and segment_grid.segment_value = counted.segment_value
-        and variants.variant_id = counted.variant_id
+            and segment_grid.experiment_version = counted.experiment_version
+            and segment_grid.segment_type = counted.segment_type
+            and segment_grid.segment_value = counted.segment_value
+            and variants.variant_id = counted.variant_id
 
 )
 

@@ -35,8 +35,8 @@ segmented_values as (
     from unit_values
     inner join segments
         on unit_values.unit_id = segments.unit_id
-        and unit_values.experiment_id = segments.experiment_id
-        and unit_values.experiment_version = segments.experiment_version
+            and unit_values.experiment_id = segments.experiment_id
+            and unit_values.experiment_version = segments.experiment_version
 
 ),
 
@@ -72,9 +72,9 @@ final as (
     from aggregated
     inner join stats
         on aggregated.experiment_id = stats.experiment_id
-        and aggregated.experiment_version = stats.experiment_version
-        and aggregated.variant_id = stats.variant_id
-        and aggregated.metric_id = stats.metric_id
+            and aggregated.experiment_version = stats.experiment_version
+            and aggregated.variant_id = stats.variant_id
+            and aggregated.metric_id = stats.metric_id
 
 )
 

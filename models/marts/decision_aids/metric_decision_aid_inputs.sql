@@ -20,11 +20,21 @@ units as (
 
 entered as (
 
-    select experiment_id, experiment_version, 'assigned' as population, variant_id, assigned_at as entered_at
+    select
+        experiment_id,
+        experiment_version,
+        'assigned' as population,
+        variant_id,
+        assigned_at as entered_at
     from units
     where is_in_assigned_population
     union all
-    select experiment_id, experiment_version, 'exposed' as population, variant_id, first_exposed_at as entered_at
+    select
+        experiment_id,
+        experiment_version,
+        'exposed' as population,
+        variant_id,
+        first_exposed_at as entered_at
     from units
     where is_in_exposed_population
 
@@ -75,14 +85,14 @@ final as (
     from results
     left join per_variant as control
         on results.experiment_id = control.experiment_id
-        and results.experiment_version = control.experiment_version
-        and results.population = control.population
-        and results.control_variant_id = control.variant_id
+            and results.experiment_version = control.experiment_version
+            and results.population = control.population
+            and results.control_variant_id = control.variant_id
     left join per_variant as variant
         on results.experiment_id = variant.experiment_id
-        and results.experiment_version = variant.experiment_version
-        and results.population = variant.population
-        and results.variant_id = variant.variant_id
+            and results.experiment_version = variant.experiment_version
+            and results.population = variant.population
+            and results.variant_id = variant.variant_id
 
 )
 

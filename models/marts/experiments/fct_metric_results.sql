@@ -28,7 +28,7 @@
     ('is_significant', dbt.type_boolean()), ('watermark_at', dbt.type_timestamp()),
 ] -%}
 {%- set status_columns = ['readout_status', 'status_reasons', 'status_reason_text'] -%}
-with
+with  -- noqa: disable=LT02
 
 current_results as (
 
@@ -58,7 +58,7 @@ not_frozen as (
     from current_results
     left join frozen_versions
         on current_results.experiment_id = frozen_versions.experiment_id
-        and current_results.experiment_version = frozen_versions.experiment_version
+            and current_results.experiment_version = frozen_versions.experiment_version
     where frozen_versions.experiment_id is null
 
 ),
@@ -68,7 +68,7 @@ frozen_served as (
     -- the frozen numbers as recorded; only the status says it is frozen, and what it was when frozen
     select
         {%- for name, type in columns if name not in status_columns %}
-        frozen.{{ name }},
+            frozen.{{ name }},
         {%- endfor %}
         'frozen' as readout_status,
         'frozen' as status_reasons,
@@ -86,16 +86,18 @@ frozen_served as (
 served as (
 
     select
-        {%- for name, type in columns %}
-        {{ name }}{{ "," if not loop.last }}
+    {%- for name, type in columns %}
+            {{ name }}{{ "," if not loop.last }}
+    
         {%- endfor %}
     from not_frozen
 
     union all
 
     select
-        {%- for name, type in columns %}
-        {{ name }}{{ "," if not loop.last }}
+    {%- for name, type in columns %}
+            {{ name }}{{ "," if not loop.last }}
+    
         {%- endfor %}
     from frozen_served
 
@@ -104,8 +106,9 @@ served as (
 final as (
 
     select
-        {%- for name, type in columns %}
-        cast({{ name }} as {{ type }}) as {{ name }}{{ "," if not loop.last }}
+    {%- for name, type in columns %}
+            cast({{ name }} as {{ type }}) as {{ name }}{{ "," if not loop.last }}
+    
         {%- endfor %}
 
     from served

@@ -28,9 +28,17 @@ definitions as (
 
 by_population as (
 
-    select 'assigned' as population, unit_values.* from unit_values where is_in_assigned_population
+    select
+        'assigned' as population,
+        unit_values.*
+    from unit_values
+    where unit_values.is_in_assigned_population
     union all
-    select 'exposed' as population, unit_values.* from unit_values where is_in_exposed_population
+    select
+        'exposed' as population,
+        unit_values.*
+    from unit_values
+    where unit_values.is_in_exposed_population
 
 ),
 
@@ -87,12 +95,12 @@ final as (
     from aggregated
     inner join variants
         on aggregated.experiment_id = variants.experiment_id
-        and aggregated.experiment_version = variants.experiment_version
-        and aggregated.variant_id = variants.variant_id
+            and aggregated.experiment_version = variants.experiment_version
+            and aggregated.variant_id = variants.variant_id
     inner join definitions
         on aggregated.experiment_id = definitions.experiment_id
-        and aggregated.experiment_version = definitions.experiment_version
-        and aggregated.metric_id = definitions.metric_id
+            and aggregated.experiment_version = definitions.experiment_version
+            and aggregated.metric_id = definitions.metric_id
 
 )
 

@@ -18,7 +18,7 @@
     the same in one sentence. A later layer (freezing) may override readout_status: this model is what
     the data says now.
 -#}
-with
+with  -- noqa: disable=LT05
 
 results as (
 
@@ -111,10 +111,10 @@ window_counts as (
     from results
     inner join stats
         on results.experiment_id = stats.experiment_id
-        and results.experiment_version = stats.experiment_version
-        and results.population = stats.population
-        and results.metric_id = stats.metric_id
-        and (stats.variant_id = results.variant_id or stats.variant_id = results.control_variant_id)
+            and results.experiment_version = stats.experiment_version
+            and results.population = stats.population
+            and results.metric_id = stats.metric_id
+            and (results.variant_id = stats.variant_id or results.control_variant_id = stats.variant_id)
     group by 1, 2, 3, 4, 5
 
 ),
@@ -145,25 +145,25 @@ conditions as (
     from results
     left join window_counts
         on results.experiment_id = window_counts.experiment_id
-        and results.experiment_version = window_counts.experiment_version
-        and results.population = window_counts.population
-        and results.variant_id = window_counts.variant_id
-        and results.metric_id = window_counts.metric_id
+            and results.experiment_version = window_counts.experiment_version
+            and results.population = window_counts.population
+            and results.variant_id = window_counts.variant_id
+            and results.metric_id = window_counts.metric_id
     left join watermarks
         on results.experiment_id = watermarks.experiment_id
-        and results.experiment_version = watermarks.experiment_version
+            and results.experiment_version = watermarks.experiment_version
     left join sample_ratio_checks
         on results.experiment_id = sample_ratio_checks.experiment_id
-        and results.experiment_version = sample_ratio_checks.experiment_version
+            and results.experiment_version = sample_ratio_checks.experiment_version
     left join segment_checks
         on results.experiment_id = segment_checks.experiment_id
-        and results.experiment_version = segment_checks.experiment_version
+            and results.experiment_version = segment_checks.experiment_version
     left join volume_checks
         on results.experiment_id = volume_checks.experiment_id
-        and results.experiment_version = volume_checks.experiment_version
+            and results.experiment_version = volume_checks.experiment_version
     left join blocking_alarms
         on results.experiment_id = blocking_alarms.experiment_id
-        and results.experiment_version = blocking_alarms.experiment_version
+            and results.experiment_version = blocking_alarms.experiment_version
 
 ),
 
@@ -196,7 +196,7 @@ statuses as (
         {{ readout.reason_list(code_checks) }} as status_reasons,
         {%- set phrases = [] %}
         {%- for condition, code, phrase in checks %}
-        {%- do phrases.append("case when " ~ condition ~ " then " ~ dbt.concat(["'; '", phrase]) ~ " else '' end") %}
+            {%- do phrases.append("case when " ~ condition ~ " then " ~ dbt.concat(["'; '", phrase]) ~ " else '' end") %}
         {%- endfor %}
         {%- set joined = dbt.concat(phrases) %}
         {{ dbt.right(joined, dbt.length(joined) ~ ' - 2') }} as provisional_phrases

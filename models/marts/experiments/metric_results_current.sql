@@ -65,16 +65,16 @@ arm_statistics as (
     from inferred
     left join stats as control_stats
         on inferred.experiment_id = control_stats.experiment_id
-        and inferred.experiment_version = control_stats.experiment_version
-        and inferred.population = control_stats.population
-        and inferred.metric_id = control_stats.metric_id
-        and inferred.control_variant_id = control_stats.variant_id
+            and inferred.experiment_version = control_stats.experiment_version
+            and inferred.population = control_stats.population
+            and inferred.metric_id = control_stats.metric_id
+            and inferred.control_variant_id = control_stats.variant_id
     left join stats as variant_stats
         on inferred.experiment_id = variant_stats.experiment_id
-        and inferred.experiment_version = variant_stats.experiment_version
-        and inferred.population = variant_stats.population
-        and inferred.metric_id = variant_stats.metric_id
-        and inferred.variant_id = variant_stats.variant_id
+            and inferred.experiment_version = variant_stats.experiment_version
+            and inferred.population = variant_stats.population
+            and inferred.metric_id = variant_stats.metric_id
+            and inferred.variant_id = variant_stats.variant_id
 
 ),
 
@@ -132,24 +132,24 @@ final as (
     from inferred
     left join definitions
         on inferred.experiment_id = definitions.experiment_id
-        and inferred.experiment_version = definitions.experiment_version
-        and inferred.metric_id = definitions.metric_id
+            and inferred.experiment_version = definitions.experiment_version
+            and inferred.metric_id = definitions.metric_id
     left join statuses
         on inferred.experiment_id = statuses.experiment_id
-        and inferred.experiment_version = statuses.experiment_version
-        and inferred.population = statuses.population
-        and inferred.variant_id = statuses.variant_id
-        and inferred.metric_id = statuses.metric_id
+            and inferred.experiment_version = statuses.experiment_version
+            and inferred.population = statuses.population
+            and inferred.variant_id = statuses.variant_id
+            and inferred.metric_id = statuses.metric_id
     left join fingerprints
         on inferred.experiment_id = fingerprints.experiment_id
-        and inferred.experiment_version = fingerprints.experiment_version
-        and inferred.metric_id = fingerprints.metric_id
+            and inferred.experiment_version = fingerprints.experiment_version
+            and inferred.metric_id = fingerprints.metric_id
     left join arm_statistics
         on inferred.experiment_id = arm_statistics.experiment_id
-        and inferred.experiment_version = arm_statistics.experiment_version
-        and inferred.population = arm_statistics.population
-        and inferred.variant_id = arm_statistics.variant_id
-        and inferred.metric_id = arm_statistics.metric_id
+            and inferred.experiment_version = arm_statistics.experiment_version
+            and inferred.population = arm_statistics.population
+            and inferred.variant_id = arm_statistics.variant_id
+            and inferred.metric_id = arm_statistics.metric_id
 
 )
 

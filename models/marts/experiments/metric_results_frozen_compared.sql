@@ -24,7 +24,7 @@
     'sequential_ci_upper', 'alpha', 'is_significant', 'guardrail_status', 'status_reason', 'ci_method',
     'correction_method'] -%}
 {%- set keys = ['experiment_id', 'experiment_version', 'population', 'variant_id', 'metric_id', 'estimator'] -%}
-with
+with  -- noqa: disable=LT02
 
 frozen as (
 
@@ -53,7 +53,7 @@ current_results as (
     from {{ ref('metric_results_current') }} as current_rows
     inner join records
         on current_rows.experiment_id = records.experiment_id
-        and current_rows.experiment_version = records.experiment_version
+            and current_rows.experiment_version = records.experiment_version
 
 ),
 
@@ -61,7 +61,7 @@ joined as (
 
     select
         {%- for key in keys %}
-        coalesce(frozen.{{ key }}, current_results.{{ key }}) as {{ key }},
+            coalesce(frozen.{{ key }}, current_results.{{ key }}) as {{ key }},
         {%- endfor %}
         frozen.experiment_id is not null as is_frozen_row,
         current_results.experiment_id is not null as is_current_row,
@@ -72,35 +72,42 @@ joined as (
         frozen.n_units_variant as frozen_n_units_variant,
         current_results.n_units_variant,
         coalesce(current_results.n_units_control, 0) + coalesce(current_results.n_units_variant, 0)
-            - coalesce(frozen.n_units_control, 0) - coalesce(frozen.n_units_variant, 0) as units_added,
+        - coalesce(frozen.n_units_control, 0) - coalesce(frozen.n_units_variant, 0) as units_added,
         {%- for column in ['absolute_lift', 'absolute_lift_ci_lower', 'absolute_lift_ci_upper', 'relative_lift',
                            'relative_lift_ci_lower', 'relative_lift_ci_upper', 'p_value', 'adjusted_p_value',
                            'is_significant'] %}
-        frozen.{{ column }} as frozen_{{ column }},
-        current_results.{{ column }},
+            frozen.{{ column }} as frozen_{{ column }},
+            current_results.{{ column }},
         {%- endfor %}
         coalesce(frozen.definition_fingerprint = current_results.definition_fingerprint, false)
             as is_same_definition,
         coalesce(frozen.statistics_fingerprint = current_results.statistics_fingerprint, false)
             as is_same_statistics,
-        not (
+        not(
             {%- for column in moved_columns %}
-            {{ "and " if not loop.first }}coalesce(frozen.{{ column }} = current_results.{{ column }}, frozen.{{ column }} is null and current_results.{{ column }} is null)
+                                {{ "and " if not loop.first }}coalesce(
+                    frozen.{{ column }} = current_results.{{ column }},
+                    frozen.{{ column }} is null and current_results.{{ column }} is null
+                )
             {%- endfor %}
         ) as has_moved,
-        not (
+        not(
             {%- for column in moved_columns if column not in ['adjusted_p_value', 'is_significant'] %}
-            {{ "and " if not loop.first }}coalesce(frozen.{{ column }} = current_results.{{ column }}, frozen.{{ column }} is null and current_results.{{ column }} is null)
+                                {{ "and " if not loop.first }}coalesce(
+                    frozen.{{ column }} = current_results.{{ column }},
+                    frozen.{{ column }} is null and current_results.{{ column }} is null
+                )
             {%- endfor %}
         ) as has_own_numbers_moved,
         frozen.watermark_at as frozen_watermark_at,
         current_results.watermark_at
 
     from frozen
-    full outer join current_results
+    full outer join
+        current_results
         {%- for key in keys %}
-        {{ "on" if loop.first else "and" }} frozen.{{ key }} = current_results.{{ key }}
-        {%- endfor %}
+            {{ "on" if loop.first else "and" }} frozen.{{ key }} = current_results.{{ key }}
+    {%- endfor %}
 
 ),
 
@@ -149,24 +156,30 @@ final as (
         cast(attributed.units_added as {{ dbt.type_bigint() }}) as units_added,
         {%- for column in ['absolute_lift', 'absolute_lift_ci_lower', 'absolute_lift_ci_upper', 'relative_lift',
                            'relative_lift_ci_lower', 'relative_lift_ci_upper', 'p_value', 'adjusted_p_value'] %}
-        cast(attributed.frozen_{{ column }} as {{ readout.type_double() }}) as frozen_{{ column }},
-        cast(attributed.{{ column }} as {{ readout.type_double() }}) as {{ column }},
+            cast(attributed.frozen_{{ column }} as {{ readout.type_double() }}) as frozen_{{ column }},
+            cast(attributed.{{ column }} as {{ readout.type_double() }}) as {{ column }},
         {%- endfor %}
 
         ---------- booleans
         cast(attributed.frozen_is_significant as {{ dbt.type_boolean() }}) as frozen_is_significant,
         cast(attributed.is_significant as {{ dbt.type_boolean() }}) as is_significant,
-        cast(coalesce(attributed.frozen_is_significant <> attributed.is_significant, false)
-            as {{ dbt.type_boolean() }}) as is_significance_flip,
-        cast(attributed.has_moved or not (attributed.is_frozen_row and attributed.is_current_row)
-            as {{ dbt.type_boolean() }}) as has_moved,
+        cast(
+            coalesce(attributed.frozen_is_significant <> attributed.is_significant, false)
+            as {{ dbt.type_boolean() }}
+        ) as is_significance_flip,
+        cast(
+            attributed.has_moved or not (attributed.is_frozen_row and attributed.is_current_row)
+            as {{ dbt.type_boolean() }}
+        ) as has_moved,
 
         ---------- strings: who froze it, and the code each side ran
         cast(records.frozen_by as {{ dbt.type_string() }}) as frozen_by,
         cast(records.freeze_reason as {{ dbt.type_string() }}) as freeze_reason,
         cast(records.code_version as {{ dbt.type_string() }}) as frozen_code_version,
-        cast({{ readout.quote_string(env_var('READOUT_CODE_VERSION', 'unknown: not built through readout build')) }}
-            as {{ dbt.type_string() }}) as code_version,
+        cast(
+            {{ readout.quote_string(env_var('READOUT_CODE_VERSION', 'unknown: not built through readout build')) }}
+            as {{ dbt.type_string() }}
+        ) as code_version,
 
         ---------- timestamps
         cast(records.frozen_at as {{ dbt.type_timestamp() }}) as frozen_at,
@@ -176,7 +189,7 @@ final as (
     from attributed
     inner join records
         on attributed.experiment_id = records.experiment_id
-        and attributed.experiment_version = records.experiment_version
+            and attributed.experiment_version = records.experiment_version
 
 )
 

@@ -27,8 +27,18 @@ final as (
         n_reached_previous,
         n_units_window_in_progress,
         n_units_window_truncated,
-        cast(case when n_units > 0 then cast(n_reached as {{ readout.type_double() }}) / n_units end as {{ readout.type_double() }}) as conversion_from_exposure,
-        cast(case when n_reached_previous > 0 then cast(n_reached as {{ readout.type_double() }}) / n_reached_previous end as {{ readout.type_double() }}) as conversion_from_previous,
+        cast(
+            case
+                when n_units > 0 then cast(n_reached as {{ readout.type_double() }}) / n_units
+            end as {{ readout.type_double() }}
+        )
+            as conversion_from_exposure,
+        cast(
+            case
+                when n_reached_previous > 0 then cast(n_reached as {{ readout.type_double() }}) / n_reached_previous
+            end as {{ readout.type_double() }}
+        )
+            as conversion_from_previous,
 
         ---------- booleans
         cast(is_control as {{ dbt.type_boolean() }}) as is_control

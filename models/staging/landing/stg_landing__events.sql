@@ -31,7 +31,9 @@ kept_rows as (
 conflicted as (
 
     -- event ids of which a later copy (in any batch) had another payload
-    select distinct source_system, event_id
+    select distinct
+        source_system,
+        event_id
     from checked
     where is_conflicting_duplicate
 
@@ -74,7 +76,7 @@ accepted as (
     from kept_rows
     left join conflicted
         on kept_rows.source_system = conflicted.source_system
-        and kept_rows.event_id = conflicted.event_id
+            and kept_rows.event_id = conflicted.event_id
 
 )
 

@@ -67,13 +67,20 @@ experiments_source as (
 
 known_experiment_versions as (
 
-    select distinct experiment_id, experiment_version from experiments_source
+    select distinct
+        experiment_id,
+        experiment_version
+    from experiments_source
 
 ),
 
 known_variants as (
 
-    select distinct experiment_id, experiment_version, variant_id from experiments_source
+    select distinct
+        experiment_id,
+        experiment_version,
+        variant_id
+    from experiments_source
 
 ),
 
@@ -128,7 +135,7 @@ repeated_ids as (
     select
         batch_ids.source_system,
         batch_ids.event_id
-        {%- if is_incremental() %},
+    {%- if is_incremental() %},
         accepted_before.accepted_copies,
         accepted_before.kept_payload_hash
         {%- endif %}
@@ -141,77 +148,79 @@ repeated_ids as (
     where batch_ids.batch_copies > 1
         or accepted_before.event_id is not null
     {%- else %}
-    where batch_ids.batch_copies > 1
+        where batch_ids.batch_copies > 1
     {%- endif %}
 
 ),
 
 {#- The same typing and checks for both parts: `single` (ids seen once) and `repeated` (repeated_ids). -#}
 {% for part in ['single', 'repeated'] %}
-{{ part }}_source as (
 
-    select events_source.*
-    from events_source
-    {{ 'left' if part == 'single' else 'inner' }} join repeated_ids
-        on cast(events_source.source_system as {{ dbt.type_string() }}) = repeated_ids.source_system
-        and cast(events_source.event_id as {{ dbt.type_string() }}) = repeated_ids.event_id
-    {%- if part == 'single' %}
-    where repeated_ids.event_id is null
-    {%- endif %}
+    {{ part }}_source as (
 
-),
+        select events_source.*
+        from events_source
+        {{ 'left' if part == 'single' else 'inner' }} join repeated_ids
+            on cast(events_source.source_system as {{ dbt.type_string() }}) = repeated_ids.source_system
+                and cast(events_source.event_id as {{ dbt.type_string() }}) = repeated_ids.event_id
+        {%- if part == 'single' %}
+            where repeated_ids.event_id is null
+        {%- endif %}
 
-{{ part }}_renamed as (
+    ),
 
-    select
+    {{ part }}_renamed as (
+
+        select
         ----------  ids
-        {{ readout.landing_file_path(readout.landing_filename_column()) }} as file_path,
-        cast(event_id as {{ dbt.type_string() }}) as event_id,
-        -- schema version 2 renamed anonymous_id to device_id
-        cast(case when {{ schema_version }} = 2 then device_id else anonymous_id end as {{ dbt.type_string() }}) as anonymous_id,
-        cast(user_id as {{ dbt.type_string() }}) as user_id,
-        cast(session_id as {{ dbt.type_string() }}) as session_id,
-        cast(experiment_id as {{ dbt.type_string() }}) as experiment_id,
-        {{ readout.safe_cast('experiment_version', dbt.type_int()) }} as experiment_version,
-        cast(variant_id as {{ dbt.type_string() }}) as variant_id,
+            {{ readout.landing_file_path(readout.landing_filename_column()) }} as file_path,
+            cast(event_id as {{ dbt.type_string() }}) as event_id,
+            -- schema version 2 renamed anonymous_id to device_id
+            cast(case when {{ schema_version }} = 2 then device_id else anonymous_id end as {{ dbt.type_string() }})
+                as anonymous_id,
+            cast(user_id as {{ dbt.type_string() }}) as user_id,
+            cast(session_id as {{ dbt.type_string() }}) as session_id,
+            cast(experiment_id as {{ dbt.type_string() }}) as experiment_id,
+            {{ readout.safe_cast('experiment_version', dbt.type_int()) }} as experiment_version,
+            cast(variant_id as {{ dbt.type_string() }}) as variant_id,
 
-        ---------- strings
-        cast(event_name as {{ dbt.type_string() }}) as event_name,
-        cast(source_system as {{ dbt.type_string() }}) as source_system,
-        cast(assignment_mechanism as {{ dbt.type_string() }}) as assignment_mechanism,
-        cast(currency as {{ dbt.type_string() }}) as currency,
-        cast(properties as {{ dbt.type_string() }}) as properties,
-        coalesce({{ readout.json_extract_text('properties', 'traffic_type') }}, 'human') as traffic_type,
-        cast(event_at as {{ dbt.type_string() }}) as event_at_raw,
-        cast(received_at as {{ dbt.type_string() }}) as received_at_raw,
-        case
-            when {{ schema_version }} = 2 then cast(revenue_amount as {{ dbt.type_string() }})
-            else cast(revenue as {{ dbt.type_string() }})
-        end as revenue_raw,
+            ---------- strings
+            cast(event_name as {{ dbt.type_string() }}) as event_name,
+            cast(source_system as {{ dbt.type_string() }}) as source_system,
+            cast(assignment_mechanism as {{ dbt.type_string() }}) as assignment_mechanism,
+            cast(currency as {{ dbt.type_string() }}) as currency,
+            cast(properties as {{ dbt.type_string() }}) as properties,
+            coalesce({{ readout.json_extract_text('properties', 'traffic_type') }}, 'human') as traffic_type,
+            cast(event_at as {{ dbt.type_string() }}) as event_at_raw,
+            cast(received_at as {{ dbt.type_string() }}) as received_at_raw,
+            case
+                when {{ schema_version }} = 2 then cast(revenue_amount as {{ dbt.type_string() }})
+                else cast(revenue as {{ dbt.type_string() }})
+            end as revenue_raw,
 
-        ---------- numerics
-        {{ schema_version }} as schema_version,
-        -- schema version 2 renamed revenue to revenue_amount; NaN and infinities stay (quarantined below)
-        case
-            when {{ schema_version }} = 2 then {{ readout.safe_cast('revenue_amount', readout.type_double()) }}
-            else {{ readout.safe_cast('revenue', readout.type_double()) }}
-        end as revenue,
+            ---------- numerics
+            {{ schema_version }} as schema_version,
+            -- schema version 2 renamed revenue to revenue_amount; NaN and infinities stay (quarantined below)
+            case
+                when {{ schema_version }} = 2 then {{ readout.safe_cast('revenue_amount', readout.type_double()) }}
+                else {{ readout.safe_cast('revenue', readout.type_double()) }}
+            end as revenue,
 
-        ---------- booleans
-        cast(consent_granted as {{ dbt.type_boolean() }}) as consent_granted,
+            ---------- booleans
+            cast(consent_granted as {{ dbt.type_boolean() }}) as consent_granted,
 
-        ---------- timestamps (UTC); unparseable text becomes null and is quarantined below
-        {{ readout.parse_utc_timestamp('event_at') }} as event_at,
-        {{ readout.parse_utc_timestamp('received_at') }} as received_at
+            ---------- timestamps (UTC); unparseable text becomes null and is quarantined below
+            {{ readout.parse_utc_timestamp('event_at') }} as event_at,
+            {{ readout.parse_utc_timestamp('received_at') }} as received_at
 
-    from {{ part }}_source
+        from {{ part }}_source
 
-),
+    ),
 
-{{ part }}_checked as (
+    {{ part }}_checked as (
 
-    select
-        renamed.*,
+        select
+            renamed.*,
         {{ readout.reason_list([
             ["renamed.event_id is null", "missing_event_id"],
             ["renamed.event_name is null", "missing_event_name"],
@@ -241,20 +250,20 @@ repeated_ids as (
             'renamed.revenue', 'renamed.currency', 'renamed.properties',
         ]) }} as payload_hash,
         -- the batch order of the row's file (see the header): its earliest received_at
-        file_batches.file_first_received_at
+            file_batches.file_first_received_at
 
-    from {{ part }}_renamed as renamed
-    inner join file_batches
-        on renamed.file_path = file_batches.file_path
-    left join known_experiment_versions
-        on renamed.experiment_id = known_experiment_versions.experiment_id
-        and renamed.experiment_version = known_experiment_versions.experiment_version
-    left join known_variants
-        on renamed.experiment_id = known_variants.experiment_id
-        and renamed.experiment_version = known_variants.experiment_version
-        and renamed.variant_id = known_variants.variant_id
+        from {{ part }}_renamed as renamed
+        inner join file_batches
+            on renamed.file_path = file_batches.file_path
+        left join known_experiment_versions
+            on renamed.experiment_id = known_experiment_versions.experiment_id
+                and renamed.experiment_version = known_experiment_versions.experiment_version
+        left join known_variants
+            on renamed.experiment_id = known_variants.experiment_id
+                and renamed.experiment_version = known_variants.experiment_version
+                and renamed.variant_id = known_variants.variant_id
 
-),
+    ),
 
 {% endfor %}
 single_ranked as (
@@ -277,19 +286,34 @@ repeated_ranks as (
         repeated_checked.*,
         -- among accepted rows of one producer's event_id: the copies accepted earlier, then this batch's in
         -- file order, then the earliest received; quarantined rows are not ranked
-        case when repeated_checked.quarantine_reasons is null then
-        {% if is_incremental() %}coalesce(repeated_ids.accepted_copies, 0) + {% endif %}row_number() over (
-            partition by repeated_checked.source_system, repeated_checked.event_id, repeated_checked.quarantine_reasons is null
-            order by repeated_checked.file_first_received_at, repeated_checked.file_path, repeated_checked.received_at,
-                repeated_checked.payload_hash
-        ) end as event_id_rank,
-        case when repeated_checked.quarantine_reasons is null then
-        {% if is_incremental() %}coalesce(repeated_ids.kept_payload_hash, {% endif %}first_value(repeated_checked.payload_hash) over (
-            partition by repeated_checked.source_system, repeated_checked.event_id, repeated_checked.quarantine_reasons is null
-            order by repeated_checked.file_first_received_at, repeated_checked.file_path, repeated_checked.received_at,
-                repeated_checked.payload_hash
-            rows between unbounded preceding and unbounded following
-        ){% if is_incremental() %}){% endif %} end as kept_payload_hash
+        case when
+                repeated_checked.quarantine_reasons is null then
+            {% if is_incremental() %}coalesce(repeated_ids.accepted_copies, 0) + {% endif %}row_number() over (
+                    partition by
+                        repeated_checked.source_system,
+                        repeated_checked.event_id,
+                        repeated_checked.quarantine_reasons is null
+                    order by
+                        repeated_checked.file_first_received_at,
+                        repeated_checked.file_path,
+                        repeated_checked.received_at,
+                        repeated_checked.payload_hash
+                )
+        end as event_id_rank,
+        case when
+                repeated_checked.quarantine_reasons is null then
+            {% if is_incremental() %}coalesce(repeated_ids.kept_payload_hash, {% endif %}first_value(repeated_checked.payload_hash) over (
+                    partition by
+                        repeated_checked.source_system,
+                        repeated_checked.event_id,
+                        repeated_checked.quarantine_reasons is null
+                    order by
+                        repeated_checked.file_first_received_at,
+                        repeated_checked.file_path,
+                        repeated_checked.received_at,
+                        repeated_checked.payload_hash
+                    rows between unbounded preceding and unbounded following
+                ){% if is_incremental() %}){% endif %} end as kept_payload_hash
 
     from repeated_checked
     {%- if is_incremental() %}
@@ -304,8 +328,10 @@ repeated_ranked as (
 
     select
         repeated_ranks.*,
-        quarantine_reasons is null and event_id_rank > 1 as is_duplicate,
-        quarantine_reasons is null and event_id_rank > 1 and payload_hash <> kept_payload_hash as is_conflicting_duplicate
+        repeated_ranks.quarantine_reasons is null and repeated_ranks.event_id_rank > 1 as is_duplicate,
+        repeated_ranks.quarantine_reasons is null
+        and repeated_ranks.event_id_rank > 1
+        and repeated_ranks.payload_hash <> repeated_ranks.kept_payload_hash as is_conflicting_duplicate
 
     from repeated_ranks
 

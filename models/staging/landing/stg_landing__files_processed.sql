@@ -24,7 +24,9 @@ listed as (
 checked_files as (
 
     -- the files whose rows this build read (each raw row is in stg_landing__events_checked once)
-    select file_path, count(*) as checked_row_count
+    select
+        file_path,
+        count(*) as checked_row_count
     from {{ ref('stg_landing__events_checked') }}
     {%- if is_incremental() %}
     where file_path not in (select file_path from {{ this }})
@@ -47,7 +49,8 @@ processed as (
         coalesce(checked_files.checked_row_count, 0) as checked_row_count,
 
         ---------- timestamps
-        {{ readout.timestamp_literal(run_started_at.strftime('%Y-%m-%dT%H:%M:%S') ~ 'Z', 'run_started_at') }} as processed_at
+        {{ readout.timestamp_literal(run_started_at.strftime('%Y-%m-%dT%H:%M:%S') ~ 'Z', 'run_started_at') }}
+            as processed_at
 
     from listed
     left join checked_files

@@ -16,7 +16,7 @@ renamed as (
         ---------- strings
         cast(metric_type as {{ dbt.type_string() }}) as metric_type,
         cast(direction as {{ dbt.type_string() }}) as direction,
-        cast(role as {{ dbt.type_string() }}) as role,
+        cast(role as {{ dbt.type_string() }}) as role,  -- noqa: RF04
         cast(description as {{ dbt.type_string() }}) as description
 
     from source
