@@ -26,7 +26,7 @@ default:
 help:
 	@echo "make              = make demo (says so first)"
 	@echo "make demo         install if needed, simulate $(EVENTS) events with planted faults, build, refresh, print the readout"
-	@echo "make test         make lint, then every test (pytest: the package, dbt builds of simulated and real data; ~10 min)"
+	@echo "make test         make lint, then every test (pytest on 2 workers: the package, dbt builds of simulated and real data; ~11 min)"
 	@echo "make lint         sqlfluff (dbt templater) over models, macros, tests, analyses; ruff check + format --check"
 	@echo "make build        incremental build (readout build): only new landing files; nothing changed = dbt not run"
 	@echo "make rebuild      full rebuild (--full-refresh) of the warehouse; the history is kept"
@@ -157,9 +157,12 @@ build: install
 
 rebuild: build
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist), a test module on one worker (its module fixtures built
+# once); the session builds several modules share are built once per worker that needs them.
+TEST_WORKERS ?= 2
 test: install-dev lint
 	@readout contracts generate --check
-	@pytest -q
+	@pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # Not part of `make test`: simulates, builds and times 1M, 10M and 100M events (`make bench EVENTS=N`: one
 # size; BENCH_ARGS="--pandas --skip raw_validation ...": see `python scripts/bench.py --help`) into build/bench/
