@@ -113,7 +113,7 @@ def plant_variant_platform_outage(
 def plant_sample_ratio_mismatch(landing: Path, experiment_id: str, experiment_version: int, variant_id: str) -> int:
     """A new landing file copying the assignment and exposure events of one variant's units under new anonymous
     ids (and event ids, no user id): as many units again in that variant, a sample ratio mismatch. The simulator's
-    own files are never touched; returns the units copied. (test_readout_status.py has its own copy.)"""
+    own files are never touched; returns the units copied."""
     events = Path(landing) / "events"
     source, planted = events / "part-00000.parquet", events / "part-planted-srm.parquet"
     schema = pq.read_schema(source)

@@ -26,9 +26,9 @@ import datetime as dt
 
 import duckdb
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 from e2e import SEED, dbt, dbt_build, project_env, query, readout, simulate
+from faults import plant_sample_ratio_mismatch
 
 from readout.landing import ensure_landing_tables
 from readout.report import render
@@ -70,26 +70,6 @@ def write_blocking_alarms(warehouse) -> None:
                  'ERROR fct_experiment_units [exposure_logging.no_missing_exposures]: do not finalize'),
                 ('exp_pricing_banner', 1, 'contract', 'bot_and_internal_share', 'warning', 'WARNING ...')
             ) t(experiment_id, experiment_version, alarm_source, rule, severity, alarm)""")
-
-
-def plant_sample_ratio_mismatch(landing, experiment_id: str, experiment_version: int, variant_id: str) -> int:
-    """A new landing file copying the assignment and exposure events of one variant's units under new anonymous
-    ids (and event ids, no user id): as many units again in that variant. Added after the last append, so the
-    simulator's own files are never touched; returns the units copied."""
-    source, planted = landing / "events" / "part-00000.parquet", landing / "events" / "part-planted-srm.parquet"
-    schema = pq.read_schema(source)
-    with duckdb.connect() as con:
-        rows = con.sql(
-            f"""
-            select * replace (event_id || '-planted' as event_id, anonymous_id || '-planted' as anonymous_id,
-                              null as user_id)
-            from read_parquet('{source}')
-            where experiment_id = ? and experiment_version = ? and variant_id = ?
-                and event_name in ('experiment_assigned', 'experiment_exposed')""",
-            params=[experiment_id, experiment_version, variant_id],
-        ).to_arrow_table()
-    pq.write_table(rows.select(schema.names).cast(schema), planted)
-    return len(set(rows["anonymous_id"].to_pylist()))
 
 
 @pytest.fixture(scope="module")
