@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 from scipy import stats as sps
 
+from readout.stats.estimate import se_from_normal_interval
+
 SRM_LEVELS = ("ok", "warning", "mismatch", "not_tested")
 GUARDRAIL_VERDICTS = ("pass", "harmed", "fail", "inconclusive")
 VERDICT_CODES = ("ship", "do_not_ship", "keep_running", "do_not_trust_data", "draft")
@@ -125,7 +127,7 @@ def simultaneous_interval(
         return math.nan, math.nan
     if not 0 < alpha < 1 or int(family_size) < 1:
         raise ValueError(f"alpha must be in (0, 1) and the family size at least 1, got {alpha}, {family_size}")
-    se = (upper - lower) / (2.0 * sps.norm.ppf(1.0 - alpha / 2.0))
+    se = se_from_normal_interval(lower, upper, alpha)
     z = sps.norm.ppf(1.0 - alpha / (2.0 * int(family_size)))
     return lift - z * se, lift + z * se
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import scipy.stats as sps
 
 from .bayes import bayesian_relative_lift
+from .estimate import se_from_normal_interval
 from .power import days_to_sample_size, minimum_detectable_effect, required_sample_size
 
 __all__ = [
@@ -87,8 +87,7 @@ def _relative_se(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     lower = pd.to_numeric(df["relative_lift_ci_lower"], errors="coerce").to_numpy(dtype=float)
     upper = pd.to_numeric(df["relative_lift_ci_upper"], errors="coerce").to_numpy(dtype=float)
     valid_alpha = (alpha > 0) & (alpha < 1)
-    z = sps.norm.ppf(1.0 - np.where(valid_alpha, alpha, 0.05) / 2.0)
-    se = (upper - lower) / (2.0 * z)
+    se = np.asarray(se_from_normal_interval(lower, upper, np.where(valid_alpha, alpha, 0.05)), dtype=float)
     ok = valid_alpha & np.isfinite(se) & (se > 0)
     reason = np.where(ok, None, "no relative-lift interval to start from (see fct_metric_results.status_reason)")
     return np.where(ok, se, np.nan), reason

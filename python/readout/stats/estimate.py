@@ -87,6 +87,14 @@ def normal_estimate(estimate: np.ndarray, std_error: np.ndarray, alpha: float, m
     return t_estimate(estimate, std_error, np.inf, alpha, method)
 
 
+def se_from_normal_interval(lower, upper, alpha):
+    """The standard error behind a two-sided normal ``1 - alpha`` interval: ``(upper - lower) / (2 z_{1-alpha/2})``
+    (exact for the marts' relative-lift intervals, which are delta-method normal)."""
+    lower = np.asarray(lower, dtype=float)
+    upper = np.asarray(upper, dtype=float)
+    return as_output((upper - lower) / (2.0 * sps.norm.ppf(1.0 - np.asarray(alpha, dtype=float) / 2.0)))
+
+
 def require_positive_se(std_error: np.ndarray, what: str = "zero variance") -> None:
     """Raise ``ValueError(what)`` if any standard error is zero (nothing to test against)."""
     se = np.asarray(std_error, dtype=float)
