@@ -166,10 +166,12 @@ def record_build(warehouse: Path, invocation_id: str, inputs: Inputs) -> None:
 
 def code_version(project_dir: Path) -> str:
     """``<git commit>[+uncommitted] code <12 hex>``: the commit, and the sha256 of the code dbt runs (the files
-    dbt reads, the frozen and restated records of readouts/ apart, and the package), always the last 12
-    characters, so that two builds of the same code compare equal whatever was committed in between (a freeze);
-    without git, ``no git, code <12 hex>``."""
+    dbt reads, dbt_project.yml and its vars included, the frozen and restated records of readouts/ apart, and the
+    package), always the last 12 characters, so that two builds of the same code compare equal whatever was
+    committed in between (a freeze); without git, ``no git, code <12 hex>``."""
     digest = hashlib.sha256()
+    # dbt_project.yml holds the vars the statistics read (alpha, power, priors...): a change there is a code change
+    digest.update((project_dir / "dbt_project.yml").read_bytes())
     for folder in PROJECT_FOLDERS:
         for path in _files_under(project_dir / folder, PROJECT_SUFFIXES):
             digest.update(path.read_bytes())

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from readout.build import INPUTS_TABLE, current_build, inputs_fingerprint, record_build
+from readout.build import INPUTS_TABLE, code_version, current_build, inputs_fingerprint, record_build
 from readout.warehouse import BUILD_LOG_TABLE
 
 
@@ -45,6 +45,17 @@ def test_a_new_landing_file_a_rewritten_one_or_an_edited_model_changes_the_finge
     (project_dir / "models" / "m.sql").write_text("select 2 as x\n")
     seen.add(fingerprint(project))
     assert len(seen) == 4
+
+
+def test_the_code_version_follows_the_models_and_the_project_vars(project):
+    project_dir, _ = project
+    seen = {code_version(project_dir)[-12:]}
+    assert code_version(project_dir)[-12:] in seen  # stable
+    (project_dir / "dbt_project.yml").write_text("name: p\nvars:\n  alpha: 0.01\n")
+    seen.add(code_version(project_dir)[-12:])
+    (project_dir / "models" / "m.sql").write_text("select 2 as x\n")
+    seen.add(code_version(project_dir)[-12:])
+    assert len(seen) == 3
 
 
 def test_settings_change_the_fingerprint_but_the_locations_do_not(project, monkeypatch):
