@@ -50,6 +50,7 @@ TOP_KEYS = {
     "several_variants": False,
     "analysis": False,
     "kind": False,  # units (default) | summary (see readout.importer.aggregates)
+    "segments": False,  # columns written as unit attributes (imports/unit_attributes) for segment readouts
 }
 ANALYSIS_KEYS = {"alpha": False, "planned_sample_size": False, "decision_estimator": False}
 VARIANT_KEYS = {"column": True, "values": False}
@@ -134,6 +135,7 @@ class Mapping:
     alpha: float | None = None
     planned_sample_size: int | None = None
     decision_estimator: str | None = None
+    segments: tuple[str, ...] = ()  # columns (export or derived) landed as unit attributes, in order
 
     @property
     def variants(self) -> list[str]:
@@ -158,6 +160,7 @@ class Mapping:
         pairs += [(f"outcomes[{o.metric_id}].column", o.column) for o in self.outcomes]
         pairs += [(f"outcomes[{o.metric_id}].denominator", o.denominator) for o in self.outcomes if o.denominator]
         pairs += [(f"outcomes[{o.metric_id}].among", o.among) for o in self.outcomes if o.among]
+        pairs += [(f"segments[{index}]", column) for index, column in enumerate(self.segments, start=1)]
         return pairs
 
     def to_dict(self) -> dict[str, Any]:
@@ -182,6 +185,7 @@ class Mapping:
                 "planned_sample_size": self.planned_sample_size,
                 "decision_estimator": self.decision_estimator,
             },
+            "segments": list(self.segments),
         }
 
 
@@ -490,6 +494,20 @@ def _derive(data: Any, problems: Problems) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _segments(data: Any, problems: Problems) -> tuple[str, ...]:
+    """``segments: [column, ...]``: the columns whose value per unit lands as a unit attribute."""
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        problems.add(f"segments must be a list of column names, e.g. segments: [country, device], got {data!r}")
+        return ()
+    columns = [c for c in (_text(item, f"segments[{i}]", problems) for i, item in enumerate(data, start=1)) if c]
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:
+        problems.add(f"segments lists a column twice: {', '.join(map(repr, repeated))}")
+    return tuple(dict.fromkeys(columns))
+
+
 def _analysis(data: Any, problems: Problems) -> tuple[float | None, int | None, str | None]:
     if data is None:
         return None, None, None
@@ -551,6 +569,7 @@ def parse_mapping(data: Any, source: str = "<mapping>") -> Mapping:
     if several_variants == "drop_mismatched_rows" and exposed is None and "several_variants" in data:
         problems.add("several_variants: drop_mismatched_rows needs an exposed_variant column to compare with")
     alpha, planned_sample_size, decision_estimator = _analysis(data.get("analysis"), problems)
+    segments = _segments(data.get("segments"), problems)
 
     # Cross-checks: the variants are the keys of `split`.
     if split:
@@ -591,20 +610,35 @@ def parse_mapping(data: Any, source: str = "<mapping>") -> Mapping:
         alpha=alpha,
         planned_sample_size=planned_sample_size,
         decision_estimator=decision_estimator,
+        segments=segments,
     )
 
 
-def load_mapping(path: str | Path) -> Mapping:
-    """Read and validate a mapping YAML file."""
+#: The kinds of mapping file: a unit-level export (the default) or per-arm aggregates (readout.importer.aggregates).
+MAPPING_KINDS = ("units", "summary")
+
+
+def load_mapping_document(path: str | Path) -> tuple[str, Any]:
+    """Read a mapping YAML file: its ``kind`` (units, the default, or summary) and its data, ``kind`` removed.
+
+    ``readout import`` (readout.importer.load_import_mapping) validates the data by kind: :func:`parse_mapping`
+    for units, readout.importer.aggregates.parse_summary_mapping for summary."""
     path = Path(path)
     data = _read_yaml(path)
-    if isinstance(data, dict) and data.get("kind", "units") != "units":
-        if data["kind"] == "summary":
-            raise UsageError(
-                f"mapping {path}: kind: summary (per-arm aggregates) is not imported into the landing zone yet; "
-                "readout.importer.aggregates reads such a file in Python (summary_statistics, summary_results)"
-            )
-        raise UsageError(f"mapping {path}: kind is {data['kind']!r}; expected units (the default) or summary")
-    if isinstance(data, dict):
-        data = {k: v for k, v in data.items() if k != "kind"}
+    if not isinstance(data, dict):
+        return "units", data  # parse_mapping names the problem
+    kind = data.get("kind", "units")
+    if kind not in MAPPING_KINDS:
+        raise UsageError(f"mapping {path}: kind is {kind!r}; expected units (the default) or summary")
+    return kind, {k: v for k, v in data.items() if k != "kind"}
+
+
+def load_mapping(path: str | Path) -> Mapping:
+    """Read and validate a unit-level mapping YAML file (readout.importer.load_import_mapping reads either kind)."""
+    kind, data = load_mapping_document(path)
+    if kind != "units":
+        raise UsageError(
+            f"mapping {path}: kind: {kind} (per-arm aggregates) is read by readout.importer.load_import_mapping, "
+            "not as a unit-level mapping"
+        )
     return parse_mapping(data, source=str(path))
