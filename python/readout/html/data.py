@@ -1,5 +1,6 @@
 """What the HTML report shows, read from the warehouse: the published readout (as `readout report` reads it), the
-curated units for the exposure funnel, the quality marts and contract alarms, the history and the lineage.
+curated units for the exposure funnel, the quality marts and contract alarms, the history and the lineage, and the
+deeper readouts of issue 16 (conversion funnels, segments, power, the Bayesian view).
 
 Nothing here computes a statistic: every number is a mart's. The verdicts and levels come from
 ``readout.decision``. A table a warehouse does not have (built before it existed) reads as empty.
@@ -67,6 +68,15 @@ class Version:
     history: pd.DataFrame
     changes: pd.DataFrame
     definitions: pd.DataFrame
+    #: the deeper readouts (issue 16): fct_funnel_steps, fct_funnel_results, fct_metric_results_by_segment,
+    #: fct_metric_power and fct_metric_results_bayesian rows of this version (the last three of the population)
+    funnel_steps: pd.DataFrame = field(default_factory=pd.DataFrame)
+    funnel_results: pd.DataFrame = field(default_factory=pd.DataFrame)
+    segment_results: pd.DataFrame = field(default_factory=pd.DataFrame)
+    power: pd.DataFrame = field(default_factory=pd.DataFrame)
+    bayesian: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: section (funnels, segments, power, bayesian) -> why it shows nothing, in words ("not available because ...")
+    unavailable: dict[str, str] = field(default_factory=dict)
     status: str = ""
     status_reasons: list[str] = field(default_factory=list)
     status_text: str = ""
@@ -93,6 +103,23 @@ class Version:
         rows = self.results
         return rows[(rows.metric_role == "primary") & rows.is_decision] if len(rows) else rows
 
+    @property
+    def primary_aids(self) -> pd.DataFrame:
+        """The primary decision rows with their chance to beat control and expected loss
+        (fct_metric_results_bayesian) and their minimum detectable effect (fct_metric_power); missing: null."""
+        rows = self.primary.reset_index(drop=True)
+        keys = ["metric_id", "variant_id", "estimator"]
+        for frame, columns in (
+            (self.bayesian, ["chance_to_beat_control", "expected_loss"]),
+            (self.power, ["minimum_detectable_effect"]),
+        ):
+            if len(rows) and len(frame):
+                rows = rows.merge(frame[keys + columns].drop_duplicates(keys), on=keys, how="left")
+            for column in columns:
+                if column not in rows:
+                    rows[column] = pd.Series([None] * len(rows), dtype=object)
+        return rows
+
 
 @dataclass
 class Site:
@@ -118,6 +145,49 @@ def _of(frame: pd.DataFrame, experiment_id: str, version: int) -> pd.DataFrame:
     if frame.empty:
         return frame
     return frame[(frame.experiment_id == experiment_id) & (frame.experiment_version == version)].reset_index(drop=True)
+
+
+def _mart(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, where: str = "true", params: list | None = None
+) -> pd.DataFrame | None:
+    """A mart's rows, or None when the warehouse has no such mart (built before it existed)."""
+    if not has_table(con, schema, table):
+        return None
+    return con.execute(f"select * from {quoted(schema)}.{quoted(table)} where {where}", params or []).df()
+
+
+#: the deeper readouts' sections and the mart each reads first
+DEEPER_MARTS = {
+    "funnels": "fct_funnel_steps",
+    "segments": "fct_metric_results_by_segment",
+    "power": "fct_metric_power",
+    "bayesian": "fct_metric_results_bayesian",
+}
+
+
+def _unavailable(item: Version, section: str, rows: pd.DataFrame | None, population: str) -> str | None:
+    """Why a deeper readout's section of a version shows nothing, in words; None when it has rows."""
+    if rows is None:
+        return (
+            f"not available because this warehouse was built before the mart {DEEPER_MARTS[section]} existed: "
+            "rebuild it (`make build`)"
+        )
+    if len(rows):
+        return None
+    if item.lifecycle == "draft":
+        return "not available because this experiment is a draft: it never started, so it has no units"
+    if section == "funnels" and item.is_imported:
+        return "not available because an imported export has no events, so no funnel step can be timed"
+    if section == "segments" and population != "exposed":
+        return "not available because segments are cut for the exposed population only (open the exposed report)"
+    if section == "segments" and item.is_imported:
+        return (
+            "not available because the import's mapping declares no unit attribute to cut by (the mapping's "
+            "`segments:` field)"
+        )
+    if item.results.empty:
+        return "not available because this version has no metric result yet: no unit's window is complete"
+    return "not available because this version has no unit in a segment or funnel window that is complete yet"
 
 
 def _number(value) -> float | None:
@@ -191,6 +261,14 @@ def _load(con: duckdb.DuckDBPyConnection, warehouse: Path, population: str, expe
     definitions = _table(con, "intermediate", "int_metric_definitions")
     catalog = _table(con, schema_of(con, "metric_catalog"), "metric_catalog")
     metadata = _table(con, "intermediate", "int_experiment_versions")
+    # the deeper readouts (issue 16); None: the warehouse has no such mart
+    deeper = {
+        "funnel_steps": _mart(con, schema, "fct_funnel_steps"),
+        "funnel_results": _mart(con, schema, "fct_funnel_results"),
+        "segment_results": _mart(con, schema, "fct_metric_results_by_segment", "population = ?", [population]),
+        "power": _mart(con, schema, "fct_metric_power", "population = ?", [population]),
+        "bayesian": _mart(con, schema, "fct_metric_results_bayesian", "population = ?", [population]),
+    }
 
     if not definitions.empty and not catalog.empty:
         extra = [column for column in catalog.columns if column not in definitions.columns or column == "metric_id"]
@@ -226,6 +304,18 @@ def _load(con: duckdb.DuckDBPyConnection, warehouse: Path, population: str, expe
             definitions=_of(definitions, experiment_id, version),
         )
         item.funnel = _funnel(_of(units, experiment_id, version), _of(stats, experiment_id, version), item.srm)
+        for name, frame in deeper.items():
+            setattr(item, name, pd.DataFrame() if frame is None else _of(frame, experiment_id, version))
+        for section, name in (
+            ("funnels", "funnel_steps"),
+            ("segments", "segment_results"),
+            ("power", "power"),
+            ("bayesian", "bayesian"),
+        ):
+            frame = deeper[name]
+            reason = _unavailable(item, section, None if frame is None else getattr(item, name), population)
+            if reason:
+                item.unavailable[section] = reason
         _settle(item, population, threshold, warning, _of(shared["power"], experiment_id, version))
         versions.append(item)
     return Site(

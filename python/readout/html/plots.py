@@ -248,3 +248,41 @@ def funnel_plot(variants: Sequence[str], stages: dict[str, Sequence[int | None]]
         axes.legend(fontsize=7, frameon=False, loc="lower right")
     description = "Units per variant at each stage. " + ("; ".join(described) if described else "No units.") + "."
     return to_svg(figure, chart_id, title, description)
+
+
+def conversion_plot(steps: Sequence[str], values: dict[str, Sequence[float | None]], chart_id: str, title: str) -> str:
+    """A conversion funnel: per step (top to bottom), the share of each variant's units that reached it from
+    exposure, as horizontal bars side by side."""
+    variants = list(values)
+    figure = Figure(figsize=(7.5, 0.9 + 0.3 * len(steps) * max(len(variants), 1)), layout="constrained")
+    axes = figure.subplots()
+    described = []
+    width = 0.8 / max(len(variants), 1)
+    for number, variant in enumerate(variants):
+        shares = list(values[variant])
+        y = [len(steps) - 1 - index - 0.4 + width * (number + 0.5) for index in range(len(steps))]
+        axes.barh(
+            y,
+            [0.0 if not _finite(share) else share * 100 for share in shares],
+            height=width * 0.9,
+            color=STAGE_COLOURS[number % len(STAGE_COLOURS)],
+            label=variant,
+        )
+        described.append(
+            f"{variant}: "
+            + ", ".join(
+                f"{step} {'n/a' if not _finite(share) else f'{share:.1%}'}" for step, share in zip(steps, shares)
+            )
+        )
+    axes.set_yticks(range(len(steps)), list(reversed(steps)), fontsize=8)
+    axes.set_xlabel("units that reached the step, % of the units with a complete funnel window", fontsize=8)
+    axes.tick_params(axis="x", labelsize=7)
+    axes.grid(axis="x", color="#eeeeee", linewidth=0.5)
+    if variants:
+        axes.legend(fontsize=7, frameon=False, loc="lower right")
+    description = (
+        "Share of units that reached each step from exposure, per variant. "
+        + ("; ".join(described) if described else "No units.")
+        + "."
+    )
+    return to_svg(figure, chart_id, title, description)

@@ -12,8 +12,17 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
+from readout.decision import srm_level
 from readout.html.data import Site, Version
-from readout.html.plots import ForestRow, HistoryPoint, Interval, forest_plot, funnel_plot, history_plot
+from readout.html.plots import (
+    ForestRow,
+    HistoryPoint,
+    Interval,
+    conversion_plot,
+    forest_plot,
+    funnel_plot,
+    history_plot,
+)
 
 #: the exclusions the summary counts (fct_experiment_units flags), in words
 EXCLUSIONS = {
@@ -83,6 +92,10 @@ def number(value, digits: int = 4) -> str:
     return "n/a" if _missing(value) else f"{float(value):.{digits}g}"
 
 
+def days(value) -> str:
+    return "n/a" if _missing(value) or not math.isfinite(float(value)) else f"{float(value):,.1f}"
+
+
 def when(value) -> str:
     return "n/a" if _missing(value) else f"{pd.Timestamp(value):%Y-%m-%d %H:%M} UTC"
 
@@ -106,6 +119,7 @@ def environment() -> jinja2.Environment:
         share=share,
         count=count,
         number=number,
+        days=days,
         when=when,
         words=words,
         verdict=lambda code: VERDICT_WORDS.get(code, words(code)),
@@ -188,6 +202,102 @@ def history_series(version: Version) -> dict[str, list[HistoryPoint]]:
     return series
 
 
+DECISION_KEYS = ["metric_id", "variant_id", "estimator"]
+
+
+def decision_rows(frame: pd.DataFrame, results: pd.DataFrame, roles: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The rows of a mart keyed like fct_metric_results (power, Bayesian view, segments) for the estimator decided
+    on, primary metrics first (``roles``: only those roles); every row when the version has no result to say
+    which estimator is decided on."""
+    if frame.empty or results.empty:
+        return frame
+    decided = results[results.is_decision]
+    if roles:
+        decided = decided[decided.metric_role.isin(roles)]
+    decided = decided[[*DECISION_KEYS, "role_order"]].drop_duplicates(DECISION_KEYS)
+    merged = frame.merge(decided, on=DECISION_KEYS, how="inner")
+    order = [column for column in ("segment_type", "segment_value", "role_order", *DECISION_KEYS) if column in merged]
+    return merged.sort_values(order, kind="stable").reset_index(drop=True)
+
+
+def funnel_tables(version: Version) -> list[dict]:
+    """One table per funnel: a row per step x variant (fct_funnel_steps) with, for a treatment variant, its
+    reach and step-to-step results against control (fct_funnel_results), and the funnel's conversion chart."""
+    steps, results = version.funnel_steps, version.funnel_results
+    tables = []
+    if steps.empty:
+        return tables
+    for funnel_id, rows in steps.groupby("funnel_id", sort=True):
+        rows = rows.sort_values(["step_number", "is_control", "variant_id"], ascending=[True, False, True])
+        measured = results[results.funnel_id == funnel_id] if len(results) else results
+        lines = []
+        for row in _records(rows):
+            line = dict(row)
+            for measure in ("reach", "from_previous"):
+                found = (
+                    measured[
+                        (measured.step_number == row["step_number"])
+                        & (measured.variant_id == row["variant_id"])
+                        & (measured.measure == measure)
+                    ]
+                    if len(measured)
+                    else measured
+                )
+                line[measure] = _records(found)[0] if len(found) else None
+            lines.append(line)
+        variants = sorted(
+            set(rows.variant_id), key=lambda name: (not rows[rows.variant_id == name].is_control.any(), name)
+        )
+        names = [
+            f"{number}. {name}"
+            for number, name in rows.drop_duplicates("step_number")[["step_number", "step_name"]].itertuples(
+                index=False
+            )
+        ]
+        values = {
+            variant: [
+                None if _missing(value) else float(value)
+                for value in rows[rows.variant_id == variant].sort_values("step_number").conversion_from_exposure
+            ]
+            for variant in variants
+        }
+        first = rows.iloc[0]
+        tables.append(
+            {
+                "funnel_id": funnel_id,
+                "funnel_version": first["funnel_version"],
+                "rows": lines,
+                "in_progress": int(rows.drop_duplicates("variant_id").n_units_window_in_progress.sum()),
+                "truncated": int(rows.drop_duplicates("variant_id").n_units_window_truncated.sum()),
+                "alpha": None if measured.empty else measured.alpha.iloc[0],
+                "correction_method": None if measured.empty else measured.correction_method.iloc[0],
+                "family_size": None if measured.empty else measured.correction_family_size.iloc[0],
+                "svg": conversion_plot(
+                    names,
+                    values,
+                    f"conversion-{version.key}-{funnel_id}",
+                    f"Conversion from exposure to each step of the {funnel_id} funnel, per variant, "
+                    f"{version.experiment_id} v{version.experiment_version}",
+                ),
+            }
+        )
+    return tables
+
+
+def segment_rows(version: Version, site: Site) -> list[dict]:
+    """The primary metrics' segment results for the estimator decided on, each with its segment's sample-ratio
+    level (as the version's own check: mismatch, warning, ok or not tested)."""
+    rows = decision_rows(version.segment_results, version.results, ("primary",))
+    out = _records(rows)
+    for row in out:
+        row["srm_level"] = (
+            "mismatch"
+            if row.get("is_sample_ratio_mismatch") is True
+            else srm_level(row.get("srm_p_value"), site.srm_threshold, site.srm_warning_threshold)
+        )
+    return out
+
+
 def version_context(version: Version, site: Site) -> dict:
     funnel = version.funnel
     variants = [str(name) for name in funnel.variant_id] if len(funnel) else []
@@ -254,6 +364,11 @@ def version_context(version: Version, site: Site) -> dict:
         )
         if history
         else "",
+        "funnels": funnel_tables(version),
+        "segment_rows": segment_rows(version, site),
+        "power_rows": _records(decision_rows(version.power, version.results)),
+        "bayes_rows": _records(decision_rows(version.bayesian, version.results)),
+        "unavailable": version.unavailable,
         "history_builds": int(version.history.build_id.nunique()) if len(version.history) else 0,
         "history_has_sequential": "sequential_ci_lower" in version.history,
         "commit": version.code_version.split("+")[0].split(" ")[0] if version.code_version else "",
