@@ -3,7 +3,7 @@ with
 
 inferred as (
 
-    select * from {{ ref('metric_power_inferred') }}
+    select * from {{ inferred('metric_power_inferred') }}
 
 ),
 

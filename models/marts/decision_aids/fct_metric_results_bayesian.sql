@@ -3,7 +3,7 @@ with
 
 inferred as (
 
-    select * from {{ ref('metric_results_bayesian_inferred') }}
+    select * from {{ inferred('metric_results_bayesian_inferred') }}
 
 ),
 

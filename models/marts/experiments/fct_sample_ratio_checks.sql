@@ -3,7 +3,7 @@ with
 
 inferred as (
 
-    select * from {{ ref('sample_ratio_checks_inferred') }}
+    select * from {{ inferred('sample_ratio_checks_inferred') }}
 
 ),
 

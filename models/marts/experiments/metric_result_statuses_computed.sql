@@ -30,7 +30,7 @@ results as (
         metric_id,
         control_variant_id
 
-    from {{ ref('metric_results_inferred') }}
+    from {{ inferred('metric_results_inferred') }}
 
 ),
 

@@ -23,7 +23,7 @@ with
 
 inferred as (
 
-    select * from {{ ref('metric_results_inferred') }}
+    select * from {{ inferred('metric_results_inferred') }}
 
 ),
 

@@ -3,7 +3,7 @@ with
 
 inferred as (
 
-    select * from {{ ref('funnel_results_inferred') }}
+    select * from {{ inferred('funnel_results_inferred') }}
 
 ),
 

@@ -3,7 +3,7 @@ with
 
 inferred as (
 
-    select * from {{ ref('volume_checks_inferred') }}
+    select * from {{ inferred('volume_checks_inferred') }}
 
 ),
 
