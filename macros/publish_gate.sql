@@ -19,7 +19,8 @@
                       'fct_variant_metric_stats', 'fct_sample_ratio_checks', 'fct_sample_ratio_checks_by_segment',
                       'fct_volume_checks', 'metric_results_frozen_compared', 'restated_metric_results',
                       'fct_metric_results_bayesian', 'fct_metric_power', 'fct_metric_results_by_segment',
-                      'fct_funnel_steps', 'fct_funnel_results', 'int_unit_funnel_steps'] -%}
+                      'fct_funnel_steps', 'fct_funnel_results', 'int_unit_funnel_steps',
+                      'fct_metric_results_by_checkpoint'] -%}
         {%- do ref(model) -%}
     {%- endfor -%}
 {%- endmacro %}

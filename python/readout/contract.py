@@ -116,6 +116,26 @@ IMPORT_SETTING_COLUMNS: dict[str, str] = {
     "value_text": "string",
 }
 
+#: ``readout import`` of a summary-statistics export (mapping ``kind: summary``): per-arm aggregates, one row per
+#: experiment x checkpoint x variant x metric. checkpoint_index is the checkpoint's 1-based rank in its experiment
+#: (1 without a checkpoint column), checkpoint_label its text in the file, checkpoint_at its time (null for an
+#: ordinal); row_reason says why a row cannot be analysed (zero or missing count, missing mean or variance).
+#: dbt: stg_landing__import_summaries, int_import_summary_stats, fct_variant_metric_stats (last checkpoint).
+IMPORT_SUMMARY_COLUMNS: dict[str, str] = {
+    "experiment_id": "string",
+    "experiment_version": "int32",
+    "checkpoint_index": "int32",
+    "checkpoint_label": "string",
+    "checkpoint_at": "timestamp[us]",  # UTC, no zone
+    "variant_id": "string",
+    "metric_id": "string",
+    "n_units": "int64",
+    "metric_sum": "double",
+    "metric_sum_of_squares": "double",
+    "row_reason": "string",
+    "source_row": "int64",  # 1-based data row in the exported file
+}
+
 #: Every landing table: folder (relative to the landing zone) -> columns of its first schema version.
 LANDING_TABLES: dict[str, dict[str, str]] = {
     EVENTS_DIR: EVENT_COLUMNS_V1,
@@ -125,6 +145,7 @@ LANDING_TABLES: dict[str, dict[str, str]] = {
     f"{IMPORTS_DIR}/metrics": IMPORT_METRIC_COLUMNS,
     f"{IMPORTS_DIR}/settings": IMPORT_SETTING_COLUMNS,
     f"{IMPORTS_DIR}/denominators": IMPORT_DENOMINATOR_COLUMNS,
+    f"{IMPORTS_DIR}/summaries": IMPORT_SUMMARY_COLUMNS,
 }
 
 #: Every landing table: folder -> {schema version: columns}. A file is checked against the version it matches.

@@ -23,6 +23,7 @@ PUBLISHED = [
     "fct_metric_results_by_segment",
     "fct_funnel_steps",
     "fct_funnel_results",
+    "fct_metric_results_by_checkpoint",
 ]
 DOWNSTREAM_FOLDERS = ("published/", "history/", "semantic/")  #: the layers that read the published tables
 

@@ -14,6 +14,14 @@ imported as (
         experiment_version
     from {{ ref('stg_landing__import_units') }}
 
+    union
+
+    -- summary-statistics imports (kind: summary) have no units
+    select distinct
+        experiment_id,
+        experiment_version
+    from {{ ref('stg_landing__import_summaries') }}
+
 ),
 
 versions as (

@@ -36,6 +36,21 @@ variant_grid as (
 
 ),
 
+summary_counts as (
+
+    -- summary-statistics imports (kind: summary): an arm's units at the last checkpoint, the largest count over
+    -- its metrics (an export may count a metric on fewer units: e.g. revenue among payers); both populations
+    select
+        summaries.experiment_id,
+        summaries.experiment_version,
+        summaries.variant_id,
+        max(summaries.n_units) as observed_units
+    from {{ ref('int_import_summary_stats') }} as summaries
+    where summaries.is_final_checkpoint
+    group by 1, 2, 3
+
+),
+
 counted as (
 
     select
@@ -59,6 +74,17 @@ counted as (
     from units
     where is_in_exposed_population
     group by 1, 2, 3, 4
+
+    union all
+
+    select
+        summary_counts.experiment_id,
+        summary_counts.experiment_version,
+        populations.population,
+        summary_counts.variant_id,
+        summary_counts.observed_units
+    from summary_counts
+    cross join populations
 
 ),
 

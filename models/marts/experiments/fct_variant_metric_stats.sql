@@ -4,7 +4,10 @@
     (int_experiment_unit_metric_windows) are in n_units and the sums; the others are counted, in
     n_units_window_in_progress (not yet complete at the version's watermark) or n_units_window_truncated
     (cut short by the experiment's end: never complete). The sums are readout.variant_metric_sums: exact,
-    so two builds of the same data give byte-identical statistics and readouts.
+    so two builds of the same data give byte-identical statistics and readouts. Summary-statistics imports
+    (readout import, kind: summary: per-arm aggregates, no units) are unioned in at each version's last
+    checkpoint (int_import_summary_stats), in both populations as for a unit import without an exposure
+    column (exposure = assignment).
 -#}
 with
 
@@ -23,6 +26,13 @@ variants as (
 definitions as (
 
     select * from {{ ref('int_metric_definitions') }}
+
+),
+
+summaries as (
+
+    select * from {{ ref('int_import_summary_stats') }}
+    where is_final_checkpoint
 
 ),
 
@@ -57,7 +67,7 @@ aggregated as (
 
 ),
 
-final as (
+from_units as (
 
     select
         ----------  ids
@@ -101,6 +111,51 @@ final as (
         on aggregated.experiment_id = definitions.experiment_id
             and aggregated.experiment_version = definitions.experiment_version
             and aggregated.metric_id = definitions.metric_id
+
+),
+
+from_summaries as (
+
+    select
+        summaries.experiment_id,
+        summaries.experiment_version,
+        populations.population,
+        summaries.variant_id,
+        summaries.metric_id,
+        summaries.metric_type,
+        summaries.direction,
+        summaries.role,
+        summaries.metric_version,
+        summaries.allocation_weight,
+        summaries.non_inferiority_margin,
+        summaries.n_units,
+        summaries.n_units_window_in_progress,
+        summaries.n_units_window_truncated,
+        summaries.n_units_capped,
+        summaries.metric_sum,
+        summaries.metric_sum_of_squares,
+        summaries.denominator_sum,
+        summaries.denominator_sum_of_squares,
+        summaries.metric_denominator_cross_sum,
+        summaries.covariate_sum,
+        summaries.covariate_sum_of_squares,
+        summaries.metric_covariate_cross_sum,
+        summaries.is_control
+
+    from summaries
+    cross join (
+        select 'assigned' as population
+        union all
+        select 'exposed' as population
+    ) as populations
+
+),
+
+final as (
+
+    select * from from_units
+    union all
+    select * from from_summaries
 
 )
 

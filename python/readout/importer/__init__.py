@@ -1,11 +1,13 @@
-"""``readout import``: land a unit-level experiment export (CSV, CSV.gz or Parquet) via a YAML mapping.
+"""``readout import``: land an experiment export (CSV, CSV.gz or Parquet) via a YAML mapping.
 
     readout import mappings/udacity_ab_data.yml --file ab_data.csv.gz [--landing DIR]
+    readout import mappings/example_summary.yml --file per_arm.csv     # kind: summary (per-arm aggregates)
 
 The mapping (see ``mappings/`` and the README section "Analyse your own export") says which column
 holds the unit id, the assigned and exposed variant, the timestamp and each outcome. Every mapped cell
 is validated before anything is written; the import then writes the experiment's files into the
-landing zone (layout in :mod:`readout.importer.write`) and prints a short summary.
+landing zone (layout in :mod:`readout.importer.write`) and prints a short summary. A mapping of ``kind:
+summary`` reads per-arm aggregates instead (:mod:`readout.importer.aggregates`).
 """
 
 from __future__ import annotations
@@ -15,14 +17,33 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from readout.cli import UsageError
+from readout.importer.aggregates import SummaryMapping, parse_summary_mapping, summary_statistics
 from readout.importer.expressions import apply_expressions
-from readout.importer.mapping import Mapping, load_mapping
+from readout.importer.mapping import Mapping, load_mapping_document, parse_mapping
 from readout.importer.read import open_export
 from readout.importer.transform import ImportData, build_import
-from readout.importer.write import check_experiment_id_free, remove_import, write_import
+from readout.importer.write import check_experiment_id_free, remove_import, write_import, write_summary_import
 from readout.paths import landing_path
 
-__all__ = ["ImportResult", "add_arguments", "import_export", "remove_import", "run", "summary"]
+__all__ = [
+    "ImportResult",
+    "SummaryImportResult",
+    "add_arguments",
+    "import_export",
+    "import_summary",
+    "load_import_mapping",
+    "remove_import",
+    "run",
+    "summary",
+]
+
+
+def load_import_mapping(path: str | Path) -> Mapping | SummaryMapping:
+    """Read and validate a mapping file of either kind (units, the default, or summary)."""
+    kind, data = load_mapping_document(path)
+    if kind == "summary":
+        return parse_summary_mapping(data, source=str(path))
+    return parse_mapping(data, source=str(path))
 
 
 @dataclass
@@ -38,9 +59,41 @@ class ImportResult:
         return self.data.counts
 
 
-def import_export(mapping: str | Path | Mapping, file: str | Path, landing: str | Path | None = None) -> ImportResult:
+@dataclass
+class SummaryImportResult:
+    mapping: SummaryMapping
+    counts: dict
+    landing: Path
+    files: dict[str, dict[str, Path]]  # experiment_id -> role -> path
+    source: Path
+
+
+def import_summary(
+    mapping: str | Path | SummaryMapping, file: str | Path, landing: str | Path | None = None
+) -> SummaryImportResult:
+    """Validate a summary-statistics export against its mapping and write its landing files."""
+    mapping = mapping if isinstance(mapping, SummaryMapping) else load_import_mapping(mapping)
+    if not isinstance(mapping, SummaryMapping):
+        raise UsageError(f"mapping {mapping.source} is a unit-level mapping; use import_export")
+    landing = landing_path(landing)
+    export = open_export(file)
+    wanted = [(f"columns.{key}", column) for key, column in mapping.columns.items()]
+    wanted += [(f"control_columns.{key}", column) for key, column in (mapping.control_columns or {}).items()]
+    export.require(wanted)
+    table = export.read([column for _, column in wanted])
+    stats, counts = summary_statistics(mapping, table, label=export.label)
+    files = write_summary_import(mapping, stats, counts, landing, export.path)
+    return SummaryImportResult(mapping=mapping, counts=counts, landing=landing, files=files, source=export.path)
+
+
+def import_export(
+    mapping: str | Path | Mapping | SummaryMapping, file: str | Path, landing: str | Path | None = None
+) -> ImportResult | SummaryImportResult:
     """Validate ``file`` against ``mapping`` and write its landing files; raises UsageError on a problem."""
-    mapping = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+    if not isinstance(mapping, (Mapping, SummaryMapping)):
+        mapping = load_import_mapping(mapping)
+    if isinstance(mapping, SummaryMapping):
+        return import_summary(mapping, file, landing)
     landing = landing_path(landing)
     check_experiment_id_free(landing, mapping.experiment_id)
     export = open_export(file)
@@ -62,8 +115,56 @@ def _rows(n: int) -> str:
     return f"{n:,} row" + ("" if n == 1 else "s")
 
 
-def summary(result: ImportResult) -> str:
+def summary_of_summary_import(result: SummaryImportResult) -> str:
+    """The lines printed after a summary-statistics import."""
+    c, m = result.counts, result.mapping
+    experiments = list(result.files)
+    shown = ", ".join(experiments[:5]) + (f" and {len(experiments) - 5} more" if len(experiments) > 5 else "")
+    planned = {
+        "declared": "declared " + ", ".join(f"{v} {w:.2%}" for v, w in (m.split or {}).items()),
+        "assumed_equal": "assumed equal (split: equal)",
+        "unknown": "unknown: no sample-ratio test",
+    }[m.planned_split]
+    lines = [
+        f"imported summary statistics of {shown} (version {m.experiment_version}) from {result.source}",
+        f"  rows read              {c['rows_read']:,}",
+        f"  arm rows               {c['rows']:,} (experiment x checkpoint x variant x metric)",
+        f"  experiments            {c['experiments']:,}",
+        f"  checkpoints            {c['checkpoints']:,} (the last is the fixed-horizon readout; all feed the"
+        " confidence sequence: fct_metric_results_by_checkpoint)",
+        f"  planned split          {planned}",
+        f"  metrics                {', '.join(f'{x.metric_id} ({x.type})' for x in m.metrics)}",
+        "  rows not analysable    "
+        f"{_rows(c['rows_zero_count'] + c['rows_missing_mean'] + c['rows_missing_variance'])}: "
+        f"{c['rows_zero_count']:,} zero or missing count, {c['rows_missing_mean']:,} missing mean, "
+        f"{c['rows_missing_variance']:,} missing variance (their pairs get a result row with a status_reason)",
+        f"  zero variance          {c['pairs_zero_variance_final']:,} variant x metric pairs with zero variance in"
+        " both arms at the last checkpoint (a result row with a status_reason)",
+    ]
+    analysis = [
+        f"{label} {value}"
+        for label, value in (
+            ("alpha", m.alpha),
+            ("planned sample size", None if m.planned_sample_size is None else f"{m.planned_sample_size:,}"),
+        )
+        if value is not None
+    ]
+    if analysis:
+        lines.append(f"  analysis               {'; '.join(analysis)} (int_experiment_settings)")
+    count = sum(len(files) for files in result.files.values())
+    lines.append(f"  files written under {result.landing}: {count}")
+    for files in list(result.files.values())[:3]:
+        for path in files.values():
+            lines.append(f"    {path.relative_to(result.landing).as_posix()}")
+    if len(result.files) > 3:
+        lines.append(f"    ... and the files of {len(result.files) - 3} more experiments")
+    return "\n".join(lines)
+
+
+def summary(result: ImportResult | SummaryImportResult) -> str:
     """The lines printed after an import."""
+    if isinstance(result, SummaryImportResult):
+        return summary_of_summary_import(result)
     c = result.counts
     m = result.mapping
     rows = c["rows_imported"]
@@ -129,6 +230,12 @@ def summary(result: ImportResult) -> str:
         for metric, info in c["outcomes"].items()
     )
     lines.append(f"  outcome values written {c['outcome_rows_written']:,} ({per_metric})")
+    for column, info in c.get("segments", {}).items():
+        lines.append(
+            f"  segment {column:<14} {info['distinct_values']:,} values; {info['units_with_value']:,} units with one,"
+            f" {info['units_without_value']:,} without, {info['units_with_several_values']:,} with several"
+            " (the first row's counts)"
+        )
     lines.append(f"  files written under {result.landing}:")
     for path in result.files.values():
         lines.append(f"    {path.relative_to(result.landing).as_posix()}")

@@ -34,6 +34,7 @@ class ImportData:
     started_at: object = None  # pa.Scalar timestamp[us] or None
     ended_at: object = None
     denominators: pa.Table | None = None  # ratio and conditional outcomes only
+    unit_attributes: pa.Table | None = None  # the mapping's segments: one row per unit x attribute
 
 
 def _rows(n: int) -> str:
@@ -416,6 +417,8 @@ def _build_import(
         }
     )
 
+    unit_attributes, attribute_counts = _unit_attributes(mapping, table, policy_keep if dropped else None, unit_ids)
+
     # Counts for the summary and the manifest.
     unit_counts = pc.value_counts(unit_ids)
     per_unit = unit_counts.field("counts")
@@ -448,6 +451,8 @@ def _build_import(
         "outcome_rows_written": outcomes.num_rows,
         "outcomes": outcome_counts,
     }
+    if mapping.segments:
+        counts["segments"] = attribute_counts
     started = ended = None
     if observed is not None and observed_arr.null_count < n:
         minmax = pc.min_max(observed_arr)
@@ -460,4 +465,43 @@ def _build_import(
         started_at=started,
         ended_at=ended,
         denominators=denominator_table,
+        unit_attributes=unit_attributes,
     )
+
+
+def _unit_attributes(
+    mapping: Mapping, table: pa.Table, keep: np.ndarray | None, unit_ids: pa.Array
+) -> tuple[pa.Table | None, dict]:
+    """The ``segments`` columns as unit attributes: one row per unit x attribute, units in order of first
+    row. A unit's value is that of its first row (in file order, after the several-variants policy) with a
+    value; null when none of its rows has one. Units whose rows disagree are counted, not dropped."""
+    if not mapping.segments:
+        return None, {}
+    units = pd.Series(unit_ids.to_numpy(zero_copy_only=False), dtype=object)
+    order = pd.unique(units)
+    parts, counts = [], {}
+    for column in mapping.segments:
+        values = as_text(table[column])
+        if keep is not None:
+            values = pc.filter(values, pa.array(keep))
+        frame = pd.DataFrame({"unit": units, "value": pd.Series(values.to_numpy(zero_copy_only=False), dtype=object)})
+        grouped = frame.groupby("unit", sort=False)["value"]
+        first = grouped.first().reindex(order)
+        counts[column] = {
+            "units_with_value": int(first.notna().sum()),
+            "units_without_value": int(first.isna().sum()),
+            "units_with_several_values": int((grouped.nunique() > 1).sum()),
+            "distinct_values": int(first.nunique()),
+        }
+        parts.append(
+            pa.table(
+                {
+                    "experiment_id": pa.array([mapping.experiment_id] * len(order), pa.string()),
+                    "experiment_version": pa.array(np.full(len(order), mapping.experiment_version, dtype=np.int32)),
+                    "unit_id": pa.array(order, pa.string()),
+                    "attribute_name": pa.array([column] * len(order), pa.string()),
+                    "attribute_value": pa.array(first.to_numpy(dtype=object), pa.string(), from_pandas=True),
+                }
+            )
+        )
+    return pa.concat_tables(parts), counts

@@ -5,6 +5,11 @@ Layout (one set of files per experiment_id; re-importing replaces them, nothing 
     <landing>/imports/units/<experiment_id>.parquet      one row per source row
     <landing>/imports/outcomes/<experiment_id>.parquet   one row per source row x outcome
     <landing>/imports/metrics/<experiment_id>.parquet    one row per outcome
+    <landing>/imports/settings/<experiment_id>.parquet   the mapping's analysis settings
+    <landing>/imports/denominators/<experiment_id>.parquet  ratio and conditional outcomes
+    <landing>/imports/unit_attributes/<experiment_id>.parquet  segments: one row per unit x attribute
+    <landing>/imports/summaries/<experiment_id>.parquet  kind: summary, instead of units and outcomes:
+                                                          one row per checkpoint x variant x metric
     <landing>/imports/manifest_<experiment_id>.json      counts and the mapping used
     <landing>/experiments/import_<experiment_id>.parquet the platform-export rows (contract types)
 
@@ -19,6 +24,7 @@ import json
 import os
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -31,6 +37,8 @@ from readout.contract import (
     IMPORT_METRIC_COLUMNS,
     IMPORT_OUTCOME_COLUMNS,
     IMPORT_SETTING_COLUMNS,
+    IMPORT_SUMMARY_COLUMNS,
+    IMPORT_UNIT_ATTRIBUTE_COLUMNS,
     IMPORT_UNIT_COLUMNS,
     IMPORTS_DIR,
 )
@@ -42,6 +50,8 @@ OUTCOMES_DIR = f"{IMPORTS_DIR}/outcomes"
 METRICS_DIR = f"{IMPORTS_DIR}/metrics"
 SETTINGS_DIR = f"{IMPORTS_DIR}/settings"
 DENOMINATORS_DIR = f"{IMPORTS_DIR}/denominators"
+SUMMARIES_DIR = f"{IMPORTS_DIR}/summaries"
+UNIT_ATTRIBUTES_DIR = f"{IMPORTS_DIR}/unit_attributes"
 EXPERIMENT_FILE_PREFIX = "import_"
 STATUS = "concluded"
 UNIT_TYPE = "user_id"
@@ -52,6 +62,8 @@ METRICS_SCHEMA = arrow_schema(IMPORT_METRIC_COLUMNS)
 SETTINGS_SCHEMA = arrow_schema(IMPORT_SETTING_COLUMNS)
 DENOMINATORS_SCHEMA = arrow_schema(IMPORT_DENOMINATOR_COLUMNS)
 EXPERIMENTS_SCHEMA = arrow_schema(EXPERIMENT_COLUMNS)
+SUMMARIES_SCHEMA = arrow_schema(IMPORT_SUMMARY_COLUMNS)
+UNIT_ATTRIBUTES_SCHEMA = arrow_schema(IMPORT_UNIT_ATTRIBUTE_COLUMNS)
 
 
 def _write_parquet(table: pa.Table, path: Path) -> None:
@@ -77,23 +89,25 @@ def _write_text(text: str, path: Path) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def check_experiment_id_free(landing: Path, experiment_id: str) -> None:
-    """Refuse an experiment_id that another producer's export in ``experiments/`` already uses."""
+def check_experiment_id_free(landing: Path, experiment_id: str | list[str]) -> None:
+    """Refuse an experiment_id that another producer's export in ``experiments/`` already uses (an import's own
+    ``import_<experiment_id>.parquet`` files do not count: re-importing replaces them)."""
     directory = Path(landing) / EXPERIMENTS_DIR
     if not directory.is_dir():
         return
-    own = f"{EXPERIMENT_FILE_PREFIX}{experiment_id}.parquet"
+    wanted = [experiment_id] if isinstance(experiment_id, str) else list(experiment_id)
+    own = {f"{EXPERIMENT_FILE_PREFIX}{e}.parquet" for e in wanted}
     for path in sorted(directory.rglob("*.parquet")):
-        if path.name == own and path.parent == directory:
+        if path.name in own and path.parent == directory:
             continue
         try:
             ids = pq.read_table(path, columns=["experiment_id"])["experiment_id"]
-            used = bool(pc.any(pc.equal(ids.cast(pa.string()), experiment_id)).as_py())
+            used = pc.filter(ids.cast(pa.string()), pc.is_in(ids.cast(pa.string()), value_set=pa.array(wanted)))
         except (pa.ArrowException, OSError, KeyError):
             continue  # not ours to judge; dbt will report an unreadable file
-        if used:
+        if len(used):
             raise UsageError(
-                f"experiment_id {experiment_id!r} is already used by {path} (another producer's export); "
+                f"experiment_id {used[0].as_py()!r} is already used by {path} (another producer's export); "
                 "choose another experiment_id in the mapping"
             )
 
@@ -180,6 +194,8 @@ def landing_files(landing: Path, experiment_id: str) -> dict[str, Path]:
         "metrics": landing / METRICS_DIR / f"{experiment_id}.parquet",
         "settings": landing / SETTINGS_DIR / f"{experiment_id}.parquet",
         "denominators": landing / DENOMINATORS_DIR / f"{experiment_id}.parquet",
+        "unit_attributes": landing / UNIT_ATTRIBUTES_DIR / f"{experiment_id}.parquet",
+        "summaries": landing / SUMMARIES_DIR / f"{experiment_id}.parquet",
         "experiments": landing / EXPERIMENTS_DIR / f"{EXPERIMENT_FILE_PREFIX}{experiment_id}.parquet",
         "manifest": landing / IMPORTS_DIR / f"manifest_{experiment_id}.json",
     }
@@ -195,11 +211,15 @@ def write_import(data: ImportData, landing: Path, source_file: Path) -> dict[str
     _write_parquet(data.outcomes.cast(OUTCOMES_SCHEMA), files["outcomes"])
     _write_parquet(metrics_table(data), files["metrics"])
     _write_parquet(settings_table(data), files["settings"])
-    if data.denominators is not None:
-        _write_parquet(data.denominators.cast(DENOMINATORS_SCHEMA), files["denominators"])
-    else:
-        files["denominators"].unlink(missing_ok=True)  # a re-import without ratio outcomes
-        del files["denominators"]
+    for role, table, schema in (
+        ("denominators", data.denominators, DENOMINATORS_SCHEMA),
+        ("unit_attributes", data.unit_attributes, UNIT_ATTRIBUTES_SCHEMA),
+    ):
+        if table is not None:
+            _write_parquet(table.cast(schema), files[role])
+        else:
+            _unlink(files.pop(role))  # a re-import without ratio outcomes or segments
+    _unlink(files.pop("summaries"))  # a unit-level re-import of a former summary import
     _write_parquet(experiments_table(data), files["experiments"])
     ensure_landing_tables(landing)
     source_file = Path(source_file)
@@ -220,6 +240,136 @@ def write_import(data: ImportData, landing: Path, source_file: Path) -> dict[str
     }
     _write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", files["manifest"])
     return files
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot remove {path}: {exc.strerror or exc}") from None
+
+
+def _manifest(landing: Path, files: dict[str, Path], source: dict, head: dict, tail: dict) -> None:
+    manifest = {
+        **head,
+        "source_file": source,
+        **tail,
+        "files": {role: path.relative_to(landing).as_posix() for role, path in files.items()},
+    }
+    _write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n", files["manifest"])
+
+
+def write_summary_import(mapping, stats, counts: dict, landing: Path, source_file: Path) -> dict[str, dict[str, Path]]:
+    """Write (or replace) the files of a summary-statistics import (``kind: summary``), one set per experiment
+    of the export: its per-arm aggregates, metrics, settings, platform-export rows and manifest."""
+    landing = Path(landing)
+    written: dict[str, dict[str, Path]] = {}
+    check_experiment_id_free(landing, list(dict.fromkeys(stats.experiment_id)))
+    source_file = Path(source_file)
+    source = {"name": source_file.name, "bytes": source_file.stat().st_size, "sha256": _sha256(source_file)}
+    for experiment_id, rows in stats.groupby("experiment_id", sort=False):
+        files = landing_files(landing, experiment_id)
+        for role in ("units", "outcomes", "denominators", "unit_attributes"):
+            _unlink(files.pop(role))  # a summary re-import of a former unit-level import
+        summaries = pa.Table.from_pandas(
+            pd.DataFrame(
+                {
+                    "experiment_id": rows.experiment_id.astype(str),
+                    "experiment_version": rows.experiment_version.astype("int32"),
+                    "checkpoint_index": rows.checkpoint.astype("int32"),
+                    "checkpoint_label": rows.checkpoint_label,
+                    "checkpoint_at": rows.checkpoint_at.astype("datetime64[us]"),
+                    "variant_id": rows.variant_id,
+                    "metric_id": rows.metric_id,
+                    "n_units": rows.n_units.astype("int64"),
+                    "metric_sum": rows.metric_sum.astype(float),
+                    "metric_sum_of_squares": rows.metric_sum_of_squares.astype(float),
+                    "row_reason": rows.row_reason,
+                    "source_row": rows.source_row.astype("int64"),
+                }
+            ),
+            schema=SUMMARIES_SCHEMA,
+            preserve_index=False,
+        )
+        _write_parquet(summaries, files["summaries"])
+        metrics = [m for m in mapping.metrics if m.metric_id in set(rows.metric_id)]
+        _write_parquet(
+            pa.table(
+                {
+                    "experiment_id": [experiment_id] * len(metrics),
+                    "metric_id": [m.metric_id for m in metrics],
+                    "metric_type": [m.type for m in metrics],
+                    "direction": [m.direction for m in metrics],
+                    "role": [m.role for m in metrics],
+                    "description": [m.description for m in metrics],
+                },
+                schema=METRICS_SCHEMA,
+            ),
+            files["metrics"],
+        )
+        settings = [(None, "planned_split", None, mapping.planned_split)]
+        if mapping.alpha is not None:
+            settings.append((None, "alpha", mapping.alpha, None))
+        if mapping.planned_sample_size is not None:
+            settings.append((None, "planned_sample_size", float(mapping.planned_sample_size), None))
+        settings += [(m.metric_id, "non_inferiority_margin", m.margin, None) for m in metrics if m.margin is not None]
+        _write_parquet(
+            pa.table(
+                {
+                    "experiment_id": [experiment_id] * len(settings),
+                    "experiment_version": [mapping.experiment_version] * len(settings),
+                    "metric_id": [r[0] for r in settings],
+                    "setting": [r[1] for r in settings],
+                    "value_double": [r[2] for r in settings],
+                    "value_text": [r[3] for r in settings],
+                },
+                schema=SETTINGS_SCHEMA,
+            ),
+            files["settings"],
+        )
+        variants = list(mapping.split) if mapping.split else list(dict.fromkeys([mapping.control, *rows.variant_id]))
+        weights = mapping.split or {v: 1.0 / len(variants) for v in variants}
+        at = rows.checkpoint_at.dropna()
+        started = at.min().to_pydatetime() if len(at) else None
+        ended = at.max().to_pydatetime() if len(at) else None
+        k = len(variants)
+        _write_parquet(
+            pa.table(
+                {
+                    "experiment_id": [experiment_id] * k,
+                    "experiment_version": [mapping.experiment_version] * k,
+                    "name": [mapping.name or experiment_id] * k,
+                    "status": [STATUS] * k,
+                    "started_at": [started] * k,
+                    "ended_at": [ended] * k,
+                    "unit_type": [UNIT_TYPE] * k,
+                    "variant_id": variants,
+                    "is_control": [v == mapping.control for v in variants],
+                    "allocation_weight": [weights[v] for v in variants],
+                },
+                schema=EXPERIMENTS_SCHEMA,
+            ),
+            files["experiments"],
+        )
+        own = {key: int(value) for key, value in _experiment_counts(rows).items()}
+        _manifest(
+            landing,
+            files,
+            source,
+            {"experiment_id": experiment_id, "experiment_version": mapping.experiment_version, "kind": "summary"},
+            {"mapping_file": Path(mapping.source).name, "counts": {**counts, **own}, "mapping": mapping.to_dict()},
+        )
+        written[experiment_id] = files
+    ensure_landing_tables(landing)
+    return written
+
+
+def _experiment_counts(rows) -> dict:
+    return {
+        "experiment_rows": len(rows),
+        "experiment_checkpoints": rows.checkpoint.nunique(),
+        "experiment_rows_with_reason": rows.row_reason.notna().sum(),
+    }
 
 
 def remove_import(landing: Path, experiment_id: str) -> list[Path]:
