@@ -184,6 +184,49 @@ def test_row_level_vocabularies(small):
     assert ts[ts.notna()].min() >= pd.Timestamp("2026-01-01")
 
 
+def test_funnel_definitions_match_the_catalog():
+    catalog = pd.read_csv(REPO / "seeds" / "funnel_catalog.csv", keep_default_na=False)
+    assert set(catalog.funnel_id) == {funnel.funnel_id for funnel in C.FUNNELS}
+    for funnel in C.FUNNELS:
+        rows = catalog[catalog.funnel_id == funnel.funnel_id].sort_values("step_number")
+        assert [(int(r.step_number), r.step_name, r.event_name, int(r.window_days)) for r in rows.itertuples()] == [
+            (step.step_number, step.step_name, step.event_name, step.window_days) for step in funnel.steps
+        ]
+        assert (rows.event_filter == "").all() and (rows.funnel_version == funnel.funnel_version).all()
+
+
+def test_funnel_truth_counts_nest_and_cover_the_clean_population(small):
+    manifest = json.loads((small / "manifest.json").read_text())
+    steps = pd.DataFrame(manifest["truth"]["funnel_steps"])
+    arms = {(a["experiment_id"], a["experiment_version"], a["variant_id"]) for a in manifest["truth"]["arms"]}
+    keys = ["experiment_id", "experiment_version", "variant_id"]
+    assert set(steps[keys].itertuples(index=False, name=None)) == arms
+    assert len(steps) == len(arms) * sum(len(funnel.steps) for funnel in C.FUNNELS)
+    assert (steps.n_reached <= steps.n_reached_previous).all() and (steps.n_reached_previous <= steps.n_units).all()
+    for _, rows in steps.groupby([*keys, "funnel_id"]):
+        rows = rows.sort_values("step_number")
+        assert rows.n_reached_previous.iloc[0] == rows.n_units.iloc[0]
+        assert (rows.n_reached_previous.iloc[1:].to_numpy() == rows.n_reached.iloc[:-1].to_numpy()).all()
+    clean = pd.DataFrame(manifest["population"]["clean_exposed_units"]).set_index(keys).units
+    first = steps[steps.step_number == 1].set_index(keys)
+    total = (first.n_units + first.n_units_window_truncated).reindex(clean.index)
+    assert (total == clean).all() and first.n_reached.sum() > 100
+
+
+def test_exposures_carry_the_units_country(small):
+    """The country unit attribute (seeds/segment_attributes.csv) is on every exposure row, one per unit."""
+    events = pd.concat(pq.read_table(path).to_pandas() for path in sorted((small / "events").rglob("*.parquet")))
+    exposures = events[events.event_name == contract.EXPOSURE_EVENT]
+    unit = exposures["anonymous_id"]
+    if "device_id" in exposures:  # schema version 2 renames it
+        unit = unit.fillna(exposures["device_id"])
+    country = exposures.properties.map(lambda text: json.loads(text).get("country"))
+    assert set(country) <= set(C.COUNTRIES) and len(set(country)) == len(C.COUNTRIES)
+    assert (country.groupby(unit.to_numpy()).nunique() == 1).all()
+    others = events[events.event_name != contract.EXPOSURE_EVENT].properties
+    assert not others.str.contains('"country"').any()
+
+
 def test_metric_definitions_match_the_catalog():
     with open(CATALOG, newline="") as handle:
         rows = {row["metric_id"]: row for row in csv.DictReader(handle)}

@@ -1,6 +1,7 @@
-"""Funnels against an independent pandas computation over the same stitched events: the step counts exactly,
-the reach results as Welch's t (scipy), the step-to-step results by the delta method written out by hand; and a
-bad funnel catalog is a one-line compile error."""
+"""Funnels against the simulator's ground truth (the step counts it planted, manifest truth.funnel_steps) and an
+independent pandas computation over the same stitched events: the step counts exactly, the reach results as
+Welch's t (scipy), the step-to-step results by the delta method written out by hand; and a bad funnel catalog is
+a one-line compile error."""
 
 from __future__ import annotations
 
@@ -110,6 +111,44 @@ def test_step_counts_equal_an_independent_computation(clean_simulation):
         .all()
     )
     assert (merged.n_reached <= merged.n_reached_previous).all() and (merged.n_reached_previous <= merged.n_units).all()
+
+
+def test_step_counts_equal_the_simulators_ground_truth(clean_simulation):
+    """On a clean landing zone of the whole timeline, fct_funnel_steps holds exactly the units the simulator
+    walked through each step from the events it planted (every concluded version's windows complete)."""
+    truth = pd.DataFrame(clean_simulation["manifest"]["truth"]["funnel_steps"])
+    got = query(clean_simulation["warehouse"], "select * from published.fct_funnel_steps")
+    keys = ["experiment_id", "experiment_version", "funnel_id", "step_number", "variant_id"]
+    merged = truth.merge(got, on=keys, how="outer", suffixes=("_truth", ""), validate="one_to_one", indicator=True)
+    assert (merged._merge == "both").all(), merged[merged._merge != "both"][keys]
+    assert merged.n_reached_truth.gt(0).sum() > 10 and merged.n_units_truth.sum() > 1000
+    assert (merged.step_name == merged.step_name_truth).all()
+    for column in ("n_units", "n_reached", "n_reached_previous", "n_units_window_truncated"):
+        np.testing.assert_array_equal(merged[column], merged[f"{column}_truth"], err_msg=column)
+    assert (merged.n_units_window_in_progress == 0).all()  # the whole timeline: nothing still open
+
+
+def test_step_counts_equal_the_truth_with_every_simulator_fault(all_faults_simulation):
+    """Every simulator fault planted: the truth counts only the rows planted for the clean units, and the pipeline
+    keeps exactly those (duplicates, malformed and unknown-id rows, bots, cross-variant and mistimed units and
+    the lost exposures all leave the clean population's funnel alone), so the counts still agree exactly, except
+    in the arm of the one-day iOS outage that tests/integration/faults.py deletes from the files after the
+    simulator wrote them: the simulator cannot know of it, and that arm's counts legitimately differ."""
+    from faults import OUTAGE
+
+    truth = pd.DataFrame(all_faults_simulation["manifest"]["truth"]["funnel_steps"])
+    got = query(all_faults_simulation["warehouse"], "select * from published.fct_funnel_steps")
+    keys = ["experiment_id", "experiment_version", "funnel_id", "step_number", "variant_id"]
+    merged = truth.merge(got, on=keys, how="outer", suffixes=("_truth", ""), validate="one_to_one", indicator=True)
+    assert (merged._merge == "both").all(), merged[merged._merge != "both"][keys]
+    outage = (merged.experiment_id == OUTAGE["experiment_id"]) & (merged.variant_id == OUTAGE["variant_id"])
+    columns = ["n_units", "n_reached", "n_reached_previous", "n_units_window_truncated"]
+    for column in columns:
+        np.testing.assert_array_equal(merged.loc[~outage, column], merged.loc[~outage, f"{column}_truth"], column)
+    assert all_faults_simulation["outage"]["rows"] > 0
+    assert (
+        merged.loc[outage, columns].to_numpy() != merged.loc[outage, [f"{c}_truth" for c in columns]].to_numpy()
+    ).any()
 
 
 def test_results_equal_welch_and_the_delta_method(clean_simulation):

@@ -73,8 +73,10 @@ MAX_ITEMS = 60
 
 _BASE_PAYLOADS: list[dict] = [{"service": "assignment-api"}]
 PROPS_ASSIGNMENT = 0
-PROPS_EXPOSURE = len(_BASE_PAYLOADS)  #: + experiment code
-_BASE_PAYLOADS += [{"surface": _SURFACES.get(key, "legacy")} for key in EXPERIMENT_KEYS]
+PROPS_EXPOSURE = len(_BASE_PAYLOADS)  #: + experiment code x countries + country code (exposure_props_base)
+_BASE_PAYLOADS += [
+    {"surface": _SURFACES.get(key, "legacy"), "country": country} for key in EXPERIMENT_KEYS for country in C.COUNTRIES
+]
 PROPS_SESSION = len(_BASE_PAYLOADS)  #: + page index
 _BASE_PAYLOADS += [{"page": page} for page in SESSION_PAGES]
 PROPS_SIGNUP = len(_BASE_PAYLOADS)  #: + method index
@@ -96,6 +98,25 @@ PROPERTY_STRINGS: tuple[str, ...] = tuple(
     for traffic in range(len(TRAFFIC_TYPES))
     for retry in (0, 1)
 )
+
+
+_COUNTRY_CUMULATIVE = np.cumsum(C.COUNTRY_WEIGHTS) / np.sum(C.COUNTRY_WEIGHTS)
+
+
+def unit_country(gid: np.ndarray) -> np.ndarray:
+    """The country code (index into config.COUNTRIES) of each unit number: a splitmix64 hash of the number, so
+    no random stream is drawn from and the other outputs of a seed do not change."""
+    z = np.asarray(gid, dtype=np.int64).astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    uniform = (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+    return np.searchsorted(_COUNTRY_CUMULATIVE, uniform, side="right").clip(0, len(C.COUNTRIES) - 1)
+
+
+def exposure_props_base(exp: np.ndarray, gid: np.ndarray) -> np.ndarray:
+    """The properties payload of exposure rows: the experiment's surface and the unit's country."""
+    return PROPS_EXPOSURE + np.asarray(exp, dtype=np.int64) * len(C.COUNTRIES) + unit_country(gid)
 
 
 def props_code(base: np.ndarray, traffic: np.ndarray) -> np.ndarray:

@@ -53,6 +53,12 @@ PRICE_WEIGHTS = (0.22, 0.24, 0.18, 0.12, 0.10, 0.07, 0.04, 0.02, 0.01)
 BASE_KAPPA = 0.35
 CURRENCY = "USD"
 
+#: A unit attribute for segments (seeds/segment_attributes.csv): the country its exposures are served in, on the
+#: exposure rows' properties. A fixed function of the unit number (codes.unit_country), so it draws no random
+#: number and every other output of a seed is what it was without it.
+COUNTRIES = ("us", "gb", "de", "br", "in")
+COUNTRY_WEIGHTS = (0.4, 0.15, 0.15, 0.15, 0.15)
+
 CONSENT_DENIED_SHARE = 0.05
 LOGGED_IN_SHARE = 0.35  #: units that log in at one of their sessions (events from then on carry user_id)
 SIGNUP_SHARE_NEW = 0.7  #: of logged-in new units, share that sign up at login
@@ -270,6 +276,41 @@ METRICS: tuple[Metric, ...] = (
     Metric("revenue_per_session", "ratio", "purchase", "sum_revenue", "session_start", "count", 0, 14),
     Metric("retention_d7", "proportion", "session_start", "any", None, None, 7, 14),
     Metric("sessions", "count", "session_start", "count", None, None, 0, 14),
+)
+
+# ----------------------------------------------------------------------------------------- funnels
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    """A step of a seeds/funnel_catalog.csv funnel (no event filter): the first ``event_name`` event at or after
+    reaching the step before (step 0: first exposure) and less than ``window_days`` after it."""
+
+    step_number: int
+    step_name: str
+    event_name: str
+    window_days: int
+
+
+@dataclass(frozen=True)
+class Funnel:
+    """The part of a seeds/funnel_catalog.csv funnel the ground truth needs (a test keeps them in step)."""
+
+    funnel_id: str
+    funnel_version: int
+    steps: tuple[FunnelStep, ...]
+
+
+FUNNELS: tuple[Funnel, ...] = (
+    Funnel(
+        "checkout",
+        1,
+        (
+            FunnelStep(1, "session", "session_start", 2),
+            FunnelStep(2, "signup", "signup", 5),
+            FunnelStep(3, "purchase", "purchase", 7),
+        ),
+    ),
 )
 
 # ------------------------------------------------------------------------------------------ faults

@@ -14,6 +14,7 @@ import numpy as np
 from . import codes as K
 from . import config as C
 from .rows import Rows
+from .truth import funnel_cells
 
 FUTURE_TOLERANCE = 60 * C.MINUTE  #: staging's future_tolerance_minutes default
 
@@ -153,6 +154,7 @@ def tally(rows: Rows, v2: np.ndarray) -> dict:
     truth = rows["role"][a_rows] == K.ROLE_TRUTH
     clean = truth & rows["consent"][a_rows] & ~never
     cells.update(_cells(rows, a_rows[clean], "clean_exposed_units"))
+    cells.update(funnel_cells(rows, accepted))  # the funnel steps the clean units reached (truth.funnel_truth)
 
     # volumes
     out["rows"] = n

@@ -125,7 +125,7 @@ def unit_rows(rng: np.random.Generator, units: dict[str, np.ndarray]) -> Rows:
     base = np.concatenate(
         [
             np.full(as_unit.shape[0], K.PROPS_ASSIGNMENT),
-            K.PROPS_EXPOSURE + units["exp"][ex_unit].astype(np.int64),
+            K.exposure_props_base(units["exp"][ex_unit], units["gid"][ex_unit]),
             K.PROPS_SESSION + page,
             K.PROPS_SIGNUP + np.floor(method_u[su_unit] * 3).astype(np.int64),
             K.PROPS_PURCHASE + np.minimum(quantity, K.MAX_ITEMS),

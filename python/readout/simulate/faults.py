@@ -62,7 +62,7 @@ def unknown_ids(rng: np.random.Generator, base: Rows, keep: np.ndarray) -> Rows:
     )
     exposure = rows["ename"] == K.EXPOSED
     rows["props"][:] = np.where(
-        exposure, K.props_code(K.PROPS_EXPOSURE + rows["exp"].astype(np.int64), rows["traffic"]), rows["props"]
+        exposure, K.props_code(K.exposure_props_base(rows["exp"], rows["gid"]), rows["traffic"]), rows["props"]
     )
     rows["tag"][:] = np.where(unknown_experiment, K.TAG_UNKNOWN_EXPERIMENT, K.TAG_UNKNOWN_VARIANT)
     rows["t_rc"][:] = received_at(rng, rows["t_ev"], rows["src"], np.zeros(index.shape[0], bool))

@@ -192,7 +192,7 @@ def build(
             ),
             "clean_exposed_units": _cells(counts, "clean_exposed_units"),
         },
-        "truth": ground_truth(),
+        "truth": ground_truth(counts=counts),
     }
 
 
