@@ -10,18 +10,21 @@ path in the file), the value and the fix; a single problem is a single line.
       - unknown key 'colour' (allowed: experiment_id, unit_id, ...)
 
 List positions are counted from 1 (the first entry is ``[1]``), as a reader counts the ``-`` items.
-Custom checks raise :func:`problem` (a ``PydanticCustomError`` whose text reads after the field path,
-e.g. ``"must be a share between 0 and 1, got 2"``); plain ``ValueError`` texts are used as they are.
+A field's own check raises :func:`problem` from a validator (a ``PydanticCustomError`` whose text reads
+after the field path, e.g. ``"must be a share between 0 and 1, got 2"``); checks across fields go in
+:meth:`StrictModel.check`, which yields located problems (run once every field is valid).
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
+from collections.abc import Iterable
 from typing import Annotated, Any, ClassVar
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, WrapValidator, model_validator
 from pydantic_core import PydanticCustomError
 
 BOOLEAN_HINT = "YAML reads unquoted yes/no/on/off/true/false as a boolean; quote it (e.g. 'yes')"
@@ -47,6 +50,11 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, validate_default=False)
     label_key: ClassVar[str | None] = None
 
+    def check(self) -> Iterable[tuple[tuple, str]]:
+        """Cross-field checks, run once every field is valid: ``(path, message)`` pairs, the path relative to
+        this mapping (``()``: the mapping itself, the message then reads on its own)."""
+        return ()
+
     @model_validator(mode="wrap")
     @classmethod
     def _name_unknown_keys(cls, data: Any, handler: Any) -> Any:
@@ -57,30 +65,57 @@ class StrictModel(BaseModel):
             result, errors = handler(data), []
         except ValidationError as err:
             result, errors = None, err.errors()
-        if not errors and not odd:
-            return result
+        if result is not None and not odd:
+            found = [(tuple(loc), message) for loc, message in result.check()]
+            if not found:
+                return result
+            errors = [
+                {"type": "yaml_problem" if loc else "model_problem", "loc": loc, "msg": message}
+                for loc, message in found
+            ]
         label = data.get(cls.label_key) if cls.label_key and isinstance(data, dict) else None
         prefix: tuple = (f"({label})",) if isinstance(label, str) and label else ()
-        allowed = ", ".join(field.alias or name for name, field in cls.model_fields.items())
-        details = [{"type": problem(_unknown(key, allowed), "unknown_key"), "loc": (key,), "input": key} for key in odd]
+        allowed = [field.alias or name for name, field in cls.model_fields.items()]
+        details = [{"type": problem(_unknown(key, allowed), "unknown_key"), "loc": prefix + (key,)} for key in odd]
         for error in errors:
-            loc, kind, message = tuple(error["loc"]), error["type"], error["msg"]
-            if kind == "extra_forbidden" and len(loc) == 1:
-                kind, message = "unknown_key", _unknown(loc[0], allowed)
-            elif kind == "value_error":
-                message = str(error.get("ctx", {}).get("error", message))
-            elif kind not in _STANDALONE and kind != "yaml_problem":
-                message, kind = _describe(error), "yaml_problem"
+            loc = tuple(error["loc"])
             labelled = loc and isinstance(loc[0], str) and loc[0].startswith("(")  # by a nested model of this mapping
-            details.append({"type": problem(message, kind), "loc": loc if labelled else prefix + loc, "input": None})
-        for detail in details[: len(odd)]:
-            detail["loc"] = prefix + detail["loc"]
+            details.append(_restated(error, loc if labelled else prefix + loc, allowed))
         raise ValidationError.from_exception_data(cls.__name__, details) from None
 
 
-def _unknown(key: Any, allowed: str) -> str:
+def _restated(error: dict, loc: tuple, allowed: list[str] | None = None) -> Any:
+    """``error`` (one of ``ValidationError.errors()``) in the house words, at ``loc``, ready to raise again."""
+    kind, message = error["type"], error["msg"]
+    if kind == "extra_forbidden" and allowed is not None and len(error["loc"]) == 1:
+        kind, message = "unknown_key", _unknown(error["loc"][0], allowed)
+    elif kind == "value_error":
+        message = str(error.get("ctx", {}).get("error", message))
+    elif kind not in _STANDALONE and kind != "yaml_problem":
+        message, kind = _describe(error), "yaml_problem"
+    return {"type": problem(message, kind), "loc": loc}
+
+
+def _number_keys(value: Any, handler: Any) -> Any:
+    try:
+        return handler(value)
+    except ValidationError as err:
+        details = [
+            _restated(e, (str(e["loc"][0]), *e["loc"][1:]) if e["loc"] and isinstance(e["loc"][0], int) else e["loc"])
+            for e in err.errors()
+        ]
+        raise ValidationError.from_exception_data(err.title, details) from None
+
+
+#: For ``Annotated[dict[int, X], NumberKeys]``: a key is named as written (``versions.2``), not as a list position.
+NumberKeys = WrapValidator(_number_keys)
+
+
+def _unknown(key: Any, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1) if isinstance(key, str) else []
     hint = f"; {BOOLEAN_HINT}" if isinstance(key, bool) else ""
-    return f"unknown key {key!r} (allowed: {allowed}){hint}"
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown key {key!r} ({guess}allowed: {', '.join(allowed)}){hint}"
 
 
 def _value(value: Any) -> str:
@@ -176,6 +211,8 @@ def problem_lines(err: ValidationError, *, first_index: int = 1) -> list[str]:
                 line = message
             elif kind in _STANDALONE:
                 line = f"{path}: {message}"
+            elif message.startswith(":"):  # a check's sentence about the mapping at the path
+                line = f"{path}{message}"
             else:
                 line = f"{path} {message}"
         lines.append("; ".join([line, *hints]))
@@ -212,8 +249,7 @@ def _number(value: Any) -> Any:
 
 
 def _share(value: Any) -> Any:
-    value = _number(value) if not isinstance(value, (int, float)) or isinstance(value, bool) else value
-    if not 0 <= value <= 1:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
         raise problem(f"must be a share between 0 and 1, got {value!r}")
     return float(value)
 

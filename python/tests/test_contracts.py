@@ -237,8 +237,12 @@ def test_dbt_source_freshness_matches_the_contract_when_declared():
         (lambda d: d["expectations"][0].update(error_above=2), "must be a share between 0 and 1"),
         (lambda d: d["expectations"][1].update(rule=d["expectations"][0]["rule"]), "is used twice"),
         (lambda d: d["schema"]["versions"][1]["columns"].update(event_id="text"), "has type 'text'"),
-        (lambda d: d["freshness"].update(warn_after={"count": 2, "period": "week"}), "period: minute|hour|day"),
-        (lambda d: d["expectations"][0].update(typo=1), "unknown key(s) typo"),
+        # the pydantic schemas (readout.yamlschema) name the exact key and list the allowed keys and values
+        (
+            lambda d: d["freshness"].update(warn_after={"count": 2, "period": "week"}),
+            "freshness.warn_after.period must be one of minute, hour, day, got 'week'",
+        ),
+        (lambda d: d["expectations"][0].update(typo=1), "unknown key 'typo' (allowed: rule, expect, says,"),
         (lambda d: d["expectations"][0]["kwargs"].update(row_condition="x > 1"), "write the row condition as 'where'"),
         (lambda d: d["expectations"][0].update(where={"x": {"~": 1}}), "where.x must be null, not_null or {op: value}"),
     ],

@@ -6,18 +6,34 @@ metrics it feeds (with their business definitions) and the expectations that enf
 Expectations suites under ``contracts/gx/`` are generated from these files (``readout contracts
 generate``); nothing else defines them.
 
-This module only parses and checks the YAML; it does not import Great Expectations.
+This module only parses and checks the YAML (declared as pydantic models, see readout.yamlschema); it does
+not import Great Expectations.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BeforeValidator, Field, ValidationError
+
+from readout.yamlschema import (
+    Number,
+    NumberKeys,
+    Share,
+    StrictModel,
+    Text,
+    describe_yaml_error,
+    format_validation_error,
+    matching,
+    parse_yaml,
+    problem,
+)
 
 CONTRACTS_ENV = "READOUT_CONTRACTS_DIR"
 STAGES = ("raw", "marts")
@@ -31,7 +47,6 @@ LANDING_FILES = ("immutable", "snapshot")
 LANDING_TYPES = ("string", "int32", "int64", "double", "bool", "timestamp[us]")
 WAREHOUSE_TYPES = ("varchar", "integer", "bigint", "double", "boolean", "timestamp", "date")
 PERIOD_HOURS = {"minute": 1 / 60, "hour": 1.0, "day": 24.0}
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _RULE = re.compile(r"^[a-z][a-z0-9_.]*$")
 
 
@@ -160,314 +175,343 @@ def suites_dir(contracts: Path) -> Path:
     return contracts / "gx"
 
 
-# ------------------------------------------------------------------------------------------ parsing
-def _need(data: dict, key: str, where: str, kind: type | tuple[type, ...] = object) -> Any:
-    if key not in data or data[key] is None:
-        raise ContractError(f"{where}: missing required key {key!r}")
-    value = data[key]
-    if kind is not object and not isinstance(value, kind):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise ContractError(f"{where}: {key!r} must be a {names}, got {type(value).__name__}")
-    return value
-
-
-def _share(value: Any, where: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise ContractError(f"{where}: must be a share between 0 and 1, got {value!r}")
-    return float(value)
-
-
-def _hours(spec: Any, where: str) -> float:
-    if not isinstance(spec, dict) or set(spec) != {"count", "period"}:
-        raise ContractError(f"{where}: must be {{count: N, period: minute|hour|day}}")
-    if spec["period"] not in PERIOD_HOURS or not isinstance(spec["count"], int) or spec["count"] <= 0:
-        raise ContractError(f"{where}: must be {{count: N, period: minute|hour|day}} with N > 0, got {spec}")
-    return spec["count"] * PERIOD_HOURS[spec["period"]]
-
-
-_RULE_KEYS = {
-    "rule",
-    "expect",
-    "kwargs",
-    "level",
-    "says",
-    "description",
-    "severity",
-    "quarantine_reason",
-    "warn_above",
-    "error_above",
-    "count",
-    "on_error",
-    "on_warning",
-    "detail",
-    "unit",
-    "for_columns",
-    "where",
-}
+# ------------------------------------------------------------------------------------------- schema
+# The YAML shape of a contract as pydantic models (readout.yamlschema): types, choices, required and unknown
+# keys are declared; the checks across keys are in each model's ``check``. Messages name the file, the key's
+# path (list positions from 1), the value and the fix.
+Name = matching(r"^[a-z][a-z0-9_]*$", "must be lower_snake_case")
+NonEmptyList = Annotated[list[Text], Field(min_length=1)]
 WHERE_OPERATORS = ("in", "not_in", "==", "!=", "<", "<=", ">", ">=")
+_COUNT_HELP = "'rows' or {method: duplicates|extra_variants, key: [column, ...], value: column (extra_variants)}"
 
 
-def _where(data: Any, where: str) -> dict | None:
-    """``where: {column: not_null | null | {op: value, ...}, ...}`` (all must hold); op in WHERE_OPERATORS."""
-    if data is None:
+def _condition(spec: Any) -> Any:
+    """One ``where`` condition: null, not_null or ``{op: value, ...}`` with op in WHERE_OPERATORS."""
+    if spec in ("null", "not_null"):
+        return spec
+    if isinstance(spec, dict) and spec and set(spec) <= set(WHERE_OPERATORS):
+        for op in ("in", "not_in"):
+            if op in spec and not isinstance(spec[op], list):
+                raise problem(f"needs a list for {op}, got {spec[op]!r}")
+        return spec
+    raise problem(f"must be null, not_null or {{op: value}} with op one of {', '.join(WHERE_OPERATORS)}, got {spec!r}")
+
+
+def _count(spec: Any) -> Any:
+    if spec == "rows":
         return None
-    if not isinstance(data, dict) or not data:
-        raise ContractError(f"{where}: 'where' must map columns to conditions")
-    for column, spec in data.items():
-        if spec in ("null", "not_null"):
-            continue
-        if not isinstance(spec, dict) or not spec or not set(spec) <= set(WHERE_OPERATORS):
-            raise ContractError(
-                f"{where}: where.{column} must be null, not_null or {{op: value}} with op one of "
-                f"{', '.join(WHERE_OPERATORS)}"
+    if not isinstance(spec, dict):
+        raise problem(f"must be {_COUNT_HELP}, got {spec!r}")
+    return spec
+
+
+class CountSpec(StrictModel):
+    method: Literal["duplicates", "extra_variants"]
+    key: NonEmptyList
+    value: Text | None = None
+
+    def check(self) -> Iterable[tuple[tuple, str]]:
+        if self.method == "extra_variants" and not self.value:
+            yield (), "missing required key 'value' (method extra_variants counts the distinct values of a column)"
+
+
+class RuleSpec(StrictModel):
+    """One entry of ``expectations``; ``for_columns`` makes it a template (``{column}`` in rule and says)."""
+
+    label_key = "rule"
+    rule: Text
+    expect: Text
+    says: Text
+    kwargs: dict[Text, Any] | None = None
+    level: Literal["row", "table"] = "row"
+    description: Text | None = None
+    severity: Literal["warning", "error"] = "error"
+    quarantine_reason: Text | None = None
+    warn_above: Share | None = None
+    error_above: Share | None = None
+    count: Annotated[CountSpec | None, BeforeValidator(_count)] = None
+    on_error: Text | None = None
+    on_warning: Text | None = None
+    detail: Text | None = None
+    unit: Text | None = None
+    for_columns: NonEmptyList | None = None
+    where: Annotated[dict[Text, Annotated[Any, BeforeValidator(_condition)]], Field(min_length=1)] | None = None
+
+    def check(self) -> Iterable[tuple[tuple, str]]:
+        ids = [self.rule.replace("{column}", column) for column in self.for_columns or ()] or [self.rule]
+        if self.for_columns and "{column}" not in self.rule:
+            yield ("rule",), f"{self.rule!r} must contain {{column}} with for_columns (one rule per column)"
+        elif not all(_RULE.match(rule) for rule in ids):
+            yield ("rule",), f"{self.rule!r} must be lower_snake_case (dots allowed)"
+        if not self.expect.startswith("expect_"):
+            yield ("expect",), f"must name a Great Expectations expectation (expect_...), got {self.expect!r}"
+        for key in ("row_condition", "condition_parser"):
+            if key in (self.kwargs or {}):
+                yield ("kwargs", key), "is not allowed: write the row condition as 'where' (e.g. where: {x: not_null})"
+
+    def expand(self, defaults: dict, unit: str) -> list[Rule]:
+        """The rules this entry writes, thresholds defaulting to the contract's materiality."""
+        shares = {key: getattr(self, key) if key in self.model_fields_set else defaults[key] for key in defaults}
+        columns: list[str | None] = list(self.for_columns) if self.for_columns else [None]
+        return [
+            Rule(
+                rule=self.rule.replace("{column}", column) if column else self.rule,
+                expect=self.expect,
+                kwargs={**(self.kwargs or {}), "column": column} if column else dict(self.kwargs or {}),
+                level=self.level,
+                says=(self.says.replace("{column}", column) if column else self.says).strip(),
+                description=(self.description or "").strip(),
+                severity=self.severity,
+                quarantine_reason=self.quarantine_reason,
+                warn_above=shares["warn_above"],
+                error_above=shares["error_above"],
+                count=self.count.method if self.count else "rows",
+                count_key=tuple(self.count.key) if self.count else (),
+                count_value=self.count.value if self.count else None,
+                on_error=self.on_error,
+                on_warning=self.on_warning,
+                detail=self.detail,
+                unit=self.unit or unit,
+                where=dict(self.where) if self.where else None,
             )
-        for op, value in spec.items():
-            if op in ("in", "not_in") and not isinstance(value, list):
-                raise ContractError(f"{where}: where.{column}.{op} needs a list")
-    return dict(data)
+            for column in columns
+        ]
 
 
-def _rule(data: Any, where: str, defaults: dict, unit: str) -> Rule:
-    if not isinstance(data, dict):
-        raise ContractError(f"{where}: each expectation must be a mapping")
-    unknown = set(data) - _RULE_KEYS
-    if unknown:
-        raise ContractError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-    rule = _need(data, "rule", where, str)
-    if not _RULE.match(rule):
-        raise ContractError(f"{where}: rule id {rule!r} must be lower_snake_case (dots allowed)")
-    where = f"{where} ({rule})"
-    expect = _need(data, "expect", where, str)
-    if not expect.startswith("expect_"):
-        raise ContractError(f"{where}: 'expect' must name a Great Expectations expectation, got {expect!r}")
-    kwargs = data.get("kwargs") or {}
-    if not isinstance(kwargs, dict):
-        raise ContractError(f"{where}: 'kwargs' must be a mapping")
-    if "row_condition" in kwargs or "condition_parser" in kwargs:
-        raise ContractError(f"{where}: write the row condition as 'where', not kwargs.row_condition")
-    level = data.get("level", "row")
-    if level not in LEVELS:
-        raise ContractError(f"{where}: level must be one of {', '.join(LEVELS)}, got {level!r}")
-    severity = data.get("severity", "error")
-    if severity not in SEVERITIES:
-        raise ContractError(f"{where}: severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
-    count = data.get("count", "rows")
-    count_key: tuple[str, ...] = ()
-    count_value = None
-    if isinstance(count, dict):
-        method = count.get("method")
-        count_key = tuple(count.get("key") or ())
-        count_value = count.get("value")
-        if method not in COUNT_METHODS or not count_key or (method == "extra_variants" and not count_value):
-            raise ContractError(
-                f"{where}: count must be 'rows' or {{method: duplicates|extra_variants, key: [...], "
-                "value: column (extra_variants)}}"
+Rules = Annotated[list[RuleSpec], Field(min_length=1)]
+
+
+class ViewSpec(StrictModel):
+    label_key = "name"
+    name: Name
+    description: Text
+    sql: Text
+    partition_by: list[Text] = []
+    unit: Text = "rows"
+    expectations: Rules
+
+
+class VersionSpec(StrictModel):
+    columns: Annotated[dict[Text, Text], Field(min_length=1)] | None = None
+    renames: dict[Text, Text] | None = None
+    based_on: int | None = None
+
+    def check(self) -> Iterable[tuple[tuple, str]]:
+        if self.columns is None and self.renames is None:
+            yield (), "needs 'columns' (column: type) or 'renames' (old name: new name, from an earlier version)"
+
+
+class SchemaSpec(StrictModel):
+    versions: Annotated[dict[int, VersionSpec], Field(min_length=1), NumberKeys]
+    version_column: Text | None = None
+
+    def resolve(self, types: tuple[str, ...]) -> tuple[dict[int, dict[str, str]], dict[int, dict[str, str]], list]:
+        """(columns by version, renames by version, problems): renames applied to the version they are based on."""
+        columns_by_version: dict[int, dict[str, str]] = {}
+        renames: dict[int, dict[str, str]] = {}
+        problems: list[tuple[tuple, str]] = []
+        for version in sorted(self.versions):
+            spec, here = self.versions[version], ("versions", str(version))
+            if spec.columns is not None:
+                columns = dict(spec.columns)
+            else:
+                base = spec.based_on if spec.based_on is not None else min(columns_by_version, default=None)
+                if base not in columns_by_version:
+                    problems.append((here, ": renames need an earlier version with columns (based_on: N)"))
+                    continue
+                unknown = sorted(set(spec.renames or {}) - set(columns_by_version[base]))
+                if unknown:
+                    problems.append(
+                        (
+                            here + ("renames",),
+                            f"names {', '.join(map(repr, unknown))}, which version {base} does not have",
+                        )
+                    )
+                    continue
+                columns = {(spec.renames or {}).get(n, n): t for n, t in columns_by_version[base].items()}
+                renames[version] = dict(spec.renames or {})
+            for name, type_ in (spec.columns or {}).items():  # a renamed version's types are its base's
+                if type_ not in types:
+                    problems.append((here + ("columns", name), f"has type {type_!r}; use one of {', '.join(types)}"))
+            columns_by_version[version] = columns
+            renames.setdefault(version, {})
+        if len(self.versions) > 1 and not self.version_column:
+            problems.append(
+                (("version_column",), "is required with several schema versions (the column naming each row's)")
             )
-        count = method
-    elif count != "rows":
-        raise ContractError(f"{where}: count must be 'rows' or a mapping with method and key")
-    warn_above = _share(data.get("warn_above", defaults.get("warn_above", 0.0)), f"{where}: warn_above")
-    error_above = _share(data.get("error_above", defaults.get("error_above", 0.01)), f"{where}: error_above")
-    if level == "row" and warn_above is not None and error_above is not None and warn_above > error_above:
-        raise ContractError(f"{where}: warn_above {warn_above} is above error_above {error_above}")
-    return Rule(
-        rule=rule,
-        expect=expect,
-        kwargs=dict(kwargs),
-        level=level,
-        says=str(_need(data, "says", where, str)).strip(),
-        description=str(data.get("description", "")).strip(),
-        severity=severity,
-        quarantine_reason=data.get("quarantine_reason"),
-        warn_above=warn_above,
-        error_above=error_above,
-        count=count,
-        count_key=count_key,
-        count_value=count_value,
-        on_error=data.get("on_error"),
-        on_warning=data.get("on_warning"),
-        detail=data.get("detail"),
-        unit=str(data.get("unit", unit)),
-        where=_where(data.get("where"), where),
-    )
+        return columns_by_version, renames, problems
 
 
-def _expand(item: Any, where: str) -> list[Any]:
-    """``for_columns: [a, b]`` writes one expectation per column: ``{column}`` in rule and says, kwargs.column set."""
-    if not isinstance(item, dict) or "for_columns" not in item:
-        return [item]
-    columns = item["for_columns"]
-    if not isinstance(columns, list) or not columns or not all(isinstance(c, str) for c in columns):
-        raise ContractError(f"{where}: for_columns must be a non-empty list of column names")
-    if "{column}" not in str(item.get("rule", "")):
-        raise ContractError(f"{where}: a for_columns rule id must contain {{column}}")
-    expanded = []
-    for column in columns:
-        one = {k: v for k, v in item.items() if k != "for_columns"}
-        one["rule"] = str(item["rule"]).replace("{column}", column)
-        one["says"] = str(item.get("says", "")).replace("{column}", column)
-        one["kwargs"] = {**(item.get("kwargs") or {}), "column": column}
-        expanded.append(one)
-    return expanded
+class SourceSpec(StrictModel):
+    kind: Literal["landing", "warehouse"]
+    folder: Text | None = None  # landing: <landing>/<folder>/**/*.parquet
+    files: Literal[LANDING_FILES] = "snapshot"
+    relation: Text | None = None  # warehouse: schema.table
+
+    def check(self) -> Iterable[tuple[tuple, str]]:
+        if self.kind == "landing" and self.folder is None:
+            yield (), "missing required key 'folder' (a landing source's folder under the landing zone)"
+        if self.kind == "warehouse" and not re.match(r"^[a-z_]+\.[a-z0-9_]+$", self.relation or ""):
+            yield ("relation",), f"must be schema.table for a warehouse source, got {self.relation!r}"
 
 
-def _rules(items: Any, where: str, defaults: dict, unit: str) -> tuple[Rule, ...]:
-    if not isinstance(items, list) or not items:
-        raise ContractError(f"{where}: must be a non-empty list")
-    flat = [(i, one) for i, item in enumerate(items) for one in _expand(item, f"{where}[{i}]")]
-    rules = tuple(_rule(item, f"{where}[{i}]", defaults, unit) for i, item in flat)
-    seen: set[str] = set()
-    for rule in rules:
-        if rule.rule in seen:
-            raise ContractError(f"{where}: rule id {rule.rule!r} is used twice")
-        seen.add(rule.rule)
-    return rules
+class Owner(StrictModel):
+    team: Text
+    contact: Text | None = None
+    producers: Text | None = None
+    escalation: Text | None = None
 
 
-def _schema(data: dict, where: str, landing: bool) -> tuple[dict[int, dict[str, str]], str | None, dict]:
-    schema = _need(data, "schema", where, dict)
-    versions = _need(schema, "versions", f"{where}: schema", dict)
-    allowed = LANDING_TYPES if landing else WAREHOUSE_TYPES
-    columns_by_version: dict[int, dict[str, str]] = {}
-    renames: dict[int, dict[str, str]] = {}
-    for version in sorted(versions, key=lambda v: int(v)):
-        spec = versions[version]
-        here = f"{where}: schema.versions.{version}"
-        if not isinstance(spec, dict):
-            raise ContractError(f"{here}: must be a mapping")
-        if "columns" in spec:
-            columns = spec["columns"]
-            if not isinstance(columns, dict) or not columns:
-                raise ContractError(f"{here}: columns must be a non-empty mapping of column: type")
-        elif "renames" in spec:
-            base = spec.get("based_on", min(columns_by_version) if columns_by_version else None)
-            if base is None or int(base) not in columns_by_version:
-                raise ContractError(f"{here}: renames need an earlier version with columns (based_on)")
-            rename = spec["renames"]
-            if not isinstance(rename, dict) or not set(rename) <= set(columns_by_version[int(base)]):
-                raise ContractError(f"{here}: renames must map columns of version {base} to new names")
-            columns = {rename.get(name, name): type_ for name, type_ in columns_by_version[int(base)].items()}
-            renames[int(version)] = dict(rename)
-        else:
-            raise ContractError(f"{here}: needs 'columns' or 'renames'")
-        for name, type_ in columns.items():
-            if type_ not in allowed:
-                raise ContractError(f"{here}: column {name!r} has type {type_!r}; use one of {', '.join(allowed)}")
-        columns_by_version[int(version)] = dict(columns)
-        renames.setdefault(int(version), {})
-    version_column = schema.get("version_column")
-    if len(columns_by_version) > 1 and not version_column:
-        raise ContractError(f"{where}: schema.version_column is required with several versions")
-    return columns_by_version, version_column, renames
+class Policies(StrictModel):
+    nulls: Text
+    deduplication: Text
+    late_data: Text
+    replay: Text
 
 
-def _tolerances(data: Any, where: str) -> dict:
-    if data is None:
-        return {}
-    if not isinstance(data, dict) or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in data.values()
-    ):
-        raise ContractError(f"{where}: tolerances must map names to numbers")
-    return dict(data)
+class Materiality(StrictModel):
+    warn_above: Share | None = 0.0
+    error_above: Share | None = 0.01
+    quarantined_share_error_above: Share | None = None
+    partition_by: list[Text] = []
+
+
+class Period(StrictModel):
+    count: Annotated[int, Field(gt=0)]
+    period: Literal[tuple(PERIOD_HOURS)]
+
+    @property
+    def hours(self) -> float:
+        return self.count * PERIOD_HOURS[self.period]
+
+
+class FreshnessSpec(StrictModel):
+    column: Text
+    loaded_at_field: Text
+    warn_after: Period
+    error_after: Period
+
+    def check(self) -> Iterable[tuple[tuple, str]]:
+        if self.warn_after.hours > self.error_after.hours:
+            yield ("warn_after",), "must not exceed error_after"
+
+
+class Actions(StrictModel):
+    error: Text | None = None
+    warning: Text | None = None
+
+
+class FedMetric(StrictModel):
+    definition: Text
+    events: list[Text] = []  # the events whose failing rows move this metric
+
+
+def _fed_metric(spec: Any) -> Any:
+    return {"definition": spec} if isinstance(spec, str) else spec  # the definition alone
+
+
+class Feeds(StrictModel):
+    readouts: Text | None = None
+    metrics: dict[Text, Annotated[FedMetric, BeforeValidator(_fed_metric)]] | None = None
+
+
+class ContractSpec(StrictModel):
+    contract: Name
+    title: Text
+    contract_version: int | None = None
+    owner: Owner
+    stage: Literal[STAGES]
+    source: SourceSpec
+    grain: Text
+    unit: Text = "rows"
+    schema_: SchemaSpec = Field(alias="schema")
+    freshness: FreshnessSpec | None = None
+    policies: Policies
+    materiality: Materiality
+    actions: Actions | None = None
+    feeds: Feeds
+    derived_columns: dict[Text, Text] | None = None  # name: SQL expression
+    tolerances: dict[Text, Number] | None = None
+    expectations: Rules
+    views: list[ViewSpec] | None = None
+
+    @property
+    def defaults(self) -> dict:
+        return {"warn_above": self.materiality.warn_above, "error_above": self.materiality.error_above}
+
+    def check(self) -> Iterable[tuple[tuple, str]]:
+        types = LANDING_TYPES if self.source.kind == "landing" else WAREHOUSE_TYPES
+        for loc, message in self.schema_.resolve(types)[2]:
+            yield ("schema", *loc), message
+        lists = [(("expectations",), self.expectations, self.unit)]
+        lists += [
+            (("views", i, f"({v.name})", "expectations"), v.expectations, v.unit)
+            for i, v in enumerate(self.views or [])
+        ]
+        for where, specs, unit in lists:
+            seen: set[str] = set()
+            for i, spec in enumerate(specs):
+                for rule in spec.expand(self.defaults, unit):
+                    here = (*where, i, f"({spec.rule})")
+                    if rule.rule in seen:
+                        yield here, f": rule id {rule.rule!r} is used twice"
+                    seen.add(rule.rule)
+                    if rule.level == "row" and None not in (rule.warn_above, rule.error_above):
+                        if rule.warn_above > rule.error_above:
+                            yield here, f": warn_above {rule.warn_above} is above error_above {rule.error_above}"
 
 
 def parse_contract(data: Any, path: Path) -> Contract:
     where = path.name
     if not isinstance(data, dict):
         raise ContractError(f"{where}: a contract must be a YAML mapping")
-    name = _need(data, "contract", where, str)
-    if name != path.stem:
-        raise ContractError(f"{where}: contract name {name!r} must match the file name {path.stem!r}")
-    if not _NAME.match(name):
-        raise ContractError(f"{where}: contract name must be lower_snake_case")
-    owner = _need(data, "owner", where, dict)
-    _need(owner, "team", f"{where}: owner", str)
-    stage = _need(data, "stage", where, str)
-    if stage not in STAGES:
-        raise ContractError(f"{where}: stage must be one of {', '.join(STAGES)}, got {stage!r}")
-    source = _need(data, "source", where, dict)
-    kind = source.get("kind")
-    if kind == "landing":
-        _need(source, "folder", f"{where}: source", str)
-        if source.get("files", "snapshot") not in LANDING_FILES:
-            raise ContractError(
-                f"{where}: source.files must be one of {', '.join(LANDING_FILES)}, got {source.get('files')!r}"
-            )
-    elif kind == "warehouse":
-        relation = _need(source, "relation", f"{where}: source", str)
-        if not re.match(r"^[a-z_]+\.[a-z0-9_]+$", relation):
-            raise ContractError(f"{where}: source.relation must be schema.table, got {relation!r}")
-    else:
-        raise ContractError(f"{where}: source.kind must be landing or warehouse, got {kind!r}")
-    for key in ("title", "grain", "policies", "feeds"):
-        _need(data, key, where)
-    policies = _need(data, "policies", where, dict)
-    for key in ("nulls", "deduplication", "late_data", "replay"):
-        _need(policies, key, f"{where}: policies", str)
-    schema_versions, version_column, renames = _schema(data, where, kind == "landing")
-    materiality = _need(data, "materiality", where, dict)
-    defaults = {"warn_above": materiality.get("warn_above", 0.0), "error_above": materiality.get("error_above", 0.01)}
-    _share(defaults["warn_above"], f"{where}: materiality.warn_above")
-    _share(defaults["error_above"], f"{where}: materiality.error_above")
-    _share(materiality.get("quarantined_share_error_above"), f"{where}: materiality.quarantined_share_error_above")
-    partition_by = tuple(materiality.get("partition_by") or ())
+    try:
+        spec = ContractSpec.model_validate(data)
+    except ValidationError as err:
+        raise ContractError(format_validation_error(err, source=where)) from None
+    if spec.contract != path.stem:
+        raise ContractError(f"{where}: contract name {spec.contract!r} must match the file name {path.stem!r}")
+    types = LANDING_TYPES if spec.source.kind == "landing" else WAREHOUSE_TYPES
+    schema_versions, renames, _ = spec.schema_.resolve(types)
     freshness = None
-    if data.get("freshness"):
-        spec = data["freshness"]
-        here = f"{where}: freshness"
+    if spec.freshness is not None:
         freshness = Freshness(
-            column=_need(spec, "column", here, str),
-            loaded_at_field=_need(spec, "loaded_at_field", here, str),
-            warn_after_hours=_hours(spec.get("warn_after"), f"{here}.warn_after"),
-            error_after_hours=_hours(spec.get("error_after"), f"{here}.error_after"),
-            raw=dict(spec),
+            column=spec.freshness.column,
+            loaded_at_field=spec.freshness.loaded_at_field,
+            warn_after_hours=spec.freshness.warn_after.hours,
+            error_after_hours=spec.freshness.error_after.hours,
+            raw=dict(data["freshness"]),
         )
-        if freshness.warn_after_hours > freshness.error_after_hours:
-            raise ContractError(f"{here}: warn_after must not exceed error_after")
-    derived = data.get("derived_columns") or {}
-    if not isinstance(derived, dict) or not all(isinstance(v, str) for v in derived.values()):
-        raise ContractError(f"{where}: derived_columns must map column names to SQL expressions")
-    unit = str(data.get("unit", "rows"))
-    rules = _rules(data.get("expectations"), f"{where}: expectations", defaults, unit)
-    views = []
-    for i, view in enumerate(data.get("views") or []):
-        here = f"{where}: views[{i}]"
-        view_name = _need(view, "name", here, str)
-        if not _NAME.match(view_name):
-            raise ContractError(f"{here}: view name must be lower_snake_case")
-        view_unit = str(view.get("unit", "rows"))
-        views.append(
-            View(
-                name=view_name,
-                description=str(_need(view, "description", here, str)).strip(),
-                sql=_need(view, "sql", here, str),
-                partition_by=tuple(view.get("partition_by") or ()),
-                rules=_rules(view.get("expectations"), f"{here}.expectations", defaults, view_unit),
-                unit=view_unit,
-            )
+    views = tuple(
+        View(
+            name=view.name,
+            description=view.description.strip(),
+            sql=view.sql,
+            partition_by=tuple(view.partition_by),
+            rules=tuple(rule for one in view.expectations for rule in one.expand(spec.defaults, view.unit)),
+            unit=view.unit,
         )
-    actions = data.get("actions") or {}
+        for view in spec.views or ()
+    )
     return Contract(
-        name=name,
+        name=spec.contract,
         path=path,
-        title=str(data["title"]),
-        owner=owner,
-        stage=stage,
-        source=source,
+        title=spec.title,
+        owner=data["owner"],
+        stage=spec.stage,
+        source=data["source"],
         schema_versions=schema_versions,
-        version_column=version_column,
+        version_column=spec.schema_.version_column,
         renames=renames,
         freshness=freshness,
-        materiality=materiality,
-        partition_by=partition_by,
-        feeds=data["feeds"] if isinstance(data["feeds"], dict) else {},
-        derived_columns=dict(derived),
-        rules=rules,
-        views=tuple(views),
-        actions=actions if isinstance(actions, dict) else {},
-        tolerances=_tolerances(data.get("tolerances"), where),
+        materiality=data["materiality"],
+        partition_by=tuple(spec.materiality.partition_by),
+        feeds=data["feeds"],
+        derived_columns=dict(spec.derived_columns or {}),
+        rules=tuple(rule for one in spec.expectations for rule in one.expand(spec.defaults, spec.unit)),
+        views=views,
+        actions=data.get("actions") or {},
+        tolerances=dict(data.get("tolerances") or {}),
         data=data,
     )
 
@@ -475,11 +519,9 @@ def parse_contract(data: Any, path: Path) -> Contract:
 def load_contract(path: str | os.PathLike) -> Contract:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = parse_yaml(path.read_text())
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" line {mark.line + 1}" if mark is not None else ""
-        raise ContractError(f"{path.name}:{at} is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise ContractError(f"{path.name}: {describe_yaml_error(exc)}") from None
     return parse_contract(data, path)
 
 
