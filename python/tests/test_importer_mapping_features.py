@@ -55,6 +55,34 @@ def test_where_derive_and_first_row_policy_equal_pandas(survey):
     assert "alpha 0.1; planned sample size 600; decision estimator unadjusted" in text
 
 
+def test_segments_land_one_attribute_row_per_unit_and_column(survey):
+    """segments: [country, answered]: each unit's value is that of its first kept row with one (pandas), null
+    when none has; --remove takes the file back out."""
+    result, frame, root = survey
+    rows = survey_rows(frame)
+    rows = rows.assign(
+        answered=rows.answer.map(lambda a: None if pd.isna(a) or a == "" else str(a in ("yes", "no")).lower())
+    )
+    landed = _read(result.files["unit_attributes"])
+    assert list(landed.columns) == [
+        "experiment_id",
+        "experiment_version",
+        "unit_id",
+        "attribute_name",
+        "attribute_value",
+    ]
+    for column in ("country", "answered"):
+        got = landed[landed.attribute_name == column].set_index("unit_id").attribute_value
+        expected = rows.groupby("visitor", sort=False)[column].first()
+        assert got.index.tolist() == expected.index.tolist()  # every unit once, in order of first row
+        assert got.where(got.notna(), None).tolist() == expected.where(expected.notna(), None).tolist()
+        info = result.counts["segments"][column]
+        assert info["units_with_value"] + info["units_without_value"] == rows.visitor.nunique()
+        assert info["units_with_several_values"] == int((rows.groupby("visitor")[column].nunique() > 1).sum())
+    assert "segment answered" in summary(result)
+    assert result.counts["segments"]["answered"]["units_without_value"] > 0  # empty answers: null, not dropped
+
+
 def test_conditional_and_ratio_outcomes_write_numerators_and_denominators(survey):
     result, frame, _ = survey
     expected = survey_rows(frame).set_index("row")
@@ -119,6 +147,7 @@ def test_remove_takes_an_import_back_out(survey, tmp_path):
     assert {p.name for p in removed} >= {"survey_example.parquet", "import_survey_example.parquet"}
     assert not list(landing.rglob("*survey_example*"))
     assert (landing / "imports" / "denominators" / "_empty.parquet").exists()  # sources still resolve
+    assert (landing / "imports" / "unit_attributes" / "_empty.parquet").exists()  # the segments went too
     with pytest.raises(UsageError, match="no import of experiment_id 'survey_example'"):
         remove_import(landing, "survey_example")
     cli = subprocess.run(

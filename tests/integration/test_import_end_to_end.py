@@ -17,6 +17,7 @@ from readout.stats.sequential import asymptotic_confidence_sequence
 
 UDACITY = SHARED_DATA / "udacity_ab_data" / "ab_data.csv.gz"
 COOKIE_CATS = SHARED_DATA / "cookie_cats" / "cookie_cats.csv"
+SUMMARY = PROJECT / "mappings" / "example_summary.csv"
 
 pytestmark = pytest.mark.skipif(
     not (UDACITY.exists() and COOKIE_CATS.exists()), reason=f"shared data sets not found under {SHARED_DATA}"
@@ -31,8 +32,9 @@ def real_exports(imported_simulation):
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
-    """One build of the mapping features: the Udacity export with the textbook cleaning, and the crafted visits
-    export read by mappings/example_survey.yml and example_unknown_split.yml (no timestamp)."""
+    """One build of the mapping features: the Udacity export with the textbook cleaning, the crafted visits
+    export read by mappings/example_survey.yml and example_unknown_split.yml (no timestamp), and the crafted
+    summary-statistics export mappings/example_summary.csv (kind: summary, three weekly checkpoints)."""
     root = tmp_path_factory.mktemp("imports")
     landing, warehouse = root / "landing", root / "readout.duckdb"
     env = project_env(landing, warehouse)
@@ -41,6 +43,7 @@ def warehouse(tmp_path_factory):
         ("udacity_textbook.yml", UDACITY),
         ("example_survey.yml", root / "visits.csv"),
         ("example_unknown_split.yml", root / "visits.csv"),
+        ("example_summary.yml", SUMMARY),
     ):
         mapping_file = str(PROJECT / "mappings" / mapping)
         readout("import", mapping_file, "--file", str(export), "--landing", str(landing), env=env)
@@ -321,5 +324,96 @@ def test_imported_metrics_are_defined_by_their_mapping_not_blocked_by_the_catalo
     for built in (warehouse, real_exports):
         report = validate("marts", contracts, names=["fct_variant_metric_stats"], warehouse=built)
         assert not report.errors, [o.rule.rule for o in report.errors]
-    imported = query(warehouse, "select count(distinct metric_id) as n from marts.fct_variant_metric_stats")
+    imported = query(
+        warehouse,
+        "select count(distinct metric_id) as n from marts.fct_variant_metric_stats "
+        "where experiment_id <> 'example_summary'",
+    )
     assert imported.n[0] == 4  # converted, yes_share, revenue_per_session, orders: all imported
+
+
+def _summary_arms() -> pd.DataFrame:
+    """mappings/example_summary.csv with each arm's sd (a proportion's from its mean) and sums, by pandas."""
+    arms = pd.read_csv(SUMMARY)
+    share = arms.metric == "conversion"
+    p, n = arms["mean"][share], arms.users[share]
+    arms.loc[share, "sd"] = np.sqrt(p * (1 - p) * n / (n - 1))
+    return arms.assign(
+        total=arms.users * arms["mean"], squares=(arms.users - 1) * arms.sd**2 + arms.users * arms["mean"] ** 2
+    )
+
+
+def test_summary_import_reaches_the_marts_at_its_last_checkpoint(warehouse):
+    """kind: summary lands in fct_variant_metric_stats at the last checkpoint (both populations: exposure =
+    assignment), and fct_metric_results gives scipy's ttest_ind_from_stats on the file's means and sds to 1e-9;
+    the sample-ratio check counts each arm's units; degenerate pairs keep a result row with a reason."""
+    arms = _summary_arms()
+    last = arms[arms.week_ending == arms.week_ending.max()].set_index(["metric", "arm"])
+    stats = query(warehouse, "select * from marts.fct_variant_metric_stats where experiment_id = 'example_summary'")
+    assert sorted(stats.population.unique()) == ["assigned", "exposed"] and len(stats) == 2 * len(last)
+    for row in stats.itertuples():
+        assert row.n_units == last.loc[(row.metric_id, row.variant_id)].users
+    results = query(
+        warehouse,
+        "select * from marts.fct_metric_results where experiment_id = 'example_summary' and population = 'assigned'",
+    ).set_index("metric_id")
+    assert set(results.index) == set(arms.metric) and (results.estimator == "unadjusted").all()
+    for metric in ("conversion", "revenue"):
+        c, t = last.loc[(metric, "control")], last.loc[(metric, "new_checkout")]
+        _, p = scipy_stats.ttest_ind_from_stats(t["mean"], t.sd, t.users, c["mean"], c.sd, c.users, equal_var=False)
+        assert results.loc[metric, "p_value"] == pytest.approx(p, rel=1e-9)
+        assert results.loc[metric, "absolute_lift"] == pytest.approx(t["mean"] - c["mean"], rel=1e-9)
+    for metric in ("refund_rate", "survey_score", "payment_errors"):  # missing sd, zero count, zero variance
+        assert pd.isna(results.loc[metric, "p_value"]) and isinstance(results.loc[metric, "status_reason"], str)
+    srm = query(
+        warehouse,
+        "select * from marts.fct_sample_ratio_checks "
+        "where experiment_id = 'example_summary' and population = 'assigned'",
+    ).set_index("variant_id")
+    units = last.groupby(level="arm").users.max()
+    assert srm.observed_units.to_dict() == units.to_dict()
+    assert srm.p_value.iloc[0] == pytest.approx(scipy_stats.chisquare(units.to_numpy()).pvalue, rel=1e-9)
+
+
+def test_summary_checkpoints_give_the_always_valid_sequence(warehouse):
+    """fct_metric_results_by_checkpoint: every checkpoint's fixed-horizon test (scipy) and confidence sequence
+    (readout.stats' asymptotic_confidence_sequence at the mapping's planned size); the last checkpoint equals
+    fct_metric_results; conversion's sequence excluded zero at week 2 of 3 (could have stopped early)."""
+    arms = _summary_arms()
+    by_checkpoint = query(
+        warehouse,
+        "select * from marts.fct_metric_results_by_checkpoint where experiment_id = 'example_summary' "
+        "order by metric_id, checkpoint_index",
+    )
+    assert len(by_checkpoint) == 5 * 3 and set(by_checkpoint.checkpoint_label) == set(arms.week_ending)
+    for row in by_checkpoint[by_checkpoint.metric_id.isin(["conversion", "revenue"])].itertuples():
+        week = arms[(arms.week_ending == row.checkpoint_label) & (arms.metric == row.metric_id)].set_index("arm")
+        c, t = week.loc["control"], week.loc["new_checkout"]
+        _, p = scipy_stats.ttest_ind_from_stats(t["mean"], t.sd, t.users, c["mean"], c.sd, c.users, equal_var=False)
+        assert row.p_value == pytest.approx(p, rel=1e-9)
+        se = np.sqrt(t.sd**2 / t.users + c.sd**2 / c.users)
+        seq = asymptotic_confidence_sequence(t["mean"] - c["mean"], se, t.users + c.users, alpha=0.05, target_n=30_000)
+        assert (row.sequential_ci_lower, row.sequential_ci_upper) == pytest.approx((seq.lower, seq.upper), rel=1e-9)
+        assert row.is_sequentially_significant == bool(seq.lower > 0 or seq.upper < 0)
+    final = by_checkpoint[by_checkpoint.is_final_checkpoint].set_index("metric_id")
+    served = query(
+        warehouse,
+        "select * from marts.fct_metric_results where experiment_id = 'example_summary' and population = 'assigned'",
+    ).set_index("metric_id")
+    columns = [
+        "p_value",
+        "absolute_lift_ci_lower",
+        "absolute_lift_ci_upper",
+        "sequential_ci_lower",
+        "sequential_ci_upper",
+    ]
+    pd.testing.assert_frame_equal(final.loc[served.index, columns], served[columns], rtol=1e-12)
+    conversion = final.loc["conversion"]
+    assert conversion.first_stop_checkpoint_index == 2 and conversion.could_have_stopped_early
+    assert not final.loc["revenue"].could_have_stopped_early and pd.isna(
+        final.loc["revenue"].first_stop_checkpoint_index
+    )
+    reasons = final.status_reason.to_dict()
+    assert reasons["refund_rate"] == "variant: summary row without a variance"
+    assert reasons["survey_score"] == "control: summary row with a zero or missing count"
+    assert reasons["payment_errors"] == "zero variance in both arms"
