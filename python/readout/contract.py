@@ -116,6 +116,16 @@ IMPORT_SETTING_COLUMNS: dict[str, str] = {
     "value_text": "string",
 }
 
+#: ``readout import`` (a mapping's ``segments:``): unit attributes to cut the readout by, one row per unit x attribute.
+#: dbt: stg_landing__import_unit_attributes, then segments (int_experiment_unit_segments).
+IMPORT_UNIT_ATTRIBUTE_COLUMNS: dict[str, str] = {
+    "experiment_id": "string",
+    "experiment_version": "int32",
+    "unit_id": "string",
+    "attribute_name": "string",
+    "attribute_value": "string",
+}
+
 #: ``readout import`` of a summary-statistics export (mapping ``kind: summary``): per-arm aggregates, one row per
 #: experiment x checkpoint x variant x metric. checkpoint_index is the checkpoint's 1-based rank in its experiment
 #: (1 without a checkpoint column), checkpoint_label its text in the file, checkpoint_at its time (null for an
@@ -146,6 +156,7 @@ LANDING_TABLES: dict[str, dict[str, str]] = {
     f"{IMPORTS_DIR}/settings": IMPORT_SETTING_COLUMNS,
     f"{IMPORTS_DIR}/denominators": IMPORT_DENOMINATOR_COLUMNS,
     f"{IMPORTS_DIR}/summaries": IMPORT_SUMMARY_COLUMNS,
+    f"{IMPORTS_DIR}/unit_attributes": IMPORT_UNIT_ATTRIBUTE_COLUMNS,
 }
 
 #: Every landing table: folder -> {schema version: columns}. A file is checked against the version it matches.

@@ -267,6 +267,7 @@ def test_placeholders_only_where_no_parquet(tmp_path):
         "imports/settings/_empty.parquet",
         "imports/denominators/_empty.parquet",
         "imports/summaries/_empty.parquet",
+        "imports/unit_attributes/_empty.parquet",
     }
     assert ensure_landing_tables(tmp_path) == []
     units = pq.read_table(tmp_path / "imports" / "units" / "_empty.parquet")
