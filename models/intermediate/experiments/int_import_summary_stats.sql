@@ -4,7 +4,7 @@
     export of per-arm aggregates counts each unit in its arm: intent to treat). The export's counts and sums
     are taken as they are: n_units is the arm's units at the checkpoint (cumulative), no metric window applies
     (n_units_window_in_progress and n_units_window_truncated are 0), and a row that cannot be analysed keeps
-    its row_reason (its sums are null, its n_units 0 for a zero or missing count). is_final_checkpoint marks
+    its row_reason (a zero or missing count: n_units and sums 0; a missing mean or variance: null sums). is_final_checkpoint marks
     the experiment version's last checkpoint: fct_variant_metric_stats takes those rows (the fixed-horizon
     readout); fct_metric_results_by_checkpoint reads them all (the confidence sequence over the looks).
 -#}

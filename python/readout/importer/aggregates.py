@@ -499,8 +499,9 @@ def _summary_statistics(
     out["non_inferiority_margin"] = out.metric_id.map(lambda m: metric_by_id[m].margin).astype(float)
     out["is_control"] = out.variant_id == mapping.control
     out["n_units"] = np.where(zero_count, 0, n).astype("int64")
-    out["metric_sum"] = np.where(zero_count | no_mean, np.nan, total)
-    out["metric_sum_of_squares"] = np.where(zero_count | no_mean, np.nan, squares)
+    # no unit: sums of zero (exact; the statistics then say n < 2); a missing mean or variance: null
+    out["metric_sum"] = np.where(zero_count, 0.0, np.where(no_mean, np.nan, total))
+    out["metric_sum_of_squares"] = np.where(zero_count, 0.0, np.where(no_mean, np.nan, squares))
     out["row_reason"] = np.select(
         [zero_count, no_mean, no_variance], [REASON_ZERO_COUNT, REASON_MISSING_MEAN, REASON_MISSING_VARIANCE], None
     )
