@@ -29,14 +29,12 @@
 
 
 {#- The source column holding each raw row's file: DuckDB's read_parquet(filename = true) column (declared in
-    _landing__sources.yml); Spark's hidden _metadata.file_path. -#}
+    _landing__sources.yml); on Spark the landing view's column of the same name (macros/landing_sources.sql). -#}
 {% macro landing_filename_column() -%}
     {{ return(adapter.dispatch('landing_filename_column', 'readout')()) }}
 {%- endmacro %}
 
 {% macro default__landing_filename_column() -%}filename{%- endmacro %}
-
-{% macro spark__landing_filename_column() -%}_metadata.file_path{%- endmacro %}
 
 
 {#-
@@ -45,8 +43,9 @@
     - duckdb: the Parquet footers only (parquet_file_metadata, parquet_metadata): the fingerprint is the md5
       of every row group's and column chunk's row count, compressed size and min/max statistics, so a rewrite
       with other rows changes it, and listing costs milliseconds however large the files are;
-    - spark: the source's hidden _metadata column (file_path, file_size, file_modification_time as the
-      fingerprint), grouped per file; Spark prunes the data columns, so it reads no rows' values;
+    - spark: the hidden _metadata column (file_path, file_size, file_modification_time as the fingerprint) of
+      the external table behind the source (macros/landing_sources.sql), grouped per file; Spark prunes the
+      data columns, so it reads no rows' values (a file without rows is not listed: it has nothing to read);
     - elsewhere: a compile error naming the macro to implement.
 -#}
 {% macro landing_event_files() -%}
@@ -82,11 +81,11 @@
 
 {% macro spark__landing_event_files() -%}
     select
-        {{ readout.landing_file_path('_metadata.file_path') }} as file_path,
+        {{ readout.landing_file_path(readout.spark_file_name('_metadata.file_path')) }} as file_path,
         max(_metadata.file_size) as file_size,
         cast(max(_metadata.file_modification_time) as string) as file_fingerprint,
         count(*) as file_row_count
-    from {{ source('landing', 'events') }}
+    from {{ readout.landing_files_relation(source('landing', 'events')) }}
     group by 1
 {%- endmacro %}
 

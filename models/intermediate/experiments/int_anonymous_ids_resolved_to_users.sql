@@ -17,8 +17,7 @@ links as (
         anonymous_id,
         user_id,
         event_at,
-        row_number() over (partition by anonymous_id order by event_at, user_id) as link_rank,
-        count(distinct user_id) over (partition by anonymous_id) as linked_user_count
+        row_number() over (partition by anonymous_id order by event_at, user_id) as link_rank
 
     from events
     where anonymous_id is not null
@@ -26,16 +25,30 @@ links as (
 
 ),
 
+linked_user_counts as (
+
+    -- a group by, not count(distinct ...) over (...): Spark has no distinct window aggregates
+    select
+        anonymous_id,
+        count(distinct user_id) as linked_user_count
+
+    from links
+    group by anonymous_id
+
+),
+
 resolved as (
 
     select
-        anonymous_id,
-        user_id as resolved_user_id,
-        event_at as resolved_at,
-        linked_user_count
+        links.anonymous_id,
+        links.user_id as resolved_user_id,
+        links.event_at as resolved_at,
+        linked_user_counts.linked_user_count
 
     from links
-    where link_rank = 1
+    inner join linked_user_counts
+        on links.anonymous_id = linked_user_counts.anonymous_id
+    where links.link_rank = 1
 
 )
 

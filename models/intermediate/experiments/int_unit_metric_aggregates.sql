@@ -24,17 +24,19 @@
     (window completeness) and the populations are not in this table: int_unit_metric_values joins them from
     the windows on every build, so they cost no recount. A full refresh counts everything; both give the
     same rows (tests/integration/test_incremental_late_data.py).
-    Spark (planned): insert_overwrite partitioned by experiment_id, experiment_version;
-    readout.unit_metric_recount_whole_versions() makes a refresh recount every unit of a touched version.
+    Spark: insert_overwrite partitioned by experiment_id, experiment_version (macros/incremental.sql);
+    readout.unit_metric_recount_whole_versions() makes a refresh recount every unit of a touched version, and
+    the pruning post-hook is skipped (no DELETE on Parquet; int_unit_metric_values reads only units in the windows).
 -#}
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy=readout.incremental_strategy('delete+insert'),
         unique_key=['unit_id', 'experiment_id', 'experiment_version'],
+        partition_by=readout.incremental_partition_by(['experiment_id', 'experiment_version']),
         on_schema_change='sync_all_columns',
         post_hook=[
-            "delete from {{ this }} as stored where not exists (select 1 from {{ ref('int_experiment_unit_metric_windows') }} as windows where windows.unit_id = stored.unit_id and windows.experiment_id = stored.experiment_id and windows.experiment_version = stored.experiment_version)",
+            "{% if readout.can_delete_rows() %}delete from {{ this }} as stored where not exists (select 1 from {{ ref('int_experiment_unit_metric_windows') }} as windows where windows.unit_id = stored.unit_id and windows.experiment_id = stored.experiment_id and windows.experiment_version = stored.experiment_version){% endif %}",
         ],
     )
 }}

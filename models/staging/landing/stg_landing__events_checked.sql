@@ -21,13 +21,14 @@
     from a narrow scan of the ids) and the others, checked by the same SQL (the loop below); only the repeated
     part, a few percent of the rows, goes through the window. No window carries every row's wide columns
     (properties), nothing buffers the batch, and the file order is a per-file aggregate, not a window.
-    Spark (planned): append maps onto insert_overwrite partitioned by file_path (each batch writes only its
-    own files' partitions, so a retried batch overwrites itself).
+    Spark: append maps onto insert_overwrite partitioned by file_path (macros/incremental.sql: each batch
+    writes only its own files' partitions, so a retried batch overwrites itself).
 -#}
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy=readout.incremental_strategy('append'),
+        partition_by=readout.incremental_partition_by(['file_path']),
         on_schema_change='fail',
         event_time='event_at',
     )

@@ -3,12 +3,13 @@
     stg_landing__events_checked, with its size, fingerprint and rows when it was read. Landing files are
     immutable: the next incremental build compares every recorded file with the landing zone and stops, naming
     the file, when one changed or was deleted (macros/landing_files.sql). Append-only; a full refresh starts
-    over. Spark (planned): insert_overwrite partitioned by file_path.
+    over. Spark: insert_overwrite partitioned by file_path (macros/incremental.sql).
 -#}
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy=readout.incremental_strategy('append'),
+        partition_by=readout.incremental_partition_by(['file_path']),
         on_schema_change='fail',
     )
 }}
