@@ -1,4 +1,4 @@
-{#- One row per unit x experiment version: its first exposure, how often and in how many variants it was exposed. -#}
+{#- One row per unit x experiment version: its first exposure (with its event properties, where segments read unit attributes), how often and in how many variants it was exposed. -#}
 with
 
 events as (
@@ -17,6 +17,7 @@ ranked as (
         variant_id,
         source_system,
         event_at,
+        properties,
         row_number() over (
             partition by unit_id, experiment_id, experiment_version
             order by event_at, event_id, source_system
@@ -50,6 +51,7 @@ first_exposures as (
         ranked.variant_id as exposed_variant_id,
         ranked.source_system as exposure_source_system,
         ranked.event_at as first_exposed_at,
+        ranked.properties as first_exposure_properties,
         summarised.last_exposed_at,
         summarised.exposure_count,
         summarised.exposed_variant_count

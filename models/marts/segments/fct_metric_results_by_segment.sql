@@ -1,4 +1,4 @@
-{#- Exploratory results per segment (exposure platform, tenure): fct_metric_results' figures for the exposed units of one segment, each segment corrected as its own family, with the segment's sample-ratio check. -#}
+{#- Exploratory results per segment (exposure platform, tenure, unit attributes of events and imports): fct_metric_results' figures for the exposed units of one segment, each segment corrected as its own family, with the segment's sample-ratio check. -#}
 with
 
 inferred as (
