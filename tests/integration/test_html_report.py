@@ -4,20 +4,29 @@ error and no failed load, and whose numbers, read back from the DOM, are the mar
 Sites rendered: the all-faults warehouse (volume and contract alarms), a warehouse with no experiment (the clean
 one, its readout emptied), one with only imported experiments, and one mid-timeline (running versions
 provisional, one ended version confirmed) with a planted sample ratio mismatch that must show as a failed check
-on its page. Screenshots of every page go to build/html_report/ for review.
+on its page, and a hand-written imports/unit_attributes file (a `plan` attribute of one experiment's units, as a
+mapping's `segments:` writes it) that must come out as a segment type. Screenshots of every page go to
+build/html_report/ for review.
+
+The deeper readouts (issue 16) are read back too: each page's conversion funnels, segment table, detectable effect
+and Bayesian view, and the index's chance to beat control and detectable effect, against their marts; a section
+whose mart is missing or empty says why it is not available.
 """
 
 from __future__ import annotations
 
 import math
 import shutil
+import zlib
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 from browser import Browser, chromium_or_skip
 from e2e import PROJECT, project_env, query, readout, simulate
 from faults import plant_sample_ratio_mismatch
+from test_segments import assert_segments_add_up
 
 from readout.decision import srm_level
 from readout.html import render_html
@@ -30,6 +39,44 @@ MID_TIMELINE_EVENTS = 20_000
 MID_TIMELINE_AS_OF = "2026-02-06T00:00:00Z"
 MISMATCHED = ("exp_checkout_button", 1, "treatment")  # a landing file doubles its treatment in the mid-timeline build
 TOLERANCE = 1e-9
+ATTRIBUTED = "exp_checkout_button"  # the experiment whose units get a hand-written `plan` attribute
+DEEPER_MARTS = (
+    "fct_funnel_steps",
+    "fct_funnel_results",
+    "fct_metric_results_by_segment",
+    "fct_metric_power",
+    "fct_metric_results_bayesian",
+)
+
+
+def plant_unit_attributes(landing: Path, experiment_id: str) -> int:
+    """A hand-written imports/unit_attributes file (the interface `readout import` writes from a mapping's
+    `segments:`): attribute `plan` for the ids of ``experiment_id``'s exposed units, 'free' or 'pro' by a hash of
+    the id, and no row for about one id in ten (the segment 'unknown'). Both a unit's anonymous and user id get a
+    row: its unit_id is one of them. The rows written."""
+    events = f"read_parquet('{landing}/events/**/*.parquet', union_by_name = true)"
+    columns = set(duckdb.sql(f"describe select * from {events}").df().column_name)
+    device = "coalesce(anonymous_id, device_id)" if "device_id" in columns else "anonymous_id"  # schema v2 name
+    ids = duckdb.sql(f"""
+        select distinct unit_id from (
+            select {device} as unit_id, experiment_id, event_name from {events}
+            union all
+            select user_id, experiment_id, event_name from {events}
+        ) as ids
+        where event_name = 'experiment_exposed' and experiment_id = '{experiment_id}' and unit_id is not null
+        order by 1""").df()
+    bucket = ids.unit_id.map(lambda text: zlib.crc32(text.encode()) % 10)
+    rows = ids[bucket > 0].assign(
+        experiment_id=experiment_id,
+        experiment_version=1,
+        attribute_name="plan",
+        attribute_value=["pro" if number > 6 else "free" for number in bucket[bucket > 0]],
+    )
+    folder = landing / "imports" / "unit_attributes"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = rows[["experiment_id", "experiment_version", "unit_id", "attribute_name", "attribute_value"]]
+    rows.astype({"experiment_version": "int32"}).to_parquet(folder / "handwritten.parquet", index=False)
+    return len(rows)
 
 
 def render(warehouse: Path, out: Path, *extra: str):
@@ -72,6 +119,7 @@ def mid_timeline(root) -> Path:
     landing, warehouse = root / "mid_landing", root / "mid.duckdb"
     simulate(landing, "none", MID_TIMELINE_EVENTS, "--as-of", MID_TIMELINE_AS_OF)
     assert plant_sample_ratio_mismatch(landing, *MISMATCHED) > 0
+    assert plant_unit_attributes(landing, ATTRIBUTED) > 100
     ensure_landing_tables(landing)
     # no mart contracts (the all-faults build has their alarms): GX's import alone costs seconds
     readout("build", "--full-refresh", "--no-contracts", env=project_env(landing, warehouse))
@@ -129,9 +177,75 @@ def opened(sites) -> dict:
                     "svg_titles": [
                         element.text_content() for element in result._page.query_selector_all("svg.chart > title")
                     ],
+                    **_deeper_readouts(result),
                 }
                 result.close()
     return pages
+
+
+def _cells(row, selectors: dict[str, tuple[str, str]]) -> dict:
+    """Attributes of the row's elements: {name: (selector within the row, attribute)}; None when absent."""
+    out = {}
+    for name, (selector, attribute) in selectors.items():
+        element = row.query_selector(selector) if selector else row
+        out[name] = None if element is None else element.get_attribute(attribute)
+    return out
+
+
+def _deeper_readouts(result) -> dict:
+    """The numbers of the deeper readouts' sections and of the index's primary columns, with their keys."""
+    page = result._page
+    keys = {"metric": ("", "data-metric"), "variant": ("", "data-variant"), "estimator": ("", "data-estimator")}
+    return {
+        "unavailable": {
+            element.get_attribute("data-unavailable"): element.text_content()
+            for element in page.query_selector_all("[data-unavailable]")
+        },
+        "funnel_steps": [
+            _cells(
+                row,
+                {
+                    "funnel": ("", "data-funnel"),
+                    "step": ("", "data-step"),
+                    "variant": ("", "data-variant"),
+                    "conversion": ("td[data-conversion-from-exposure]", "data-conversion-from-exposure"),
+                    "reach_lift": ("td[data-measure='reach'] span.interval", "data-lift"),
+                    "step_lift": ("td[data-measure='from_previous'] span.interval", "data-lift"),
+                },
+            )
+            for row in page.query_selector_all("table.funnel-steps tr[data-step]")
+        ],
+        "segments": [
+            _cells(
+                row,
+                {
+                    **keys,
+                    "segment_type": ("", "data-segment-type"),
+                    "segment_value": ("", "data-segment-value"),
+                    "lift": ("span.interval", "data-lift"),
+                    "srm_p": ("td[data-srm-p]", "data-srm-p"),
+                },
+            )
+            for row in page.query_selector_all("table.segments tr[data-segment-type]")
+        ],
+        "power": [
+            _cells(row, {**keys, "mde": ("td[data-mde]", "data-mde")})
+            for row in page.query_selector_all("table.power tr[data-metric]")
+        ],
+        "bayesian": [
+            _cells(row, {**keys, "chance": ("td[data-chance-to-beat]", "data-chance-to-beat")})
+            for row in page.query_selector_all("table.bayesian tr[data-metric]")
+        ],
+        "index": [
+            {
+                "experiment": row.get_attribute("data-experiment"),
+                "version": row.get_attribute("data-version"),
+                **_cells(element, {**keys, "chance": ("", "data-chance-to-beat"), "mde": ("", "data-mde")}),
+            }
+            for row in page.query_selector_all("table.versions tr[data-experiment]")
+            for element in row.query_selector_all("span[data-chance-to-beat], span[data-mde]")
+        ],
+    }
 
 
 def _close(page_value: str | None, mart_value) -> bool:
@@ -202,6 +316,138 @@ def test_intervals_status_and_sample_ratio_read_back_from_the_dom_are_the_marts(
                 assert _close(shown[key], row[column]), (shown, column, row[column])
                 compared += 1
     assert compared > 0
+
+
+def _schema(warehouse: Path) -> str:
+    tables = "select count(*) as n from information_schema.tables where table_schema = 'published'"
+    return "published" if query(warehouse, tables).n[0] else "marts"
+
+
+def _one(frame: pd.DataFrame, **keys) -> pd.Series:
+    for column, value in keys.items():
+        frame = frame[frame[column].astype(str) == str(value)]
+    assert len(frame) == 1, keys
+    return frame.iloc[0]
+
+
+@pytest.mark.parametrize("name", ["all_faults", "imported", "mid_timeline"])
+def test_funnels_segments_power_and_bayesian_view_read_back_from_the_dom_are_the_marts(sites, opened, name):
+    warehouse = sites[name]["warehouse"]
+    schema = _schema(warehouse)
+    marts = {table: query(warehouse, f"select * from {schema}.{table}") for table in DEEPER_MARTS}
+    exposed = {
+        table: frame[frame.population == "exposed"]
+        for table, frame in marts.items()
+        if table in ("fct_metric_results_by_segment", "fct_metric_power", "fct_metric_results_bayesian")
+    }
+    compared = dict.fromkeys(("funnel_steps", "funnel_lifts", "segments", "power", "bayesian", "index"), 0)
+    for (site, page), found in opened.items():
+        if site != name:
+            continue
+        if page == "index.html":
+            for shown in found["index"]:
+                keys = {
+                    "experiment_id": shown["experiment"],
+                    "experiment_version": shown["version"],
+                    "metric_id": shown["metric"],
+                    "variant_id": shown["variant"],
+                    "estimator": shown["estimator"],
+                }
+                if shown["chance"] is not None:
+                    row = _one(exposed["fct_metric_results_bayesian"], **keys)
+                    assert _close(shown["chance"], row.chance_to_beat_control), shown
+                else:
+                    row = _one(exposed["fct_metric_power"], **keys)
+                    assert _close(shown["mde"], row.minimum_detectable_effect), shown
+                compared["index"] += 1
+            continue
+        experiment_id, version = page.removesuffix(".html").rsplit("-v", 1)
+        version_keys = {"experiment_id": experiment_id, "experiment_version": version}
+        for shown in found["funnel_steps"]:
+            keys = {**version_keys, "funnel_id": shown["funnel"], "step_number": shown["step"]}
+            row = _one(marts["fct_funnel_steps"], **keys, variant_id=shown["variant"])
+            assert _close(shown["conversion"], row.conversion_from_exposure), shown
+            compared["funnel_steps"] += 1
+            for measure, lift in (("reach", shown["reach_lift"]), ("from_previous", shown["step_lift"])):
+                if lift is not None:
+                    result = _one(marts["fct_funnel_results"], **keys, variant_id=shown["variant"], measure=measure)
+                    assert _close(lift, result.relative_lift), (shown, measure)
+                    compared["funnel_lifts"] += 1
+        for shown in found["segments"]:
+            row = _one(
+                exposed["fct_metric_results_by_segment"],
+                **version_keys,
+                segment_type=shown["segment_type"],
+                segment_value=shown["segment_value"],
+                metric_id=shown["metric"],
+                variant_id=shown["variant"],
+                estimator=shown["estimator"],
+            )
+            assert shown["lift"] is None or _close(shown["lift"], row.relative_lift), shown
+            assert _close(shown["srm_p"], row.srm_p_value), shown
+            compared["segments"] += 1
+        for section, table, column, attribute in (
+            ("power", "fct_metric_power", "minimum_detectable_effect", "mde"),
+            ("bayesian", "fct_metric_results_bayesian", "chance_to_beat_control", "chance"),
+        ):
+            for shown in found[section]:
+                row = _one(
+                    exposed[table],
+                    **version_keys,
+                    metric_id=shown["metric"],
+                    variant_id=shown["variant"],
+                    estimator=shown["estimator"],
+                )
+                assert _close(shown[attribute] or None, row[column]), (section, shown)
+                compared[section] += 1
+        if experiment_id != "exp_checkout_copy":  # the draft: every section says it has no units
+            assert found["power"] and found["bayesian"], page
+        for section, text in found["unavailable"].items():
+            assert text.startswith("Not available because "), (page, section, text)
+    assert compared["index"] > 0 and compared["power"] > 0 and compared["bayesian"] > 0, compared
+    if name == "imported":  # no events: no funnel; no mapping declares segments
+        pages = [found for (site, page), found in opened.items() if site == name and page != "index.html"]
+        assert all({"funnels", "segments"} <= set(found["unavailable"]) for found in pages)
+    else:
+        assert min(compared.values()) > 0, compared
+
+
+def test_the_hand_written_import_attribute_is_a_segment_type_that_adds_up(sites, opened):
+    """The `plan` attribute of imports/unit_attributes cuts its experiment version only, each of its exposed units
+    in exactly one value ('unknown' without a row), with its own families and sample-ratio checks; its rows are on
+    the version's page."""
+    warehouse = sites["mid_timeline"]["warehouse"]
+    plans = query(
+        warehouse,
+        "select distinct experiment_id, segment_value from published.fct_metric_results_by_segment "
+        "where segment_type = 'plan' order by all",
+    )
+    assert set(plans.experiment_id) == {ATTRIBUTED} and set(plans.segment_value) == {"free", "pro", "unknown"}
+    assert_segments_add_up(warehouse, {"plan"}, ATTRIBUTED)
+    shown = opened[("mid_timeline", f"{ATTRIBUTED}-v1.html")]["segments"]
+    assert {row["segment_value"] for row in shown if row["segment_type"] == "plan"} == {"free", "pro", "unknown"}
+
+
+def test_a_warehouse_without_the_deeper_marts_says_why_each_section_is_missing(root, sites):
+    """A warehouse built before the deeper readouts (their marts dropped) renders; each section says why."""
+    warehouse = root / "without_deeper.duckdb"
+    shutil.copy(sites["mid_timeline"]["warehouse"], warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        for table in DEEPER_MARTS:
+            con.execute(f"drop table published.{table}")
+    pages = render_html(warehouse, root / "site_without_deeper", experiment=ATTRIBUTED)
+    page = pages[1].read_text()
+    for section, mart in (
+        ("funnels", "fct_funnel_steps"),
+        ("segments", "fct_metric_results_by_segment"),
+        ("power", "fct_metric_power"),
+        ("bayesian", "fct_metric_results_bayesian"),
+    ):
+        assert (
+            f'data-unavailable="{section}">Not available because this warehouse was built before the mart {mart}'
+            in (page)
+        ), section
+    assert 'data-chance-to-beat=""' in pages[0].read_text()
 
 
 def test_the_planted_sample_ratio_mismatch_is_a_failed_check_on_its_page(opened):
