@@ -20,8 +20,8 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Iterable
-from typing import Annotated, Any, ClassVar
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any, ClassVar, get_args
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, WrapValidator, model_validator
@@ -43,7 +43,8 @@ def problem(message: str, kind: str = "yaml_problem") -> PydanticCustomError:
 
 class StrictModel(BaseModel):
     """Base of every YAML schema: unknown keys are errors that list the allowed ones; no type coercion
-    (``'2'`` is not a number, ``yes`` read as ``True`` is not text); immutable once validated.
+    (``'2'`` is not a number, ``yes`` read as ``True`` is not text); immutable once validated. A key written
+    without a value (null) takes its default, or is missing if it has none, unless its type admits null.
 
     ``label_key``: a key whose text value labels the mapping in messages, e.g. ``outcomes[2] (spend)``."""
 
@@ -58,9 +59,15 @@ class StrictModel(BaseModel):
     @model_validator(mode="wrap")
     @classmethod
     def _name_unknown_keys(cls, data: Any, handler: Any) -> Any:
+        allowed = [field.alias or name for name, field in cls.model_fields.items()]
+        if not isinstance(data, (dict, cls)):
+            raise problem(f"must be a mapping with keys {', '.join(allowed)}, got {_value(data)}")
         odd = [key for key in data if not isinstance(key, str)] if isinstance(data, dict) else []
         if odd:  # a key YAML read as a boolean or number (`on:`, `yes:`, `1:`): pydantic would only say "invalid key"
             data = {key: value for key, value in data.items() if isinstance(key, str)}
+        if isinstance(data, dict) and None in data.values():  # `key:` with no value: the default, or missing
+            not_null = _not_nullable(cls)
+            data = {key: value for key, value in data.items() if value is not None or key not in not_null}
         try:
             result, errors = handler(data), []
         except ValidationError as err:
@@ -69,19 +76,29 @@ class StrictModel(BaseModel):
             found = [(tuple(loc), message) for loc, message in result.check()]
             if not found:
                 return result
-            errors = [
-                {"type": "yaml_problem" if loc else "model_problem", "loc": loc, "msg": message}
-                for loc, message in found
-            ]
+            errors = located(found, cls.__name__).errors()
         label = data.get(cls.label_key) if cls.label_key and isinstance(data, dict) else None
         prefix: tuple = (f"({label})",) if isinstance(label, str) and label else ()
-        allowed = [field.alias or name for name, field in cls.model_fields.items()]
         details = [{"type": problem(_unknown(key, allowed), "unknown_key"), "loc": prefix + (key,)} for key in odd]
         for error in errors:
             loc = tuple(error["loc"])
             labelled = loc and isinstance(loc[0], str) and loc[0].startswith("(")  # by a nested model of this mapping
             details.append(_restated(error, loc if labelled else prefix + loc, allowed))
         raise ValidationError.from_exception_data(cls.__name__, details) from None
+
+
+def _not_nullable(cls: type[BaseModel]) -> frozenset[str]:
+    """The keys of ``cls`` whose type does not admit null (written ``key:`` in YAML, it means the default)."""
+    if cls not in _NOT_NULLABLE:
+        _NOT_NULLABLE[cls] = frozenset(
+            field.alias or name
+            for name, field in cls.model_fields.items()
+            if field.annotation is not Any and type(None) not in get_args(field.annotation)
+        )
+    return _NOT_NULLABLE[cls]
+
+
+_NOT_NULLABLE: dict[type, frozenset[str]] = {}
 
 
 def _restated(error: dict, loc: tuple, allowed: list[str] | None = None) -> Any:
@@ -109,6 +126,21 @@ def _number_keys(value: Any, handler: Any) -> Any:
 
 #: For ``Annotated[dict[int, X], NumberKeys]``: a key is named as written (``versions.2``), not as a list position.
 NumberKeys = WrapValidator(_number_keys)
+
+
+def located(found: Iterable[tuple[tuple, str]], title: str = "problems") -> ValidationError:
+    """The problems ``(path, message)`` found by a validator as one error to raise (each at its path, relative
+    to the value validated; a message starting with ":" is a sentence about the value at that path)."""
+    details = [
+        {"type": problem(message, "yaml_problem" if loc or message.startswith(":") else "model_problem"), "loc": loc}
+        for loc, message in found
+    ]
+    return ValidationError.from_exception_data(title, details)
+
+
+def data_key(key: Any) -> str:
+    """A path part for a key of the user's data (a variant, a source value): ``['control']``, not ``.control``."""
+    return f"[{key!r}]"
 
 
 def _unknown(key: Any, allowed: list[str]) -> str:
@@ -151,7 +183,8 @@ _WHAT = {
 def _describe(error: dict) -> str:
     """The house text of one of pydantic's own errors (the part after the field path)."""
     kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
-    got = _value(value)
+    texts = ("string_type", "str_type", "literal_error", "enum", "dict_type", "model_type", "list_type")
+    got = _value(value) if kind in texts else repr(value)  # the hint to quote only where text would do
     if kind == "missing":
         return "missing"
     if kind in _WHAT:
@@ -188,6 +221,8 @@ def _path(loc: tuple, first_index: int) -> tuple[str, list[str]]:
             text += f" {part}"
         elif part == "[key]":
             text += " (the key)"
+        elif isinstance(part, str) and part.startswith("["):  # a key of the user's data, e.g. split['control']
+            text += part
         else:
             if isinstance(part, bool):
                 hints.append(f"the key {part!r} is a boolean: {BOOLEAN_HINT}")
@@ -195,11 +230,11 @@ def _path(loc: tuple, first_index: int) -> tuple[str, list[str]]:
     return text, hints
 
 
-def problem_lines(err: ValidationError, *, first_index: int = 1) -> list[str]:
-    """One line per problem of ``err``: the field path, then what is wrong and the fix."""
+def problem_lines(err: ValidationError, *, first_index: int = 1, root: tuple = ()) -> list[str]:
+    """One line per problem of ``err``: the field path (under ``root``), then what is wrong and the fix."""
     lines = []
     for error in err.errors():
-        loc, kind = tuple(error["loc"]), error["type"]
+        loc, kind = root + tuple(error["loc"]), error["type"]
         if kind in ("missing", "unknown_key") and loc:
             parent, hints = _path(loc[:-1], first_index)
             message = f"missing required key {loc[-1]!r}" if kind == "missing" else error["msg"]
@@ -232,34 +267,38 @@ def format_validation_error(err: ValidationError, *, source: str, first_index: i
 
 
 # ------------------------------------------------------------------------------- reusable field types
-def _text(value: Any) -> Any:
+def as_text(value: Any) -> Any:
+    """``value`` as text (a whole number as its digits); a boolean, an empty text or another type is a problem."""
     if isinstance(value, bool):
         raise problem(f"must be text, got {value!r}: {BOOLEAN_HINT}")
     if isinstance(value, int):
         return str(value)  # a column or variant named 2024 is text
-    if isinstance(value, str) and not value.strip():
+    if not isinstance(value, str):
+        raise problem(f"must be text, got {value!r}")
+    if not value.strip():
         raise problem("must not be empty")
     return value
 
 
-def _number(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise problem(f"must be a number, got {_value(value)}")
-    return float(value)
+def number(what: str, holds: Callable[[Any], bool] = lambda _: True, *, whole: bool = False) -> Any:
+    """A number type (a whole number with ``whole``; never a boolean, NaN or infinity) for which ``holds``;
+    else the problem reads ``must be <what>, got <value>``. Write ``number(...) | None`` for an optional key."""
 
+    def check(value: Any) -> Any:
+        kinds = int if whole else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) or not holds(value):
+            raise problem(f"must be {what}, got {value!r}")
+        return value if whole else float(value)
 
-def _share(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise problem(f"must be a share between 0 and 1, got {value!r}")
-    return float(value)
+    return Annotated[int if whole else float, BeforeValidator(check)]
 
 
 #: Text written in YAML: a non-empty string; a whole number is taken as its digits; a boolean gets the hint.
-Text = Annotated[str, BeforeValidator(_text)]
-#: A finite number (int or float, not a boolean), as float.
-Number = Annotated[float, BeforeValidator(_number)]
+Text = Annotated[str, BeforeValidator(as_text)]
+#: A finite number (int or float), as float.
+Number = number("a number")
 #: A share between 0 and 1 inclusive, as float.
-Share = Annotated[float, BeforeValidator(_share)]
+Share = number("a share between 0 and 1", lambda v: 0 <= v <= 1)
 
 
 def matching(pattern: str, description: str) -> Any:
@@ -267,7 +306,7 @@ def matching(pattern: str, description: str) -> Any:
     compiled = re.compile(pattern)
 
     def check(value: Any) -> Any:
-        value = _text(value)
+        value = as_text(value)
         if isinstance(value, str) and not compiled.match(value):
             raise problem(f"{value!r} {description}")
         return value

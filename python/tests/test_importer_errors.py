@@ -65,7 +65,7 @@ def test_unknown_nested_keys(tmp_path):
         _import(tmp_path, mapping)
     message = str(info.value)
     assert "has 2 problems" in message
-    assert "assigned_variant: unknown key 'colum' (allowed: column, values)" in message
+    assert "assigned_variant: unknown key 'colum' (did you mean 'column'? allowed: column, values)" in message
     assert "outcomes[2] (spend): unknown key 'unit'" in message
 
 
@@ -92,8 +92,9 @@ def test_bad_identifiers_and_choices(tmp_path):
         _import(tmp_path, mapping)
     message = str(info.value)
     assert "experiment_id 'Err-Test' must match [a-z0-9][a-z0-9_]*" in message
-    assert "outcomes[2] (spend).type is 'count'; expected one of: binary, numeric" in message
-    assert "outcomes[1] (bought).role is 'main'; expected one of: primary, secondary, guardrail" in message
+    # one wording for every choice in the YAML files (readout.yamlschema): "<key> must be one of ..., got <value>"
+    assert "outcomes[2] (spend).type must be one of binary, numeric, got 'count'" in message
+    assert "outcomes[1] (bought).role must be one of primary, secondary, guardrail, got 'main'" in message
 
 
 def test_experiment_version_must_be_a_positive_integer(tmp_path):

@@ -86,3 +86,19 @@ def test_a_key_written_twice_in_a_contract_is_refused(tmp_path):
     message = _contract(tmp_path, "materiality:\n", "materiality:\n  error_above: 0.05\n")
     assert message.startswith("raw_events.yml: not valid YAML at line ")
     assert "key 'error_above' appears twice" in message
+
+
+def test_a_mapping_lists_each_unquoted_boolean_with_its_path(tmp_path):
+    from readout.cli import UsageError
+    from readout.importer.mapping import load_mapping
+
+    text = (REPO / "mappings" / "cookie_cats.yml").read_text()
+    path = tmp_path / "m.yml"
+    path.write_text(text.replace("control: gate_30", "control: yes").replace("column: retention_7", "column: on"))
+    with pytest.raises(UsageError) as info:
+        load_mapping(path)
+    assert str(info.value).splitlines() == [
+        f"mapping {path} has 2 problems:",
+        f"  - control must be text, got True: {BOOLEAN_HINT}",
+        f"  - outcomes[2] (retention_7).column must be text, got True: {BOOLEAN_HINT}",
+    ]

@@ -10,13 +10,31 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from readout.cli import UsageError
+from readout.yamlschema import (
+    BOOLEAN_HINT,  # noqa: F401 - re-exported for readout.importer.transform
+    StrictModel,
+    Text,
+    as_text,
+    data_key,
+    describe_yaml_error,
+    format_validation_error,
+    located,
+    matching,
+    number,
+    parse_yaml,
+    problem,
+    problem_lines,
+)
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 OUTCOME_TYPES = ("binary", "numeric")
@@ -32,40 +50,6 @@ PLANNED_SPLITS = ("declared", "assumed_equal", "unknown")
 METRIC_TYPES = {"binary": "proportion", "numeric": "mean"}
 SPLIT_TOLERANCE = 1e-6
 INT32_MAX = 2**31 - 1
-
-TOP_KEYS = {
-    "experiment_id": True,  # key -> required
-    "experiment_version": False,
-    "name": False,
-    "unit_id": True,
-    "assigned_variant": True,
-    "exposed_variant": False,
-    "timestamp": False,
-    "control": True,
-    "split": False,
-    "variants": False,
-    "outcomes": True,
-    "derive": False,
-    "where": False,
-    "several_variants": False,
-    "analysis": False,
-    "kind": False,  # units (default) | summary (see readout.importer.aggregates)
-    "segments": False,  # columns written as unit attributes (imports/unit_attributes) for segment readouts
-}
-ANALYSIS_KEYS = {"alpha": False, "planned_sample_size": False, "decision_estimator": False}
-VARIANT_KEYS = {"column": True, "values": False}
-OUTCOME_KEYS = {
-    "metric_id": True,
-    "column": True,
-    "type": True,
-    "direction": False,
-    "role": False,
-    "description": False,
-    "on_null": False,
-    "margin": False,
-    "denominator": False,
-    "among": False,
-}
 
 
 @dataclass(frozen=True)
@@ -189,29 +173,294 @@ class Mapping:
         }
 
 
-# ------------------------------------------------------------------------------------------ YAML
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key repeated in one mapping (plain YAML keeps the last silently)."""
+# ------------------------------------------------------------------------------------------- schema
+# The YAML shape of a unit-level mapping as pydantic models (readout.yamlschema): types, choices, required
+# and unknown keys are declared; the checks across keys are in MappingSpec.check. Every problem of a file is
+# reported together, one line each naming the key's path (list positions from 1), the value and the fix.
+MAX_PROBLEMS_LISTED = 10
+SQL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+Id = matching(ID_PATTERN.pattern, "must match [a-z0-9][a-z0-9_]* (lower-case letters, digits, underscores)")
 
 
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    loader.flatten_mapping(node)
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        try:
-            hash(key)
-        except TypeError:
+Version = number("a whole number >= 1", lambda v: 1 <= v <= INT32_MAX, whole=True)
+Margin = number("a fraction between 0 and 1 (0.02 = 2% of control)", lambda v: 0 < v < 1)
+Alpha = number("a number between 0 and 0.5 (e.g. 0.05)", lambda v: 0 < v < 0.5)
+SampleSize = number("a whole number of units >= 2 (all variants)", lambda v: v >= 2, whole=True)
+
+
+def _source_value(value: Any) -> str:
+    """A source value as written in a ``values`` map, as the text the importer compares against.
+
+    YAML turns ``true``/``1`` keys into bool/int; they are compared as text (``true``, ``1``).
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _values(data: Any) -> Any:
+    """``values: {source value: variant_id}``, the source values as the text the importer compares."""
+    if not isinstance(data, dict) or not data:
+        raise problem(f"must be a non-empty mapping of source value -> variant_id, got {data!r}")
+    values: dict[str, str] = {}
+    found: list[tuple[tuple, str]] = []
+    for source_value, variant in data.items():
+        if source_value is None:
+            found.append(((), ": a source value is empty (null); quote it if it is text"))
             continue
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} appears twice (first on line {seen[key] + 1})", key_node.start_mark
+        if variant is None:
+            found.append(((data_key(source_value),), "has no variant_id"))
+            continue
+        try:
+            variant_id = as_text(variant)
+        except PydanticCustomError as exc:
+            found.append(((data_key(source_value),), exc.message()))
+            continue
+        text = _source_value(source_value)
+        if values.get(text, variant_id) != variant_id:
+            found.append(((), f"maps {text!r} twice, to {values[text]!r} and {variant_id!r}"))
+        values[text] = variant_id
+    if found:
+        raise located(found)
+    return values
+
+
+def _column_shorthand(data: Any) -> Any:
+    if isinstance(data, str):  # `assigned_variant: group`
+        return {"column": data}
+    return data
+
+
+class VariantColumnSpec(StrictModel):
+    column: Text
+    values: Annotated[dict[str, str], BeforeValidator(_values)] | None = None
+
+
+VariantSpec = Annotated[VariantColumnSpec, BeforeValidator(_column_shorthand)]
+
+
+class OutcomeSpec(StrictModel):
+    label_key = "metric_id"
+    metric_id: Id
+    column: Text
+    type: Literal[OUTCOME_TYPES]
+    direction: Literal[DIRECTIONS] = "increase"
+    role: Literal[ROLES] = "secondary"
+    description: str | None = None
+    on_null: Literal[ON_NULL] = "error"
+    margin: Margin | None = None  # guardrails: a fraction of the control mean
+    denominator: Text | None = None
+    among: Text | None = None
+
+    def check(self) -> Iterable[tuple[tuple, str]]:
+        if self.denominator is not None and self.among is not None:
+            yield (), "give denominator (a ratio metric) or among (a conditional metric), not both"
+        if self.margin is not None and self.role != "guardrail":
+            yield ("margin",), f"is a non-inferiority margin: set role: guardrail (role is {self.role!r})"
+
+    def outcome(self) -> Outcome:
+        description = self.description.strip() if self.description else None
+        return Outcome(**{**self.model_dump(), "description": description or None})
+
+
+def _weights(data: Any) -> Any:
+    """``split: {variant_id: weight}``: positive weights (their sum is checked with the other keys)."""
+    if not isinstance(data, dict) or not data:
+        raise problem("must be a mapping variant_id -> planned weight, e.g. {control: 0.5, treatment: 0.5}")
+    found = []
+    for variant, weight in data.items():
+        here = (data_key(variant),)
+        try:
+            as_text(variant)
+        except PydanticCustomError as exc:
+            found.append((here, f"(the variant) {exc.message()}"))
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
+            found.append((here, f"must be a number, got {weight!r}"))
+        elif weight <= 0:
+            found.append((here, f"must be positive, got {weight!r}"))
+    if found:
+        raise located(found)
+    return {str(variant): float(weight) for variant, weight in data.items()}
+
+
+def _split_field(data: Any) -> Any:
+    if data is None or data == "equal":
+        return data
+    if isinstance(data, dict):
+        return _weights(data)
+    raise problem(f"must be a mapping variant_id -> weight or the word equal, got {data!r}")
+
+
+def _split_problems(split: dict[str, float]) -> Iterable[tuple[tuple, str]]:
+    total = sum(split.values())
+    if abs(total - 1.0) > SPLIT_TOLERANCE:
+        hint = " (write shares, e.g. 0.5, not percentages)" if abs(total - 100) < 1e-6 else ""
+        yield ("split",), f"weights sum to {total:g}, not 1{hint}"
+    if len(split) == 1:
+        yield ("split",), "must name at least two variants"
+
+
+def _variant_list(data: Any) -> Any:
+    if not isinstance(data, list) or len(data) < 2:
+        raise problem(f"must be a list of at least two variant ids, got {data!r}")
+    return data
+
+
+def _no_repeats(what: str) -> Any:
+    def check(items: list[str]) -> list[str]:
+        repeated = sorted({item for item in items if items.count(item) > 1})
+        if repeated:
+            raise problem(f"lists {what} twice: {', '.join(map(repr, repeated))}")
+        return items
+
+    return AfterValidator(check)
+
+
+def _segments(data: Any) -> Any:
+    if not isinstance(data, list):
+        raise problem(f"must be a list of column names, e.g. segments: [country, device], got {data!r}")
+    return data
+
+
+def _derive(data: Any) -> Any:
+    if not isinstance(data, dict) or not data:
+        raise problem("must be a mapping new_column -> SQL expression, e.g. {answered: \"answer in ('yes', 'no')\"}")
+    bad = [name for name in data if not isinstance(name, str) or not SQL_NAME.match(name)]
+    if bad:
+        raise located(
+            ((data_key(name),), "is not a column name: use letters, digits and underscores (not starting with a digit)")
+            for name in bad
+        )
+    return data
+
+
+class AnalysisSpec(StrictModel):
+    alpha: Alpha | None = None
+    planned_sample_size: SampleSize | None = None
+    decision_estimator: Literal[DECISION_ESTIMATORS] | None = None
+
+
+class MappingSpec(StrictModel):
+    experiment_id: Id
+    experiment_version: Version = 1
+    name: str | None = None
+    unit_id: Text
+    assigned_variant: VariantSpec
+    exposed_variant: VariantSpec | None = None
+    timestamp: Text | None = None
+    control: Text
+    split: Annotated[Any, BeforeValidator(_split_field)] = None  # {variant_id: weight} | "equal" | None
+    variants: Annotated[list[Text] | None, BeforeValidator(_variant_list), _no_repeats("a variant")] = None
+    outcomes: Annotated[list[OutcomeSpec], Field(min_length=1)]
+    derive: Annotated[dict[str, Text], BeforeValidator(_derive)] | None = None
+    where: Text | None = None
+    several_variants: Literal[SEVERAL_VARIANTS] = "exclude"
+    analysis: AnalysisSpec | None = None
+    kind: Literal["units"] = "units"  # readout.importer.aggregates reads kind: summary
+    segments: Annotated[list[Text], BeforeValidator(_segments), _no_repeats("a column")] | None = None
+
+    def planned_split(self) -> tuple[dict[str, float], str, list[tuple[tuple, str]]]:
+        """(split, how it is known, problems). ``split: equal`` is an assumed equal split; no split is unknown
+        (the sample-ratio test is then not run). Without a declared split the variants come from ``variants``
+        or the targets of ``assigned_variant.values``; the weights written are equal placeholders."""
+        if isinstance(self.split, dict):
+            found = list(_split_problems(self.split))
+            if self.variants is not None:
+                found.append(((), "give either split (with weights) or variants, not both"))
+            return self.split, "declared", found
+        if self.variants is not None:
+            variants = self.variants
+        elif self.assigned_variant.values:
+            variants = list(dict.fromkeys(self.assigned_variant.values.values()))
+            if len(variants) < 2:
+                return {}, "unknown", [(("assigned_variant", "values"), "maps to fewer than two variants")]
+        else:
+            return (
+                {},
+                "unknown",
+                [
+                    (
+                        (),
+                        "without a split, name the variants: variants: [control, treatment] "
+                        "(or map assigned_variant.values)",
+                    )
+                ],
             )
-        seen[key] = key_node.start_mark.line
-    return loader.construct_mapping(node, deep=deep)
+        weight = 1.0 / len(variants)
+        return {v: weight for v in variants}, ("assumed_equal" if self.split == "equal" else "unknown"), []
+
+    def check(self) -> Iterable[tuple[tuple, str]]:
+        split, _, found = self.planned_split()
+        yield from found
+        if self.several_variants == "drop_mismatched_rows" and self.exposed_variant is None:
+            yield ("several_variants",), ": drop_mismatched_rows needs an exposed_variant column to compare with"
+        ids = [outcome.metric_id for outcome in self.outcomes]
+        for metric_id in sorted({m for m in ids if ids.count(m) > 1}):
+            yield (), f"metric_id {metric_id!r} appears in more than one outcome"
+        if not split:
+            return
+        variants = ", ".join(split)
+        if self.control not in split:
+            yield ("control",), f"{self.control!r} is not among the variants of split ({variants})"
+        for key in ("assigned_variant", "exposed_variant"):
+            for source_value, variant_id in (getattr(self, key) and getattr(self, key).values or {}).items():
+                if variant_id not in split:
+                    yield (
+                        (key, "values"),
+                        f"maps {source_value!r} to {variant_id!r}, which is not a variant of split ({variants})",
+                    )
+        if self.assigned_variant.values is not None:
+            targets = set(self.assigned_variant.values.values())
+            for variant_id in split:
+                if variant_id not in targets:
+                    yield (), f"split variant {variant_id!r} is not the target of any assigned_variant.values entry"
+
+    def mapping(self, source: str) -> Mapping:
+        split, planned_split, _ = self.planned_split()
+        analysis = self.analysis or AnalysisSpec()
+        variant = lambda spec: spec and VariantColumn(spec.column, spec.values)  # noqa: E731
+        return Mapping(
+            experiment_id=self.experiment_id,
+            experiment_version=self.experiment_version,
+            name=self.name.strip() if self.name and self.name.strip() else None,
+            unit_id=self.unit_id,
+            assigned_variant=variant(self.assigned_variant),
+            exposed_variant=variant(self.exposed_variant),
+            timestamp=self.timestamp,
+            control=self.control,
+            split=split,
+            outcomes=tuple(outcome.outcome() for outcome in self.outcomes),
+            source=source,
+            planned_split=planned_split,
+            derive=tuple((self.derive or {}).items()),
+            where=self.where,
+            several_variants=self.several_variants,
+            alpha=analysis.alpha,
+            planned_sample_size=analysis.planned_sample_size,
+            decision_estimator=analysis.decision_estimator,
+            segments=tuple(self.segments or ()),
+        )
 
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+def parse_mapping(data: Any, source: str = "<mapping>") -> Mapping:
+    """Validate a mapping already parsed from YAML; ``source`` names it in error messages."""
+    if not isinstance(data, dict):
+        raise UsageError(
+            f"mapping {source}: expected a YAML mapping of keys (experiment_id, unit_id, ...), "
+            f"got {type(data).__name__}"
+        )
+    try:
+        spec = MappingSpec.model_validate(data)
+    except ValidationError as err:
+        raise UsageError(format_validation_error(err, source=f"mapping {source}")) from None
+    return spec.mapping(source)
+
+
+# ------------------------------------------------------------------------------------------ YAML
+#: The kinds of mapping file: a unit-level export (the default) or per-arm aggregates (readout.importer.aggregates).
+MAPPING_KINDS = ("units", "summary")
 
 
 def _read_yaml(path: Path) -> Any:
@@ -224,19 +473,38 @@ def _read_yaml(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read mapping file {path}: {exc}") from None
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        return parse_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UsageError(f"mapping {path}: not valid YAML{where}: {problem}") from None
+        raise UsageError(f"mapping {path}: {describe_yaml_error(exc)}") from None
 
 
-# ------------------------------------------------------------------------------------ validation
-MAX_PROBLEMS_LISTED = 10
-BOOLEAN_HINT = "YAML reads unquoted yes/no/on/off/true/false as a boolean; quote it (e.g. 'yes')"
+def load_mapping_document(path: str | Path) -> tuple[str, Any]:
+    """Read a mapping YAML file: its ``kind`` (units, the default, or summary) and its data, ``kind`` removed.
+
+    ``readout import`` (readout.importer.load_import_mapping) validates the data by kind: :func:`parse_mapping`
+    for units, readout.importer.aggregates.parse_summary_mapping for summary."""
+    path = Path(path)
+    data = _read_yaml(path)
+    if not isinstance(data, dict):
+        return "units", data  # parse_mapping names the problem
+    kind = data.get("kind", "units")
+    if kind not in MAPPING_KINDS:
+        raise UsageError(f"mapping {path}: kind is {kind!r}; expected units (the default) or summary")
+    return kind, {k: v for k, v in data.items() if k != "kind"}
 
 
+def load_mapping(path: str | Path) -> Mapping:
+    """Read and validate a unit-level mapping YAML file (readout.importer.load_import_mapping reads either kind)."""
+    kind, data = load_mapping_document(path)
+    if kind != "units":
+        raise UsageError(
+            f"mapping {path}: kind: {kind} (per-arm aggregates) is read by readout.importer.load_import_mapping, "
+            "not as a unit-level mapping"
+        )
+    return parse_mapping(data, source=str(path))
+
+
+# ------------------------------------------------- shared with the summary mappings (readout.importer.aggregates)
 class Problems:
     """Collects every problem of one input, then raises them together as one UsageError."""
 
@@ -272,32 +540,15 @@ def _check_keys(data: dict, allowed: dict[str, bool], where: str, problems: Prob
 def _text(value: Any, key: str, problems: Problems, *, pattern: re.Pattern | None = None) -> str | None:
     if value is None:
         return None
-    if isinstance(value, bool):
-        problems.add(f"{key} must be text, got {value!r}: {BOOLEAN_HINT}")
-        return None
-    if not isinstance(value, (str, int)):
-        problems.add(f"{key} must be text, got {value!r}")
-        return None
-    text = str(value)
-    if not text.strip():
-        problems.add(f"{key} must not be empty")
+    try:
+        text = as_text(value)
+    except PydanticCustomError as exc:
+        problems.add(f"{key} {exc.message()}")
         return None
     if pattern is not None and not pattern.match(text):
         problems.add(f"{key} {text!r} must match [a-z0-9][a-z0-9_]* (lower-case letters, digits, underscores)")
         return None
     return text
-
-
-def _source_value(value: Any) -> str:
-    """A source value as written in a ``values`` map, as the text the importer compares against.
-
-    YAML turns ``true``/``1`` keys into bool/int; they are compared as text (``true``, ``1``).
-    """
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _choice(value: Any, key: str, choices: tuple[str, ...], default: str, problems: Problems) -> str:
@@ -309,336 +560,34 @@ def _choice(value: Any, key: str, choices: tuple[str, ...], default: str, proble
     return value
 
 
-def _variant_column(data: Any, key: str, problems: Problems) -> VariantColumn | None:
-    if isinstance(data, str):  # shorthand: `assigned_variant: group`
-        data = {"column": data}
-    if not isinstance(data, dict):
-        problems.add(f"{key} must be a mapping with 'column' and optional 'values', got {data!r}")
-        return None
-    _check_keys(data, VARIANT_KEYS, key, problems)
-    column = _text(data.get("column"), f"{key}.column", problems)
-    values_data = data.get("values")
-    values: dict[str, str] | None = None
-    if values_data is not None:
-        if not isinstance(values_data, dict) or not values_data:
-            problems.add(f"{key}.values must be a non-empty mapping of source value -> variant_id")
-        else:
-            values = {}
-            for source_value, variant in values_data.items():
-                if source_value is None:
-                    problems.add(f"{key}.values: a source value is empty (null); quote it if it is text")
-                    continue
-                variant_id = _text(variant, f"{key}.values[{source_value!r}]", problems)
-                if variant_id is None:
-                    if variant is None:
-                        problems.add(f"{key}.values[{source_value!r}] has no variant_id")
-                    continue
-                text = _source_value(source_value)
-                if text in values and values[text] != variant_id:
-                    problems.add(f"{key}.values maps {text!r} twice, to {values[text]!r} and {variant_id!r}")
-                values[text] = variant_id
-    if column is None:
-        return None
-    return VariantColumn(column=column, values=values)
+class _SplitOnly(StrictModel):
+    split: Annotated[Any, BeforeValidator(_weights)]
 
 
-def _variant_list(data: Any, problems: Problems) -> list[str]:
-    if not isinstance(data, list) or len(data) < 2:
-        problems.add(f"variants must be a list of at least two variant ids, got {data!r}")
-        return []
-    variants = [v for v in (_text(item, "variants entry", problems) for item in data) if v is not None]
-    if len(set(variants)) != len(variants):
-        problems.add(f"variants lists a variant twice: {variants}")
-    return list(dict.fromkeys(variants))
+class _AnalysisOnly(StrictModel):
+    analysis: AnalysisSpec | None = None
 
 
 def _split(data: Any, problems: Problems) -> dict[str, float]:
-    if not isinstance(data, dict) or not data:
-        problems.add("split must be a mapping variant_id -> planned weight, e.g. {control: 0.5, treatment: 0.5}")
+    """``split: {variant_id: weight}`` validated as in a unit-level mapping ({} after a bad weight)."""
+    try:
+        split = _SplitOnly.model_validate({"split": data}).split
+    except ValidationError as err:
+        for line in problem_lines(err):
+            problems.add(line)
         return {}
-    split: dict[str, float] = {}
-    for variant, weight in data.items():
-        variant_id = _text(variant, "split variant", problems)
-        if variant_id is None:
-            continue
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
-            problems.add(f"split[{variant_id!r}] must be a number, got {weight!r}")
-            continue
-        if weight <= 0:
-            problems.add(f"split[{variant_id!r}] must be positive, got {weight!r}")
-            continue
-        split[variant_id] = float(weight)
-    if split and len(split) == len(data):
-        total = sum(split.values())
-        if abs(total - 1.0) > SPLIT_TOLERANCE:
-            hint = " (write shares, e.g. 0.5, not percentages)" if abs(total - 100) < 1e-6 else ""
-            problems.add(f"split weights sum to {total:g}, not 1{hint}")
-    if len(split) == 1:
-        problems.add("split must name at least two variants")
+    found = list(_split_problems(split))
+    for line in problem_lines(located(found)) if found else ():
+        problems.add(line)
     return split
 
 
-def _outcomes(data: Any, problems: Problems) -> tuple[Outcome, ...]:
-    if not isinstance(data, list) or not data:
-        problems.add("outcomes must be a non-empty list (at least one outcome)")
-        return ()
-    outcomes: list[Outcome] = []
-    seen: set[str] = set()
-    for index, item in enumerate(data, start=1):
-        where = f"outcomes[{index}]"
-        if not isinstance(item, dict):
-            problems.add(f"{where} must be a mapping with metric_id, column and type, got {item!r}")
-            continue
-        if isinstance(item.get("metric_id"), str):
-            where = f"outcomes[{index}] ({item['metric_id']})"
-        before = len(problems.items)
-        _check_keys(item, OUTCOME_KEYS, where, problems)
-        metric_id = _text(item.get("metric_id"), f"{where}.metric_id", problems, pattern=ID_PATTERN)
-        column = _text(item.get("column"), f"{where}.column", problems)
-        type_ = _choice(item.get("type"), f"{where}.type", OUTCOME_TYPES, "binary", problems)
-        direction = _choice(item.get("direction"), f"{where}.direction", DIRECTIONS, "increase", problems)
-        role = _choice(item.get("role"), f"{where}.role", ROLES, "secondary", problems)
-        on_null = _choice(item.get("on_null"), f"{where}.on_null", ON_NULL, "error", problems)
-        denominator = _text(item.get("denominator"), f"{where}.denominator", problems)
-        among = _text(item.get("among"), f"{where}.among", problems)
-        if denominator is not None and among is not None:
-            problems.add(f"{where}: give denominator (a ratio metric) or among (a conditional metric), not both")
-        margin = item.get("margin")
-        if margin is not None:
-            if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 < margin < 1:
-                problems.add(
-                    f"{where}.margin must be a fraction between 0 and 1 (0.02 = 2% of control), got {margin!r}"
-                )
-                margin = None
-            elif role != "guardrail":
-                problems.add(f"{where}.margin is a non-inferiority margin: set role: guardrail (role is {role!r})")
-                margin = None
-            else:
-                margin = float(margin)
-        description = item.get("description")
-        if description is not None and not isinstance(description, str):
-            problems.add(f"{where}.description must be text")
-            description = None
-        if metric_id is not None:
-            if metric_id in seen:
-                problems.add(f"metric_id {metric_id!r} appears in more than one outcome")
-            seen.add(metric_id)
-        if len(problems.items) == before and metric_id and column:
-            outcomes.append(
-                Outcome(
-                    metric_id,
-                    column,
-                    type_,
-                    direction,
-                    role,
-                    description.strip() if description else None,
-                    on_null,
-                    margin,
-                    denominator,
-                    among,
-                )
-            )
-    return tuple(outcomes)
-
-
-def _planned_split(data: dict, assigned: VariantColumn | None, problems: Problems) -> tuple[dict[str, float], str]:
-    """The split and how it is known. ``split: equal`` is an assumed equal split; no split is unknown (the
-    sample-ratio test is then not run). Without a declared split the variants come from ``variants`` or
-    the targets of ``assigned_variant.values``; the weights written are equal placeholders."""
-    raw = data.get("split")
-    if isinstance(raw, dict):
-        if "variants" in data:
-            problems.add("give either split (with weights) or variants, not both")
-        return _split(raw, problems), "declared"
-    if raw is not None and raw != "equal":
-        problems.add(f"split must be a mapping variant_id -> weight or the word equal, got {raw!r}")
-        return {}, "declared"
-    if "variants" in data:
-        variants = _variant_list(data["variants"], problems)
-    elif assigned is not None and assigned.values:
-        variants = list(dict.fromkeys(assigned.values.values()))
-    else:
-        problems.add(
-            "without a split, name the variants: variants: [control, treatment] (or map assigned_variant.values)"
-        )
-        return {}, "unknown"
-    if len(variants) < 2:
-        if "variants" not in data:
-            problems.add("assigned_variant.values maps to fewer than two variants")
-        return {}, "unknown"
-    weight = 1.0 / len(variants)
-    return {v: weight for v in variants}, ("assumed_equal" if raw == "equal" else "unknown")
-
-
-SQL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _derive(data: Any, problems: Problems) -> tuple[tuple[str, str], ...]:
-    if data is None:
-        return ()
-    if not isinstance(data, dict) or not data:
-        problems.add(
-            "derive must be a mapping new_column -> SQL expression, e.g. {answered: \"answer in ('yes', 'no')\"}"
-        )
-        return ()
-    out = []
-    for name, expression in data.items():
-        if not isinstance(name, str) or not SQL_NAME.match(name):
-            problems.add(
-                f"derive: column name {name!r} must be letters, digits and underscores (not starting with a digit)"
-            )
-            continue
-        text = _text(expression, f"derive.{name}", problems)
-        if text is not None:
-            out.append((name, text))
-    return tuple(out)
-
-
-def _segments(data: Any, problems: Problems) -> tuple[str, ...]:
-    """``segments: [column, ...]``: the columns whose value per unit lands as a unit attribute."""
-    if data is None:
-        return ()
-    if not isinstance(data, list):
-        problems.add(f"segments must be a list of column names, e.g. segments: [country, device], got {data!r}")
-        return ()
-    columns = [c for c in (_text(item, f"segments[{i}]", problems) for i, item in enumerate(data, start=1)) if c]
-    repeated = sorted({c for c in columns if columns.count(c) > 1})
-    if repeated:
-        problems.add(f"segments lists a column twice: {', '.join(map(repr, repeated))}")
-    return tuple(dict.fromkeys(columns))
-
-
 def _analysis(data: Any, problems: Problems) -> tuple[float | None, int | None, str | None]:
-    if data is None:
+    """``analysis: {alpha, planned_sample_size, decision_estimator}`` as in a unit-level mapping."""
+    try:
+        analysis = _AnalysisOnly.model_validate({"analysis": data}).analysis or AnalysisSpec()
+    except ValidationError as err:
+        for line in problem_lines(err):
+            problems.add(line)
         return None, None, None
-    if not isinstance(data, dict):
-        problems.add(f"analysis must be a mapping with alpha, planned_sample_size, decision_estimator, got {data!r}")
-        return None, None, None
-    _check_keys(data, ANALYSIS_KEYS, "analysis", problems)
-    alpha = data.get("alpha")
-    if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 0.5):
-        problems.add(f"analysis.alpha must be a number between 0 and 0.5 (e.g. 0.05), got {alpha!r}")
-        alpha = None
-    size = data.get("planned_sample_size")
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 2):
-        problems.add(f"analysis.planned_sample_size must be a whole number of units >= 2 (all variants), got {size!r}")
-        size = None
-    estimator = data.get("decision_estimator")
-    if estimator is not None:
-        estimator = _choice(estimator, "analysis.decision_estimator", DECISION_ESTIMATORS, None, problems)
-    return (float(alpha) if alpha is not None else None), size, estimator
-
-
-def parse_mapping(data: Any, source: str = "<mapping>") -> Mapping:
-    """Validate a mapping already parsed from YAML; ``source`` names it in error messages."""
-    problems = Problems(f"mapping {source}")
-    if not isinstance(data, dict):
-        raise UsageError(
-            f"mapping {source}: expected a YAML mapping of keys (experiment_id, unit_id, ...), "
-            f"got {type(data).__name__}"
-        )
-    _check_keys(data, TOP_KEYS, "", problems)
-
-    experiment_id = _text(data.get("experiment_id"), "experiment_id", problems, pattern=ID_PATTERN)
-    version = data.get("experiment_version", 1)
-    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= INT32_MAX:
-        problems.add(f"experiment_version must be a whole number >= 1, got {version!r}")
-        version = 1
-    name = data.get("name")
-    if name is not None and not isinstance(name, str):
-        problems.add(f"name must be text, got {name!r}")
-        name = None
-    unit_id = _text(data.get("unit_id"), "unit_id", problems)
-    assigned = (
-        _variant_column(data["assigned_variant"], "assigned_variant", problems) if "assigned_variant" in data else None
-    )
-    exposed = (
-        _variant_column(data["exposed_variant"], "exposed_variant", problems)
-        if data.get("exposed_variant") is not None
-        else None
-    )
-    timestamp = _text(data.get("timestamp"), "timestamp", problems)
-    control = _text(data.get("control"), "control", problems)
-    outcomes = _outcomes(data["outcomes"], problems) if "outcomes" in data else ()
-    split, planned_split = _planned_split(data, assigned, problems)
-    derive = _derive(data.get("derive"), problems)
-    where = None
-    if data.get("where") is not None:
-        where = _text(data["where"], "where", problems)
-    several_variants = _choice(data.get("several_variants"), "several_variants", SEVERAL_VARIANTS, "exclude", problems)
-    if several_variants == "drop_mismatched_rows" and exposed is None and "several_variants" in data:
-        problems.add("several_variants: drop_mismatched_rows needs an exposed_variant column to compare with")
-    alpha, planned_sample_size, decision_estimator = _analysis(data.get("analysis"), problems)
-    segments = _segments(data.get("segments"), problems)
-
-    # Cross-checks: the variants are the keys of `split`.
-    if split:
-        if control is not None and control not in split:
-            problems.add(f"control {control!r} is not among the variants of split ({', '.join(split)})")
-        for key, var in (("assigned_variant", assigned), ("exposed_variant", exposed)):
-            if var is None or var.values is None:
-                continue
-            for source_value, variant_id in var.values.items():
-                if variant_id not in split:
-                    problems.add(
-                        f"{key}.values maps {source_value!r} to {variant_id!r}, "
-                        f"which is not a variant of split ({', '.join(split)})"
-                    )
-        if assigned is not None and assigned.values is not None:
-            targets = set(assigned.values.values())
-            for variant_id in split:
-                if variant_id not in targets:
-                    problems.add(f"split variant {variant_id!r} is not the target of any assigned_variant.values entry")
-    problems.raise_if_any()
-    assert experiment_id and unit_id and assigned and control  # guaranteed by the checks above
-    return Mapping(
-        experiment_id=experiment_id,
-        experiment_version=version,
-        name=name.strip() if name and name.strip() else None,
-        unit_id=unit_id,
-        assigned_variant=assigned,
-        exposed_variant=exposed,
-        timestamp=timestamp,
-        control=control,
-        split=split,
-        outcomes=outcomes,
-        source=source,
-        planned_split=planned_split,
-        derive=derive,
-        where=where,
-        several_variants=several_variants,
-        alpha=alpha,
-        planned_sample_size=planned_sample_size,
-        decision_estimator=decision_estimator,
-        segments=segments,
-    )
-
-
-#: The kinds of mapping file: a unit-level export (the default) or per-arm aggregates (readout.importer.aggregates).
-MAPPING_KINDS = ("units", "summary")
-
-
-def load_mapping_document(path: str | Path) -> tuple[str, Any]:
-    """Read a mapping YAML file: its ``kind`` (units, the default, or summary) and its data, ``kind`` removed.
-
-    ``readout import`` (readout.importer.load_import_mapping) validates the data by kind: :func:`parse_mapping`
-    for units, readout.importer.aggregates.parse_summary_mapping for summary."""
-    path = Path(path)
-    data = _read_yaml(path)
-    if not isinstance(data, dict):
-        return "units", data  # parse_mapping names the problem
-    kind = data.get("kind", "units")
-    if kind not in MAPPING_KINDS:
-        raise UsageError(f"mapping {path}: kind is {kind!r}; expected units (the default) or summary")
-    return kind, {k: v for k, v in data.items() if k != "kind"}
-
-
-def load_mapping(path: str | Path) -> Mapping:
-    """Read and validate a unit-level mapping YAML file (readout.importer.load_import_mapping reads either kind)."""
-    kind, data = load_mapping_document(path)
-    if kind != "units":
-        raise UsageError(
-            f"mapping {path}: kind: {kind} (per-arm aggregates) is read by readout.importer.load_import_mapping, "
-            "not as a unit-level mapping"
-        )
-    return parse_mapping(data, source=str(path))
+    return analysis.alpha, analysis.planned_sample_size, analysis.decision_estimator
