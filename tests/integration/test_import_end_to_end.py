@@ -113,6 +113,11 @@ def test_udacity_mismatched_rows_are_flagged_counted_and_excluded(real_exports):
     out = units[units.unit_id.isin(mismatched_units)]
     assert len(out) == len(mismatched_units)
     assert out.is_in_several_variants.all() and not out.is_in_exposed_population.any()
+    # intent to treat: a user assigned one group stays in the assigned population whatever page it was shown
+    groups = raw.assign(user_id=raw.user_id.astype(str)).groupby("user_id").group.nunique()
+    assigned_once = out.unit_id.map(groups) == 1
+    assert assigned_once.any() and (out.is_in_assigned_population == assigned_once).all()
+    assert (out[assigned_once].variant_id == out[assigned_once].assigned_variant_id).all()
 
 
 def test_udacity_duplicate_policy_keeps_one_row_per_consistent_user(real_exports):

@@ -1,9 +1,12 @@
 {#-
     One row per unit x experiment version that was assigned or exposed, with one boolean per reason a
     unit is out of the analysis, so an analyst sees why. Populations:
-    - assigned (intent to treat): assigned units that are not consent-denied, bots or in several variants,
-      and whose assignment and first exposure fall inside the version's run (a unit dated before the start
-      would bring pre-start outcomes into its metric window; one assigned after the end has no window);
+    - assigned (intent to treat): assigned units that are not consent-denied, bots or assigned to several
+      variants, and whose assignment and first exposure fall inside the version's run (a unit dated before the
+      start would bring pre-start outcomes into its metric window; one assigned after the end has no window).
+      A unit assigned once counts in its assigned variant whatever it was shown: one shown another variant
+      (is_exposure_variant_mismatch) or several is in several variants, out of the exposed population, but
+      stays in the intent-to-treat one;
     - exposed: eligible units (every flag false), which are assigned and exposed.
 -#}
 with
@@ -122,7 +125,7 @@ eligibility as (
             flagged.assigned_at is not null
             and not flagged.is_consent_denied
             and not flagged.is_bot_or_internal
-            and not flagged.is_in_several_variants
+            and flagged.assigned_variant_count = 1  -- intent to treat: what it was shown does not matter
             and not flagged.is_before_experiment_start
             and not flagged.is_assigned_after_experiment_end
         ) as is_in_assigned_population,

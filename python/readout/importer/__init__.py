@@ -177,7 +177,8 @@ def summary(result: ImportResult | SummaryImportResult) -> str:
     if m.where is not None:
         lines.append(f"  where                  {m.where}: {_rows(c['rows_filtered_out'])} filtered out")
     policy = {
-        "exclude": "exclude the unit from the analysis (dbt)",
+        "exclude": "exclude the unit (dbt: from both populations when assigned to several variants, from the"
+        " exposed one when shown another)",
         "first_row": "keep the unit's first row",
         "drop_mismatched_rows": "drop rows whose shown variant differs from the assigned one",
     }[m.several_variants]
