@@ -15,7 +15,7 @@ export READOUT_LANDING_PATH ?= data/landing
 export READOUT_DUCKDB_PATH ?= warehouse/readout.duckdb
 export PATH := $(BIN):$(PATH)
 
-.PHONY: default help install install-dev lock lint docs demo build rebuild test bench clean
+.PHONY: default help install install-dev install-spark lock lint docs demo build rebuild test bench clean
 
 # `make` alone: says what it is about to do, then runs the demo
 default:
@@ -29,12 +29,14 @@ help:
 	@echo "make test         make lint, then every test (pytest on 2 workers: the package, dbt builds of simulated and real data; ~11 min)"
 	@echo "make lint         sqlfluff (dbt templater) over models, macros, tests, analyses; ruff check + format --check"
 	@echo "make build        incremental build (readout build): only new landing files; nothing changed = dbt not run"
+	@echo "make build TARGET=spark   the same on a local Spark (Java 17; installs requirements-spark.lock; docs/spark.md)"
 	@echo "make rebuild      full rebuild (--full-refresh) of the warehouse; the history is kept"
 	@echo "make bench        time 1M, 10M and 100M events (EVENTS=N: one size); not part of make test"
 	@echo "make docs         dbt's documentation as one file that opens offline (after make demo; GX Data Docs: build/gx_docs)"
 	@echo "make install      create .venv and install requirements.lock with --require-hashes (the demo's needs)"
 	@echo "make install-dev  install requirements-dev.lock too (tests and lint; make test and make lint do this)"
-	@echo "make lock         regenerate both hashed locks from requirements.in and requirements-dev.in (uv)"
+	@echo "make install-spark install requirements-spark.lock too (dbt-spark, PySpark; make build TARGET=spark does this)"
+	@echo "make lock         regenerate the hashed locks from requirements.in, requirements-spark.in and requirements-dev.in (uv)"
 	@echo "make clean        remove target, logs, warehouse, data and build"
 	@echo "make help         this list"
 
@@ -67,8 +69,20 @@ $(VENV)/.installed-dev: requirements-dev.lock $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
-# `make lock` re-resolves requirements-dev.in (which includes requirements.in) into requirements-dev.lock, then
-# requirements.in into requirements.lock within it (same versions, same hashes). Existing pins are kept unless a
+# The Spark target's packages (dbt-spark, PySpark: about 450 MB), for `make build TARGET=spark`; requirements-dev.lock
+# holds them too. Java 17 comes from the system (docs/spark.md).
+$(VENV)/.installed-spark: requirements-spark.lock $(VENV)/.installed
+	@echo "==> installing requirements-spark.lock (the Spark target: $$(grep -c '^[a-zA-Z]' requirements-spark.lock) packages, the runtime ones included)"
+	@set -o pipefail; start=$$SECONDS; $(PIP_INSTALL) -r requirements-spark.lock | $(call PIP_PROGRESS,requirements-spark.lock) \
+		&& $(BIN)/python -m pip check --disable-pip-version-check \
+		&& echo "==> installed in $$((SECONDS - start)) s"
+	@touch $@
+
+install-spark: $(VENV)/.installed-spark
+
+# `make lock` re-resolves requirements-dev.in (which includes requirements-spark.in, which includes requirements.in)
+# into requirements-dev.lock, then requirements.in into requirements.lock and requirements-spark.in into
+# requirements-spark.lock within it (same versions, same hashes). Existing pins are kept unless a
 # requirement changed; LOCK_FLAGS="--upgrade-package NAME" (or --upgrade) moves them. uv runs from its own
 # throwaway venv (build/lock-tools), never the project's.
 UV_VERSION ?= 0.13.9
@@ -78,7 +92,8 @@ lock:
 	@test -x $(LOCK_UV) || { $(PYTHON) -m venv build/lock-tools && build/lock-tools/bin/python -m pip install --quiet uv==$(UV_VERSION); }
 	@$(LOCK_COMPILE) $(LOCK_FLAGS) requirements-dev.in -o requirements-dev.lock
 	@$(LOCK_COMPILE) $(LOCK_FLAGS) requirements.in -c requirements-dev.lock -o requirements.lock
-	@echo "==> requirements.lock: $$(grep -c '^[a-zA-Z]' requirements.lock) packages; requirements-dev.lock: $$(grep -c '^[a-zA-Z]' requirements-dev.lock); make install-dev installs them"
+	@$(LOCK_COMPILE) $(LOCK_FLAGS) requirements-spark.in -c requirements-dev.lock -o requirements-spark.lock
+	@echo "==> requirements.lock: $$(grep -c '^[a-zA-Z]' requirements.lock) packages; requirements-spark.lock: $$(grep -c '^[a-zA-Z]' requirements-spark.lock); requirements-dev.lock: $$(grep -c '^[a-zA-Z]' requirements-dev.lock); make install-dev installs them"
 
 # sqlfluff (config: .sqlfluff, .sqlfluffignore) with the dbt templater compiles the project into its own target and
 # warehouse under build/lint, so it never touches the demo's; ruff (config: python/pyproject.toml). Every check runs;
@@ -151,9 +166,12 @@ docs: install
 # one is an error naming it), and when nothing changed at all (no new landing file, no edited model, seed, macro
 # or setting) dbt is not run: the marts are current. `make rebuild` starts over (--full-refresh); both publish
 # identical marts. FORCE=1 runs dbt anyway; DBT_FLAGS="--select ..." passes arguments to dbt build.
-build: install
+# TARGET=spark builds on a local Spark instead (profiles.yml `spark`, docs/spark.md: Java 17, the Spark lock, tables
+# under READOUT_SPARK_DIR, default build/spark): dbt, `readout infer` for the statistics, dbt again; never skipped.
+TARGET ?=
+build: install $(if $(filter spark,$(TARGET)),install-spark)
 	@mkdir -p $(dir $(READOUT_DUCKDB_PATH))
-	@readout build $(BUILD_FLAGS) $(if $(FORCE),--force) $(if $(DBT_FLAGS),-- $(DBT_FLAGS))
+	@readout build $(if $(TARGET),--target $(TARGET)) $(BUILD_FLAGS) $(if $(FORCE),--force) $(if $(DBT_FLAGS),-- $(DBT_FLAGS))
 
 rebuild: build
 

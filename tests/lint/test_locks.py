@@ -40,12 +40,15 @@ def read_in(name: str) -> dict[str, str]:
         line = line.split("#")[0].strip()
         if line and not line.startswith("-"):
             package, version = line.split("==")
-            pins[canonical(package)] = version
+            pins[canonical(package.split("[")[0])] = version
     return pins
 
 
+LOCKS = ("requirements.lock", "requirements-spark.lock", "requirements-dev.lock")
+
+
 def test_every_requirement_is_pinned_with_hashes():
-    for lock in ("requirements.lock", "requirements-dev.lock"):
+    for lock in LOCKS:
         entries = read_lock(lock)
         lines = (PROJECT / lock).read_text().splitlines()
         requirement_lines = [line for line in lines if re.match(r"[A-Za-z0-9]", line)]
@@ -54,15 +57,18 @@ def test_every_requirement_is_pinned_with_hashes():
         assert not unhashed, f"{lock}: no hash for {unhashed}"
 
 
-def test_runtime_lock_is_the_dev_lock_restricted():
-    runtime, dev = read_lock("requirements.lock"), read_lock("requirements-dev.lock")
-    differ = {name: (runtime[name], dev.get(name)) for name in runtime if dev.get(name) != runtime[name]}
-    assert not differ, f"the runtime lock disagrees with the dev lock (run make lock): {differ}"
+def test_runtime_and_spark_locks_are_the_dev_lock_restricted():
+    runtime, spark, dev = (read_lock(name) for name in LOCKS)
+    for name, lock in (("runtime", runtime), ("spark", spark)):
+        differ = {package: (lock[package], dev.get(package)) for package in lock if dev.get(package) != lock[package]}
+        assert not differ, f"the {name} lock disagrees with the dev lock (run make lock): {differ}"
+    assert set(runtime) < set(spark), "the spark lock holds the runtime lock (requirements-spark.in includes it)"
 
 
 def test_direct_requirements_are_locked_at_their_pins():
-    runtime, dev = read_lock("requirements.lock"), read_lock("requirements-dev.lock")
-    for source, lock in (("requirements.in", runtime), ("requirements-dev.in", dev)):
+    runtime, spark, dev = (read_lock(name) for name in LOCKS)
+    direct = (("requirements.in", runtime), ("requirements-spark.in", spark), ("requirements-dev.in", dev))
+    for source, lock in direct + (("requirements.in", spark), ("requirements-spark.in", dev)):
         for name, version in read_in(source).items():
             assert lock.get(name, (None,))[0] == version, f"{source} pins {name}=={version}: run make lock"
 
@@ -73,8 +79,11 @@ def test_package_dependencies_are_declared_and_locked():
     runtime = read_in("requirements.in")
     undeclared = {name_of(r) for r in project["dependencies"]} - set(runtime)
     assert not undeclared, f"package dependencies not in requirements.in: {undeclared}"
-    extras = {name_of(r) for group in project["optional-dependencies"].values() for r in group}
-    assert extras == set(read_in("requirements-dev.in")), "the test/lint extras and requirements-dev.in differ"
+    extras = project["optional-dependencies"]
+    dev_extras = {name_of(r) for group in ("test", "lint") for r in extras[group]}
+    assert dev_extras == set(read_in("requirements-dev.in")), "the test/lint extras and requirements-dev.in differ"
+    spark_extra = {name_of(r) for r in extras["spark"]}
+    assert spark_extra == set(read_in("requirements-spark.in")), "the spark extra and requirements-spark.in differ"
 
 
 def test_environment_is_the_dev_lock():
