@@ -36,6 +36,14 @@ summaries as (
 
 ),
 
+populations as (
+
+    select 'assigned' as population
+    union all
+    select 'exposed' as population
+
+),
+
 by_population as (
 
     select
@@ -143,11 +151,7 @@ from_summaries as (
         summaries.is_control
 
     from summaries
-    cross join (
-        select 'assigned' as population
-        union all
-        select 'exposed' as population
-    ) as populations
+    cross join populations
 
 ),
 
