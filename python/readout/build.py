@@ -293,6 +293,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--landing", help="landing zone (default: $READOUT_LANDING_PATH or data/landing)")
     parser.add_argument(
+        "--target",
+        default=None,
+        help="the dbt target (profiles.yml): duckdb (the default) or spark, whose statistics run as `readout infer` "
+        "between dbt steps (readout.build_spark; never skipped as unchanged)",
+    )
+    parser.add_argument(
         "--project-dir",
         default=None,
         metavar="PATH",
@@ -340,6 +346,31 @@ def _say(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
+def _run_spark(args: argparse.Namespace, project_dir: Path, target: str, dbt_args: list[str]) -> int:
+    """The Spark build (readout.build_spark): dbt, readout infer and the mart contracts in turn."""
+    from readout.build_spark import run_spark
+
+    if dbt_args:
+        raise BuildError("readout build --target spark plans its own dbt selections: run dbt build for others")
+    environment = dict(
+        os.environ,
+        READOUT_CODE_VERSION=code_version(project_dir),
+        READOUT_CONTRACT_VERSIONS=contract_versions(project_dir),
+    )
+    refresh = ["--full-refresh"] if args.full_refresh else []
+    started = time.monotonic()
+    returncode = run_spark(
+        target, project_dir, refresh, environment, _dbt, _target_path(project_dir), contracts=args.contracts
+    )
+    if returncode != 0:
+        print(
+            f"readout build: the Spark build failed (exit {returncode}) after {time.monotonic() - started:.0f} s, so "
+            "nothing more was published",
+            file=sys.stderr,
+        )
+    return returncode
+
+
 def run(args: argparse.Namespace) -> int:
     landing = landing_path(args.landing)
     if not landing.is_dir():
@@ -363,6 +394,12 @@ def run(args: argparse.Namespace) -> int:
     verify_frozen_records(project_dir)  # a frozen readout edited by hand stops the build (one line, exit 2)
     warehouse = warehouse_path()
     profiles_dir = Path(os.environ.get("DBT_PROFILES_DIR") or project_dir)
+    target = getattr(args, "target", None)
+    if target is not None:
+        from readout.spark import target_type
+
+        if target_type(project_dir, target) == "spark":
+            return _run_spark(args, project_dir, target, dbt_args)
     inputs = inputs_fingerprint(project_dir, landing, profiles_dir)
     if not (args.full_refresh or args.force or dbt_args):
         current = current_build(warehouse, inputs.fingerprint)
@@ -374,6 +411,7 @@ def run(args: argparse.Namespace) -> int:
             )
             return 0
     refresh = ["--full-refresh"] if args.full_refresh else []
+    refresh += ["--target", target] if target is not None else []
     environment = dict(
         os.environ,
         READOUT_CODE_VERSION=code_version(project_dir),

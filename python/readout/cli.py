@@ -20,6 +20,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "print the readout (sample ratio checks, primary and guardrail metrics) from the warehouse",
     ),
     "build": ("readout.build", "the landing preflight, then dbt build (incremental); skipped when nothing changed"),
+    "infer": (
+        "readout.infer",
+        "compute the statistics of the dbt Python models (the *_inferred tables) outside dbt, as on Spark",
+    ),
     "history": ("readout.history", "list the builds in the readout history, or export it to Parquet"),
     "freeze": (
         "readout.freeze",

@@ -877,6 +877,12 @@ def _status_sentences(results: pd.DataFrame) -> list[str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warehouse", help="DuckDB file (default: $READOUT_DUCKDB_PATH or warehouse/readout.duckdb)")
+    parser.add_argument(
+        "--target",
+        default=None,
+        help="the dbt target (profiles.yml) whose build to read: spark reads the Spark build through a DuckDB copy "
+        "of its tables (readout.spark.duckdb_copy: for small builds); default: the DuckDB warehouse",
+    )
     parser.add_argument("--population", choices=["exposed", "assigned"], default="exposed")
     parser.add_argument(
         "--all-metrics", action="store_true", help="kept for old scripts: secondary metrics are always shown now"
@@ -892,6 +898,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "target", None):
+        from readout.spark import warehouse_for
+
+        args.warehouse = str(warehouse_for(args.target, args.warehouse))
     if getattr(args, "html", None):
         from readout.html import render_html  # matplotlib and jinja2 load only for the HTML report
 

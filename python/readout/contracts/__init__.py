@@ -64,6 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="DuckDB warehouse, opened read-only (default: $READOUT_DUCKDB_PATH or warehouse/readout.duckdb)",
     )
     validate.add_argument(
+        "--target",
+        default=None,
+        help="the dbt target (profiles.yml) whose build to read: spark reads the Spark build through a DuckDB copy "
+        "of its tables (readout.spark.duckdb_copy: for small builds); default: the DuckDB warehouse",
+    )
+    validate.add_argument(
         "--as-of",
         dest="as_of",
         default=None,
@@ -155,6 +161,10 @@ def _validate(args: argparse.Namespace) -> int:
     contracts = load_contracts(args.contracts_dir)
     landing = landing_path(args.landing) if args.stage in ("raw", "all") else None
     warehouse = warehouse_path(args.warehouse) if args.stage in ("marts", "all") else None
+    if warehouse is not None and getattr(args, "target", None):
+        from readout.spark import warehouse_for
+
+        warehouse = warehouse_for(args.target, args.warehouse)
     as_of = resolve_as_of(args.as_of, landing)
     cache_dir = None if args.no_cache else Path(args.cache_dir or os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR)
     report = validate(

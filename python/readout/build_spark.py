@@ -1,0 +1,235 @@
+"""``readout build --target spark``: the DuckDB build's flow (readout.build) on Spark, with the statistics as a
+plain step between dbt's (issue 15).
+
+On Spark the dbt Python models (``*_inferred``) are disabled and ``readout infer`` writes their tables; the marts
+read them through the ``inferred()`` macro, tagged ``reads_inferred``. dbt's graph on Spark has no edge from a
+statistics table to its readers, so this module plans the build from the manifest: dbt builds what the
+statistics need, ``readout infer`` computes the Python models whose inputs are built, dbt builds their readers
+(and what follows), and so on. The DuckDB build's write-audit-publish split is kept: everything before the
+readout status (int_readout_blocking_alarms) first, then the mart contracts' error alarms are written where
+the status reads them, then the status and what follows it. Today that is four dbt runs and two infer runs:
+
+1. ``dbt build --exclude tag:reads_inferred+ int_readout_blocking_alarms+``;
+2. ``readout infer`` of the Python models reading only what step 1 built (metric results, sample ratio...);
+3. ``dbt build --select <their readers>+ --exclude int_readout_blocking_alarms+ <readers still waiting>+``;
+4. the mart contracts on a DuckDB copy of the marts (readout.spark.copy_to_duckdb), their alarms written to
+   ``<target schema>.readout_blocking_alarms``;
+5. ``dbt build --select int_readout_blocking_alarms+ --exclude <readers still waiting>+``;
+6. ``readout infer`` of the rest (power, Bayesian view: they read the status); 7. dbt builds their readers.
+
+Each step that opens Spark runs in its own process, one after the other: the local metastore (Derby) admits
+one process at a time, and a JVM keeps it open until it exits. A Spark build is never skipped as unchanged
+(the inputs fingerprint lives in the DuckDB warehouse): it always runs dbt."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from readout.infer import python_models
+
+STATUS_MODEL = "int_readout_blocking_alarms"
+READER_TAG = "reads_inferred"
+_INFERRED_CALL = re.compile(r"""\binferred\(\s*['"](\w+)['"]""")
+#: the schemas the mart contracts read (their relations and views), copied from Spark for them
+CONTRACT_SCHEMAS = ("intermediate", "marts")
+
+
+@dataclass
+class Step:
+    """One step of a Spark build: a dbt build (select/exclude) or an infer (models)."""
+
+    kind: str  #: dbt | infer | alarms
+    select: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+
+
+def _descendants(child_map: dict[str, list[str]], roots: Iterable[str]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        stack += [child for child in child_map.get(node, []) if child.split(".")[0] in ("model", "seed", "snapshot")]
+    return seen
+
+
+def plan(manifest: dict) -> list[Step]:
+    """The steps after the first dbt build (which is always ``--exclude tag:reads_inferred+ STATUS+``)."""
+    nodes = {
+        uid: node
+        for uid, node in manifest["nodes"].items()
+        if node.get("resource_type") in ("model", "seed", "snapshot") and node.get("package_name") == "readout"
+    }
+    by_name = {node["name"]: uid for uid, node in nodes.items()}
+    child_map = manifest["child_map"]
+    models = python_models(manifest)
+    readers = {
+        uid: set(_INFERRED_CALL.findall(node.get("raw_code", "")))
+        for uid, node in nodes.items()
+        if READER_TAG in node.get("tags", [])
+    }
+    for uid, names in readers.items():
+        unknown = names - set(models)
+        if unknown:
+            raise ValueError(f"{nodes[uid]['name']} reads inferred({', '.join(sorted(unknown))}): no such Python model")
+    # dbt's graph on Spark lacks the edges through the inferred tables: a reader follows its models' inputs
+    child_map = {uid: list(children) for uid, children in child_map.items()}
+    for uid, names in readers.items():
+        for name in names:
+            for input_name in models[name].inputs:
+                child_map.setdefault(by_name[input_name], []).append(uid)
+    status = _descendants(child_map, [by_name[STATUS_MODEL]]) if STATUS_MODEL in by_name else set()
+    waiting = set(readers)
+    built = set(nodes) - _descendants(child_map, waiting) - status
+    inferred: set[str] = set()
+    steps: list[Step] = []
+    for phase in ("write_audit", "publish"):
+        scope = set(nodes) - status if phase == "write_audit" else status
+        if phase == "publish":
+            steps.append(Step("alarms"))
+            if status:
+                steps.append(
+                    Step("dbt", select=[f"{STATUS_MODEL}+"], exclude=[f"{nodes[r]['name']}+" for r in sorted(waiting)])
+                )
+                built |= status - _descendants(child_map, waiting)
+        while True:
+            ready = sorted(
+                name
+                for name, model in models.items()
+                if name not in inferred and all(by_name.get(i) in built for i in model.inputs)
+            )
+            if ready:
+                steps.append(Step("infer", models=ready))
+                inferred |= set(ready)
+            available = sorted(uid for uid in waiting & scope if readers[uid] <= inferred)
+            if not available:
+                break
+            waiting -= set(available)
+            exclude = [f"{nodes[r]['name']}+" for r in sorted(waiting)]
+            if phase == "write_audit":
+                exclude.append(f"{STATUS_MODEL}+")
+            steps.append(Step("dbt", select=[f"{nodes[r]['name']}+" for r in available], exclude=exclude))
+            built |= (_descendants(child_map, available) & scope) - _descendants(child_map, waiting)
+    left = sorted(nodes[r]["name"] for r in waiting) + sorted(set(models) - inferred)
+    if left:
+        raise ValueError(f"the Spark build cannot order these around the inferred tables: {', '.join(left)}")
+    # two dbt builds in a row are one (dbt orders them; one JVM start fewer)
+    merged: list[Step] = []
+    for step in steps:
+        if merged and step.kind == merged[-1].kind == "dbt":
+            last = merged[-1]
+            merged[-1] = Step(
+                "dbt", select=last.select + step.select, exclude=[e for e in last.exclude if e not in step.select]
+            )
+        else:
+            merged.append(step)
+    return merged
+
+
+# ------------------------------------------------------------------------------------------ alarms
+def write_contract_alarms(project_dir: Path, target: str) -> int:
+    """The mart contracts on a DuckDB copy of the Spark marts, their error alarms written to
+    ``<target schema>.readout_blocking_alarms`` in Spark (what int_readout_blocking_alarms reads)."""
+    import pandas as pd
+
+    from readout import spark
+    from readout.build import ALARMS_TABLE, contract_alarms
+
+    session = spark.session(project_dir, target)
+    try:
+        with tempfile.TemporaryDirectory(prefix="readout-spark-") as folder:
+            copy = Path(folder) / "spark_copy.duckdb"  # not a schema's name (DuckDB: catalog)
+            spark.copy_to_duckdb(session, copy, list(CONTRACT_SCHEMAS))
+            alarms = contract_alarms(project_dir, copy)
+        columns = ["experiment_id", "experiment_version", "alarm_source", "rule", "severity", "alarm"]
+        frame = pd.DataFrame(alarms, columns=columns).astype({"experiment_version": "int32"})
+        schema = spark.target_settings(spark.profiles_dir(project_dir), target)["schema"]
+        spark.write_table(session, schema, ALARMS_TABLE, frame)
+    finally:
+        session.stop()
+    for experiment, version in sorted({(row[0], row[1]) for row in alarms}):
+        rules = sorted({row[3] for row in alarms if (row[0], row[1]) == (experiment, version)})
+        print(f"    {experiment} v{version}: contract error ({', '.join(rules)}): not confirmed")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- run
+def run_spark(
+    target: str,
+    project_dir: Path,
+    refresh: list[str],
+    environment: dict[str, str],
+    dbt: Callable[[list[str], Path, dict[str, str], str], int],
+    target_path: Path,
+    contracts: bool = True,
+) -> int:
+    """Run the Spark build's steps; the exit code of the first that fails (0: all passed)."""
+    from readout.spark import java_problem
+
+    problem = java_problem()
+    if problem:
+        raise ValueError(problem)
+    started = time.monotonic()
+    first = ["build", "--target", target, *refresh, "--exclude", f"tag:{READER_TAG}+", f"{STATUS_MODEL}+"]
+    returncode = dbt(first, project_dir, environment, "  (Spark: up to the statistics)")
+    if returncode != 0:
+        return returncode
+    manifest_path = target_path / "manifest.json"
+    steps = plan(json.loads(manifest_path.read_text()))
+    for step in steps:
+        if step.kind == "dbt":
+            arguments = ["build", "--target", target, *refresh, "--select", *step.select]
+            arguments += ["--exclude", *step.exclude] if step.exclude else []
+            returncode = dbt(arguments, project_dir, environment, "")
+        elif step.kind == "infer":
+            print(f"==> readout infer --target {target} --select {' '.join(step.models)}", flush=True)
+            returncode = _readout(
+                ["infer", "--target", target, "--manifest", str(manifest_path), "--select", *step.models],
+                project_dir,
+                environment,
+            )
+        elif contracts:
+            print("==> mart contracts (their error alarms block the readouts they name)", flush=True)
+            returncode = _readout(["-m", "readout.build_spark", "alarms", target], project_dir, environment, raw=True)
+        if returncode != 0:
+            return returncode
+    print(f"==> Spark build finished in {time.monotonic() - started:.0f} s", flush=True)
+    return 0
+
+
+def _readout(arguments: list[str], project_dir: Path, environment: dict[str, str], raw: bool = False) -> int:
+    command = [sys.executable, *arguments] if raw else [sys.executable, "-m", "readout.cli", *arguments]
+    if not raw:
+        command += ["--project-dir", str(project_dir)]
+    return subprocess.run(command, env={**environment, "DBT_PROJECT_DIR": str(project_dir)}).returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m readout.build_spark alarms TARGET``: the contract step in its own process (its own JVM)."""
+    parser = argparse.ArgumentParser(prog="python -m readout.build_spark")
+    parser.add_argument("step", choices=["alarms"])
+    parser.add_argument("target")
+    args = parser.parse_args(argv)
+    project_dir = Path(os.environ.get("DBT_PROJECT_DIR") or ".")
+    try:
+        return write_contract_alarms(project_dir, args.target)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"readout build: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
