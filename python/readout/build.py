@@ -232,7 +232,7 @@ def contract_alarms(project_dir: Path, warehouse: Path) -> list[tuple[str, int, 
         for name, contract in contracts.items()
         if not contract.is_landing and contract.relation.split(".")[-1] not in AFTER_STATUS
     ]
-    report = validate("marts", contracts, names=names, warehouse=warehouse)
+    report = validate("marts", contracts, names=names, warehouse=warehouse, progress=True)
     rows = []
     for outcome in report.outcomes:
         if outcome.severity != "error" or tuple(outcome.partition_by) != ("experiment_id", "experiment_version"):

@@ -24,17 +24,21 @@ remembered), docs.py (GX, Data Docs).
 from __future__ import annotations
 
 import datetime as dt
+import sys
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+from tqdm import tqdm
 
 from ..landing import resolve_as_of  # noqa: F401 - re-exported: `from readout.contracts.validate import resolve_as_of`
 from . import BATCH_ROWS, batches
 from .cache import Cache, check_unchanged, fingerprint
 from .docs import GxRunner
-from .evaluate import evaluate, readouts_affected  # noqa: F401 - re-exported
-from .load import Contract, Rule, select
+from .evaluate import READOUT_COLUMNS, Readouts, Tally, evaluate, readouts_affected, tally  # noqa: F401
+from .evaluate import outcomes as outcomes_of
+from .load import Contract, ContractError, Rule, select
 from .read import (
     LandingFile,
     connect,
@@ -50,6 +54,7 @@ from .read import (
 )
 from .results import Outcome, PartitionCount, Report, alert_sentence  # noqa: F401 - re-exported
 from .suites import SOURCE_COLUMN, VERSION_COLUMN, SuiteSpec, suite_specs
+from .zone import count_zone, split
 
 
 def _not_validated(contract: Contract, spec: SuiteSpec, message: str) -> Outcome:
@@ -188,7 +193,89 @@ def validate_landing(
             cache.close()
 
 
-def validate_warehouse(contract: Contract, con: duckdb.DuckDBPyConnection, runner: GxRunner) -> list[Outcome]:
+def _warehouse_rows(
+    contract: Contract,
+    rows_spec: SuiteSpec,
+    columns: list[str],
+    con: duckdb.DuckDBPyConnection,
+    runner: GxRunner,
+    batch_rows: int,
+    progress: bool,
+) -> list[Outcome]:
+    """A warehouse table's rows suite in bounded memory: DuckDB streams the rules' columns to GX in batches
+    of at most ``batch_rows`` rows and the batches' counts add up (as a landing file's do, batches.py); the
+    rules that compare rows with each other (uniqueness, duplicates) or read a windowed derived column are
+    counted by DuckDB over the whole table (zone.count_zone). Counts, severities, details and readouts are
+    those of one validation of the whole table (python/tests/test_contracts_warehouse.py holds them equal)."""
+    names = [*columns, *contract.derived_columns]
+    zone = split(contract, rows_spec.rules, rows_spec.partition_by, names)
+    batch_spec = replace(rows_spec, rules=tuple(r for r in rows_spec.rules if r not in zone.zone_rules))
+    for rule in batch_spec.rules:
+        if rule.level == "table" and rule.expect not in batches.COMBINE:
+            raise ContractError(
+                f"{contract.path.name}: table-level rule {rule.rule} ({rule.expect}) cannot be combined "
+                f"across batches; use one of {', '.join(batches.COMBINE)}"
+            )
+    readout_columns = frozenset(c for c in READOUT_COLUMNS if c in names)
+    relation = f"select * from {contract.relation}"
+    sql = derived_sql(relation, zone.local_columns, keep=needed_columns(batch_spec, names))
+    total = con.execute(f"select count(*) from {contract.relation}").fetchone()[0]
+    found = {r.rule: Tally(readouts=Readouts(0, readout_columns)) for r in batch_spec.rules if r.level == "row"}
+    table: dict[str, object] = {r.rule: None for r in batch_spec.rules if r.level == "table"}
+    errors: dict[str, str] = {}
+    result = con.execute(sql)
+    rows = 0
+    with tqdm(
+        total=total,
+        unit="row",
+        unit_scale=True,
+        file=sys.stderr,
+        delay=2,
+        desc=f"{contract.name}: validating {contract.relation}",
+        disable=not progress,
+        dynamic_ncols=True,
+    ) as bar:
+        while True:
+            frame = result.fetch_df_chunk(max(1, batch_rows // duckdb.__standard_vector_size__))
+            if frame.empty and rows:
+                break
+            frame.index = pd.RangeIndex(rows, rows + len(frame))
+            rows += len(frame)
+            batch = tally(batch_spec, frame, runner.run(batch_spec, frame))
+            for rule in batch_spec.rules:
+                got = batch.tallies.get(rule.rule)
+                if got is None or got.error:
+                    errors.setdefault(rule.rule, got.error if got else "the rule did not run")
+                elif rule.level == "table":
+                    table[rule.rule] = batches._combine(
+                        batches.COMBINE[rule.expect], table[rule.rule], batches._scalar(got.observed)
+                    )
+                else:
+                    found[rule.rule].add(got)
+            bar.update(len(frame))
+            if frame.empty:  # an empty table: validated once, as one empty frame
+                break
+    with batches.activity(f"{contract.name}: rules across the rows of {contract.relation}", progress):
+        base = derived_sql(relation, zone.local_columns, keep=list(zone.key_columns))
+        found.update(count_zone(con, zone, rows_spec.partition_by, [], readout_columns, base=base))
+    for rule in batch_spec.rules:
+        if rule.level == "table":
+            value = table[rule.rule]
+            value = 0 if value is None and batches.COMBINE[rule.expect] == "sum" else value
+            found[rule.rule] = Tally(observed=value, success=batches.between(rule.kwargs, value))
+    for rule_id, message in errors.items():
+        found[rule_id] = Tally(error=message)
+    return outcomes_of(rows_spec, found)
+
+
+def validate_warehouse(
+    contract: Contract,
+    con: duckdb.DuckDBPyConnection,
+    runner: GxRunner,
+    *,
+    batch_rows: int = BATCH_ROWS,
+    progress: bool = False,
+) -> list[Outcome]:
     schema_name, table_name = contract.relation.split(".", 1)
     specs = suite_specs(contract)
     columns = dict(
@@ -209,17 +296,11 @@ def validate_warehouse(contract: Contract, con: duckdb.DuckDBPyConnection, runne
     frame = schema_frame(contract, schema_spec.version, [(contract.relation, columns)])
     outcomes += evaluate(schema_spec, frame, runner.run(schema_spec, frame))
     rows_spec = next(s for s in specs if s.kind == "rows")
-    sql = derived_sql(
-        f"select * from {contract.relation}",
-        contract.derived_columns,
-        keep=needed_columns(rows_spec, [*columns, *contract.derived_columns]),
-    )
     try:
-        data = con.execute(sql).df()
+        outcomes += _warehouse_rows(contract, rows_spec, list(columns), con, runner, batch_rows, progress)
     except duckdb.Error as exc:
         outcomes.append(_not_validated(contract, rows_spec, f"could not be read: {str(exc).splitlines()[0]}"))
         return outcomes
-    outcomes += evaluate(rows_spec, data, runner.run(rows_spec, data))
     for spec in specs:
         if spec.kind != "view":
             continue
@@ -295,8 +376,7 @@ def validate(
         try:
             set_as_of(con, as_of)
             for contract in (c for c in chosen if not c.is_landing):
-                with batches.activity(f"{contract.name}: validating {contract.relation}", progress):
-                    outcomes += validate_warehouse(contract, con, runner)
+                outcomes += validate_warehouse(contract, con, runner, batch_rows=batch_rows, progress=progress)
         finally:
             con.close()
     with batches.activity(f"writing the Data Docs ({docs_dir})", progress and docs_dir is not None):

@@ -173,16 +173,18 @@ def count_zone(
     partition_by: tuple[str, ...],
     keys: list[str],
     readout_columns: frozenset,
+    *,
+    base: str | None = None,
 ) -> dict[str, Tally]:
-    """Tally each zone-wide rule over the union of the keys files, in one scan: per partition label and rule,
-    the rows considered and failing, the count (rows, duplicates or extra variants) and what the failing rows
-    feed."""
+    """Tally each zone-wide rule over the union of the keys files (or over the rows of ``base``, a query: a
+    warehouse table), in one scan: per partition label and rule, the rows considered and failing, the count
+    (rows, duplicates or extra variants) and what the failing rows feed."""
     if not plan.zone_rules:
         return {}
     found = {rule.rule: Tally(readouts=Readouts(0, readout_columns)) for rule in plan.zone_rules}
-    if not keys:
+    if base is None and not keys:
         return found
-    base = f"select * from read_parquet([{', '.join(q(k) for k in keys)}])"
+    base = base or f"select * from read_parquet([{', '.join(q(k) for k in keys)}])"
     flags, aggregates = [], []
     experiment = (
         "{'e': experiment_id, 'v': experiment_version}"
