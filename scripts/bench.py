@@ -355,6 +355,30 @@ class SizeRun:
             "bytes": folder_bytes(self.landing / "events"),
         }
 
+    def link_landing(self, source: Path) -> None:
+        """Reuse a landing zone simulated elsewhere without touching it: its event files (immutable, the bulk)
+        are linked, everything else (the manifest, the experiments export, the imports: what an append
+        rewrites) is copied, so the append and the caches write here only."""
+        if not (source / "manifest.json").is_file():
+            raise SystemExit(f"scripts/bench.py: --landing-from {source}: no manifest.json there")
+        shutil.rmtree(self.landing, ignore_errors=True)
+        for path in sorted(source.rglob("*")):
+            target = self.landing / path.relative_to(source)
+            if path.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+            elif path.parent == source / "events" and path.suffix == ".parquet":
+                target.symlink_to(path.resolve())
+            else:
+                shutil.copy2(path, target)
+        self.skipped("simulate", f"--landing-from {shown_path(source)} (event files linked, the rest copied)")
+        manifest = json.loads((self.landing / "manifest.json").read_text())
+        self.steps["landing"] = {
+            "from": str(source),
+            "event_rows": manifest["counts"]["event_rows"],
+            "event_files": manifest["counts"]["event_files"],
+            "bytes": folder_bytes(source / "events"),
+        }
+
     def measure(self) -> dict:
         opts = self.options
         self.root.mkdir(parents=True, exist_ok=True)
@@ -364,7 +388,9 @@ class SizeRun:
         self.say(f"[{self.label}] bench folder {shown_path(self.root)}; readout simulate --append "
                  f"{'found' if can_append else 'not found'}")
 
-        if "simulate" in opts.skip and (self.landing / "manifest.json").exists():
+        if opts.landing_from:
+            self.link_landing(Path(opts.landing_from))
+        elif "simulate" in opts.skip and (self.landing / "manifest.json").exists():
             self.skipped("simulate", "--skip")
         else:
             self.simulate(can_append)
@@ -589,6 +615,9 @@ def parse_args(argv: list[str] | None):
                         help="where each size's landing zone, warehouse and logs go (default build/bench)")
     parser.add_argument("--json", default=str(PROJECT / "target" / "bench.json"),
                         help="where the figures go (default target/bench.json)")
+    parser.add_argument("--landing-from", metavar="DIR", default=None,
+                        help="reuse this landing zone (one size only) instead of simulating one: its event files "
+                             "are linked, never written; e.g. build/bench/100M/landing")
     parser.add_argument("--floor-memory-limit", metavar="SIZE", default=None,
                         help="DuckDB memory_limit of the floor query, e.g. 3GB (default: DuckDB's, 80%% of the memory)")
     parser.add_argument("--note", default=None,
@@ -612,6 +641,9 @@ def main(argv: list[str] | None = None) -> int:
         print("scripts/bench.py: the memory sampler reads /proc; run it on Linux", file=sys.stderr)
         return 2
     sizes = options.sizes or list(DEFAULT_SIZES)
+    if options.landing_from and len(sizes) != 1:
+        print("scripts/bench.py: --landing-from takes one size (the landing zone's)", file=sys.stderr)
+        return 2
     machine_info = machine()
     runs, failed = [], False
     for events in sizes:
