@@ -1,9 +1,11 @@
 """`readout report --html DIR`: the readout as a self-contained static site (no network, no server, no JavaScript).
 
 An index (every experiment version: status and reasons, verdict, sample-ratio verdict, the primary metric's lift
-and interval, when its data is complete to) and one page per experiment version (plain-language summary, forest
-plot, exposure funnel, sample-ratio and data-quality panel, the primary metric over the history, what changed
-since the last refresh, lineage). Data: ``data.py``; charts: ``plots.py``; pages: ``site.py`` and ``templates/``.
+and interval, its chance to beat control and detectable effect, when its data is complete to) and one page per
+experiment version (plain-language summary, forest plot, exposure funnel, conversion funnels, exploratory
+segments, detectable effect and time to go, the Bayesian view, sample-ratio and data-quality panel, the primary
+metric over the history, what changed since the last refresh, lineage). Data: ``data.py``; charts: ``plots.py``;
+pages: ``site.py`` and ``templates/``.
 """
 
 from __future__ import annotations
