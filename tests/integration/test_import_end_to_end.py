@@ -217,12 +217,15 @@ def test_udacity_textbook_cleaning_by_mapping_gives_the_published_readout(wareho
     )
 
 
-def _survey_units() -> pd.DataFrame:
-    """The units of the survey example's analysis: one row per visitor (its first by time, then row), only
-    visitors whose kept rows are all in one variant."""
+def _survey_units(population: str = "exposed") -> pd.DataFrame:
+    """The units of the survey example's analysis: one row per visitor (its first by time, then row). Exposed:
+    only visitors whose kept rows are all in one variant, assigned and shown; assigned (intent to treat):
+    visitors whose kept rows are all assigned one variant, whatever they were shown."""
     rows = survey_rows(visits())
-    shown = rows[["visitor", "shown_variant"]].set_axis(["visitor", "variant"], axis=1)
-    seen = pd.concat([rows[["visitor", "variant"]], shown])
+    seen = rows[["visitor", "variant"]]
+    if population == "exposed":
+        shown = rows[["visitor", "shown_variant"]].set_axis(["visitor", "variant"], axis=1)
+        seen = pd.concat([seen, shown])
     single = seen.groupby("visitor").variant.nunique()
     rows = rows[rows.visitor.isin(single[single == 1].index)]
     return rows.sort_values(["seen_at", "row"]).drop_duplicates("visitor")
@@ -257,7 +260,7 @@ def _delta_ratio(x_c, y_c, x_t, y_t, alpha):
 def test_conditional_and_ratio_metrics_match_an_independent_delta_method(
     warehouse, population, metric_id, numerator, denominator
 ):
-    units = _survey_units()
+    units = _survey_units(population)
     row = result_row(warehouse, "survey_example", metric_id, population)
     assert row.alpha == 0.10  # the mapping's analysis.alpha
     c, t = units[units.variant == "control"], units[units.variant == "treatment"]
@@ -308,7 +311,7 @@ def test_unknown_split_gets_no_sample_ratio_test(warehouse):
         "select * from marts.fct_sample_ratio_checks where experiment_id = 'survey_example' "
         "and population = 'assigned' order by variant_id",
     )
-    counts = _survey_units().variant.value_counts().reindex(["control", "treatment"]).to_numpy()
+    counts = _survey_units("assigned").variant.value_counts().reindex(["control", "treatment"]).to_numpy()
     assert assumed.p_value.tolist() == pytest.approx([scipy_stats.chisquare(counts).pvalue] * 2, rel=1e-9)
 
 
