@@ -372,7 +372,10 @@ def test_summary_import_reaches_the_marts_at_its_last_checkpoint(warehouse):
         assert results.loc[metric, "p_value"] == pytest.approx(p, rel=1e-9)
         assert results.loc[metric, "absolute_lift"] == pytest.approx(t["mean"] - c["mean"], rel=1e-9)
     for metric in ("refund_rate", "survey_score", "payment_errors"):  # missing sd, zero count, zero variance
-        assert pd.isna(results.loc[metric, "p_value"]) and isinstance(results.loc[metric, "status_reason"], str)
+        assert pd.isna(results.loc[metric, "p_value"])
+    assert results.loc["refund_rate", "status_reason"] == "variant: summary row without a variance"  # the export's row
+    assert results.loc["survey_score", "status_reason"] == "control: summary row with a zero or missing count"
+    assert results.loc["payment_errors", "status_reason"] == "zero variance in both arms"
     srm = query(
         warehouse,
         "select * from marts.fct_sample_ratio_checks "

@@ -51,6 +51,22 @@ stats as (
 
 ),
 
+summary_reasons as (
+
+    -- summary-statistics imports: the reason a pair cannot be analysed names the export's row (a missing
+    -- variance, a zero count, ...), rather than the statistics' words for it; both populations alike
+    select
+        experiment_id,
+        experiment_version,
+        variant_id,
+        metric_id,
+        status_reason
+
+    from {{ ref('fct_metric_results_by_checkpoint') }}
+    where is_final_checkpoint and status_reason is not null
+
+),
+
 arm_statistics as (
 
     -- the sufficient statistics of the row's two arms, as one fingerprint
@@ -95,7 +111,9 @@ final as (
         cast(definitions.direction as {{ dbt.type_string() }}) as direction,
         cast(inferred.ci_method as {{ dbt.type_string() }}) as ci_method,
         cast(inferred.guardrail_status as {{ dbt.type_string() }}) as guardrail_status,
-        cast(inferred.status_reason as {{ dbt.type_string() }}) as status_reason,
+        cast(
+            coalesce(summary_reasons.status_reason, inferred.status_reason) as {{ dbt.type_string() }}
+        ) as status_reason,
         cast(inferred.correction_method as {{ dbt.type_string() }}) as correction_method,
         cast(statuses.readout_status as {{ dbt.type_string() }}) as readout_status,
         cast(statuses.status_reasons as {{ dbt.type_string() }}) as status_reasons,
@@ -150,6 +168,11 @@ final as (
             and inferred.population = arm_statistics.population
             and inferred.variant_id = arm_statistics.variant_id
             and inferred.metric_id = arm_statistics.metric_id
+    left join summary_reasons
+        on inferred.experiment_id = summary_reasons.experiment_id
+            and inferred.experiment_version = summary_reasons.experiment_version
+            and inferred.variant_id = summary_reasons.variant_id
+            and inferred.metric_id = summary_reasons.metric_id
 
 )
 
