@@ -183,68 +183,68 @@ def opened(sites) -> dict:
     return pages
 
 
-def _cells(row, selectors: dict[str, tuple[str, str]]) -> dict:
-    """Attributes of the row's elements: {name: (selector within the row, attribute)}; None when absent."""
-    out = {}
-    for name, (selector, attribute) in selectors.items():
-        element = row.query_selector(selector) if selector else row
-        out[name] = None if element is None else element.get_attribute(attribute)
-    return out
+#: the attributes of each matching element, in one round trip: {name: [selector within the element ('' the element
+#: itself, '^sel' its closest ancestor matching sel), attribute]}
+READ_ROWS = """(elements, fields) => elements.map(element => Object.fromEntries(Object.entries(fields).map(
+    ([name, [selector, attribute]]) => {
+        const found = !selector ? element
+            : selector.startsWith("^") ? element.closest(selector.slice(1)) : element.querySelector(selector);
+        return [name, found ? found.getAttribute(attribute) : null];
+    })))"""
+UNAVAILABLE = "elements => elements.map(e => [e.getAttribute('data-unavailable'), e.textContent])"
+
+
+def _rows(page, selector: str, fields: dict[str, tuple[str, str]]) -> list[dict]:
+    return page.eval_on_selector_all(selector, READ_ROWS, {name: list(pair) for name, pair in fields.items()})
 
 
 def _deeper_readouts(result) -> dict:
-    """The numbers of the deeper readouts' sections and of the index's primary columns, with their keys."""
+    """The numbers of the deeper readouts' sections and of the index's primary columns, with their keys (read in
+    one round trip per table: the test's script, the page has none)."""
     page = result._page
     keys = {"metric": ("", "data-metric"), "variant": ("", "data-variant"), "estimator": ("", "data-estimator")}
     return {
-        "unavailable": {
-            element.get_attribute("data-unavailable"): element.text_content()
-            for element in page.query_selector_all("[data-unavailable]")
-        },
-        "funnel_steps": [
-            _cells(
-                row,
-                {
-                    "funnel": ("", "data-funnel"),
-                    "step": ("", "data-step"),
-                    "variant": ("", "data-variant"),
-                    "conversion": ("td[data-conversion-from-exposure]", "data-conversion-from-exposure"),
-                    "reach_lift": ("td[data-measure='reach'] span.interval", "data-lift"),
-                    "step_lift": ("td[data-measure='from_previous'] span.interval", "data-lift"),
-                },
-            )
-            for row in page.query_selector_all("table.funnel-steps tr[data-step]")
-        ],
-        "segments": [
-            _cells(
-                row,
-                {
-                    **keys,
-                    "segment_type": ("", "data-segment-type"),
-                    "segment_value": ("", "data-segment-value"),
-                    "lift": ("span.interval", "data-lift"),
-                    "srm_p": ("td[data-srm-p]", "data-srm-p"),
-                },
-            )
-            for row in page.query_selector_all("table.segments tr[data-segment-type]")
-        ],
-        "power": [
-            _cells(row, {**keys, "mde": ("td[data-mde]", "data-mde")})
-            for row in page.query_selector_all("table.power tr[data-metric]")
-        ],
-        "bayesian": [
-            _cells(row, {**keys, "chance": ("td[data-chance-to-beat]", "data-chance-to-beat")})
-            for row in page.query_selector_all("table.bayesian tr[data-metric]")
-        ],
-        "index": [
+        "unavailable": dict(page.eval_on_selector_all("[data-unavailable]", UNAVAILABLE)),
+        "funnel_steps": _rows(
+            page,
+            "table.funnel-steps tr[data-step]",
             {
-                "experiment": row.get_attribute("data-experiment"),
-                "version": row.get_attribute("data-version"),
-                **_cells(element, {**keys, "chance": ("", "data-chance-to-beat"), "mde": ("", "data-mde")}),
-            }
-            for row in page.query_selector_all("table.versions tr[data-experiment]")
-            for element in row.query_selector_all("span[data-chance-to-beat], span[data-mde]")
-        ],
+                "funnel": ("", "data-funnel"),
+                "step": ("", "data-step"),
+                "variant": ("", "data-variant"),
+                "conversion": ("td[data-conversion-from-exposure]", "data-conversion-from-exposure"),
+                "reach_lift": ("td[data-measure='reach'] span.interval", "data-lift"),
+                "step_lift": ("td[data-measure='from_previous'] span.interval", "data-lift"),
+            },
+        ),
+        "segments": _rows(
+            page,
+            "table.segments tr[data-segment-type]",
+            {
+                **keys,
+                "segment_type": ("", "data-segment-type"),
+                "segment_value": ("", "data-segment-value"),
+                "lift": ("span.interval", "data-lift"),
+                "srm_p": ("td[data-srm-p]", "data-srm-p"),
+            },
+        ),
+        "power": _rows(page, "table.power tr[data-metric]", {**keys, "mde": ("td[data-mde]", "data-mde")}),
+        "bayesian": _rows(
+            page,
+            "table.bayesian tr[data-metric]",
+            {**keys, "chance": ("td[data-chance-to-beat]", "data-chance-to-beat")},
+        ),
+        "index": _rows(
+            page,
+            "table.versions span[data-chance-to-beat], table.versions span[data-mde]",
+            {
+                **keys,
+                "experiment": ("^tr", "data-experiment"),
+                "version": ("^tr", "data-version"),
+                "chance": ("", "data-chance-to-beat"),
+                "mde": ("", "data-mde"),
+            },
+        ),
     }
 
 
