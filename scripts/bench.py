@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_floor
 from bench_proc import gib, run_step
-from bench_report import TARGETS, dbt_profile, describe_check, git_state, machine, render, write_json
+from bench_report import TARGETS, build_phases, dbt_profile, describe_check, git_state, machine, render, write_json
 
 PROJECT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -300,6 +300,12 @@ class SizeRun:
                 record["validator_summary"] = said[-1].strip()
         if command[0] == "make" and result.ok:
             profile = dbt_profile(results)  # readout build: the write-and-audit step, then the publishing one
+            for path in results:  # every node's timing kept beside the log (the next step overwrites them)
+                if path.is_file():
+                    shutil.copy2(path, self.logs / f"{step}.{path.name}")
+            phases = build_phases(result.log, result.seconds)
+            if phases:
+                record["phases"] = phases
             if profile:
                 record["dbt"] = profile
                 slowest = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in profile["slowest_nodes"][:3])

@@ -116,6 +116,41 @@ def dbt_profile(run_results: Path | list[Path], top: int = 8) -> dict | None:
     }
 
 
+_DBT_LINE = re.compile(r"^(?:\x1b\[0m)?(\d\d):(\d\d):(\d\d)\s+(Running with dbt|Finished running)")
+
+
+def build_phases(log: Path, seconds: float) -> dict | None:
+    """Where a `readout build` step's wall time went, from its log: each dbt invocation from its first line to
+    its summary, and the rest (the landing preflight, each dbt start-up before its first line, the mart
+    contracts between the two invocations)."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    marks = []
+    for line in lines:
+        match = _DBT_LINE.match(line)
+        if match:
+            h, m, s_ = (int(x) for x in match.groups()[:3])
+            marks.append((match[4], h * 3600 + m * 60 + s_))
+    runs, start = [], None
+    for kind, at in marks:
+        if kind == "Running with dbt":
+            start = at
+        elif start is not None:
+            runs.append((start, at + (86400 if at < start else 0)))
+            start = None
+    if not runs:
+        return None
+    dbt = [end - begin for begin, end in runs]
+    between = [runs[i + 1][0] - runs[i][1] for i in range(len(runs) - 1)]
+    return {
+        "dbt_invocations_seconds": dbt,
+        "between_invocations_seconds": between,  # the mart contracts and the next dbt's start-up
+        "outside_dbt_seconds": round(seconds - sum(dbt), 1),
+    }
+
+
 def describe_check(check: dict) -> str:
     if not check:
         return "nothing to compare"
