@@ -272,7 +272,9 @@ single_ranked as (
     -- alone with its id: an accepted row is the kept copy of its event
     select
         single_checked.*,
-        case when single_checked.quarantine_reasons is null then 1 end as event_id_rank,
+        cast(
+            case when single_checked.quarantine_reasons is null then 1 end as {{ dbt.type_bigint() }}
+        ) as event_id_rank,
         case when single_checked.quarantine_reasons is null then single_checked.payload_hash end as kept_payload_hash,
         false as is_duplicate,
         false as is_conflicting_duplicate
@@ -286,8 +288,9 @@ repeated_ranks as (
     select
         repeated_checked.*,
         -- among accepted rows of one producer's event_id: the copies accepted earlier, then this batch's in
-        -- file order, then the earliest received; quarantined rows are not ranked
-        case when
+        -- file order, then the earliest received; quarantined rows are not ranked. A bigint on every path (Spark's
+        -- row_number is an int, a count a bigint: the incremental table's type must not change)
+        cast(case when
                 repeated_checked.quarantine_reasons is null then
             {% if is_incremental() %}coalesce(repeated_ids.accepted_copies, 0) + {% endif %}row_number() over (
                     partition by
@@ -300,7 +303,7 @@ repeated_ranks as (
                         repeated_checked.received_at,
                         repeated_checked.payload_hash
                 )
-        end as event_id_rank,
+        end as {{ dbt.type_bigint() }}) as event_id_rank,
         case when
                 repeated_checked.quarantine_reasons is null then
             {% if is_incremental() %}coalesce(repeated_ids.kept_payload_hash, {% endif %}first_value(repeated_checked.payload_hash) over (
