@@ -173,6 +173,7 @@ build: install $(if $(filter spark,$(TARGET)),install-spark)
 	@mkdir -p $(dir $(READOUT_DUCKDB_PATH))
 	@readout build $(if $(TARGET),--target $(TARGET)) $(BUILD_FLAGS) $(if $(FORCE),--force) $(if $(DBT_FLAGS),-- $(DBT_FLAGS))
 
+rebuild: BUILD_FLAGS := --full-refresh
 rebuild: build
 
 # The suite runs on TEST_WORKERS processes (pytest-xdist), a test module on one worker (its module fixtures built
