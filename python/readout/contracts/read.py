@@ -45,7 +45,7 @@ DUCKDB_TYPES = {
 }
 #: environment variable -> DuckDB setting, default (as in profiles.yml; None: DuckDB's own)
 DUCKDB_SETTINGS = {
-    "READOUT_DUCKDB_MEMORY_LIMIT": ("memory_limit", "3GB"),
+    "READOUT_DUCKDB_MEMORY_LIMIT": ("memory_limit", "2.5GB"),  # the profile's default (profiles.yml)
     "READOUT_DUCKDB_THREADS": ("threads", "2"),
     "READOUT_DUCKDB_TEMP_DIRECTORY": ("temp_directory", None),
 }
