@@ -35,7 +35,9 @@
         unique_key=['unit_id', 'experiment_id', 'experiment_version'],
         partition_by=readout.incremental_partition_by(['experiment_id', 'experiment_version']),
         on_schema_change='sync_all_columns',
+        pre_hook=["{{ readout.large_plan_begin() }}"],
         post_hook=[
+            "{{ readout.large_plan_end() }}",
             "{% if readout.can_delete_rows() %}delete from {{ this }} as stored where not exists (select 1 from {{ ref('int_experiment_unit_metric_windows') }} as windows where windows.unit_id = stored.unit_id and windows.experiment_id = stored.experiment_id and windows.experiment_version = stored.experiment_version){% endif %}",
         ],
     )
@@ -159,15 +161,19 @@ touched_units as (
 
 touched as (
 
+    -- a left join to touched_units, not `or unit_id in (select ...)`: Spark plans an IN subquery under an OR as
+    -- a null-aware nested loop, which ran out of memory on 50k events
     select signed.unit_id, signed.experiment_id, signed.experiment_version
     from signed
     left join stored
         on signed.unit_id = stored.unit_id
         and signed.experiment_id = stored.experiment_id
         and signed.experiment_version = stored.experiment_version
+    left join touched_units
+        on signed.unit_id = touched_units.unit_id
     where stored.window_signature is null
         or stored.window_signature <> signed.window_signature
-        or signed.unit_id in (select unit_id from touched_units)
+        or touched_units.unit_id is not null
 
 ),
 
