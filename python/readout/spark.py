@@ -133,12 +133,17 @@ def _spark_type(arrow_type: pa.DataType) -> str:
     raise SparkUnavailable(f"no Spark type for the Arrow type {arrow_type}")
 
 
+#: Spark types read as DuckDB's ``.df()`` gives them: decimals as floats, dates as timestamps (datetime64, not
+#: datetime.date objects, which pandas date arithmetic in the statistics treats differently)
+_READ_AS = {"decimal": "double", "date": "timestamp"}
+
+
 def read_table(spark, schema: str, table: str) -> pd.DataFrame:
-    """A Spark table as pandas, its decimals as floats (as DuckDB's ``.df()`` gives them)."""
+    """A Spark table as pandas, with the column types DuckDB's ``.df()`` gives the same table (_READ_AS)."""
     frame = spark.table(f"`{schema}`.`{table}`")
     columns = [
-        f"cast(`{field.name}` as double) as `{field.name}`"
-        if field.dataType.typeName() == "decimal"
+        f"cast(`{field.name}` as {_READ_AS[field.dataType.typeName()]}) as `{field.name}`"
+        if field.dataType.typeName() in _READ_AS
         else f"`{field.name}`"
         for field in frame.schema.fields
     ]
