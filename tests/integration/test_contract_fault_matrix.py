@@ -31,6 +31,7 @@ from e2e import BIN, PROJECT, SEED, build, project_env, query, readout, run, sim
 
 from readout.contracts import load_contracts
 from readout.contracts.validate import Outcome, resolve_as_of, validate
+from readout.importer import import_export
 from readout.landing import event_time_range, ingestion_bounds
 from readout.report import render
 from readout.simulate import landing as simulate_landing
@@ -839,6 +840,62 @@ def frozen_record_faults(root: Path, clean: dict) -> MatrixRow:
     )
 
 
+def malformed_contract(root: Path, clean: dict) -> MatrixRow:
+    """A data contract with an unquoted YAML boolean and a misspelt key: the contracts are refused, exit 2, one
+    line per problem naming the field, the value and the fix, before anything is validated with them."""
+    contracts = root / "malformed_contracts"
+    shutil.copytree(PROJECT / "contracts", contracts)
+    bad = contracts / "raw_events.yml"
+    assert "team: data-platform" in bad.read_text()
+    bad.write_text(bad.read_text().replace("team: data-platform", "team: yes\n  colour: red", 1))
+    env = {**project_env(clean["landing"], root / "never.duckdb"), "READOUT_CONTRACTS_DIR": str(contracts)}
+    result = readout("contracts", "generate", "--check", env=env, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "has 2 problems" in result.stderr, result.stderr
+    assert "owner.team must be text, got True" in result.stderr and "quote it" in result.stderr, result.stderr
+    assert "owner: unknown key 'colour'" in result.stderr, result.stderr
+    return MatrixRow(
+        "data contract YAML: unquoted boolean / unknown key",
+        "crafted",
+        "2 keys",
+        [],
+        "not run (contracts refused)",
+        catches=[Catch("CLI", "one line per problem: field, value, fix", "error", 2, "problems")],
+    )
+
+
+def summary_import_faults(root: Path) -> MatrixRow:
+    """A per-arm summary export with a missing standard deviation, zero counts and a pair with zero variance in both
+    arms lands, its pairs to get a result row with a status reason, counted in the import summary; a cell that is not
+    a number refuses the whole export, one line, nothing written."""
+    mapping, export = PROJECT / "mappings" / "example_summary.yml", PROJECT / "mappings" / "example_summary.csv"
+    counts = import_export(mapping, export, root / "summary").counts
+    assert (counts["rows_missing_variance"], counts["rows_zero_count"], counts["pairs_zero_variance_final"]) == (
+        1,
+        3,
+        1,
+    )
+    bad = root / "summary_bad.csv"
+    assert "15000,0.1003," in export.read_text()
+    bad.write_text(export.read_text().replace("15000,0.1003,", "15000,about 0.1,", 1))
+    env = project_env(root / "summary_bad", root / "summary_bad.duckdb")
+    line = one_line_error(readout("import", str(mapping), "--file", str(bad), env=env, check=False), "readout import")
+    assert "column 'mean' has values that a" in line, line
+    assert not (root / "summary_bad").exists(), "a refused summary export wrote landing files"
+    degenerate = counts["rows_missing_variance"] + counts["rows_zero_count"] + counts["rows_missing_mean"]
+    return MatrixRow(
+        "summary export: missing sd / zero counts / zero variance / a cell not a number",
+        "crafted",
+        f"{degenerate + 1} rows",
+        [],
+        "not run (import)",
+        catches=[
+            Catch("readout import", "not analysable: a result row with a status_reason", "warning", degenerate),
+            Catch("CLI", "column 'mean' has values that are not numbers", "error", 1, "rows"),
+        ],
+    )
+
+
 def command_line_faults(root: Path, clean: dict) -> list[MatrixRow]:
     return [
         catalog_injection(root, clean),
@@ -847,6 +904,8 @@ def command_line_faults(root: Path, clean: dict) -> list[MatrixRow]:
         bad_simulator_arguments(root),
         killed_simulation(root),
         frozen_record_faults(root, clean),
+        malformed_contract(root, clean),
+        summary_import_faults(root),
     ]
 
 
@@ -996,6 +1055,7 @@ def test_the_catalog_injection_and_the_command_line_faults_are_caught(matrix):
     assert by_layer["dbt build killed half-way"] == "readout report"
     assert by_layer["corrupt landing file"] == "CLI"
     assert by_layer["frozen readout: edited by hand / frozen twice / restate of one not frozen"] == "CLI"
+    assert by_layer["data contract YAML: unquoted boolean / unknown key"] == "CLI"
 
 
 def test_a_rebuild_of_the_same_data_publishes_identical_marts(matrix):
