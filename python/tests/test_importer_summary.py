@@ -254,13 +254,18 @@ def test_asos_wide_export_final_checkpoint_equals_scipy(tmp_path):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"kind": "units"}, "kind is 'units'"),
+        ({"kind": "units"}, "kind must be summary .*, got 'units'"),
         ({"columns": {"variant": "a", "metric": "m", "n": "n"}}, "give mean .* or sum .*, one of the two"),
         ({"columns": {"variant": "a", "metric": "m", "n": "n", "sum": "s"}}, "sum needs sum_of_squares"),
-        ({"metrics": [{"metric_id": "m", "type": "ratio"}]}, r"metrics\[1\].type is 'ratio'"),
+        (
+            {"metrics": [{"metric_id": "m", "type": "ratio"}]},
+            r"metrics\[1\] \(m\)\.type must be one of mean, proportion, got 'ratio'",
+        ),
         ({"split": {"control": 0.5, "treatment": 50}}, "split weights sum to 50.5"),
         ({"control_columns": {"n": "n_c"}}, "control_columns must name the control's column for each statistic"),
         ({"analysis": {"decision_estimator": "cuped"}}, "CUPED needs units"),
+        ({"control": None}, "missing required key 'control'"),  # was an AssertionError
+        ({"metrics": [{"metric_id": "m", "type": "mean", "margin": 0.02}]}, "margin is a non-inferiority margin"),
     ],
 )
 def test_summary_mapping_errors(change, message):

@@ -34,54 +34,35 @@ Mapping (``mappings/example_summary.yml`` is a commented example)::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from pydantic import BeforeValidator, PrivateAttr, ValidationError, model_validator
 
 from readout.cli import UsageError
 from readout.importer.mapping import (
     DIRECTIONS,
     ID_PATTERN,
-    INT32_MAX,
     ROLES,
-    Problems,
-    _analysis,
-    _check_keys,
-    _choice,
-    _split,
-    _text,
+    AnalysisSpec,
+    Id,
+    Margin,
+    Version,
+    _split_field,
+    _split_problems,
 )
 from readout.importer.read import as_text
+from readout.yamlschema import StrictModel, Text, format_validation_error, problem
 
-SUMMARY_KEYS = {
-    "kind": False,
-    "experiment_id": False,
-    "experiment_version": False,
-    "name": False,
-    "control": True,
-    "split": False,
-    "columns": True,
-    "control_columns": False,
-    "metrics": True,
-    "analysis": False,
-}
-COLUMN_KEYS = ("experiment", "variant", "metric", "checkpoint", "n", "mean", "variance", "sd", "sum", "sum_of_squares")
 #: The per-arm statistics; a wide export (one row per treatment arm, the control's figures beside it, e.g. ASOS)
-#: names the control's in ``control_columns`` with the same keys as ``columns``.
+#: names the control's in ``control_columns`` with the same keys as ``columns`` (SummaryColumnsSpec).
 STATISTIC_KEYS = ("n", "mean", "variance", "sd", "sum", "sum_of_squares")
 SUMMARY_METRIC_TYPES = ("mean", "proportion")
-SUMMARY_METRIC_KEYS = {
-    "metric_id": True,
-    "type": True,
-    "direction": False,
-    "role": False,
-    "margin": False,
-    "description": False,
-}
 #: The key of one summary row; a repeated key is a bad export.
 ROW_KEYS = ["experiment_id", "checkpoint", "variant_id", "metric_id"]
 MAX_LISTED = 5
@@ -136,143 +117,158 @@ class SummaryMapping:
         }
 
 
+# ------------------------------------------------------------------------------------------- schema
+# The YAML shape of a summary mapping as pydantic models (readout.yamlschema, as readout.importer.mapping's
+# MappingSpec): types, choices, required and unknown keys are declared, the checks across keys are in the
+# models' check(); every problem of a file is reported together, one line each naming the key, value and fix.
+class _Roles(StrictModel):
+    """A mapping role -> export column; :meth:`as_dict` keeps the order the file wrote them in."""
+
+    _written: tuple[str, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_order(cls, data: Any, handler: Any) -> Any:
+        result = handler(data)
+        if isinstance(data, dict):
+            result._written = tuple(key for key in data if key in cls.model_fields)
+        return result
+
+    def as_dict(self) -> dict[str, str]:
+        written = [*self._written, *(key for key in type(self).model_fields if key not in self._written)]
+        return {key: getattr(self, key) for key in written if getattr(self, key) is not None}
+
+
+class SummaryStatisticsSpec(_Roles):
+    """``control_columns``: the control's column for each statistic (the keys of ``columns``' statistics)."""
+
+    n: Text | None = None
+    mean: Text | None = None
+    variance: Text | None = None
+    sd: Text | None = None
+    sum: Text | None = None
+    sum_of_squares: Text | None = None
+
+
+class SummaryColumnsSpec(_Roles):
+    """``columns``: which column of the export holds each role (the statistics by moments or by sums)."""
+
+    experiment: Text | None = None
+    variant: Text
+    metric: Text
+    checkpoint: Text | None = None
+    n: Text
+    mean: Text | None = None
+    variance: Text | None = None
+    sd: Text | None = None
+    sum: Text | None = None
+    sum_of_squares: Text | None = None
+
+    def check(self) -> Iterable[tuple[tuple, str]]:
+        if (self.mean is None) == (self.sum is None):
+            yield (), "give mean (with variance or sd) or sum (with sum_of_squares), one of the two"
+        if self.variance is not None and self.sd is not None:
+            yield (), "give variance or sd, not both"
+        if self.sum is not None and self.sum_of_squares is None:
+            yield (), "sum needs sum_of_squares"
+
+
+class SummaryMetricSpec(StrictModel):
+    label_key = "metric_id"
+    metric_id: Id
+    type: Literal[SUMMARY_METRIC_TYPES]
+    direction: Literal[DIRECTIONS] = "increase"
+    role: Literal[ROLES] = "secondary"
+    margin: Margin | None = None  # guardrails: a fraction of the control mean
+    description: str | None = None
+
+    def check(self) -> Iterable[tuple[tuple, str]]:
+        if self.margin is not None and self.role != "guardrail":
+            yield ("margin",), f"is a non-inferiority margin: set role: guardrail (role is {self.role!r})"
+
+    def metric(self) -> SummaryMetric:
+        return SummaryMetric(**self.model_dump())
+
+
+def _summary_kind(value: Any) -> Any:
+    if value != "summary":
+        raise problem(f"must be summary for per-arm aggregates (a unit-level export leaves kind out), got {value!r}")
+    return value
+
+
+def _metric_list(data: Any) -> Any:
+    if not isinstance(data, list) or not data:
+        raise problem(f"must be a non-empty list of {{metric_id, type: mean | proportion}}, got {data!r}")
+    return data
+
+
+class SummaryMappingSpec(StrictModel):
+    kind: Annotated[str, BeforeValidator(_summary_kind)] = "summary"
+    experiment_id: Id | None = None
+    experiment_version: Version = 1
+    name: str | None = None
+    control: Text
+    split: Annotated[Any, BeforeValidator(_split_field)] = None  # {variant_id: weight} | "equal" | None
+    columns: SummaryColumnsSpec
+    control_columns: SummaryStatisticsSpec | None = None
+    metrics: Annotated[list[SummaryMetricSpec], BeforeValidator(_metric_list)]
+    analysis: AnalysisSpec | None = None
+
+    def check(self) -> Iterable[tuple[tuple, str]]:
+        if self.experiment_id is None and self.columns.experiment is None:
+            yield (), "give experiment_id, or columns.experiment for a file of several experiments"
+        if isinstance(self.split, dict):
+            yield from _split_problems(self.split)
+            if self.control not in self.split:
+                yield ("control",), f"{self.control!r} is not among the variants of split ({', '.join(self.split)})"
+        if self.control_columns is not None:
+            wanted = [key for key in STATISTIC_KEYS if getattr(self.columns, key) is not None]
+            given = self.control_columns.as_dict()
+            if set(given) != set(wanted):
+                yield (
+                    ("control_columns",),
+                    f"must name the control's column for each statistic of columns ({', '.join(wanted)}), "
+                    f"got {', '.join(given) or 'none'}",
+                )
+        if self.analysis is not None and self.analysis.decision_estimator == "cuped":
+            yield (
+                ("analysis", "decision_estimator"),
+                "must be unadjusted (or left out), got 'cuped': a summary export has no pre-period covariate; "
+                "CUPED needs units",
+            )
+        ids = [metric.metric_id for metric in self.metrics]
+        for metric_id in sorted({m for m in ids if ids.count(m) > 1}):
+            yield (), f"metric_id {metric_id!r} appears in more than one metric"
+
+    def mapping(self, source: str) -> SummaryMapping:
+        analysis = self.analysis or AnalysisSpec()
+        split = self.split if isinstance(self.split, dict) else None
+        planned_split = "declared" if split else "assumed_equal" if self.split == "equal" else "unknown"
+        return SummaryMapping(
+            control=self.control,
+            columns=self.columns.as_dict(),
+            metrics=tuple(metric.metric() for metric in self.metrics),
+            experiment_id=self.experiment_id,
+            control_columns=None if self.control_columns is None else self.control_columns.as_dict(),
+            experiment_version=self.experiment_version,
+            name=self.name.strip() if self.name and self.name.strip() else None,
+            split=split,
+            planned_split=planned_split,
+            alpha=analysis.alpha,
+            planned_sample_size=analysis.planned_sample_size,
+            source=source,
+        )
+
+
 def parse_summary_mapping(data: Any, source: str = "<mapping>") -> SummaryMapping:
     """Validate a ``kind: summary`` mapping; every problem of the file is reported together."""
-    problems = Problems(f"mapping {source}")
     if not isinstance(data, dict):
         raise UsageError(f"mapping {source}: expected a YAML mapping of keys, got {type(data).__name__}")
-    _check_keys(data, SUMMARY_KEYS, "", problems)
-    if data.get("kind", "summary") != "summary":
-        problems.add(f"kind is {data.get('kind')!r}; a summary-statistics mapping says kind: summary")
-    experiment_id = _text(data.get("experiment_id"), "experiment_id", problems, pattern=ID_PATTERN)
-    version = data.get("experiment_version", 1)
-    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= INT32_MAX:
-        problems.add(f"experiment_version must be a whole number >= 1, got {version!r}")
-        version = 1
-    name = data.get("name")
-    if name is not None and not isinstance(name, str):
-        problems.add(f"name must be text, got {name!r}")
-        name = None
-    control = _text(data.get("control"), "control", problems)
-    columns = _summary_columns(data.get("columns"), problems)
-    if experiment_id is None and "experiment" not in columns:
-        problems.add("give experiment_id, or columns.experiment for a file of several experiments")
-    control_columns = None
-    if data.get("control_columns") is not None:
-        control_columns = _control_columns(data["control_columns"], columns, problems)
-    metrics = _summary_metrics(data.get("metrics"), problems)
-    raw_split = data.get("split")
-    split, planned_split = None, "unknown"
-    if isinstance(raw_split, dict):
-        split, planned_split = _split(raw_split, problems), "declared"
-        if control is not None and split and control not in split:
-            problems.add(f"control {control!r} is not among the variants of split ({', '.join(split)})")
-    elif raw_split == "equal":
-        planned_split = "assumed_equal"
-    elif raw_split is not None:
-        problems.add(f"split must be a mapping variant_id -> weight or the word equal, got {raw_split!r}")
-    alpha, planned_sample_size, estimator = _analysis(data.get("analysis"), problems)
-    if estimator == "cuped":
-        problems.add("analysis.decision_estimator: a summary export has no pre-period covariate; CUPED needs units")
-    problems.raise_if_any()
-    assert control is not None
-    return SummaryMapping(
-        control=control,
-        columns=columns,
-        metrics=metrics,
-        experiment_id=experiment_id,
-        control_columns=control_columns,
-        experiment_version=version,
-        name=name.strip() if name and name.strip() else None,
-        split=split,
-        planned_split=planned_split,
-        alpha=alpha,
-        planned_sample_size=planned_sample_size,
-        source=source,
-    )
-
-
-def _summary_columns(data: Any, problems: Problems) -> dict[str, str]:
-    columns: dict[str, str] = {}
-    if not isinstance(data, dict):
-        problems.add("columns must map roles (variant, metric, n, mean, variance, ...) to the export's columns")
-        return columns
-    for key, value in data.items():
-        if key not in COLUMN_KEYS:
-            problems.add(f"columns: unknown key {key!r} (allowed: {', '.join(COLUMN_KEYS)})")
-            continue
-        column = _text(value, f"columns.{key}", problems)
-        if column is not None:
-            columns[key] = column
-    for key in ("variant", "metric", "n"):
-        if key not in columns:
-            problems.add(f"columns: missing required key {key!r}")
-    by_moments, by_sums = "mean" in columns, "sum" in columns
-    if by_moments == by_sums:
-        problems.add("columns: give mean (with variance or sd) or sum (with sum_of_squares), one of the two")
-    if "variance" in columns and "sd" in columns:
-        problems.add("columns: give variance or sd, not both")
-    if by_sums and "sum_of_squares" not in columns:
-        problems.add("columns: sum needs sum_of_squares")
-    return columns
-
-
-def _control_columns(data: Any, columns: dict[str, str], problems: Problems) -> dict[str, str] | None:
-    """Wide layout: the control's statistics columns, the same keys as the statistics in ``columns``."""
-    if not isinstance(data, dict):
-        problems.add("control_columns must map statistics (n, mean, variance, ...) to the control's columns")
-        return None
-    out: dict[str, str] = {}
-    for key, value in data.items():
-        if key not in STATISTIC_KEYS:
-            problems.add(f"control_columns: unknown key {key!r} (allowed: {', '.join(STATISTIC_KEYS)})")
-            continue
-        column = _text(value, f"control_columns.{key}", problems)
-        if column is not None:
-            out[key] = column
-    wanted = [key for key in STATISTIC_KEYS if key in columns]
-    if set(out) != set(wanted) and len(out) == len(data):
-        problems.add(
-            f"control_columns must name the control's column for each statistic of columns ({', '.join(wanted)}), "
-            f"got {', '.join(out) or 'none'}"
-        )
-    return out
-
-
-def _summary_metrics(data: Any, problems: Problems) -> tuple[SummaryMetric, ...]:
-    if not isinstance(data, list) or not data:
-        problems.add("metrics must be a non-empty list of {metric_id, type: mean | proportion}")
-        return ()
-    metrics: list[SummaryMetric] = []
-    for index, item in enumerate(data, start=1):
-        where = f"metrics[{index}]"
-        if not isinstance(item, dict):
-            problems.add(f"{where} must be a mapping with metric_id and type, got {item!r}")
-            continue
-        _check_keys(item, SUMMARY_METRIC_KEYS, where, problems)
-        metric_id = _text(item.get("metric_id"), f"{where}.metric_id", problems, pattern=ID_PATTERN)
-        type_ = _choice(item.get("type"), f"{where}.type", SUMMARY_METRIC_TYPES, "mean", problems)
-        direction = _choice(item.get("direction"), f"{where}.direction", DIRECTIONS, "increase", problems)
-        role = _choice(item.get("role"), f"{where}.role", ROLES, "secondary", problems)
-        margin = item.get("margin")
-        if margin is not None and (
-            isinstance(margin, bool)
-            or not isinstance(margin, (int, float))
-            or not 0 < margin < 1
-            or role != "guardrail"
-        ):
-            problems.add(f"{where}.margin must be a fraction between 0 and 1 on a guardrail, got {margin!r}")
-            margin = None
-        description = item.get("description")
-        if description is not None and not isinstance(description, str):
-            problems.add(f"{where}.description must be text")
-            description = None
-        if metric_id is not None and any(m.metric_id == metric_id for m in metrics):
-            problems.add(f"metric_id {metric_id!r} appears in more than one metric")
-        elif metric_id is not None:
-            margin = float(margin) if margin is not None else None
-            metrics.append(SummaryMetric(metric_id, type_, direction, role, margin, description))
-    return tuple(metrics)
+    try:
+        spec = SummaryMappingSpec.model_validate(data)
+    except ValidationError as err:
+        raise UsageError(format_validation_error(err, source=f"mapping {source}")) from None
+    return spec.mapping(source)
 
 
 # ------------------------------------------------------------------------------------ conversion

@@ -33,7 +33,6 @@ from readout.yamlschema import (
     number,
     parse_yaml,
     problem,
-    problem_lines,
 )
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]*$")
@@ -504,7 +503,7 @@ def load_mapping(path: str | Path) -> Mapping:
     return parse_mapping(data, source=str(path))
 
 
-# ------------------------------------------------- shared with the summary mappings (readout.importer.aggregates)
+# ------------------------------------------------------ problems of an export's data (readout.importer.transform)
 class Problems:
     """Collects every problem of one input, then raises them together as one UsageError."""
 
@@ -525,69 +524,3 @@ class Problems:
         lines = "\n".join(f"  - {item}" for item in shown)
         tail = f"\n  ... and {more} more" if more else ""
         raise UsageError(f"{self.label} has {len(self.items)} problems:\n{lines}{tail}")
-
-
-def _check_keys(data: dict, allowed: dict[str, bool], where: str, problems: Problems) -> None:
-    prefix = f"{where}: " if where else ""
-    for key in data:
-        if key not in allowed:
-            problems.add(f"{prefix}unknown key {key!r} (allowed: {', '.join(allowed)})")
-    for key, required in allowed.items():
-        if required and key not in data:
-            problems.add(f"{prefix}missing required key {key!r}")
-
-
-def _text(value: Any, key: str, problems: Problems, *, pattern: re.Pattern | None = None) -> str | None:
-    if value is None:
-        return None
-    try:
-        text = as_text(value)
-    except PydanticCustomError as exc:
-        problems.add(f"{key} {exc.message()}")
-        return None
-    if pattern is not None and not pattern.match(text):
-        problems.add(f"{key} {text!r} must match [a-z0-9][a-z0-9_]* (lower-case letters, digits, underscores)")
-        return None
-    return text
-
-
-def _choice(value: Any, key: str, choices: tuple[str, ...], default: str, problems: Problems) -> str:
-    if value is None:
-        return default
-    if value not in choices:
-        problems.add(f"{key} is {value!r}; expected one of: {', '.join(choices)}")
-        return default
-    return value
-
-
-class _SplitOnly(StrictModel):
-    split: Annotated[Any, BeforeValidator(_weights)]
-
-
-class _AnalysisOnly(StrictModel):
-    analysis: AnalysisSpec | None = None
-
-
-def _split(data: Any, problems: Problems) -> dict[str, float]:
-    """``split: {variant_id: weight}`` validated as in a unit-level mapping ({} after a bad weight)."""
-    try:
-        split = _SplitOnly.model_validate({"split": data}).split
-    except ValidationError as err:
-        for line in problem_lines(err):
-            problems.add(line)
-        return {}
-    found = list(_split_problems(split))
-    for line in problem_lines(located(found)) if found else ():
-        problems.add(line)
-    return split
-
-
-def _analysis(data: Any, problems: Problems) -> tuple[float | None, int | None, str | None]:
-    """``analysis: {alpha, planned_sample_size, decision_estimator}`` as in a unit-level mapping."""
-    try:
-        analysis = _AnalysisOnly.model_validate({"analysis": data}).analysis or AnalysisSpec()
-    except ValidationError as err:
-        for line in problem_lines(err):
-            problems.add(line)
-        return None, None, None
-    return analysis.alpha, analysis.planned_sample_size, analysis.decision_estimator
