@@ -30,6 +30,7 @@ from pathlib import Path
 
 import duckdb
 
+from .gx import import_gx
 from .load import Contract
 from .read import LandingFile, events_begin, ident
 
@@ -172,7 +173,7 @@ def context_fingerprint(contract: Contract, rules: list[str], con: duckdb.DuckDB
     """What a file's cached counts depend on besides the file and the as-of time: the contract, the ids the
     derived columns look up in the experiments export (not its statuses or dates), events_begin, the rules
     run per file and the validator's versions."""
-    import great_expectations as gx
+    gx = import_gx()
 
     lookups = sorted(
         {

@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from .gx import import_gx
 from .suites import SuiteSpec
 
 SITE = "readout"
@@ -104,7 +105,7 @@ def make_offline(site_dir: str | Path) -> list[str]:
     images.mkdir(parents=True, exist_ok=True)
     logo = images / "logo-long.png"
     if not logo.exists():
-        import great_expectations
+        great_expectations = import_gx()
 
         shutil.copyfile(Path(great_expectations.__file__).parent / "render/view/static/images/logo-long.png", logo)
     left: dict[str, None] = {}
@@ -125,7 +126,7 @@ def make_offline(site_dir: str | Path) -> list[str]:
 
 class GxRunner:
     def __init__(self, docs_dir: str | Path | None = None):
-        import great_expectations as gx
+        gx = import_gx()
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         logging.getLogger("great_expectations").setLevel(logging.ERROR)

@@ -25,6 +25,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from .gx import import_gx
 from .load import Contract, ContractError, Rule
 
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/readout/contracts")
@@ -55,7 +56,7 @@ class SuiteSpec:
 
     def build(self):
         """The ``great_expectations.ExpectationSuite`` (built on demand: GX imports are slow)."""
-        import great_expectations as gx
+        gx = import_gx()
 
         expectations = [_expectation(self, rule) for rule in self.rules]
         suite = gx.ExpectationSuite(
@@ -106,6 +107,7 @@ class SuiteSpec:
 
 def row_condition(where: dict):
     """A contract's ``where`` as a GX Condition (AND of every column's conditions)."""
+    import_gx()
     from great_expectations.expectations.row_conditions import Column
 
     conditions = []
@@ -137,6 +139,7 @@ def row_condition(where: dict):
 
 def row_condition_query(where: dict) -> str:
     """The pandas query GX's pandas engine runs for ``where`` (the same rows, for the shares' denominators)."""
+    import_gx()
     from great_expectations.execution_engine import PandasExecutionEngine
 
     global _ENGINE  # noqa: PLW0603 - one engine per process: building one takes seconds
@@ -155,6 +158,7 @@ def _gx_severity(rule: Rule) -> str:
 
 
 def _expectation(spec: SuiteSpec, rule: Rule):
+    import_gx()
     from great_expectations.expectations.registry import get_expectation_impl
 
     where = f"{spec.contract.path.name}: rule {rule.rule}"
