@@ -76,11 +76,12 @@ final as (
         results.relative_lift_ci_lower,
         results.relative_lift_ci_upper,
         coalesce(control.n_units_entered, 0) + coalesce(variant.n_units_entered, 0) as n_units_entered,
+        -- seconds over a double: 86400.0 is a decimal on Spark (a bigint over it rounds to 6 decimals)
         {{ dbt.datediff(
             'least(control.first_entered_at, variant.first_entered_at)',
             'greatest(control.last_entered_at, variant.last_entered_at)',
             'second'
-        ) }} / 86400.0 as entry_days
+        ) }} / cast(86400 as {{ readout.type_double() }}) as entry_days
 
     from results
     left join per_variant as control
