@@ -17,9 +17,11 @@ the status reads them, then the status and what follows it. Today that is four d
 5. ``dbt build --select int_readout_blocking_alarms+ --exclude <readers still waiting>+``;
 6. ``readout infer`` of the rest (power, Bayesian view: they read the status); 7. dbt builds their readers.
 
-Each step that opens Spark runs in its own process, one after the other: the local metastore (Derby) admits
-one process at a time, and a JVM keeps it open until it exits. A Spark build is never skipped as unchanged
-(the inputs fingerprint lives in the DuckDB warehouse): it always runs dbt."""
+All the steps run in this one process, sharing one Spark session (one JVM start per build, not one per step):
+dbt through its Python entry point (``dbtRunner``), whose ``session`` method takes the process's active session
+(``SparkSession.builder.getOrCreate()``); ``readout infer`` and the contracts step take the same one and leave it
+open. One process also suits the local metastore (Derby), which admits one process at a time. A Spark build is
+never skipped as unchanged (the inputs fingerprint lives in the DuckDB warehouse): it always runs dbt."""
 
 from __future__ import annotations
 
@@ -27,7 +29,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -140,9 +141,10 @@ def plan(manifest: dict) -> list[Step]:
 
 
 # ------------------------------------------------------------------------------------------ alarms
-def write_contract_alarms(project_dir: Path, target: str) -> int:
+def write_contract_alarms(project_dir: Path, target: str, stop: bool = True) -> int:
     """The mart contracts on a DuckDB copy of the Spark marts, their error alarms written to
-    ``<target schema>.readout_blocking_alarms`` in Spark (what int_readout_blocking_alarms reads)."""
+    ``<target schema>.readout_blocking_alarms`` in Spark (what int_readout_blocking_alarms reads).
+    ``stop=False`` leaves the session open (the build's later steps use it)."""
     import pandas as pd
 
     from readout import spark
@@ -159,7 +161,8 @@ def write_contract_alarms(project_dir: Path, target: str) -> int:
         schema = spark.target_settings(spark.profiles_dir(project_dir), target)["schema"]
         spark.write_table(session, schema, ALARMS_TABLE, frame)
     finally:
-        session.stop()
+        if stop:
+            session.stop()
     for experiment, version in sorted({(row[0], row[1]) for row in alarms}):
         rules = sorted({row[3] for row in alarms if (row[0], row[1]) == (experiment, version)})
         print(f"    {experiment} v{version}: contract error ({', '.join(rules)}): not confirmed")
@@ -167,24 +170,86 @@ def write_contract_alarms(project_dir: Path, target: str) -> int:
 
 
 # --------------------------------------------------------------------------------------------- run
+def dbt_in_process(arguments: list[str], project_dir: Path, environment: dict[str, str], note: str) -> int:
+    """``dbt <arguments>`` through dbt's Python entry point in this process (its Spark session is this process's
+    active one); the dbt command line's exit code: 0 passed, 1 a node failed, 2 dbt itself failed."""
+    from dbt.cli.main import dbtRunner
+
+    print(f"==> dbt {' '.join(arguments)}{note}", flush=True)
+    saved = dict(os.environ)
+    os.environ.update(environment)  # profiles.yml's env_var() and dbt's own DBT_* settings read os.environ
+    try:
+        result = dbtRunner().invoke([*arguments, "--project-dir", str(project_dir)])
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    if result.success:
+        return 0
+    return 1 if result.exception is None else 2
+
+
+def _infer_in_process(project_dir: Path, target: str, manifest_path: Path, models: list[str]) -> int:
+    """``readout infer --target TARGET --manifest PATH --select MODELS`` in this process, on its Spark session."""
+    from readout.infer import SparkEngine, infer
+
+    started = time.monotonic()
+    try:
+        engine = SparkEngine(project_dir, target, stop=False)
+        written = infer(json.loads(manifest_path.read_text()), engine, models)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"readout infer: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"==> readout infer: {len(written)} inferred tables written in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+def _alarms_in_process(project_dir: Path, target: str) -> int:
+    try:
+        return write_contract_alarms(project_dir, target, stop=False)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"readout build: error: {exc}", file=sys.stderr)
+        return 2
+
+
 def run_spark(
     target: str,
     project_dir: Path,
     refresh: list[str],
     environment: dict[str, str],
-    dbt: Callable[[list[str], Path, dict[str, str], str], int],
+    dbt: Callable[[list[str], Path, dict[str, str], str], int] | None,
     target_path: Path,
     contracts: bool = True,
 ) -> int:
-    """Run the Spark build's steps; the exit code of the first that fails (0: all passed)."""
+    """Run the Spark build's steps in this process, on one Spark session; the exit code of the first that fails
+    (0: all passed). dbt runs in process (:func:`dbt_in_process`); the ``dbt`` given is not used (kept for
+    readout.build's call, which passes its command-line runner)."""
     from readout.spark import java_problem
 
     problem = java_problem()
     if problem:
         raise ValueError(problem)
     started = time.monotonic()
+    saved = dict(os.environ)
+    os.environ.update(environment)  # the infer and contracts steps read the profile's env_var()s too
+    try:
+        return _run_steps(target, project_dir, refresh, environment, target_path, contracts, started)
+    finally:
+        _stop_session()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _run_steps(
+    target: str,
+    project_dir: Path,
+    refresh: list[str],
+    environment: dict[str, str],
+    target_path: Path,
+    contracts: bool,
+    started: float,
+) -> int:
     first = ["build", "--target", target, *refresh, "--exclude", f"tag:{READER_TAG}+", f"{STATUS_MODEL}+"]
-    returncode = dbt(first, project_dir, environment, "  (Spark: up to the statistics)")
+    returncode = dbt_in_process(first, project_dir, environment, "  (Spark: up to the statistics)")
     if returncode != 0:
         return returncode
     manifest_path = target_path / "manifest.json"
@@ -193,28 +258,29 @@ def run_spark(
         if step.kind == "dbt":
             arguments = ["build", "--target", target, *refresh, "--select", *step.select]
             arguments += ["--exclude", *step.exclude] if step.exclude else []
-            returncode = dbt(arguments, project_dir, environment, "")
+            returncode = dbt_in_process(arguments, project_dir, environment, "")
         elif step.kind == "infer":
             print(f"==> readout infer --target {target} --select {' '.join(step.models)}", flush=True)
-            returncode = _readout(
-                ["infer", "--target", target, "--manifest", str(manifest_path), "--select", *step.models],
-                project_dir,
-                environment,
-            )
+            returncode = _infer_in_process(project_dir, target, manifest_path, step.models)
         elif contracts:
             print("==> mart contracts (their error alarms block the readouts they name)", flush=True)
-            returncode = _readout(["-m", "readout.build_spark", "alarms", target], project_dir, environment, raw=True)
+            returncode = _alarms_in_process(project_dir, target)
         if returncode != 0:
             return returncode
     print(f"==> Spark build finished in {time.monotonic() - started:.0f} s", flush=True)
     return 0
 
 
-def _readout(arguments: list[str], project_dir: Path, environment: dict[str, str], raw: bool = False) -> int:
-    command = [sys.executable, *arguments] if raw else [sys.executable, "-m", "readout.cli", *arguments]
-    if not raw:
-        command += ["--project-dir", str(project_dir)]
-    return subprocess.run(command, env={**environment, "DBT_PROJECT_DIR": str(project_dir)}).returncode
+def _stop_session() -> None:
+    """Stop this process's Spark session, if dbt or a step opened one (the JVM goes with the process)."""
+    if "pyspark" not in sys.modules:
+        return
+    from pyspark.sql import SparkSession
+
+    # dbt opens the session in its worker thread, where it is the active one: here, the process's instantiated one
+    active = SparkSession.getActiveSession() or SparkSession._instantiatedSession
+    if active is not None:
+        active.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -130,11 +130,12 @@ class DuckDBEngine:
 class SparkEngine:
     """Tables of the Spark warehouse as pandas, and back (readout.spark)."""
 
-    def __init__(self, project_dir: Path, target: str):
+    def __init__(self, project_dir: Path, target: str, stop: bool = True):
         from readout import spark
 
         self.spark_module = spark
         self.spark = spark.session(project_dir, target)
+        self.stop = stop  #: False: close() leaves the session open (readout build --target spark's later steps)
 
     def read(self, schema: str, table: str) -> pd.DataFrame:
         return self.spark_module.read_table(self.spark, schema, table)
@@ -143,7 +144,8 @@ class SparkEngine:
         self.spark_module.write_table(self.spark, schema, table, frame)
 
     def close(self) -> None:
-        self.spark.stop()
+        if self.stop:
+            self.spark.stop()
 
 
 # ------------------------------------------------------------------------------ the model's own code

@@ -3,8 +3,9 @@
 dbt reaches Spark through the ``spark`` target of profiles.yml (dbt-spark, ``method: session``: a local PySpark
 in the dbt process). The commands here open the same session from the same profile (its
 ``server_side_parameters``: master, UTC, loopback, warehouse folder, Derby metastore), so they see the tables
-dbt wrote. The metastore is an embedded Derby database, which one process opens at a time: dbt and these
-commands take turns (readout build runs them one after the other), never at once.
+dbt wrote. The metastore is an embedded Derby database, which one process opens at a time: a command here runs
+after dbt, never beside it, or in dbt's process on its session (``readout build --target spark`` runs dbt in
+process, and its steps take the session dbt opened: ``getOrCreate`` returns the process's one).
 
 - :func:`session` opens it; :func:`read_table` and :func:`write_table` move a table between Spark and pandas
   (the inferred statistics, ``readout infer``);
