@@ -810,6 +810,10 @@ def write_warehouse(path: Path, faults: bool, skip: tuple[str, ...] = ()) -> Pat
             "create table intermediate.int_events_stitched as select unit_id, 'ios' as source_system "
             "from marts.fct_experiment_units"
         )
+        # no summary-statistics import here (fct_variant_metric_stats' derived is_summary_import looks them up)
+        con.execute(
+            "create table intermediate.int_import_summary_stats (experiment_id varchar, experiment_version integer)"
+        )
     finally:
         con.close()
     return path
