@@ -27,7 +27,7 @@ help:
 	@echo "make              = make demo (says so first)"
 	@echo "make demo         install if needed, simulate $(EVENTS) events with planted faults, build, refresh, print the readout"
 	@echo "make test         make lint, then every test but Spark's (pytest on 2 workers: the package, dbt builds of simulated and real data; ~11 min)"
-	@echo "make test-spark   the DuckDB vs Spark equality test (Java 17; 7-8 min)"
+	@echo "make test-spark   the DuckDB vs Spark equality test (Java 17; about 3 min)"
 	@echo "make lint         sqlfluff (dbt templater) over models, macros, tests, analyses; ruff check + format --check"
 	@echo "make build        incremental build (readout build): only new landing files; nothing changed = dbt not run"
 	@echo "make build TARGET=spark   the same on a local Spark (Java 17; installs requirements-spark.lock; docs/spark.md)"
@@ -185,8 +185,8 @@ test: install-dev lint
 	@pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not spark"
 
 # The DuckDB vs Spark equality test (tests/integration/test_spark_equality.py: one landing zone built on both
-# targets, every public mart compared row for row). Not in `make test`: it takes 7-8 minutes on this 2-core
-# machine, which would take `make test` past its 12-minute budget. Needs Java 17 (docs/spark.md).
+# targets, every public mart compared row for row). Not in `make test`: about 3 minutes on this 2-core machine,
+# which would take `make test` (11.5 minutes) past its 12-minute budget. Needs Java 17 (docs/spark.md).
 test-spark: install-dev
 	@READOUT_REQUIRE_SPARK=1 pytest -q -s -m spark tests/integration/test_spark_equality.py
 

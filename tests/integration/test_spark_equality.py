@@ -28,7 +28,7 @@ from e2e import PROJECT, project_env, readout, simulate, target_dir
 
 from readout import spark as readout_spark
 
-pytestmark = pytest.mark.spark  # `make test-spark`, not `make test` (7-8 minutes here)
+pytestmark = pytest.mark.spark  # `make test-spark`, not `make test` (about 3 minutes here)
 
 EVENTS = 50_000
 #: columns that name or time the build itself, different in any two builds (the history's build ids)
