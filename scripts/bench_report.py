@@ -119,12 +119,12 @@ def dbt_profile(run_results: Path | list[Path], top: int = 8) -> dict | None:
 _DBT_LINE = re.compile(r"^(?:\x1b\[0m)?(\d\d):(\d\d):(\d\d)\s+(Running with dbt|Finished running)")
 
 
-def build_phases(log: Path, seconds: float) -> dict | None:
+def build_phases(log: Path | str, seconds: float) -> dict | None:
     """Where a `readout build` step's wall time went, from its log: each dbt invocation from its first line to
     its summary, and the rest (the landing preflight, each dbt start-up before its first line, the mart
     contracts between the two invocations)."""
     try:
-        lines = log.read_text(errors="replace").splitlines()
+        lines = Path(log).read_text(errors="replace").splitlines()
     except OSError:
         return None
     marks = []
