@@ -88,9 +88,10 @@
 {%- endmacro %}
 
 {#- A file's path as Spark reports it (_metadata.file_path, a URI), spelled as READOUT_LANDING_PATH spells a local
-    folder: file:/tmp/x and file:///tmp/x are /tmp/x; other schemes (s3://...) stay. -#}
+    folder: file:/tmp/x and file:///tmp/x are /tmp/x; other schemes (s3://...) stay. The URI's escapes are decoded
+    (a space is %20 in it); url_decode also reads '+' as a space, so a literal '+' is escaped first. -#}
 {% macro spark_file_name(expression) -%}
-    regexp_replace({{ expression }}, '^file:(//)?(?=/)', '')
+    url_decode(replace(regexp_replace({{ expression }}, '^file:(//)?(?=/)', ''), '+', '%2B'))
 {%- endmacro %}
 
 {% macro spark__create_landing_relations() -%}

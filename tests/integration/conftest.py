@@ -1,5 +1,7 @@
-"""Builds that several integration modules read, made once per test session (a dbt build costs 15-40 s on
-two cores, so modules share them rather than each building its own):
+"""Builds that several integration modules read, made once per test run (a dbt build costs 15-40 s on two
+cores, so modules share them rather than each building its own). Under pytest-xdist the first worker that needs
+one builds it, holding a lock, and the others wait for it and reuse it (``once_per_run``): the modules read the
+shared warehouses only, read-only; a test that writes copies it first.
 
 - ``clean_simulation``: a simulation with no fault (seed 5, 40,000 events), validated against the raw and
   mart contracts; the fault matrix's baseline (no alarm may fire on it), the volume checks' clean side and
@@ -15,6 +17,10 @@ two cores, so modules share them rather than each building its own):
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pickle
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,11 +37,33 @@ CONTRACTS = load_contracts(PROJECT / "contracts")
 
 @pytest.fixture(scope="session")
 def shared_root(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("shared_builds")
+    """One folder for the whole run: every xdist worker's base temp folder sits in the run's own."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared_builds"
+    root.mkdir(exist_ok=True)
+    return root
+
+
+def once_per_run(shared_root: Path, name: str, make: Callable[[], object]):
+    """``make()`` run once for the whole test run: the first worker to get here runs it under a lock and leaves its
+    result (pickled) beside the lock; a worker that waited reads it. If ``make`` fails, the next one tries again
+    (and fails the same way, in its own tests)."""
+    with open(shared_root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = shared_root / f"{name}.pickle"
+        if done.exists():
+            return pickle.loads(done.read_bytes())
+        result = make()
+        done.write_bytes(pickle.dumps(result))
+        return result
 
 
 @pytest.fixture(scope="session")
 def clean_simulation(shared_root) -> dict:
+    return once_per_run(shared_root, "clean", lambda: _clean_simulation(shared_root))
+
+
+def _clean_simulation(shared_root: Path) -> dict:
     landing = shared_root / "clean"
     manifest = simulate(landing, "none", CLEAN_EVENTS)
     raw = validate(
@@ -60,6 +88,10 @@ def clean_simulation(shared_root) -> dict:
 
 @pytest.fixture(scope="session")
 def clean_rebuild(shared_root, clean_simulation) -> Path:
+    return once_per_run(shared_root, "clean_rebuild", lambda: _clean_rebuild(shared_root, clean_simulation))
+
+
+def _clean_rebuild(shared_root: Path, clean_simulation: dict) -> Path:
     warehouse = shared_root / "clean_rebuild.duckdb"
     dbt_status, _ = build(clean_simulation["landing"], warehouse)
     assert dbt_status.startswith("pass"), dbt_status
@@ -68,6 +100,10 @@ def clean_rebuild(shared_root, clean_simulation) -> Path:
 
 @pytest.fixture(scope="session")
 def all_faults_simulation(shared_root) -> dict:
+    return once_per_run(shared_root, "all_faults", lambda: _all_faults_simulation(shared_root))
+
+
+def _all_faults_simulation(shared_root: Path) -> dict:
     landing = shared_root / "all"
     manifest = simulate(landing, "all", ALL_FAULTS_EVENTS)
     outage = plant_variant_platform_outage(landing, **OUTAGE)
@@ -94,6 +130,10 @@ def imported_simulation(shared_root) -> Path:
     }
     if not all(path.exists() for path in exports.values()):
         pytest.skip(f"shared data sets not found under {SHARED_DATA}")
+    return once_per_run(shared_root, "imported", lambda: _imported_simulation(shared_root, exports))
+
+
+def _imported_simulation(shared_root: Path, exports: dict[str, Path]) -> Path:
     landing, warehouse = shared_root / "imports", shared_root / "imports.duckdb"
     env = project_env(landing, warehouse)
     for mapping, export in exports.items():

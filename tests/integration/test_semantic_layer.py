@@ -23,9 +23,10 @@ def _mf_project(tmp_path, warehouse):
 
 
 def test_mf_query_gives_the_published_means(clean_simulation, tmp_path):
-    warehouse = clean_simulation["warehouse"]
+    warehouse = tmp_path / "clean.duckdb"  # a copy: MetricFlow opens it read-write, the other tests read the shared one
+    shutil.copyfile(clean_simulation["warehouse"], warehouse)
     env = project_env(clean_simulation["landing"], warehouse)
-    root = _mf_project(tmp_path, warehouse)
+    root = _mf_project(tmp_path, clean_simulation["warehouse"])
     out = tmp_path / "mf.csv"
     where = "{{ Dimension('variant_metric__population') }} = 'exposed'"
     result = subprocess.run(

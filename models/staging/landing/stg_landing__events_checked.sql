@@ -195,8 +195,8 @@ repeated_ids as (
             cast(event_at as {{ dbt.type_string() }}) as event_at_raw,
             cast(received_at as {{ dbt.type_string() }}) as received_at_raw,
             case
-                when {{ schema_version }} = 2 then cast(revenue_amount as {{ dbt.type_string() }})
-                else cast(revenue as {{ dbt.type_string() }})
+                when {{ schema_version }} = 2 then {{ readout.double_text('revenue_amount') }}
+                else {{ readout.double_text('revenue') }}
             end as revenue_raw,
 
             ---------- numerics
@@ -248,7 +248,7 @@ repeated_ids as (
             'renamed.event_name', 'renamed.event_at_raw', 'renamed.source_system', 'renamed.anonymous_id',
             'renamed.user_id', 'renamed.session_id', 'renamed.experiment_id', 'renamed.experiment_version',
             'renamed.variant_id', 'renamed.assignment_mechanism', 'renamed.consent_granted',
-            'renamed.revenue', 'renamed.currency', 'renamed.properties',
+            readout.double_text('renamed.revenue'), 'renamed.currency', 'renamed.properties',
         ]) }} as payload_hash,
         -- the batch order of the row's file (see the header): its earliest received_at
             file_batches.file_first_received_at
