@@ -30,9 +30,29 @@ from faults import OUTAGE, plant_variant_platform_outage
 from readout.contracts import load_contracts
 from readout.contracts.validate import resolve_as_of, validate
 
+#: the test modules that take longest (their own builds: on Spark, or several on DuckDB), longest first. pytest-xdist
+#: hands modules to its workers in collection order (`make test` passes --no-loadscope-reorder, or xdist would put
+#: the modules with the most tests first), so these start at once and the short ones fill in around them; the
+#: Spark module last would leave one worker idle for its four minutes.
+LONGEST_FIRST = (
+    "test_spark_equality.py",
+    "test_contract_fault_matrix.py",
+    "test_html_report.py",
+    "test_incremental_late_data.py",
+    "test_freeze_and_restate.py",
+    "test_readout_status.py",
+    "test_import_end_to_end.py",
+    "test_simulated_end_to_end.py",
+    "test_build_skips_when_nothing_changed.py",
+)
 CLEAN_EVENTS = 40_000
 ALL_FAULTS_EVENTS = 100_000
 CONTRACTS = load_contracts(PROJECT / "contracts")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the others keep their order
 
 
 @pytest.fixture(scope="session")

@@ -4,38 +4,38 @@ One simulated landing zone (seed 5, about 50,000 events, every simulator fault p
 ``readout build --full-refresh``: on DuckDB (the default target) and on a local Spark (``--target spark``: dbt on
 dbt-spark's session method, the statistics by ``readout infer``, the mart contracts in between). Then every
 public model is compared row for row: the same columns and counts, every value equal (text, integers, flags,
-timestamps, statuses and their reasons) and every floating-point statistic equal to 1e-9 relative. The
-quarantine (rows and reasons), the duplicate flags and the conflicting-duplicate flags are compared too.
+timestamps, statuses and their reasons) and every floating-point statistic equal to 1e-9 relative. So are the
+raw rows' fate (``stg_landing__events_checked``: every row's quarantine reasons, duplicate and
+conflicting-duplicate flags), the processed-files record and the identity stitching.
 
-The crafted staging cases of tests/integration/test_staging_hardening.py (every staging fault at once, in a
-folder whose name holds a quote, spaces and a plus sign) go through ``dbt build --select staging`` on both
-targets too: the same rows quarantined with the same reasons, the same duplicates, the same staged rows.
+The zone also holds the crafted staging cases of tests/integration/test_staging_hardening.py (NaN and infinite
+revenue, a purchase without revenue, timestamps in 2099 or before the history, an added column, one event id
+from two producers, a retry) as files of their own, and its folder's name holds a quote, spaces and a plus sign
+(Spark reports file paths as URIs: a space is %20 there).
 
-The Spark tables are read through one Spark session for the module (the builds run in their own processes
-before it opens: the local metastore admits one process at a time). Spark needs Java 17: without it the test
-is skipped, saying so, except where READOUT_REQUIRE_SPARK is set (.ci/run sets it after installing Java), where
-it fails."""
+The Spark tables are read back from their Parquet files with DuckDB: no Spark session in the test process (each
+build's JVM is its own). Spark needs Java 17: without it the test is skipped, saying so, except where
+READOUT_REQUIRE_SPARK is set (.ci/run sets it after installing Java), where it fails."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
-from e2e import BIN, PROJECT, project_env, readout, run, simulate, target_dir
-from test_staging_hardening import AS_OF, PLANTED, iso, write_landing
+from e2e import project_env, readout, simulate, target_dir
+from test_staging_hardening import write_landing
 
 from readout import spark as readout_spark
-from readout.landing import event_time_range, ingestion_bounds
 
-pytestmark = pytest.mark.spark  # `make test-spark` runs this module alone; `make test` runs it with the rest
+pytestmark = pytest.mark.spark  # `make test` runs it with the rest; `make test-spark` alone
 
 EVENTS = 50_000
 #: columns that name or time the build itself, different in any two builds (the history's build ids)
@@ -50,11 +50,34 @@ PER_BUILD = {
     "contract_versions",
 }
 REL_TOL = 1e-9
-#: besides the public models: where quarantine reasons and duplicate flags live (the raw rows' fate)
+#: columns of the processed-files record each engine fills its own way (the fingerprint: DuckDB the Parquet
+#: footer's statistics, Spark the modification time) or that name the build
+FILE_RECORD_PER_ENGINE = ["file_fingerprint", "processed_invocation_id", "processed_at"]
+
+#: besides the public models: the raw rows' fate (quarantine reasons, duplicate flags), the identity stitching and
+#: the processed-files record (table -> columns each engine fills its own way)
 ROW_FATE = {
-    ("staging", "stg_landing__events_quarantined"),
-    ("staging", "stg_landing__event_duplicates"),
-    ("intermediate", "int_events_stitched"),
+    ("staging", "stg_landing__events_checked"): [],
+    ("staging", "stg_landing__files_processed"): FILE_RECORD_PER_ENGINE,
+    ("intermediate", "int_anonymous_ids_resolved_to_users"): [],
+}
+
+
+#: a folder name Spark spells differently in its file URIs (a space is %20) and that SQL must quote (the quote)
+CRAFTED_FOLDER = "it's a + landing zone"
+#: the crafted file whose revenue column arrived as text: DuckDB reads it (and quarantines "abc"); Spark's Parquet
+#: reader refuses a column whose type is not the declared one, naming the file, so it is left out here. On both
+#: targets `readout build` refuses that file before dbt runs (the landing preflight).
+RETYPED_FILE = "part-text.parquet"
+#: the crafted rows' quarantine reasons (the build's as-of is its start, so the row received "late" in the
+#: staging-hardening test, after its fixed as-of, is on time here and staged)
+CRAFTED_REASONS = {
+    "nan": "non_finite_revenue",
+    "neg-inf": "non_finite_revenue,negative_revenue",
+    "android-inf": "non_finite_revenue",
+    "no-revenue": "missing_revenue",
+    **{f"y2099-{i}": "future_event_at,future_received_at" for i in range(5)},
+    "before-history": "event_at_before_history",
 }
 
 
@@ -66,12 +89,24 @@ def require_java() -> None:
         pytest.skip(f"{problem} (.ci/run installs it; the test runs there)")
 
 
+def add_crafted_files(landing: Path, scratch: Path) -> list[str]:
+    """The staging-hardening test's crafted event files, less the retyped one, as files of the landing zone."""
+    write_landing(scratch)
+    added = []
+    for path in sorted((scratch / "events").glob("*.parquet")):
+        if path.name != RETYPED_FILE:
+            shutil.copy(path, landing / "events" / f"crafted-{path.name}")
+            added.append(f"events/crafted-{path.name}")
+    return added
+
+
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory):
     require_java()
     root = tmp_path_factory.mktemp("spark_equality")
-    landing = root / "landing"
+    landing = root / CRAFTED_FOLDER
     simulate(landing, "all", EVENTS)
+    crafted_files = add_crafted_files(landing, root / "crafted")
     duck = project_env(landing, root / "duckdb" / "readout.duckdb")
     (root / "duckdb").mkdir()
     spark_env = project_env(landing, root / "spark" / "unused.duckdb")
@@ -82,22 +117,21 @@ def builds(tmp_path_factory):
         readout("build", "--full-refresh", *extra, env=env)
         timings[name] = time.monotonic() - started
     print(f"builds of {EVENTS} events: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
-    return {"root": root, "duckdb": Path(duck["READOUT_DUCKDB_PATH"]), "spark_env": spark_env}
+    return {
+        "root": root,
+        "duckdb": Path(duck["READOUT_DUCKDB_PATH"]),
+        "spark": root / "spark" / "warehouse",
+        "spark_env": spark_env,
+        "crafted_files": crafted_files,
+    }
 
 
-@pytest.fixture(scope="module")
-def spark_session(builds):
-    saved = os.environ.get("READOUT_SPARK_DIR")
-    os.environ["READOUT_SPARK_DIR"] = builds["spark_env"]["READOUT_SPARK_DIR"]
-    try:
-        session = readout_spark.session(PROJECT)
-        yield session
-        session.stop()
-    finally:
-        if saved is None:
-            os.environ.pop("READOUT_SPARK_DIR", None)
-        else:
-            os.environ["READOUT_SPARK_DIR"] = saved
+def spark_table(warehouse: Path, schema: str, table: str) -> pd.DataFrame:
+    """A table of the Spark build, read from its Parquet files (partition columns from the folder names)."""
+    folder = warehouse / f"{schema}.db" / table
+    assert folder.is_dir(), f"{schema}.{table} is not a table of the Spark build ({folder} is missing)"
+    files = str(folder / "**" / "*.parquet").replace("'", "''")
+    return duckdb.sql(f"select * from read_parquet('{files}', hive_partitioning = true)").df()
 
 
 def public_models(manifest_path: Path) -> set[tuple[str, str]]:
@@ -165,31 +199,49 @@ def compare(name: str, left: pd.DataFrame, right: pd.DataFrame) -> list[str]:
     return problems
 
 
-def test_every_public_mart_and_the_raw_rows_fate_are_equal_on_spark(builds, spark_session):
+def test_every_public_mart_and_the_raw_rows_fate_are_equal_on_spark(builds):
     duck_public = public_models(target_dir(builds["duckdb"]) / "manifest.json")
     spark_public = public_models(Path(builds["spark_env"]["DBT_TARGET_PATH"]) / "manifest.json")
     assert duck_public == spark_public, "the same public models on both targets"
     assert len(duck_public) >= 20, "the public marts, published copies and history"
     problems, compared = [], []
     with duckdb.connect(str(builds["duckdb"]), read_only=True) as con:
-        for schema, table in sorted(duck_public | ROW_FATE):
-            left = con.execute(f'select * from "{schema}"."{table}"').df()
-            right = readout_spark.read_table(spark_session, schema, table)
+        for (schema, table), per_engine in sorted({**dict.fromkeys(duck_public, []), **ROW_FATE}.items()):
+            left = con.execute(f'select * from "{schema}"."{table}"').df().drop(columns=per_engine)
+            right = spark_table(builds["spark"], schema, table).drop(columns=per_engine)
             problems += compare(f"{schema}.{table}", left, right)
             compared.append(f"{schema}.{table} ({len(left)} rows)")
     print("compared: " + ", ".join(compared))
     assert not problems, "DuckDB and Spark differ:\n" + "\n".join(problems)
 
 
-def test_the_faults_reach_both_builds_alike(builds, spark_session):
+def test_the_faults_reach_both_builds_alike(builds):
     """Not vacuous: the planted faults quarantine rows, flag duplicates and leave results with statuses."""
-    with duckdb.connect(str(builds["duckdb"]), read_only=True) as con:
-        reasons = con.execute("select count(distinct quarantine_reasons) from staging.stg_landing__events_quarantined")
-        assert reasons.fetchone()[0] >= 3, "several quarantine reasons planted"
-    quarantined = readout_spark.read_table(spark_session, "staging", "stg_landing__events_quarantined")
-    assert quarantined["quarantine_reasons"].astype(str).nunique() >= 3
-    results = readout_spark.read_table(spark_session, "published", "fct_metric_results")
+    checked = spark_table(builds["spark"], "staging", "stg_landing__events_checked")
+    assert checked.quarantine_reasons.dropna().str.split(",").explode().nunique() >= 5, "several reasons planted"
+    assert checked.is_duplicate.sum() > 100 and checked.is_conflicting_duplicate.sum() > 0
+    results = spark_table(builds["spark"], "published", "fct_metric_results")
     assert results["readout_status"].nunique() >= 2 and results["p_value"].notna().sum() > 50
+
+
+def test_spark_quarantines_the_crafted_staging_cases_with_their_reasons(builds):
+    """The crafted rows' fate on Spark (equal to DuckDB's: the comparison above), checked against what was planted,
+    and every raw row staged, quarantined or a duplicate; the files' paths read back without URI escapes."""
+    checked = spark_table(builds["spark"], "staging", "stg_landing__events_checked")
+    crafted = checked[checked.file_path.isin(builds["crafted_files"])]
+    assert sorted(set(crafted.file_path)) == sorted(builds["crafted_files"])
+    quarantined_crafted = crafted[crafted.quarantine_reasons.notna()]
+    assert dict(zip(quarantined_crafted.event_id, quarantined_crafted.quarantine_reasons)) == CRAFTED_REASONS
+    staged = crafted[crafted.quarantine_reasons.isna() & (crafted.event_id_rank == 1)]
+    assert sorted(staged[staged.event_id == "shared-1"].source_system) == ["ios", "web"], "one id, two producers"
+    assert crafted[crafted.is_duplicate].event_id.tolist() == ["ok0"], "the retry"
+    assert {"added0", "added1", "paid", "android-paid", "received-late"} <= set(staged.event_id)
+    quarantined = checked.quarantine_reasons.notna()
+    kept = ~quarantined & (checked.event_id_rank == 1)
+    assert int(kept.sum() + quarantined.sum() + checked.is_duplicate.sum()) == len(checked), "every raw row accounted"
+    files = spark_table(builds["spark"], "staging", "stg_landing__files_processed")
+    assert set(builds["crafted_files"]) <= set(files.file_path)
+    assert (files.file_row_count == files.checked_row_count).all()
 
 
 def test_the_spark_plan_infers_every_python_model_once_and_builds_every_reader(builds):
@@ -204,66 +256,3 @@ def test_the_spark_plan_infers_every_python_model_once_and_builds_every_reader(b
     readers = [n["name"] for n in manifest["nodes"].values() if READER_TAG in n.get("tags", [])]
     assert readers and all(f"{reader}+" in selected for reader in readers)
     assert [step.kind for step in steps].count("alarms") == 1
-
-
-#: a folder name Spark spells differently in its file URIs (a space is %20) and that SQL must quote (the quote)
-CRAFTED_FOLDER = "it's a + landing zone"
-#: the crafted file whose revenue column arrived as text: DuckDB reads it (and quarantines "abc"); Spark's Parquet
-#: reader refuses a column whose type is not the declared one, naming the file, so it is left out of this
-#: comparison. On both targets `readout build` refuses that file before dbt runs (the landing preflight).
-RETYPED_FILE = "part-text.parquet"
-#: what that file held: one row quarantined unparseable_revenue ("abc"), one missing_revenue (null)
-RETYPED_PLANTED = {"unparseable_revenue": 1, "missing_revenue": 1}
-#: columns of the file record that name the build, or that each engine fingerprints its own way (DuckDB: the
-#: Parquet footer's statistics; Spark: the modification time)
-FILE_RECORD_PER_ENGINE = ["file_fingerprint", "processed_invocation_id", "processed_at"]
-
-
-@pytest.fixture(scope="module")
-def crafted(tmp_path_factory):
-    """The staging-hardening zone, less its retyped file, through `dbt build --select staging` on both targets;
-    the Spark build keeps its own metastore (READOUT_SPARK_DIR), read back as Parquet through DuckDB."""
-    require_java()
-    root = tmp_path_factory.mktemp("spark_crafted")
-    landing = root / CRAFTED_FOLDER
-    raw = write_landing(landing)["raw"]
-    retyped = landing / "events" / RETYPED_FILE
-    raw -= pq.read_metadata(retyped).num_rows
-    retyped.unlink()
-    start, end = event_time_range(landing, AS_OF, ingestion_bounds(PROJECT))
-    args = ["build", "--select", "staging", "--full-refresh", "--event-time-start", start.isoformat()]
-    args += ["--event-time-end", end.isoformat(), "--vars", json.dumps({"as_of": iso(AS_OF)})]
-    duck = project_env(landing, root / "duckdb" / "crafted.duckdb")
-    spark_env = project_env(landing, root / "spark" / "unused.duckdb")
-    spark_env.update(READOUT_SPARK_DIR=str(root / "spark"), DBT_TARGET_PATH=str(root / "spark" / "target"))
-    run([str(BIN / "dbt"), *args], duck)
-    run([str(BIN / "dbt"), *args, "--target", "spark"], spark_env)
-    return {"raw": raw, "duckdb": Path(duck["READOUT_DUCKDB_PATH"]), "spark": root / "spark" / "warehouse"}
-
-
-def spark_table(warehouse: Path, schema: str, table: str) -> pd.DataFrame:
-    """A Spark table of the crafted build, read from its Parquet files (its partition columns from the folders)."""
-    files = str(warehouse / f"{schema}.db" / table / "**" / "*.parquet").replace("'", "''")
-    return duckdb.sql(f"select * from read_parquet('{files}', hive_partitioning = true)").df()
-
-
-def test_spark_quarantines_the_crafted_staging_faults_as_duckdb_does(crafted):
-    problems = []
-    with duckdb.connect(str(crafted["duckdb"]), read_only=True) as con:
-        for table, per_engine in (
-            ("stg_landing__events_checked", []),
-            ("stg_landing__files_processed", FILE_RECORD_PER_ENGINE),
-        ):
-            left = con.execute(f"select * from staging.{table}").df().drop(columns=per_engine)
-            right = spark_table(crafted["spark"], "staging", table).drop(columns=per_engine)
-            problems += compare(f"staging.{table}", left, right)
-    assert not problems, "DuckDB and Spark differ on the crafted staging cases:\n" + "\n".join(problems)
-    checked = spark_table(crafted["spark"], "staging", "stg_landing__events_checked")
-    reasons = checked.quarantine_reasons.dropna().str.split(",").explode().value_counts().to_dict()
-    expected = {reason: n - RETYPED_PLANTED.get(reason, 0) for reason, n in PLANTED.items()}
-    assert reasons == {reason: n for reason, n in expected.items() if n}, "every planted reason, counted exactly"
-    quarantined = checked.quarantine_reasons.notna()
-    staged = ~quarantined & (checked.event_id_rank == 1)
-    assert len(checked) == crafted["raw"], "every raw row read"
-    assert int(staged.sum() + quarantined.sum() + checked.is_duplicate.sum()) == crafted["raw"], "and accounted for"
-    assert set(checked.file_path) == {"events/part-0.parquet", "events/part-0-v2.parquet", "events/part-added.parquet"}
