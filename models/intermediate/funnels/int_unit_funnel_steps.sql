@@ -57,26 +57,24 @@ exposed as (
 
 ),
 
-funnel_events as (
+{#- each step reads its own events, once: one CTE of every step's events, read by each step, is materialized
+    whole in memory by DuckDB (about 90% of all events), which ran a 100M-event build out of memory -#}
+{%- for funnel in funnels %}
+    {%- for step in funnel.steps %}
 
-    -- the events any funnel step reads, narrowed to what the steps compare (one boolean per step's filter)
+{{ funnel.funnel_id }}__events_{{ step.step_number }} as (
+
     select
         unit_id,
-        event_name,
         event_at
-        {%- for step in steps %},
-        {{ readout.metric_event_filter_condition(step) }} as passes__{{ step.funnel_id }}__{{ step.step_number }}
-        {%- endfor %}
 
     from {{ ref('int_events_stitched') }}
-    where event_name in (
-        {%- for event_name in steps | map(attribute='event_name') | unique %}
-            {{ readout.quote_string(event_name) }}{% if not loop.last %},{% endif %}
-        {%- endfor %}
-        {%- if steps | length == 0 %}''{% endif %}
-    )
+    where event_name = {{ readout.quote_string(step.event_name) }}
+        and {{ readout.metric_event_filter_condition(step) }}
 
 ),
+    {%- endfor %}
+{%- endfor %}
 
 {%- for funnel in funnels %}
     {%- for step in funnel.steps %}
@@ -92,10 +90,8 @@ funnel_events as (
                 min(events.event_at) as reached_at
 
             from {{ previous }} as previous
-            inner join funnel_events as events
+            inner join {{ funnel.funnel_id }}__events_{{ step.step_number }} as events
                 on previous.unit_id = events.unit_id
-                    and events.event_name = {{ readout.quote_string(step.event_name) }}
-                    and events.passes__{{ step.funnel_id }}__{{ step.step_number }}
                     and previous.{{ previous_at }} <= events.event_at
                     and events.event_at < {{ dbt.dateadd('day', step.window_days, 'previous.' ~ previous_at) }}
             group by 1, 2, 3
