@@ -346,7 +346,7 @@ def _say(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
-def _run_spark(args: argparse.Namespace, project_dir: Path, target: str, dbt_args: list[str]) -> int:
+def _run_spark(args: argparse.Namespace, project_dir: Path, target: str, dbt_args: list[str], landing: Path) -> int:
     """The Spark build (readout.build_spark): dbt, readout infer and the mart contracts in turn."""
     from readout.build_spark import run_spark
 
@@ -354,6 +354,9 @@ def _run_spark(args: argparse.Namespace, project_dir: Path, target: str, dbt_arg
         raise BuildError("readout build --target spark plans its own dbt selections: run dbt build for others")
     environment = dict(
         os.environ,
+        # Spark reports each file it reads by its absolute URI, so the landing zone is given absolute (the
+        # default, data/landing, is relative to the project)
+        READOUT_LANDING_PATH=str(landing.resolve()),
         READOUT_CODE_VERSION=code_version(project_dir),
         READOUT_CONTRACT_VERSIONS=contract_versions(project_dir),
     )
@@ -399,7 +402,7 @@ def run(args: argparse.Namespace) -> int:
         from readout.spark import target_type
 
         if target_type(project_dir, target) == "spark":
-            return _run_spark(args, project_dir, target, dbt_args)
+            return _run_spark(args, project_dir, target, dbt_args, landing)
     inputs = inputs_fingerprint(project_dir, landing, profiles_dir)
     if not (args.full_refresh or args.force or dbt_args):
         current = current_build(warehouse, inputs.fingerprint)

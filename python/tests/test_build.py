@@ -103,3 +103,26 @@ def test_only_a_successful_latest_build_with_the_same_inputs_is_current(project,
     assert current_build(warehouse, inputs.fingerprint)[0] == "c"
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute(f"select count(*) from {INPUTS_TABLE}").fetchone()[0] == 2
+
+
+def test_the_spark_build_is_given_the_landing_zone_as_an_absolute_path(project, tmp_path, monkeypatch):
+    """Spark reports the files it reads by absolute URI, so `readout build --target spark` hands dbt the landing
+    zone resolved (make's default, data/landing, is relative: a fresh clone's `make build TARGET=spark` failed)."""
+    import argparse
+
+    import readout.build_spark
+    from readout.build import _run_spark
+
+    seen = {}
+
+    def fake_run_spark(target, project_dir, refresh, environment, dbt, target_path, contracts):
+        seen.update(environment)
+        return 0
+
+    monkeypatch.setattr(readout.build_spark, "run_spark", fake_run_spark)
+    monkeypatch.chdir(tmp_path)
+    args = argparse.Namespace(full_refresh=True, contracts=True)
+    assert _run_spark(args, project[0], "spark", [], Path("landing")) == 0
+    assert (
+        seen["READOUT_LANDING_PATH"] == str(tmp_path / "landing") and Path(seen["READOUT_LANDING_PATH"]).is_absolute()
+    )
