@@ -32,8 +32,8 @@ from readout.contracts.validate import resolve_as_of, validate
 
 #: the test modules that take longest (their own builds: on Spark, or several on DuckDB), longest first. pytest-xdist
 #: hands modules to its workers in collection order (`make test` passes --no-loadscope-reorder, or xdist would put
-#: the modules with the most tests first), so these start at once and the short ones fill in around them; the
-#: Spark module last would leave one worker idle for its four minutes.
+#: the modules with the most tests first, which puts the four-test Spark module near the end), so these start at
+#: once and the short ones fill in around them.
 LONGEST_FIRST = (
     "test_spark_equality.py",
     "test_contract_fault_matrix.py",

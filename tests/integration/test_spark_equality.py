@@ -6,7 +6,8 @@ dbt-spark's session method, the statistics by ``readout infer``, the mart contra
 public model is compared row for row: the same columns and counts, every value equal (text, integers, flags,
 timestamps, statuses and their reasons) and every floating-point statistic equal to 1e-9 relative. So are the
 raw rows' fate (``stg_landing__events_checked``: every row's quarantine reasons, duplicate and
-conflicting-duplicate flags), the processed-files record and the identity stitching.
+conflicting-duplicate flags), the processed-files record and the identity map
+(``int_anonymous_ids_resolved_to_users``).
 
 The zone also holds the crafted staging cases of tests/integration/test_staging_hardening.py (NaN and infinite
 revenue, a purchase without revenue, timestamps in 2099 or before the history, an added column, one event id
