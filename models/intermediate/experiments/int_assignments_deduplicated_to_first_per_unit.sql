@@ -1,12 +1,7 @@
 {#- One row per unit x experiment version: its first assignment, and how many variants it was assigned. -#}
+{#- ranked and variant_counts each read int_events_stitched themselves: a CTE of the assignment events read by
+    both is materialized whole (every column) by DuckDB -#}
 with
-
-events as (
-
-    select * from {{ ref('int_events_stitched') }}
-    where event_name = 'experiment_assigned'
-
-),
 
 ranked as (
 
@@ -24,7 +19,8 @@ ranked as (
         ) as assignment_rank,
         count(*) over (partition by unit_id, experiment_id, experiment_version) as assignment_count
 
-    from events
+    from {{ ref('int_events_stitched') }}
+    where event_name = 'experiment_assigned'
 
 ),
 
@@ -36,7 +32,8 @@ variant_counts as (
         experiment_version,
         count(distinct variant_id) as assigned_variant_count
 
-    from events
+    from {{ ref('int_events_stitched') }}
+    where event_name = 'experiment_assigned'
     group by 1, 2, 3
 
 ),

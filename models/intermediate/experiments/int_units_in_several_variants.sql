@@ -2,14 +2,8 @@
     Identity anomalies: units seen (assigned or exposed) in more than one variant of one experiment
     version, one row per unit x experiment version x variant x source system, with what was seen there.
 -#}
+{#- Each CTE reads int_events_stitched itself: a CTE of the events read by both is materialized whole by DuckDB. -#}
 with
-
-events as (
-
-    select * from {{ ref('int_events_stitched') }}
-    where event_name in ('experiment_assigned', 'experiment_exposed')
-
-),
 
 anomalous_units as (
 
@@ -18,7 +12,8 @@ anomalous_units as (
         experiment_id,
         experiment_version
 
-    from events
+    from {{ ref('int_events_stitched') }}
+    where event_name in ('experiment_assigned', 'experiment_exposed')
     group by 1, 2, 3
     having count(distinct variant_id) > 1
 
@@ -38,11 +33,12 @@ per_variant_and_source as (
         min(events.event_at) as first_seen_at,
         max(events.event_at) as last_seen_at
 
-    from events
+    from {{ ref('int_events_stitched') }} as events
     inner join anomalous_units
         on events.unit_id = anomalous_units.unit_id
             and events.experiment_id = anomalous_units.experiment_id
             and events.experiment_version = anomalous_units.experiment_version
+    where events.event_name in ('experiment_assigned', 'experiment_exposed')
     group by 1, 2, 3, 4, 5
 
 )

@@ -7,15 +7,9 @@
     a row on every day its platform logged that event for any variant (zero when it logged none), so a
     variant that lost a whole day shows up as a zero, not as a missing row.
 -#}
+{#- The exposures and the outcome events each read int_events_stitched themselves, only the columns they
+    count: one CTE of the events read by both is materialized whole (every column) by DuckDB. -#}
 with
-
-events as (
-
-    select * from {{ ref('int_events_stitched') }}
-    where event_at is not null
-        and event_name <> 'experiment_assigned'
-
-),
 
 units as (
 
@@ -67,11 +61,12 @@ exposure_events as (
         cast(events.event_at as date) as event_date
 
     from units_in_window
-    inner join events
+    inner join {{ ref('int_events_stitched') }} as events
         on units_in_window.unit_id = events.unit_id
             and units_in_window.experiment_id = events.experiment_id
             and units_in_window.experiment_version = events.experiment_version
     where events.event_name = 'experiment_exposed'
+        and events.event_at is not null
         and events.event_at >= units_in_window.started_at
         and (units_in_window.ended_at is null or events.event_at < units_in_window.ended_at)
 
@@ -89,9 +84,10 @@ outcome_events as (
         cast(events.event_at as date) as event_date
 
     from units_in_window
-    inner join events
+    inner join {{ ref('int_events_stitched') }} as events
         on units_in_window.unit_id = events.unit_id
-    where events.event_name <> 'experiment_exposed'
+    where events.event_name not in ('experiment_exposed', 'experiment_assigned')
+        and events.event_at is not null
         and events.event_at >= units_in_window.assigned_at
         and events.event_at >= units_in_window.started_at
         and (units_in_window.ended_at is null or events.event_at < units_in_window.ended_at)

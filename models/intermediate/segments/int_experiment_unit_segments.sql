@@ -42,20 +42,14 @@ imported_attributes as (
 
 ),
 
-events as (
-
-    select * from {{ ref('int_events_stitched') }}
-
-),
-
 first_seen as (
 
+    -- a unit's earliest accepted event, counted once per build in int_units_profiled (not again over every event)
     select
         unit_id,
-        min(event_at) as first_seen_at
+        first_seen_at
 
-    from events
-    group by 1
+    from {{ ref('int_units_profiled') }}
 
 ),
 

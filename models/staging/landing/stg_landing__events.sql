@@ -12,17 +12,13 @@
     )
 }}
 
+{#- Each CTE reads the table itself: a CTE of every checked row read by both would be materialized whole by
+    DuckDB (every column of every landing row) in each reader of this view, taking most of the time of each. -#}
 with
-
-checked as (
-
-    select * from {{ ref('stg_landing__events_checked') }}
-
-),
 
 kept_rows as (
 
-    select * from checked
+    select * from {{ ref('stg_landing__events_checked') }}
     where quarantine_reasons is null
         and event_id_rank = 1
 
@@ -34,7 +30,7 @@ conflicted as (
     select distinct
         source_system,
         event_id
-    from checked
+    from {{ ref('stg_landing__events_checked') }}
     where is_conflicting_duplicate
 
 ),
