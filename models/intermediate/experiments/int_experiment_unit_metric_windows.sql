@@ -58,7 +58,7 @@ anchored as (
         metrics.window_start_days,
         metrics.window_end_days,
         metrics.covariate_lookback_days,
-        {{ dbt.dateadd('day', 'metrics.window_end_days', 'coalesce(units.first_exposed_at, units.assigned_at)') }}
+        {{ readout.metric_full_window_end('coalesce(units.first_exposed_at, units.assigned_at)', 'metrics.window_end_days') }}
             as full_window_end_at
 
     from units
@@ -80,14 +80,10 @@ windows as (
         anchored.is_in_assigned_population,
         anchored.is_in_exposed_population,
         anchored.anchor_at,
-        {{ dbt.dateadd('day', 'anchored.window_start_days', 'anchored.anchor_at') }} as window_start_at,
-        case
-            when anchored.experiment_ended_at is not null
-                and anchored.experiment_ended_at < anchored.full_window_end_at
-                then anchored.experiment_ended_at
-            else anchored.full_window_end_at
-        end as window_end_at,
-        {{ dbt.dateadd('day', '-1 * anchored.covariate_lookback_days', 'anchored.anchor_at') }}
+        {{ readout.metric_window_start('anchored.anchor_at', 'anchored.window_start_days') }} as window_start_at,
+        {{ readout.metric_window_end('anchored.anchor_at', 'anchored.window_end_days', 'anchored.experiment_ended_at') }}
+            as window_end_at,
+        {{ readout.metric_covariate_window_start('anchored.anchor_at', 'anchored.covariate_lookback_days') }}
             as covariate_window_start_at,
         coalesce(anchored.experiment_ended_at < anchored.full_window_end_at, false) as is_window_truncated,
         watermarks.watermark_at as data_watermark_at

@@ -8,10 +8,14 @@
     events_matched, where only the event columns are in scope.
 
     One pass, whatever the number of metrics: the windows are pivoted to one row per unit x experiment
-    version (every metric's bounds side by side, and the span covering them all), the events are joined to it
-    ONCE and every metric is a conditional aggregate in ONE group by. The join and the group by are keyed by
-    unit x experiment version and spill to disk when they do not fit the memory limit. (One join per metric,
-    unioned, read the events once per metric: DuckDB held them in memory, and 100M events did not fit 3 GB.)
+    version (the span covering every metric's window, the anchor, and a signature of every bound), the events
+    are joined to it ONCE and every metric is a conditional aggregate in ONE group by. The join's build side is
+    narrow: each metric's bounds are recomputed after the join from the unit's anchor and the experiment's end
+    with the definitions int_experiment_unit_metric_windows stores (macros/metrics/metric_window_bounds.sql).
+    Carried through the join, four timestamps per metric made the build side so wide that a 100M-event build ran
+    out of DuckDB's 2.5 GB (also at 10M events under a 250 MB limit; the narrow join fits in 150 MB). The join and
+    the group by are keyed by unit x experiment version and spill to disk when they do not fit the memory limit.
+    (One join per metric, unioned, read the events once per metric: DuckDB held them in memory.)
 
     Incremental (delete+insert on unit_id, experiment_id, experiment_version): a refresh recounts only
     - the units the new events can touch: the landing files staged after the last file this table has
@@ -54,58 +58,79 @@ with  -- noqa: disable=LT02,LT05
 
 windows as (
 
-    select * from {{ ref('int_experiment_unit_metric_windows') }}
+    -- one row per unit x experiment version: the windows table has one row per catalog metric of each, so the
+    -- rows of one metric are one per unit x experiment version
+    select
+        unit_id,
+        experiment_id,
+        experiment_version,
+        anchor_at
+
+    from {{ ref('int_experiment_unit_metric_windows') }}
+    where metric_id = {{ readout.quote_string(metrics[0].metric_id) }}
+
+),
+
+versions as (
+
+    select
+        experiment_id,
+        experiment_version,
+        ended_at as experiment_ended_at
+
+    from {{ ref('int_experiment_versions') }}
 
 ),
 
 unit_windows as (
 
-    -- one row per unit x experiment version: each metric's window bounds side by side, and the span that
-    -- covers them all (a metric without a covariate, covariate_lookback_days empty, reads from its window
-    -- start); anchor_at is the unit's, the same for every metric
+    -- a unit's anchor and its experiment's end: every metric's window bounds follow from them and the catalog
     select
-        unit_id,
-        experiment_id,
-        experiment_version,
-        min(coalesce(covariate_window_start_at, window_start_at)) as span_start_at,
-        max(window_end_at) as span_end_at,
-        max(anchor_at) as anchor_at
-        {%- for metric in metrics %}
-            {%- set is_metric = "metric_id = " ~ readout.quote_string(metric.metric_id) %},
-            max(case when {{ is_metric }} then window_start_at end) as window_start_at__{{ metric.metric_id }},
-            max(case when {{ is_metric }} then window_end_at end) as window_end_at__{{ metric.metric_id }},
-            max(
-                case when {{ is_metric }} then coalesce(covariate_window_start_at, window_start_at) end
-            )
-                as read_from__{{ metric.metric_id }},
-            max(case when {{ is_metric }} then covariate_window_start_at end)
-                as covariate_window_start_at__{{ metric.metric_id }}
-        {%- endfor %}
+        windows.unit_id,
+        windows.experiment_id,
+        windows.experiment_version,
+        windows.anchor_at,
+        versions.experiment_ended_at
 
     from windows
-    group by 1, 2, 3
+    left join versions
+        on windows.experiment_id = versions.experiment_id
+            and windows.experiment_version = versions.experiment_version
 
 ),
 
 signed as (
 
+    -- narrow: the keys, the anchor and the experiment's end; the span covering every metric's window (a metric
+    -- without a covariate, covariate_lookback_days empty, reads from its window start); the window signature,
+    -- a hash of what the bounds follow from (the catalog as compiled, the anchor, the experiment's end)
+    {%- set reads_from = [] %}
+    {%- set window_ends = [] %}
+    {%- for metric in metrics %}
+        {%- if metric.covariate_lookback_days is not none %}
+            {%- do reads_from.append(readout.metric_covariate_window_start('anchor_at', metric.covariate_lookback_days | string)) %}
+        {%- else %}
+            {%- do reads_from.append(readout.metric_window_start('anchor_at', metric.window_start_days | string)) %}
+        {%- endif %}
+        {%- do window_ends.append(readout.metric_window_end('anchor_at', metric.window_end_days | string, 'experiment_ended_at')) %}
+    {%- endfor %}
     select
-        unit_windows.*,
-        {%- set parts = ["'" ~ catalog_fingerprint ~ "'"] %}
-        {%- for column in ['span_start_at', 'span_end_at', 'anchor_at'] %}
-            {%- do parts.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '-')") %}
-        {%- endfor %}
-        {%- for metric in metrics %}
-            {%- for prefix in ['window_start_at', 'window_end_at', 'read_from', 'covariate_window_start_at'] %}
-                {%- do parts.append("coalesce(cast(" ~ prefix ~ "__" ~ metric.metric_id ~ " as " ~ dbt.type_string() ~ "), '-')") %}
-            {%- endfor %}
-        {%- endfor %}
-        {%- set separated = [] %}
-        {%- for part in parts %}
-            {%- do separated.append(part) %}
-            {%- if not loop.last %}{% do separated.append("'|'") %}{% endif %}
-        {%- endfor %}
-        {{ dbt.hash(dbt.concat(separated)) }} as window_signature
+        unit_id,
+        experiment_id,
+        experiment_version,
+        anchor_at,
+        experiment_ended_at,
+        {% if reads_from | length > 1 %}least({{ reads_from | join(', ') }}){% else %}{{ reads_from[0] }}{% endif %}
+            as span_start_at,
+        {% if window_ends | length > 1 %}greatest({{ window_ends | join(', ') }}){% else %}{{ window_ends[0] }}{% endif %}
+            as span_end_at,
+        {{ dbt.hash(dbt.concat([
+            "'" ~ catalog_fingerprint ~ "'",
+            "'|'",
+            "coalesce(cast(anchor_at as " ~ dbt.type_string() ~ "), '-')",
+            "'|'",
+            "coalesce(cast(experiment_ended_at as " ~ dbt.type_string() ~ "), '-')",
+        ])) }} as window_signature
 
     from unit_windows
 
@@ -242,55 +267,123 @@ events_matched as (
 
 ),
 
-aggregated as (
+spans as (
 
-    -- every metric's aggregates per unit x experiment version, in one group by over one join; a unit without
-    -- an event in its span gets zeros (the left join's one row of nulls matches no condition)
+    -- the build side of the join to every event: narrow (a unit's key and signature, span, anchor and end)
     select
-        to_count.unit_id,
-        to_count.experiment_id,
-        to_count.experiment_version,
-        max(to_count.window_signature) as window_signature,
-        max(files_processed_through.files_processed_through) as files_processed_through,
-        cast('{{ invocation_id }}' as {{ dbt.type_string() }}) as built_invocation_id
+        unit_id,
+        experiment_id,
+        experiment_version,
+        window_signature,
+        span_start_at,
+        span_end_at,
+        anchor_at,
+        experiment_ended_at
+
+    from to_count
+
+),
+
+events_in_span as (
+
+    -- every event in a unit's span, with each metric's window bounds recomputed from the unit's anchor (the
+    -- definitions int_experiment_unit_metric_windows stores, readout.metric_window_*, with the catalog's days);
+    -- a unit without an event in its span keeps one row of nulls, which matches no condition (zeros)
+    select
+        spans.unit_id,
+        spans.experiment_id,
+        spans.experiment_version,
+        spans.window_signature,
+        spans.anchor_at,
+        events.event_at,
+        events.event_name,
+        events.revenue
+        {%- for metric in metrics %},
+            events.passes_filter__{{ metric.metric_id }}
+        {%- endfor %}
         {%- for metric in metrics %}
             {%- set m = metric.metric_id %}
-            {%- set in_reach = "events.event_at >= to_count.read_from__" ~ m ~ " and events.event_at < to_count.window_end_at__" ~ m %}
-            {%- set in_window = in_reach ~ " and events.event_at >= to_count.window_start_at__" ~ m ~ " and events.event_at < to_count.window_end_at__" ~ m %}
-            {%- set in_covariate_window = in_reach ~ " and events.event_at >= to_count.covariate_window_start_at__" ~ m ~ " and events.event_at < to_count.anchor_at" %}
-            {%- set is_numerator = "events.event_name = " ~ readout.quote_string(metric.numerator_event) ~ " and events.passes_filter__" ~ m %}
-            {%- set is_denominator = "events.event_name = " ~ readout.quote_string(metric.denominator_event) %},
-            cast(
+            {%- set window_start = readout.metric_window_start('spans.anchor_at', metric.window_start_days | string) %},
+            {{ window_start }} as window_start_at__{{ m }},
+            {{ readout.metric_window_end('spans.anchor_at', metric.window_end_days | string, 'spans.experiment_ended_at') }}
+                as window_end_at__{{ m }}
+            {%- if metric.covariate_lookback_days is not none %},
+                {{ readout.metric_covariate_window_start('spans.anchor_at', metric.covariate_lookback_days | string) }}
+                    as covariate_window_start_at__{{ m }},
                 coalesce(
-                    {{ readout.metric_aggregate(metric.numerator_aggregation, is_numerator ~ " and " ~ in_window) }}, 0
-                ) as {{ readout.type_double() }}
-            ) as metric_value__{{ m }}
-            {%- if metric.metric_type == 'ratio' %}
-                ,
-                cast(
-                    coalesce(
-                        {{ readout.metric_aggregate(metric.denominator_aggregation, is_denominator ~ " and " ~ in_window) }},
-                        0
-                    ) as {{ readout.type_double() }}
-                ) as denominator_value__{{ m }}
-            {%- endif %}
-        {%- if metric.covariate_lookback_days is not none and metric.metric_type != 'ratio' %},
-            cast(
-                coalesce(
-                    {{ readout.metric_aggregate(metric.numerator_aggregation, is_numerator ~ " and " ~ in_covariate_window) }},
-                    0
-                ) as {{ readout.type_double() }}
-            ) as covariate_value__{{ m }}
+                    {{ readout.metric_covariate_window_start('spans.anchor_at', metric.covariate_lookback_days | string) }},
+                    {{ window_start }}
+                ) as read_from__{{ m }}
+            {%- else %},
+                cast(null as {{ dbt.type_timestamp() }}) as covariate_window_start_at__{{ m }},
+                {{ window_start }} as read_from__{{ m }}
             {%- endif %}
         {%- endfor %}
 
-    from to_count
-    cross join files_processed_through
+    from spans
     left join events_matched as events
-        on to_count.unit_id = events.unit_id
-            and to_count.span_start_at <= events.event_at
-            and to_count.span_end_at > events.event_at
-    group by 1, 2, 3
+        on spans.unit_id = events.unit_id
+            and spans.span_start_at <= events.event_at
+            and spans.span_end_at > events.event_at
+
+),
+
+counted as (
+
+    -- every metric's aggregates per unit x experiment version, in one group by (the signature is a key, not a
+    -- max(): an aggregate of text holds more memory than a key)
+    select
+        unit_id,
+        experiment_id,
+        experiment_version,
+        window_signature
+        {%- for metric in metrics %}
+            {%- set m = metric.metric_id %}
+            {%- set in_reach = "event_at >= read_from__" ~ m ~ " and event_at < window_end_at__" ~ m %}
+            {%- set in_window = in_reach ~ " and event_at >= window_start_at__" ~ m ~ " and event_at < window_end_at__" ~ m %}
+            {%- set in_covariate_window = in_reach ~ " and event_at >= covariate_window_start_at__" ~ m ~ " and event_at < anchor_at" %}
+            {%- set is_numerator = "event_name = " ~ readout.quote_string(metric.numerator_event) ~ " and passes_filter__" ~ m %}
+            {%- set is_denominator = "event_name = " ~ readout.quote_string(metric.denominator_event) %},
+            {{ readout.metric_aggregate(metric.numerator_aggregation, is_numerator ~ " and " ~ in_window) }}
+                as metric_value__{{ m }}
+            {%- if metric.metric_type == 'ratio' %},
+                {{ readout.metric_aggregate(metric.denominator_aggregation, is_denominator ~ " and " ~ in_window) }}
+                    as denominator_value__{{ m }}
+            {%- endif %}
+            {%- if metric.covariate_lookback_days is not none and metric.metric_type != 'ratio' %},
+                {{ readout.metric_aggregate(metric.numerator_aggregation, is_numerator ~ " and " ~ in_covariate_window) }}
+                    as covariate_value__{{ m }}
+            {%- endif %}
+        {%- endfor %}
+
+    from events_in_span
+    group by 1, 2, 3, 4
+
+),
+
+aggregated as (
+
+    select
+        counted.unit_id,
+        counted.experiment_id,
+        counted.experiment_version,
+        counted.window_signature,
+        files_processed_through.files_processed_through,
+        cast('{{ invocation_id }}' as {{ dbt.type_string() }}) as built_invocation_id
+        {%- for metric in metrics %}
+            {%- set m = metric.metric_id %}
+            {%- set columns = ['metric_value__' ~ m] %}
+            {%- if metric.metric_type == 'ratio' %}{% do columns.append('denominator_value__' ~ m) %}{% endif %}
+            {%- if metric.covariate_lookback_days is not none and metric.metric_type != 'ratio' %}
+                {%- do columns.append('covariate_value__' ~ m) %}
+            {%- endif %}
+            {%- for column in columns %},
+                cast(coalesce(counted.{{ column }}, 0) as {{ readout.type_double() }}) as {{ column }}
+            {%- endfor %}
+        {%- endfor %}
+
+    from counted
+    cross join files_processed_through
 
 )
 
