@@ -58,8 +58,11 @@ anchored as (
         metrics.window_start_days,
         metrics.window_end_days,
         metrics.covariate_lookback_days,
-        {{ readout.metric_full_window_end('coalesce(units.first_exposed_at, units.assigned_at)', 'metrics.window_end_days') }}
-            as full_window_end_at
+        {{
+            readout.metric_full_window_end(
+                'coalesce(units.first_exposed_at, units.assigned_at)', 'metrics.window_end_days'
+            )
+        }} as full_window_end_at
 
     from units
     inner join event_experiment_versions
@@ -81,8 +84,11 @@ windows as (
         anchored.is_in_exposed_population,
         anchored.anchor_at,
         {{ readout.metric_window_start('anchored.anchor_at', 'anchored.window_start_days') }} as window_start_at,
-        {{ readout.metric_window_end('anchored.anchor_at', 'anchored.window_end_days', 'anchored.experiment_ended_at') }}
-            as window_end_at,
+        {{
+            readout.metric_window_end(
+                'anchored.anchor_at', 'anchored.window_end_days', 'anchored.experiment_ended_at'
+            )
+        }} as window_end_at,
         {{ readout.metric_covariate_window_start('anchored.anchor_at', 'anchored.covariate_lookback_days') }}
             as covariate_window_start_at,
         coalesce(anchored.experiment_ended_at < anchored.full_window_end_at, false) as is_window_truncated,
