@@ -3,12 +3,11 @@
     Spark's optimizer infers filters from constraints over every column of such a plan and ran the driver out of
     heap while only planning int_unit_metric_aggregates' incremental refresh (EXPLAIN alone needed more than 2 GB
     on 50k events; a few seconds without it). On Spark the pre-hook turns constraint propagation off for the model
-    and the post-hook resets it. On DuckDB the model runs on one thread: the joins of every event and the group
-    bys of int_unit_metric_aggregates and int_unit_funnel_steps hold a partition per thread, and on two threads
-    each ran a 100M-event build out of DuckDB's 2.5 GB (at 10M events: the aggregates need more than a 250 MB
-    limit on two threads, 150 MB fits one; the funnel fits 60 MB on one thread only), for 10-40% more time on
-    those models; the post-hook sets the profile's threads back (threads is a setting of the whole database, so a
-    model dbt runs beside it has one thread meanwhile). Elsewhere both are empty (dbt skips an empty hook).
+    and the post-hook resets it. On DuckDB the model runs on one thread: its join of every event and its group by
+    hold a partition per thread, and on two threads the 10M-event join needed more than a 250 MB memory limit
+    (100M events ran out of 2.5 GB) where one thread fits 150 MB, for about 10% more time; the post-hook sets the
+    profile's threads back (threads is a setting of the whole database, so a model dbt runs beside it has one
+    thread meanwhile). Elsewhere both are empty (dbt skips an empty hook).
         pre_hook=["{{ readout.large_plan_begin() }}"], post_hook=["{{ readout.large_plan_end() }}", ...]
 -#}
 {% macro large_plan_begin() -%}

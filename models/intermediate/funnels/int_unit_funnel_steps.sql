@@ -6,17 +6,7 @@
     funnel_window_status, for the whole funnel (its last step can come at most the sum of the windows after
     exposure): truncated when the experiment ended before that (left out, as a truncated metric window is),
     complete when that time is at or before the version's watermark, else in_progress.
-    On DuckDB the model runs on one thread (readout.large_plan_begin/end): on two, a 100M-event build ran out of
-    its 2.5 GB here (the step CTEs, each read twice, are materialized beside the exposed units); at 10M events one
-    thread fits a 60 MB memory limit where two need more than 60 MB. (One chain of left joins carrying each step's
-    reach, tried instead, was faster but needed more memory: more than 100 MB at 10M.)
 -#}
-{{
-    config(
-        pre_hook=["{{ readout.large_plan_begin() }}"],
-        post_hook=["{{ readout.large_plan_end() }}"],
-    )
-}}
 -- depends_on: {{ ref('funnel_catalog') }}
 {% set funnels = readout.funnel_catalog_rows() %}
 {% set steps = [] %}
