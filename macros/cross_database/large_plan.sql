@@ -4,8 +4,8 @@
     heap while only planning int_unit_metric_aggregates' incremental refresh (EXPLAIN alone needed more than 2 GB
     on 50k events; a few seconds without it). On Spark the pre-hook turns constraint propagation off for the model
     and the post-hook resets it. On DuckDB the model runs on one thread: its join of every event and its group by
-    hold a partition per thread, and on two threads the 10M-event join needed more than a 250 MB memory limit
-    (100M events ran out of 2.5 GB) where one thread fits 150 MB, for about 10% more time; the post-hook sets the
+    hold a partition per thread: at 10M events it needs more than a 150 MB memory limit on two threads and fits
+    150 MB on one, for about 10% more time (100M events ran out of 2.5 GB in its earlier form); the post-hook sets the
     profile's threads back (threads is a setting of the whole database, so a model dbt runs beside it has one
     thread meanwhile). Elsewhere both are empty (dbt skips an empty hook).
         pre_hook=["{{ readout.large_plan_begin() }}"], post_hook=["{{ readout.large_plan_end() }}", ...]

@@ -7,13 +7,14 @@
     trusted SQL over the event columns: it is checked by readout.check_metric_event_filters and evaluated in
     events_matched, where only the event columns are in scope.
 
-    One pass, whatever the number of metrics: the windows are pivoted to one row per unit x experiment
-    version (the span covering every metric's window, the anchor, and a signature of every bound), the events
-    are joined to it ONCE and every metric is a conditional aggregate in ONE group by. The join's build side is
-    narrow: each metric's bounds are recomputed after the join from the unit's anchor and the experiment's end
-    with the definitions int_experiment_unit_metric_windows stores (macros/metrics/metric_window_bounds.sql).
-    Carried through the join, four timestamps per metric made the build side so wide that a 100M-event build ran
-    out of DuckDB's 2.5 GB (also at 10M events under a 250 MB limit; the narrow join fits in 150 MB). The join and
+    One pass, whatever the number of metrics: one row per unit x experiment version (one metric's rows of the
+    windows table: the anchor; the experiment's end; the span covering every metric's window and a signature of
+    what the bounds follow from), the events are joined to it ONCE and every metric is a conditional aggregate in
+    ONE group by. The join's build side is narrow: each metric's bounds are recomputed after the join from the
+    unit's anchor and the experiment's end with the definitions int_experiment_unit_metric_windows stores
+    (macros/metrics/metric_window_bounds.sql). Carried through the join after a pivot of the windows, four
+    timestamps per metric ran a 100M-event build out of DuckDB's 2.5 GB (at 10M events the old model failed under
+    a 250 MB limit; this one fits 150 MB on one thread, readout.large_plan_begin). The join and
     the group by are keyed by unit x experiment version and spill to disk when they do not fit the memory limit.
     (One join per metric, unioned, read the events once per metric: DuckDB held them in memory.)
 
