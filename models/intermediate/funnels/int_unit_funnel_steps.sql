@@ -6,136 +6,109 @@
     funnel_window_status, for the whole funnel (its last step can come at most the sum of the windows after
     exposure): truncated when the experiment ended before that (left out, as a truncated metric window is),
     complete when that time is at or before the version's watermark, else in_progress.
+
+    The steps are computed by the pre-hook, one statement per step, into helper tables the post-hook drops
+    (macros/funnels/funnel_reach_tables.sql: as CTEs of this query they ran a 100M-event build out of memory);
+    this query gives every exposed unit a row per step with its reach, if any, from one join.
 -#}
 -- depends_on: {{ ref('funnel_catalog') }}
+-- depends_on: {{ ref('int_experiment_units_flagged') }}
+-- depends_on: {{ ref('int_experiment_versions') }}
+-- depends_on: {{ ref('int_experiment_version_watermarks') }}
+{{ config(
+    pre_hook=["{{ readout.build_funnel_reach_tables() }}"],
+    post_hook=["{{ readout.drop_funnel_reach_tables() }}"],
+) }}
 {% set funnels = readout.funnel_catalog_rows() %}
 {% set steps = [] %}
 {% for funnel in funnels %}{% for step in funnel.steps %}{% do steps.append(step) %}{% endfor %}{% endfor %}
 {% do readout.check_metric_event_filters(steps, ref('int_events_stitched')) %}
+{% set relations = readout.funnel_reach_relations(funnels) %}
 
 with  -- noqa: disable=LT02,LT05
-
-units as (
-
-    select * from {{ ref('int_experiment_units_flagged') }}
-    where is_in_exposed_population
-        and first_exposed_at is not null
-
-),
-
-event_experiment_versions as (
-
-    select * from {{ ref('int_experiment_versions') }}
-    where not is_imported
-
-),
-
-watermarks as (
-
-    select * from {{ ref('int_experiment_version_watermarks') }}
-
-),
+{%- if funnels | length > 0 %}
 
 exposed as (
 
-    select
-        units.unit_id,
-        units.experiment_id,
-        units.experiment_version,
-        units.variant_id,
-        units.first_exposed_at,
-        units.experiment_ended_at,
-        watermarks.watermark_at
-
-    from units
-    inner join event_experiment_versions
-        on units.experiment_id = event_experiment_versions.experiment_id
-            and units.experiment_version = event_experiment_versions.experiment_version
-    left join watermarks
-        on units.experiment_id = watermarks.experiment_id
-            and units.experiment_version = watermarks.experiment_version
+    select * from {{ relations['exposed'] }}
 
 ),
 
-{#- each step reads its own events, once: one CTE of every step's events, read by each step, is materialized
-    whole in memory by DuckDB (about 90% of all events), which ran a 100M-event build out of memory -#}
-{%- for funnel in funnels %}
-    {%- for step in funnel.steps %}
-
-{{ funnel.funnel_id }}__events_{{ step.step_number }} as (
-
-    select
-        unit_id,
-        event_at
-
-    from {{ ref('int_events_stitched') }}
-    where event_name = {{ readout.quote_string(step.event_name) }}
-        and {{ readout.metric_event_filter_condition(step) }}
-
-),
-    {%- endfor %}
-{%- endfor %}
-
-{%- for funnel in funnels %}
-    {%- for step in funnel.steps %}
-        {%- set previous = 'exposed' if step.step_number == 1 else funnel.funnel_id ~ '__step_' ~ (step.step_number - 1) %}
-        {%- set previous_at = 'first_exposed_at' if step.step_number == 1 else 'reached_at' %}
-
-        {{ funnel.funnel_id }}__step_{{ step.step_number }} as (
-
-            select
-                previous.unit_id,
-                previous.experiment_id,
-                previous.experiment_version,
-                min(events.event_at) as reached_at
-
-            from {{ previous }} as previous
-            inner join {{ funnel.funnel_id }}__events_{{ step.step_number }} as events
-                on previous.unit_id = events.unit_id
-                    and previous.{{ previous_at }} <= events.event_at
-                    and events.event_at < {{ dbt.dateadd('day', step.window_days, 'previous.' ~ previous_at) }}
-            group by 1, 2, 3
-
-        ),
-    {%- endfor %}
-{%- endfor %}
-
-stepped as (
+catalog_steps as (
 
     {%- for funnel in funnels %}
         {%- set total_days = funnel.steps | sum(attribute='window_days') %}
         {%- for step in funnel.steps %}
             select
-                exposed.unit_id,
-                exposed.experiment_id,
-                exposed.experiment_version,
-                exposed.variant_id,
                 {{ readout.quote_string(funnel.funnel_id) }} as funnel_id,
                 {{ funnel.funnel_version }} as funnel_version,
                 {{ step.step_number }} as step_number,
                 {{ readout.quote_string(step.step_name) }} as step_name,
-                exposed.first_exposed_at,
-                reached.reached_at,
-                case
-                    when
-                        exposed.experiment_ended_at < {{ dbt.dateadd('day', total_days, 'exposed.first_exposed_at') }}
-                        then 'truncated'
-                    when                         {{ dbt.dateadd('day', total_days, 'exposed.first_exposed_at') }}
-                        <= exposed.watermark_at
-                        then 'complete'
-                    else 'in_progress'
-                end as funnel_window_status
-
-            from exposed
-            left join {{ funnel.funnel_id }}__step_{{ step.step_number }} as reached
-                on exposed.unit_id = reached.unit_id
-                    and exposed.experiment_id = reached.experiment_id
-                    and exposed.experiment_version = reached.experiment_version
+                {{ total_days }} as funnel_days
             {% if not loop.last %}union all{% endif %}
         {%- endfor %}
         {% if not loop.last %}union all{% endif %}
     {%- endfor %}
-    {%- if funnels | length == 0 %}
+
+),
+
+reached as (
+
+    {%- for funnel in funnels %}
+        {%- for step in funnel.steps %}
+            select
+                unit_id,
+                experiment_id,
+                experiment_version,
+                {{ readout.quote_string(funnel.funnel_id) }} as funnel_id,
+                {{ step.step_number }} as step_number,
+                reached_at
+            from {{ relations[funnel.funnel_id ~ '__step_' ~ step.step_number] }}
+            {% if not loop.last %}union all{% endif %}
+        {%- endfor %}
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+
+),
+
+stepped as (
+
+    select
+        exposed.unit_id,
+        exposed.experiment_id,
+        exposed.experiment_version,
+        exposed.variant_id,
+        catalog_steps.funnel_id,
+        catalog_steps.funnel_version,
+        catalog_steps.step_number,
+        catalog_steps.step_name,
+        exposed.first_exposed_at,
+        reached.reached_at,
+        case
+            when
+                exposed.experiment_ended_at
+                < {{ dbt.dateadd('day', 'catalog_steps.funnel_days', 'exposed.first_exposed_at') }}
+                then 'truncated'
+            when {{ dbt.dateadd('day', 'catalog_steps.funnel_days', 'exposed.first_exposed_at') }}
+                <= exposed.watermark_at
+                then 'complete'
+            else 'in_progress'
+        end as funnel_window_status
+
+    from exposed
+    cross join catalog_steps
+    left join reached
+        on exposed.unit_id = reached.unit_id
+            and exposed.experiment_id = reached.experiment_id
+            and exposed.experiment_version = reached.experiment_version
+            and catalog_steps.funnel_id = reached.funnel_id
+            and catalog_steps.step_number = reached.step_number
+
+)
+{%- else %}
+
+stepped as (
+
     select
         cast(null as {{ dbt.type_string() }}) as unit_id,
         cast(null as {{ dbt.type_string() }}) as experiment_id,
@@ -149,8 +122,8 @@ stepped as (
         cast(null as {{ dbt.type_timestamp() }}) as reached_at,
         cast(null as {{ dbt.type_string() }}) as funnel_window_status
     where 1 = 0
-{%- endif %}
 
 )
+{%- endif %}
 
 select * from stepped
