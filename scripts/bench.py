@@ -367,6 +367,11 @@ class SizeRun:
         rewrites) is copied, so the append and the caches write here only."""
         if not (source / "manifest.json").is_file():
             raise SystemExit(f"scripts/bench.py: --landing-from {source}: no manifest.json there")
+        if source.resolve() == self.landing.resolve() or self.landing.resolve() in source.resolve().parents:
+            # the bench replaces its own landing zone with the links: it would delete the one it links to
+            raise SystemExit(f"scripts/bench.py: --landing-from {source} is this bench folder's own landing zone, "
+                             f"which the bench replaces; move it elsewhere first, or leave --landing-from out "
+                             f"(the bench keeps a landing zone simulated with the same arguments)")
         shutil.rmtree(self.landing, ignore_errors=True)
         for path in sorted(source.rglob("*")):
             target = self.landing / path.relative_to(source)
