@@ -628,7 +628,8 @@ def parse_args(argv: list[str] | None):
                         help="where the figures go (default target/bench.json)")
     parser.add_argument("--landing-from", metavar="DIR", default=None,
                         help="reuse this landing zone (one size only) instead of simulating one: its event files "
-                             "are linked, never written; e.g. build/bench/100M/landing")
+                             "are linked, never written; e.g. one simulated once outside the bench folder (the bench "
+                             "replaces build/bench/<size>/landing itself)")
     parser.add_argument("--floor-memory-limit", metavar="SIZE", default=None,
                         help="DuckDB memory_limit of the floor query, e.g. 3GB (default: DuckDB's, 80%% of the memory)")
     parser.add_argument("--note", default=None,
