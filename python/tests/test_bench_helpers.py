@@ -102,3 +102,16 @@ def test_options_are_found_in_help_exactly():
     assert not bench.has_option(help_output, "--batch") and not bench.has_option(help_output, "--cache")
     assert bench.file_option(help_output) is None
     assert bench.file_option("  --files PATH [PATH ...]") == "--files"
+
+
+def test_landing_from_the_bench_folders_own_landing_zone_is_refused_and_kept(tmp_path):
+    # the bench replaces <root>/<size>/landing with links to --landing-from: given that folder itself, it would
+    # delete the landing zone it was asked to reuse
+    options = bench.parse_args(["1M", "--root", str(tmp_path)])
+    run = bench.SizeRun(1_000_000, options)
+    (run.landing / "events").mkdir(parents=True)
+    (run.landing / "manifest.json").write_text("{}")
+    with pytest.raises(SystemExit, match="own landing zone"):
+        run.link_landing(run.landing)
+    assert (run.landing / "manifest.json").read_text() == "{}"
+    assert (run.landing / "events").is_dir()
