@@ -56,6 +56,25 @@
 {% set catalog_fingerprint = local_md5(metrics | string) %}
 
 with  -- noqa: disable=LT02,LT05
+{#- each metric's output columns with their aggregates over events_in_span, decided once for counted and
+    aggregated: the numerator in the window; the denominator (ratios); the numerator in the covariate window
+    (CUPED: a lookback, not a ratio) -#}
+{% set output_columns = [] %}
+{% for metric in metrics %}
+    {%- set m = metric.metric_id %}
+    {%- set in_reach = "event_at >= read_from__" ~ m ~ " and event_at < window_end_at__" ~ m %}
+    {%- set in_window = in_reach ~ " and event_at >= window_start_at__" ~ m ~ " and event_at < window_end_at__" ~ m %}
+    {%- set is_numerator = "event_name = " ~ readout.quote_string(metric.numerator_event) ~ " and passes_filter__" ~ m %}
+    {%- do output_columns.append({'name': 'metric_value__' ~ m, 'aggregate': readout.metric_aggregate(metric.numerator_aggregation, is_numerator ~ " and " ~ in_window)}) %}
+    {%- if metric.metric_type == 'ratio' %}
+        {%- set is_denominator = "event_name = " ~ readout.quote_string(metric.denominator_event) %}
+        {%- do output_columns.append({'name': 'denominator_value__' ~ m, 'aggregate': readout.metric_aggregate(metric.denominator_aggregation, is_denominator ~ " and " ~ in_window)}) %}
+    {%- endif %}
+    {%- if metric.covariate_lookback_days is not none and metric.metric_type != 'ratio' %}
+        {%- set in_covariate_window = in_reach ~ " and event_at >= covariate_window_start_at__" ~ m ~ " and event_at < anchor_at" %}
+        {%- do output_columns.append({'name': 'covariate_value__' ~ m, 'aggregate': readout.metric_aggregate(metric.numerator_aggregation, is_numerator ~ " and " ~ in_covariate_window)}) %}
+    {%- endif %}
+{% endfor %}
 
 windows as (
 
@@ -308,15 +327,11 @@ events_in_span as (
             {{ window_start }} as window_start_at__{{ m }},
             {{ readout.metric_window_end('spans.anchor_at', metric.window_end_days | string, 'spans.experiment_ended_at') }}
                 as window_end_at__{{ m }}
-            {%- if metric.covariate_lookback_days is not none %},
-                {{ readout.metric_covariate_window_start('spans.anchor_at', metric.covariate_lookback_days | string) }}
-                    as covariate_window_start_at__{{ m }},
-                coalesce(
-                    {{ readout.metric_covariate_window_start('spans.anchor_at', metric.covariate_lookback_days | string) }},
-                    {{ window_start }}
-                ) as read_from__{{ m }}
+            {%- if metric.covariate_lookback_days is not none %}
+                {%- set covariate_start = readout.metric_covariate_window_start('spans.anchor_at', metric.covariate_lookback_days | string) %},
+                {{ covariate_start }} as covariate_window_start_at__{{ m }},
+                coalesce({{ covariate_start }}, {{ window_start }}) as read_from__{{ m }}
             {%- else %},
-                cast(null as {{ dbt.type_timestamp() }}) as covariate_window_start_at__{{ m }},
                 {{ window_start }} as read_from__{{ m }}
             {%- endif %}
         {%- endfor %}
@@ -338,23 +353,9 @@ counted as (
         experiment_id,
         experiment_version,
         window_signature
-        {%- for metric in metrics %}
-            {%- set m = metric.metric_id %}
-            {%- set in_reach = "event_at >= read_from__" ~ m ~ " and event_at < window_end_at__" ~ m %}
-            {%- set in_window = in_reach ~ " and event_at >= window_start_at__" ~ m ~ " and event_at < window_end_at__" ~ m %}
-            {%- set in_covariate_window = in_reach ~ " and event_at >= covariate_window_start_at__" ~ m ~ " and event_at < anchor_at" %}
-            {%- set is_numerator = "event_name = " ~ readout.quote_string(metric.numerator_event) ~ " and passes_filter__" ~ m %}
-            {%- set is_denominator = "event_name = " ~ readout.quote_string(metric.denominator_event) %},
-            {{ readout.metric_aggregate(metric.numerator_aggregation, is_numerator ~ " and " ~ in_window) }}
-                as metric_value__{{ m }}
-            {%- if metric.metric_type == 'ratio' %},
-                {{ readout.metric_aggregate(metric.denominator_aggregation, is_denominator ~ " and " ~ in_window) }}
-                    as denominator_value__{{ m }}
-            {%- endif %}
-            {%- if metric.covariate_lookback_days is not none and metric.metric_type != 'ratio' %},
-                {{ readout.metric_aggregate(metric.numerator_aggregation, is_numerator ~ " and " ~ in_covariate_window) }}
-                    as covariate_value__{{ m }}
-            {%- endif %}
+        {%- for column in output_columns %},
+            {{ column.aggregate }}
+                as {{ column.name }}
         {%- endfor %}
 
     from events_in_span
@@ -371,16 +372,8 @@ aggregated as (
         counted.window_signature,
         files_processed_through.files_processed_through,
         cast('{{ invocation_id }}' as {{ dbt.type_string() }}) as built_invocation_id
-        {%- for metric in metrics %}
-            {%- set m = metric.metric_id %}
-            {%- set columns = ['metric_value__' ~ m] %}
-            {%- if metric.metric_type == 'ratio' %}{% do columns.append('denominator_value__' ~ m) %}{% endif %}
-            {%- if metric.covariate_lookback_days is not none and metric.metric_type != 'ratio' %}
-                {%- do columns.append('covariate_value__' ~ m) %}
-            {%- endif %}
-            {%- for column in columns %},
-                cast(coalesce(counted.{{ column }}, 0) as {{ readout.type_double() }}) as {{ column }}
-            {%- endfor %}
+        {%- for column in output_columns %},
+            cast(coalesce(counted.{{ column.name }}, 0) as {{ readout.type_double() }}) as {{ column.name }}
         {%- endfor %}
 
     from counted
