@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from readout.contracts import load_contracts
+from readout.contracts import keyindex, load_contracts
 from readout.contracts.batches import plan
 from readout.contracts.keyindex import KeyIndex, layout
 from readout.contracts.suites import suite_specs
@@ -85,7 +85,11 @@ def test_the_layout_of_the_raw_events_contract():
     assert [(w.function, w.column, w.partition) for w in lay.coarse] == [("min", "schema_version", ("source_system",))]
 
 
-def test_the_index_counts_what_the_whole_zone_counts_at_every_step(tmp_path):
+@pytest.mark.parametrize("update_rows", [5_000_000, 150])
+def test_the_index_counts_what_the_whole_zone_counts_at_every_step(tmp_path, monkeypatch, update_rows):
+    # 150: the files are added in updates of at most 150 rows (a file of more is an update of its own), as a
+    # landing zone of 100M events is, several updates per call
+    monkeypatch.setattr(keyindex, "UPDATE_ROWS", update_rows)
     con = duckdb.connect()
     files: dict[str, tuple[str, str]] = {}
     index = KeyIndex(con, tmp_path / "index.duckdb", PLAN.zone, PLAN.rows_spec.partition_by, PLAN.readout_columns)
@@ -109,13 +113,22 @@ def test_the_index_counts_what_the_whole_zone_counts_at_every_step(tmp_path):
     # a new batch of new ids reads no earlier row; one retry brings exactly its event_id's rows
     files["h"] = write(tmp_path, "h", batch(5000, 40), 99)
     index.tallies(dict(files), "state")
-    assert index.last_update == {"added_files": 1, "removed_files": 0, "affected_rows": 0, "added_rows": 40}
+    assert index.last_update == {
+        "added_files": 1,
+        "removed_files": 0,
+        "affected_rows": 0,
+        "added_rows": 40,
+        "updates": 1,
+    }
     files["i"] = write(tmp_path, "i", [row("e5000", payload=7)], 99)
     index.tallies(dict(files), "state")
     assert index.last_update["affected_rows"] == 1
     # another state (contract, validator, as-of) starts the index afresh, with the same counts
     fresh = index.tallies(dict(files), "another state")
     assert index.last_update["added_files"] == len(files)
+    assert index.last_update["added_rows"] == sum(pq.read_metadata(p).num_rows for p, _ in files.values())
+    # at 150 rows: b (251 rows, alone), d (103), then e, f, g, h and i (105 rows together)
+    assert index.last_update["updates"] == (1 if update_rows > 1000 else 3)
     assert as_dicts(fresh) == as_dicts(
         count_zone(con, PLAN.zone, PLAN.rows_spec.partition_by, [p for p, _ in files.values()], PLAN.readout_columns)
     )

@@ -47,6 +47,8 @@ from .read import derived_sql, ident, q
 from .zone import MULTI_ROW, Split, failing_sql, label_sql, where_sql
 
 FORMAT = 1  #: bump when the index's tables change meaning
+#: key rows added to the index per update (one transaction); more files are added in several updates
+UPDATE_ROWS = 5_000_000
 _COARSE = re.compile(
     r"\b(min|max)\s*\(\s*t\.(\w+)\s*\)\s*over\s*\(\s*partition\s+by\s+"
     r"(t\.\w+(?:\s*,\s*t\.\w+)*)\s*\)",
@@ -190,13 +192,43 @@ class KeyIndex:
             }
             removed = sorted(fid for source, (sha, fid) in indexed.items() if files.get(source, (None, None))[1] != sha)
             added = sorted(s for s, (_, sha) in files.items() if indexed.get(s, (None,))[0] != sha)
-            if removed or added:
-                self._update(
-                    removed, {s: files[s] for s in added}, max([fid for _, fid in indexed.values()], default=-1) + 1
-                )
+            next_id = max([fid for _, fid in indexed.values()], default=-1) + 1
+            # in steps of at most UPDATE_ROWS added rows, each committed: a first build over a whole landing zone in
+            # one update held every key at once (out of memory at 100M events); each step is an update like any
+            # other, so the counts are the same, and a step that fails leaves the steps before it indexed
+            done: dict = {}
+            for step, sources in enumerate(self._steps(added, files) or [[]]):
+                if step == 0 and not (removed or sources):
+                    break
+                self._update(removed if step == 0 else [], {s: files[s] for s in sources}, next_id)
+                next_id += len(sources)
+                done = {key: done.get(key, 0) + value for key, value in self.last_update.items()}
+                done["updates"] = step + 1
+            self.last_update = done
             return self._read()
         finally:
             self._detach()
+
+    def _steps(self, added: list[str], files: dict[str, tuple[str, str]]) -> list[list[str]]:
+        """``added`` in consecutive groups of at most UPDATE_ROWS key rows (by the keys files' Parquet metadata;
+        a file larger than that is a group of its own)."""
+        if not added:
+            return []
+        paths = [files[s][0] for s in added]
+        listed = ", ".join(q(p) for p in paths)
+        counts = dict(self.con.execute(f"select file_name, num_rows from parquet_file_metadata([{listed}])").fetchall())
+        if set(counts) != set(paths):  # every keys file is counted, or the steps would not be bounded
+            raise duckdb.InvalidInputException(f"the keys files' row counts name {len(counts)} of {len(paths)} files")
+        steps: list[list[str]] = [[]]
+        rows = 0
+        for source, path in zip(added, paths, strict=True):
+            n = counts.get(path, 0)
+            if steps[-1] and rows + n > UPDATE_ROWS:
+                steps.append([])
+                rows = 0
+            steps[-1].append(source)
+            rows += n
+        return steps
 
     def _update(self, removed: list[int], added: dict[str, tuple[str, str]], next_id: int) -> None:
         con, lay = self.con, self.layout
