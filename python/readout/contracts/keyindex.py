@@ -197,9 +197,8 @@ class KeyIndex:
             # one update held every key at once (out of memory at 100M events); each step is an update like any
             # other, so the counts are the same, and a step that fails leaves the steps before it indexed
             done: dict = {}
-            for step, sources in enumerate(self._steps(added, files) or [[]]):
-                if step == 0 and not (removed or sources):
-                    break
+            # removed files with nothing added: one update that only takes them out
+            for step, sources in enumerate(self._steps(added, files) or ([[]] if removed else [])):
                 self._update(removed if step == 0 else [], {s: files[s] for s in sources}, next_id)
                 next_id += len(sources)
                 done = {key: done.get(key, 0) + value for key, value in self.last_update.items()}
