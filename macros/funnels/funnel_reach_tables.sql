@@ -14,11 +14,17 @@
     {{ return(api.Relation.create(database=this.database, schema=this.schema, identifier=this.identifier ~ '__' ~ suffix, type='table')) }}
 {%- endmacro %}
 
+{#- the name of step n's helper table after the model's, and its key in funnel_reach_relations -#}
+{% macro funnel_step_key(funnel_id, step_number) -%}
+    {{ return(funnel_id ~ '__step_' ~ step_number) }}
+{%- endmacro %}
+
 {% macro funnel_reach_relations(funnels) -%}
     {%- set relations = {'exposed': readout.funnel_reach_relation('exposed')} -%}
     {%- for funnel in funnels -%}
         {%- for step in funnel.steps -%}
-            {%- do relations.update({funnel.funnel_id ~ '__step_' ~ step.step_number: readout.funnel_reach_relation(funnel.funnel_id ~ '__step_' ~ step.step_number)}) -%}
+            {%- set key = readout.funnel_step_key(funnel.funnel_id, step.step_number) -%}
+            {%- do relations.update({key: readout.funnel_reach_relation(key)}) -%}
         {%- endfor -%}
     {%- endfor -%}
     {{ return(relations) }}
@@ -83,9 +89,9 @@
             {%- if step.step_number == 1 -%}
                 {%- set previous, previous_at = relations['exposed'], 'first_exposed_at' -%}
             {%- else -%}
-                {%- set previous, previous_at = relations[funnel.funnel_id ~ '__step_' ~ (step.step_number - 1)], 'reached_at' -%}
+                {%- set previous, previous_at = relations[readout.funnel_step_key(funnel.funnel_id, step.step_number - 1)], 'reached_at' -%}
             {%- endif -%}
-            {%- do readout.create_funnel_reach_table(relations[funnel.funnel_id ~ '__step_' ~ step.step_number], readout.funnel_step_reach_sql(step, previous, previous_at)) -%}
+            {%- do readout.create_funnel_reach_table(relations[readout.funnel_step_key(funnel.funnel_id, step.step_number)], readout.funnel_step_reach_sql(step, previous, previous_at)) -%}
         {%- endfor -%}
     {%- endfor -%}
     {{ return('') }}

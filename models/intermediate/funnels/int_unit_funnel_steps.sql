@@ -63,7 +63,7 @@ reached as (
                 {{ readout.quote_string(funnel.funnel_id) }} as funnel_id,
                 {{ step.step_number }} as step_number,
                 reached_at
-            from {{ relations[funnel.funnel_id ~ '__step_' ~ step.step_number] }}
+            from {{ relations[readout.funnel_step_key(funnel.funnel_id, step.step_number)] }}
             {% if not loop.last %}union all{% endif %}
         {%- endfor %}
         {% if not loop.last %}union all{% endif %}
