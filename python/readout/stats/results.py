@@ -607,6 +607,10 @@ def compute_sample_ratio_checks(
     if not (min_expected >= 0):
         raise ValueError(f"min_expected must be non-negative, got {min_expected}")
 
+    # Variants in a fixed order (not the input's): the chi-square is a floating-point sum, so an input
+    # read back in another order (a warehouse scan is not ordered) would otherwise move its last bits,
+    # and a refresh would report a change that is not one.
+    counts = counts.sort_values([*SRM_KEYS, "variant_id"], kind="stable", na_position="first")
     rows: list[dict] = []
     for keys, group in counts.groupby(list(SRM_KEYS), sort=True, dropna=False):
         records = group.to_dict("records")

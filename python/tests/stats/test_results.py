@@ -559,3 +559,22 @@ def test_sample_ratio_threshold_and_min_expected_are_configurable():
 def test_sample_ratio_missing_columns_are_named():
     with pytest.raises(ValueError, match="missing required column.*expected_share"):
         compute_sample_ratio_checks(_srm_frame().drop(columns=["expected_share"]))
+
+
+def test_sample_ratio_checks_do_not_depend_on_the_input_row_order():
+    # A warehouse scan returns rows in no fixed order; the chi-square is a floating-point sum over
+    # the variants, and for these counts summing in the reversed order moves its last bit.
+    counts = pd.DataFrame(
+        {
+            "experiment_id": "e",
+            "experiment_version": 1,
+            "population": "assigned",
+            "variant_id": ["a", "b", "c", "d"],
+            "observed_units": [949, 962, 1073, 984],
+            "expected_share": [0.1, 0.2, 0.3, 0.4],
+        }
+    )
+    forward = compute_sample_ratio_checks(counts)
+    backward = compute_sample_ratio_checks(counts.iloc[[3, 1, 0, 2]])
+    pd.testing.assert_frame_equal(forward, backward, check_exact=True)
+    assert list(forward["variant_id"]) == ["a", "b", "c", "d"]
