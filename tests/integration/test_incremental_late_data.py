@@ -33,9 +33,6 @@ STAGING = [
     "staging.stg_landing__event_duplicates",
 ]
 DOWNSTREAM = [
-    "intermediate.int_units_profiled",
-    "intermediate.int_assignments_deduplicated_to_first_per_unit",
-    "intermediate.int_exposures_deduplicated_to_first_per_unit",
     "intermediate.int_unit_metric_aggregates",
     "intermediate.int_unit_metric_values",
     "marts.fct_experiment_units",

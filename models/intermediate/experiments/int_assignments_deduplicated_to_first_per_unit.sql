@@ -1,23 +1,6 @@
-{#-
-    One row per unit x experiment version: its first assignment, and how many variants it was assigned.
-    ranked and variant_counts each read int_events_stitched themselves: a CTE of the assignment events read by
-    both is materialized whole (every column) by DuckDB. Incremental by touched unit (macros/touched_units.sql):
-    a refresh recounts only the units the new landing files (or an imported export) touch, from all of their
-    assignments.
--#}
--- depends_on: {{ ref('stg_landing__events') }}
--- depends_on: {{ ref('stg_landing__files_processed') }}
--- depends_on: {{ ref('stg_landing__import_units') }}
-{{
-    config(
-        materialized=readout.touched_units_materialization(),
-        incremental_strategy='append',
-        on_schema_change='fail',
-        pre_hook=["{{ readout.build_touched_units_table(\"assignment_source_system = 'import'\") }}"],
-        post_hook=["{{ readout.replace_touched_units_rows() }}"],
-    )
-}}
-
+{#- One row per unit x experiment version: its first assignment, and how many variants it was assigned. -#}
+{#- ranked and variant_counts each read int_events_stitched themselves: a CTE of the assignment events read by
+    both is materialized whole (every column) by DuckDB -#}
 with
 
 ranked as (
@@ -38,7 +21,6 @@ ranked as (
 
     from {{ ref('int_events_stitched') }}
     where event_name = 'experiment_assigned'
-    {{ readout.touched_units_filter('and') }}
 
 ),
 
@@ -52,7 +34,6 @@ variant_counts as (
 
     from {{ ref('int_events_stitched') }}
     where event_name = 'experiment_assigned'
-    {{ readout.touched_units_filter('and') }}
     group by 1, 2, 3
 
 ),
@@ -68,8 +49,7 @@ first_assignments as (
         ranked.source_system as assignment_source_system,
         ranked.event_at as assigned_at,
         ranked.assignment_count,
-        variant_counts.assigned_variant_count,
-        {{ readout.touched_units_build_columns() }}
+        variant_counts.assigned_variant_count
 
     from ranked
     inner join variant_counts

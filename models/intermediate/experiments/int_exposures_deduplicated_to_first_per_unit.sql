@@ -4,22 +4,8 @@
     first exposure's JSON properties are joined to the one row it picks (by experiment version, source_system
     and event_id, unique among the stitched events), not carried through the window. Each CTE reads
     int_events_stitched itself: a CTE of the exposure events read by several is materialized whole (every
-    column) by DuckDB. Incremental by touched unit (macros/touched_units.sql): a refresh recounts only the units
-    the new landing files (or an imported export) touch, from all of their exposures.
+    column) by DuckDB.
 -#}
--- depends_on: {{ ref('stg_landing__events') }}
--- depends_on: {{ ref('stg_landing__files_processed') }}
--- depends_on: {{ ref('stg_landing__import_units') }}
-{{
-    config(
-        materialized=readout.touched_units_materialization(),
-        incremental_strategy='append',
-        on_schema_change='fail',
-        pre_hook=["{{ readout.build_touched_units_table(\"exposure_source_system = 'import'\") }}"],
-        post_hook=["{{ readout.replace_touched_units_rows() }}"],
-    )
-}}
-
 with
 
 ranked as (
@@ -39,7 +25,6 @@ ranked as (
 
     from {{ ref('int_events_stitched') }}
     where event_name = 'experiment_exposed'
-    {{ readout.touched_units_filter('and') }}
 
 ),
 
@@ -55,7 +40,6 @@ summarised as (
 
     from {{ ref('int_events_stitched') }}
     where event_name = 'experiment_exposed'
-    {{ readout.touched_units_filter('and') }}
     group by 1, 2, 3
 
 ),
@@ -71,7 +55,6 @@ exposure_properties as (
 
     from {{ ref('int_events_stitched') }}
     where event_name = 'experiment_exposed'
-    {{ readout.touched_units_filter('and') }}
 
 ),
 
@@ -87,8 +70,7 @@ first_exposures as (
         exposure_properties.properties as first_exposure_properties,
         summarised.last_exposed_at,
         summarised.exposure_count,
-        summarised.exposed_variant_count,
-        {{ readout.touched_units_build_columns() }}
+        summarised.exposed_variant_count
 
     from ranked
     inner join summarised

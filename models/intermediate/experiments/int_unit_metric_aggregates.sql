@@ -160,16 +160,47 @@ signed as (
 
 stored as (
 
-    select unit_id, experiment_id, experiment_version, window_signature
+    select unit_id, experiment_id, experiment_version, window_signature, files_processed_through
     from {{ this }}
+
+),
+
+counted_through as (
+
+    select max(files_processed_through) as files_processed_through from stored
+
+),
+
+new_files as (
+
+    -- landing files staged after the last one this table has counted (staging-only refreshes included)
+    select files_processed.file_path
+    from {{ ref('stg_landing__files_processed') }} as files_processed
+    cross join counted_through
+    where counted_through.files_processed_through is null
+        or files_processed.processed_at > counted_through.files_processed_through
+
+),
+
+new_events as (
+
+    select anonymous_id, user_id
+    from {{ ref('stg_landing__events') }}
+    where file_path in (select file_path from new_files)
 
 ),
 
 touched_units as (
 
-    -- the units the landing files staged after the last one this table has counted (staging-only refreshes
-    -- included) can touch (macros/touched_units.sql)
-    {{ readout.units_touched_by_new_files_sql(this) }}
+    select user_id as unit_id from new_events where user_id is not null
+    union
+    select anonymous_id as unit_id from new_events where anonymous_id is not null
+    union
+    -- the users an anonymous id of a new event is linked with: it may resolve to another of them now
+    select linked.user_id as unit_id
+    from {{ ref('stg_landing__events') }} as linked
+    where linked.user_id is not null
+        and linked.anonymous_id in (select anonymous_id from new_events where anonymous_id is not null)
 
 ),
 
