@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from readout.contracts import load_contracts
+from readout.contracts import batches, load_contracts
 from readout.contracts import main as contracts_main
 from readout.contracts.cache import LandingChanged
 from readout.contracts.validate import resolve_as_of, validate
@@ -227,3 +228,32 @@ def test_rules_across_files_flag_the_rows_gx_flags():
         assert flagged and flagged == set(batch.failing[item.rule]), item.rule
     # a pair with one value missing counts unless the rule ignores rows with any value missing
     assert set(batch.failing["pairs_unique_all"]) - set(batch.failing["pairs_unique_any"]) == {3, 8}
+
+
+def test_small_files_validated_together_give_each_file_what_it_gets_alone(landing, tmp_path, monkeypatch):
+    """GX costs about a second per run whatever the rows, so small new files of one shape are validated in one
+    run (batches.validate_pack); each file's remembered validation is the one it gets validated alone."""
+    as_of = resolve_as_of("manifest", landing)
+    alone_calls = []
+    validate_file = batches.validate_file
+    monkeypatch.setattr(batches, "validate_file", lambda *a, **k: alone_calls.append(a[1]) or validate_file(*a, **k))
+    packed = raw(landing, as_of, cache_dir=tmp_path / "packed")
+    files = event_files(landing)
+    assert len(alone_calls) < len(files) - 1, "the small files should have been validated together"
+    monkeypatch.setattr(batches, "PACK_FILES", False)
+    alone = raw(landing, as_of, cache_dir=tmp_path / "alone")
+    assert findings(packed) == findings(alone)
+    assert {o.rule_id for o in alone.alarms} >= {"event_id_unique_per_source", "one_schema_version_per_source"}
+
+    def remembered(folder: Path) -> dict:
+        """Per file: its validation (but when it ran) and its keys file's rows (in any order)."""
+        (path,) = folder.rglob("raw_events.json")
+        out = {}
+        for source, entry in json.loads(path.read_text())["files"].items():
+            validation = {k: v for k, v in entry["validation"].items() if k not in ("validated_at", "keys_sha256")}
+            keys = path.parent / "raw_events.keys" / f"{entry['footer_sha256'][:20]}.parquet"
+            rows = sorted(map(str, pq.read_table(keys).to_pylist())) if validation["keys"] else None
+            out[source] = (validation, rows)
+        return out
+
+    assert remembered(tmp_path / "packed") == remembered(tmp_path / "alone")

@@ -18,6 +18,11 @@ one validation of the whole landing zone reports, rule for rule and count for co
 * a file is validated again, and the summary says why, when the contract, the experiments export's ids, the
   dbt var events_begin or the validator changed since it was validated.
 
+Small files (a refresh's new batch: 100 files of 10k rows at 100M events) are validated together: GX costs
+about a second per run whatever the rows, so consecutive files of one shape whose rows fit one batch go through
+one GX run, and each file's counts, table values, ranges and keys are read off it by the file its rows came from
+(``_source``): each file's remembered validation is the one it gets alone (validate_pack).
+
 A landing file that changed or disappeared after it was validated is an error that names it (LandingChanged):
 a rewritten batch is never silently validated again. ``--full`` validates the landing zone afresh.
 """
@@ -35,6 +40,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -131,6 +137,82 @@ def between(kwargs: dict, value) -> bool:
 
 
 # ------------------------------------------------------------------------------------------- one file
+class _FileValidation:
+    """One file's validation, added up batch by batch: its counts, its table-level values, its as-of ranges,
+    and its keys file for the rules across files."""
+
+    def __init__(self, plan_: Plan, keys_path: Path, key_schema: pa.Schema):
+        spec = plan_.batch_spec
+        self.plan, self.keys_path, self.key_schema = plan_, keys_path, key_schema
+        self.tallies = {
+            r.rule: Tally(readouts=Readouts(0, plan_.readout_columns)) for r in spec.rules if r.level == "row"
+        }
+        self.tallies[QUARANTINED] = Tally(readouts=Readouts(0, plan_.readout_columns))
+        self.table = {r.rule: None for r in spec.rules if r.level == "table"}
+        self.errors: dict[str, str] = {}
+        self.ranges: dict[str, dict] = {}
+        self.anchors: dict[str, list] = {}
+        self.rows = 0
+        keys_path.parent.mkdir(parents=True, exist_ok=True)
+        self.temp_keys = keys_path.with_suffix(f".{os.getpid()}.tmp")
+        self.writer = None
+
+    def add(self, frame: pd.DataFrame, result) -> None:
+        """One batch of the file (``frame``, indexed by the rows' positions in the file) and its GX result."""
+        spec = self.plan.batch_spec
+        batch = tally(spec, frame, result, quarantine=True)
+        self.rows += len(frame)
+        for rule in spec.rules:
+            found = batch.tallies.get(rule.rule)
+            if found is None or found.error:
+                self.errors.setdefault(rule.rule, found.error if found else "the rule did not run")
+            elif rule.level == "table":
+                self.table[rule.rule] = _combine(COMBINE[rule.expect], self.table[rule.rule], _scalar(found.observed))
+            else:
+                self.tallies[rule.rule].add(found)
+        self.tallies[QUARANTINED].add(batch.tallies[QUARANTINED])
+        timing.record(self.plan.as_of, batch, frame, self.ranges, self.anchors)
+        keys = pa.Table.from_pandas(
+            frame[list(self.plan.zone.key_columns)], schema=self.key_schema, preserve_index=False
+        )
+        self.writer = self.writer or pq.ParquetWriter(self.temp_keys, self.key_schema)
+        self.writer.write_table(keys)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    def finish(self) -> dict:
+        self.close()
+        keys_sha256 = None
+        if self.writer is not None:
+            os.replace(self.temp_keys, self.keys_path)
+            keys_sha256 = hashlib.sha256(self.keys_path.read_bytes()).hexdigest()
+        return {
+            "rows": self.rows,
+            "tallies": {k: v.to_json() for k, v in self.tallies.items()},
+            "table": self.table,
+            "errors": self.errors,
+            "as_of_ranges": self.ranges,
+            "anchors": self.anchors,
+            "keys": self.writer is not None,
+            "keys_sha256": keys_sha256,
+        }
+
+
+def _rows_sql(plan_: Plan, files: list[LandingFile], landing: Path, extra: tuple[str, ...] = ()) -> str:
+    return derived_sql(
+        landing_rows_sql(plan_.batch_spec.contract, {files[0].version: files}, landing),
+        plan_.zone.local_columns,
+        keep=[*plan_.frame_columns, *extra],
+    )
+
+
+def _key_schema(plan_: Plan, con: duckdb.DuckDBPyConnection, sql: str) -> pa.Schema:
+    columns = ", ".join(ident(c) for c in plan_.zone.key_columns)
+    return con.sql(f"select {columns} from ({sql}) limit 0").to_arrow_table().schema
+
+
 def validate_file(
     plan_: Plan,
     file: LandingFile,
@@ -143,67 +225,153 @@ def validate_file(
 ) -> dict:
     """Validate one landing file in batches of ``batch_rows`` rows: its counts, its table-level values, its
     as-of ranges, and its keys file for the rules across files."""
-    spec = plan_.batch_spec
-    sql = derived_sql(
-        landing_rows_sql(spec.contract, {file.version: [file]}, landing),
-        plan_.zone.local_columns,
-        keep=list(plan_.frame_columns),
-    )
-    key_schema = (
-        con.sql(f"select {', '.join(ident(c) for c in plan_.zone.key_columns)} from ({sql}) limit 0")
-        .to_arrow_table()
-        .schema
-    )
+    sql = _rows_sql(plan_, [file], landing)
+    state = _FileValidation(plan_, keys_path, _key_schema(plan_, con, sql))
     result = con.execute(sql)
-    tallies = {r.rule: Tally(readouts=Readouts(0, plan_.readout_columns)) for r in spec.rules if r.level == "row"}
-    tallies[QUARANTINED] = Tally(readouts=Readouts(0, plan_.readout_columns))
-    table = {r.rule: None for r in spec.rules if r.level == "table"}
-    errors: dict[str, str] = {}
-    ranges: dict[str, dict] = {}
-    anchors: dict[str, list] = {}
-    keys_path.parent.mkdir(parents=True, exist_ok=True)
-    temp_keys = keys_path.with_suffix(f".{os.getpid()}.tmp")
-    writer = None
-    rows = 0
     try:
         while True:
-            frame = result.fetch_df_chunk(max(1, batch_rows // duckdb.__standard_vector_size__))
+            frame = result.fetch_df_chunk(max(1, batch_rows // duckdb.__standard_vector_size__))  # _chunk_rows
             if frame.empty:
                 break
-            frame.index = pd.RangeIndex(rows, rows + len(frame))
-            rows += len(frame)
-            batch = tally(spec, frame, runner.run(spec, frame), quarantine=True)
-            for rule in spec.rules:
-                found = batch.tallies.get(rule.rule)
-                if found is None or found.error:
-                    errors.setdefault(rule.rule, found.error if found else "the rule did not run")
-                elif rule.level == "table":
-                    table[rule.rule] = _combine(COMBINE[rule.expect], table[rule.rule], _scalar(found.observed))
-                else:
-                    tallies[rule.rule].add(found)
-            tallies[QUARANTINED].add(batch.tallies[QUARANTINED])
-            timing.record(plan_.as_of, batch, frame, ranges, anchors)
-            keys = pa.Table.from_pandas(frame[list(plan_.zone.key_columns)], schema=key_schema, preserve_index=False)
-            writer = writer or pq.ParquetWriter(temp_keys, key_schema)
-            writer.write_table(keys)
+            frame.index = pd.RangeIndex(state.rows, state.rows + len(frame))
+            state.add(frame, runner.run(plan_.batch_spec, frame))
             bar.update(len(frame))
     finally:
-        if writer is not None:
-            writer.close()
-    keys_sha256 = None
-    if writer is not None:
-        os.replace(temp_keys, keys_path)
-        keys_sha256 = hashlib.sha256(keys_path.read_bytes()).hexdigest()
-    return {
-        "rows": rows,
-        "tallies": {k: v.to_json() for k, v in tallies.items()},
-        "table": table,
-        "errors": errors,
-        "as_of_ranges": ranges,
-        "anchors": anchors,
-        "keys": writer is not None,
-        "keys_sha256": keys_sha256,
-    }
+        state.close()
+    return state.finish()
+
+
+# ------------------------------------------------------------------------------------- small files
+#: validate small files of one shape together, one GX run for several (GX costs about a second per run
+#: whatever the rows: 100 new files of 10k rows took 100 runs); off: one run per file, as before
+PACK_FILES = True
+#: the table-level rules a pack can answer per file: a file's row count is its rows in the pack; a numeric
+#: column's minimum or maximum (GX's value: pandas' min or max, nulls skipped) that of its rows
+_PACKABLE_TABLE_RULES = {"expect_table_row_count_to_be_between", *timing.TABLE_EXTREMES}
+
+
+@dataclass(frozen=True)
+class _RuleResult:
+    """One expectation's GX result narrowed to one file's rows of a pack (what ``tally`` reads)."""
+
+    expectation_config: object
+    result: dict
+    success: bool
+    exception_info: dict | None
+
+
+@dataclass(frozen=True)
+class _SuiteResult:
+    results: list
+
+
+def _table_value(rule: Rule, part: pd.DataFrame):
+    if rule.expect == "expect_table_row_count_to_be_between":
+        return len(part)
+    value = getattr(part[rule.kwargs["column"]], timing.TABLE_EXTREMES[rule.expect])()
+    return None if pd.isna(value) else value
+
+
+def _narrowed(plan_: Plan, result, part: pd.DataFrame, owner: np.ndarray, local: np.ndarray, k: int) -> _SuiteResult:
+    """The pack's GX result as GX gives it for file ``k``'s rows ``part`` alone (``owner``: each pack row's file,
+    ``local``: its position among its file's rows, ``part``'s index): each row rule's failing rows among them;
+    each table rule's value over them."""
+    rules = {r.rule: r for r in plan_.batch_spec.rules}
+    narrowed = []
+    for r in result.results:
+        rule = rules.get((r.expectation_config.meta or {}).get("rule"))
+        found = dict(r.result or {})
+        success = r.success
+        if rule is not None and rule.level == "table":
+            found["observed_value"] = _table_value(rule, part)
+            success = between(rule.kwargs, found["observed_value"])
+        else:
+            index = found.get("unexpected_index_list") or []
+            index = np.asarray([next(iter(i.values())) if isinstance(i, dict) else i for i in index], dtype=np.int64)
+            found["unexpected_index_list"] = local[index[owner[index] == k]].tolist() if len(index) else []
+        narrowed.append(_RuleResult(r.expectation_config, found, bool(success), r.exception_info))
+    return _SuiteResult(narrowed)
+
+
+def _chunk_rows(batch_rows: int) -> int:
+    """The rows of one batch of :func:`validate_file` (whole DuckDB vectors)."""
+    return max(1, batch_rows // duckdb.__standard_vector_size__) * duckdb.__standard_vector_size__
+
+
+def packs(plan_: Plan, files: list[LandingFile], batch_rows: int) -> list[list[LandingFile]]:
+    """``files`` in order, consecutive small files of one shape (schema version and columns) grouped while
+    their rows fit one batch of :func:`validate_file` (so each is one batch there too); a file alone when it
+    does not, or when packing cannot answer a rule per file."""
+    table_rules = {r.expect for r in plan_.batch_spec.rules if r.level == "table"}
+    if not PACK_FILES or not table_rules <= _PACKABLE_TABLE_RULES:
+        return [[f] for f in files]
+    batch_rows = _chunk_rows(batch_rows)
+    out: list[list[LandingFile]] = []
+    rows = 0
+    for f in files:
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and rows + f.rows <= batch_rows
+            and (f.version, f.columns) == (last[0].version, last[0].columns)
+        ):
+            last.append(f)
+            rows += f.rows
+        else:
+            out.append([f])
+            rows = f.rows
+    return out
+
+
+def validate_pack(
+    plan_: Plan,
+    files: list[LandingFile],
+    landing: Path,
+    con: duckdb.DuckDBPyConnection,
+    runner: GxRunner,
+    keys_paths: list[Path],
+    batch_rows: int,
+    bar: tqdm,
+) -> list[dict]:
+    """Validate small files together, one GX run for their rows, each file's validation what
+    :func:`validate_file` gives it alone (python/tests/test_contracts_batches.py): its rows are told apart by
+    ``_source``, the file each row was read from (when they do not add up to the files' row counts, or a rule
+    cannot be answered per file, each file is validated alone)."""
+    if len(files) == 1:
+        return [validate_file(plan_, files[0], landing, con, runner, keys_paths[0], batch_rows, bar)]
+    sql = _rows_sql(plan_, files, landing)
+    frame = con.execute(_rows_sql(plan_, files, landing, extra=("_source",))).df()
+    sources = frame.pop("_source").to_numpy()  # which file each row is from: read, not validated
+    prefix = str(landing.resolve()) + os.sep
+    owner = np.full(len(frame), -1, dtype=np.int64)
+    local = np.zeros(len(frame), dtype=np.int64)
+    positions = []
+    for k, f in enumerate(files):
+        at = np.flatnonzero(sources == str(f.path.resolve()).replace(prefix, ""))
+        owner[at], local[at] = k, np.arange(len(at))
+        positions.append(at)
+    extremes = [r.kwargs.get("column") for r in plan_.batch_spec.rules if r.expect in timing.TABLE_EXTREMES]
+    if (
+        (owner < 0).any()
+        or any(len(at) != f.rows for at, f in zip(positions, files, strict=True))
+        or not all(pd.api.types.is_numeric_dtype(frame[c]) for c in extremes)
+    ):
+        return [
+            validate_file(plan_, f, landing, con, runner, k, batch_rows, bar)
+            for f, k in zip(files, keys_paths, strict=True)
+        ]
+    result = runner.run(plan_.batch_spec, frame)
+    key_schema = _key_schema(plan_, con, sql)
+    validations = []
+    for k, (keys_path, at) in enumerate(zip(keys_paths, positions, strict=True)):
+        state = _FileValidation(plan_, keys_path, key_schema)
+        if len(at):
+            part = frame.iloc[at].copy()
+            part.index = pd.RangeIndex(0, len(at))
+            state.add(part, _narrowed(plan_, result, part, owner, local, k))
+        validations.append(state.finish())
+    bar.update(len(frame))
+    return validations
 
 
 # ------------------------------------------------------------------------------------------------ run
@@ -324,12 +492,14 @@ def validate_rows(
         disable=not progress or not todo,
         dynamic_ncols=True,
     ) as bar:
-        for f in todo:
-            validation = validate_file(plan_, f, landing, con, runner, cache.keys_path(f.source), batch_rows, bar)
-            validation.update(context=context, as_of=as_of.isoformat(), validated_at=now())
-            cache.files[f.source]["validation"] = validations[f.source] = validation
-            summary.validated += 1
-            summary.validated_rows += validation["rows"]
+        for pack in packs(plan_, todo, batch_rows):
+            keys_paths = [cache.keys_path(f.source) for f in pack]
+            done = validate_pack(plan_, pack, landing, con, runner, keys_paths, batch_rows, bar)
+            for f, validation in zip(pack, done, strict=True):
+                validation.update(context=context, as_of=as_of.isoformat(), validated_at=now())
+                cache.files[f.source]["validation"] = validations[f.source] = validation
+                summary.validated += 1
+                summary.validated_rows += validation["rows"]
             cache.save(force=False)
         cache.save()
     ordered = [validations[f.source] for f in files]
