@@ -50,7 +50,7 @@ from . import BATCH_ROWS
 from . import as_of as timing
 from .cache import Cache, context_fingerprint, now
 from .docs import GxRunner
-from .evaluate import QUARANTINED, READOUT_COLUMNS, Readouts, Tally, outcomes, tally
+from .evaluate import QUARANTINED, READOUT_COLUMNS, Readouts, Tally, considered_masks, outcomes, tally
 from .keyindex import KeyIndex, state_key
 from .load import Contract, ContractError, Rule
 from .read import LandingFile, derived_sql, ident, landing_rows_sql, needed_columns
@@ -157,10 +157,11 @@ class _FileValidation:
         self.temp_keys = keys_path.with_suffix(f".{os.getpid()}.tmp")
         self.writer = None
 
-    def add(self, frame: pd.DataFrame, result) -> None:
-        """One batch of the file (``frame``, indexed by the rows' positions in the file) and its GX result."""
+    def add(self, frame: pd.DataFrame, result, masks: dict | None = None) -> None:
+        """One batch of the file (``frame``, indexed by the rows' positions in the file) and its GX result
+        (``masks``: the rows each rule with a ``where`` considers, when known)."""
         spec = self.plan.batch_spec
-        batch = tally(spec, frame, result, quarantine=True)
+        batch = tally(spec, frame, result, quarantine=True, masks=masks)
         self.rows += len(frame)
         for rule in spec.rules:
             found = batch.tallies.get(rule.rule)
@@ -343,13 +344,15 @@ def validate_pack(
     frame = con.execute(_rows_sql(plan_, files, landing, extra=("_source",))).df()
     sources = frame.pop("_source").to_numpy()  # which file each row is from: read, not validated
     prefix = str(landing.resolve()) + os.sep
-    owner = np.full(len(frame), -1, dtype=np.int64)
+    codes, names = pd.factorize(sources)
+    file_of = {str(f.path.resolve()).replace(prefix, ""): k for k, f in enumerate(files)}
+    owner = np.array([file_of.get(name, -1) for name in names], dtype=np.int64)[codes]
+    order = np.argsort(owner, kind="stable")
+    starts = np.searchsorted(owner[order], np.arange(len(files) + 1))
+    positions = [order[a:b] for a, b in zip(starts[:-1], starts[1:], strict=True)]
     local = np.zeros(len(frame), dtype=np.int64)
-    positions = []
-    for k, f in enumerate(files):
-        at = np.flatnonzero(sources == str(f.path.resolve()).replace(prefix, ""))
-        owner[at], local[at] = k, np.arange(len(at))
-        positions.append(at)
+    for at in positions:
+        local[at] = np.arange(len(at))
     extremes = [r.kwargs.get("column") for r in plan_.batch_spec.rules if r.expect in timing.TABLE_EXTREMES]
     if (
         (owner < 0).any()
@@ -361,6 +364,7 @@ def validate_pack(
             for f, k in zip(files, keys_paths, strict=True)
         ]
     result = runner.run(plan_.batch_spec, frame)
+    masks = considered_masks(plan_.batch_spec, frame)  # once for the pack: per file, its rows' part
     key_schema = _key_schema(plan_, con, sql)
     validations = []
     for k, (keys_path, at) in enumerate(zip(keys_paths, positions, strict=True)):
@@ -368,7 +372,7 @@ def validate_pack(
         if len(at):
             part = frame.iloc[at].copy()
             part.index = pd.RangeIndex(0, len(at))
-            state.add(part, _narrowed(plan_, result, part, owner, local, k))
+            state.add(part, _narrowed(plan_, result, part, owner, local, k), {r: m[at] for r, m in masks.items()})
         validations.append(state.finish())
     bar.update(len(frame))
     return validations

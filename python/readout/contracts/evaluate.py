@@ -14,6 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .load import Contract, Rule
@@ -244,8 +245,21 @@ class Batch:
     considered: dict[str, pd.Index] = field(default_factory=dict, repr=False)
 
 
-def tally(spec: SuiteSpec, frame: pd.DataFrame, result, *, quarantine: bool = False) -> Batch:
-    """Count one suite's GX validation result on ``frame`` (COMPLETE result format)."""
+def considered_masks(spec: SuiteSpec, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per row rule with a ``where``: which rows of ``frame`` it considers (a row's own values decide)."""
+    masks = {}
+    for rule in spec.rules:
+        if rule.level != "table" and rule.where:
+            considered = frame.query(row_condition_query(rule.where), engine="python") if len(frame) else frame
+            masks[rule.rule] = frame.index.isin(considered.index)
+    return masks
+
+
+def tally(
+    spec: SuiteSpec, frame: pd.DataFrame, result, *, quarantine: bool = False, masks: dict | None = None
+) -> Batch:
+    """Count one suite's GX validation result on ``frame`` (COMPLETE result format). ``masks``: the rows each
+    rule with a ``where`` considers, when already known (:func:`considered_masks`)."""
     by_rule = {(r.expectation_config.meta or {}).get("rule"): r for r in result.results}
     labels = partition_labels(frame, spec.partition_by)
     totals_all = labels.value_counts()
@@ -266,7 +280,10 @@ def tally(spec: SuiteSpec, frame: pd.DataFrame, result, *, quarantine: bool = Fa
             index = [next(iter(item.values())) for item in index]
         failing = frame.loc[index] if index else frame.iloc[0:0]
         if rule.where:
-            considered = frame.query(row_condition_query(rule.where), engine="python") if len(frame) else frame
+            if masks is not None and rule.rule in masks:
+                considered = frame[masks[rule.rule]]
+            else:
+                considered = frame.query(row_condition_query(rule.where), engine="python") if len(frame) else frame
             totals = labels.loc[considered.index].value_counts()
             batch.considered[rule.rule] = considered.index
         else:
