@@ -50,7 +50,16 @@ from . import BATCH_ROWS
 from . import as_of as timing
 from .cache import Cache, context_fingerprint, now
 from .docs import GxRunner
-from .evaluate import QUARANTINED, READOUT_COLUMNS, Readouts, Tally, considered_masks, outcomes, tally
+from .evaluate import (
+    QUARANTINED,
+    READOUT_COLUMNS,
+    Readouts,
+    Tally,
+    considered_masks,
+    outcomes,
+    tally,
+    unexpected_rows,
+)
 from .keyindex import KeyIndex, state_key
 from .load import Contract, ContractError, Rule
 from .read import LandingFile, derived_sql, ident, landing_rows_sql, needed_columns
@@ -231,7 +240,7 @@ def validate_file(
     result = con.execute(sql)
     try:
         while True:
-            frame = result.fetch_df_chunk(max(1, batch_rows // duckdb.__standard_vector_size__))  # _chunk_rows
+            frame = result.fetch_df_chunk(_chunk_rows(batch_rows) // duckdb.__standard_vector_size__)
             if frame.empty:
                 break
             frame.index = pd.RangeIndex(state.rows, state.rows + len(frame))
@@ -273,23 +282,21 @@ def _table_value(rule: Rule, part: pd.DataFrame):
     return None if pd.isna(value) else value
 
 
-def _narrowed(plan_: Plan, result, part: pd.DataFrame, owner: np.ndarray, local: np.ndarray, k: int) -> _SuiteResult:
-    """The pack's GX result as GX gives it for file ``k``'s rows ``part`` alone (``owner``: each pack row's file,
-    ``local``: its position among its file's rows, ``part``'s index): each row rule's failing rows among them;
-    each table rule's value over them."""
-    rules = {r.rule: r for r in plan_.batch_spec.rules}
+def _narrowed(
+    rules: list[Rule | None], result, failing: list[np.ndarray], part: pd.DataFrame, owner, local, k: int
+) -> _SuiteResult:
+    """The pack's GX result as GX gives it for file ``k``'s rows ``part`` alone (``rules``: each result's rule;
+    ``failing``: each result's failing pack rows; ``owner``: each pack row's file; ``local``: its position among
+    its file's rows, ``part``'s index): each row rule's failing rows among them; each table rule's value over them."""
     narrowed = []
-    for r in result.results:
-        rule = rules.get((r.expectation_config.meta or {}).get("rule"))
+    for rule, r, index in zip(rules, result.results, failing, strict=True):
         found = dict(r.result or {})
         success = r.success
         if rule is not None and rule.level == "table":
             found["observed_value"] = _table_value(rule, part)
             success = between(rule.kwargs, found["observed_value"])
         else:
-            index = found.get("unexpected_index_list") or []
-            index = np.asarray([next(iter(i.values())) if isinstance(i, dict) else i for i in index], dtype=np.int64)
-            found["unexpected_index_list"] = local[index[owner[index] == k]].tolist() if len(index) else []
+            found["unexpected_index_list"] = local[index[owner[index] == k]].tolist()
         narrowed.append(_RuleResult(r.expectation_config, found, bool(success), r.exception_info))
     return _SuiteResult(narrowed)
 
@@ -340,8 +347,8 @@ def validate_pack(
     cannot be answered per file, each file is validated alone)."""
     if len(files) == 1:
         return [validate_file(plan_, files[0], landing, con, runner, keys_paths[0], batch_rows, bar)]
-    sql = _rows_sql(plan_, files, landing)
-    frame = con.execute(_rows_sql(plan_, files, landing, extra=("_source",))).df()
+    sql = _rows_sql(plan_, files, landing, extra=("_source",))
+    frame = con.execute(sql).df()
     sources = frame.pop("_source").to_numpy()  # which file each row is from: read, not validated
     prefix = str(landing.resolve()) + os.sep
     codes, names = pd.factorize(sources)
@@ -364,7 +371,11 @@ def validate_pack(
             for f, k in zip(files, keys_paths, strict=True)
         ]
     result = runner.run(plan_.batch_spec, frame)
-    masks = considered_masks(plan_.batch_spec, frame)  # once for the pack: per file, its rows' part
+    # read once for the pack, narrowed per file: each result's rule and failing rows, each rule's considered rows
+    by_id = {r.rule: r for r in plan_.batch_spec.rules}
+    rules = [by_id.get((r.expectation_config.meta or {}).get("rule")) for r in result.results]
+    failing = [np.asarray(unexpected_rows(r) if r.result else [], dtype=np.int64) for r in result.results]
+    masks = considered_masks(plan_.batch_spec, frame)
     key_schema = _key_schema(plan_, con, sql)
     validations = []
     for k, (keys_path, at) in enumerate(zip(keys_paths, positions, strict=True)):
@@ -372,7 +383,8 @@ def validate_pack(
         if len(at):
             part = frame.iloc[at].copy()
             part.index = pd.RangeIndex(0, len(at))
-            state.add(part, _narrowed(plan_, result, part, owner, local, k), {r: m[at] for r, m in masks.items()})
+            narrowed = _narrowed(rules, result, failing, part, owner, local, k)
+            state.add(part, narrowed, {rule: mask[at] for rule, mask in masks.items()})
         validations.append(state.finish())
     bar.update(len(frame))
     return validations

@@ -245,13 +245,30 @@ class Batch:
     considered: dict[str, pd.Index] = field(default_factory=dict, repr=False)
 
 
+def unexpected_rows(result) -> list:
+    """The index labels of the rows one expectation's COMPLETE result found failing."""
+    index = result.result.get("unexpected_index_list") or []
+    if index and isinstance(index[0], dict):
+        index = [next(iter(item.values())) for item in index]
+    return index
+
+
+def considered_mask(rule: Rule, frame: pd.DataFrame) -> np.ndarray:
+    """Which rows of ``frame`` a row rule with a ``where`` considers (a row's own values decide)."""
+    considered = frame.query(row_condition_query(rule.where), engine="python") if len(frame) else frame
+    return frame.index.isin(considered.index)
+
+
 def considered_masks(spec: SuiteSpec, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Per row rule with a ``where``: which rows of ``frame`` it considers (a row's own values decide)."""
+    """:func:`considered_mask` of every row rule with a ``where`` that can be evaluated (one that cannot is left
+    to :func:`tally`, which reaches it only when GX ran the rule)."""
     masks = {}
     for rule in spec.rules:
         if rule.level != "table" and rule.where:
-            considered = frame.query(row_condition_query(rule.where), engine="python") if len(frame) else frame
-            masks[rule.rule] = frame.index.isin(considered.index)
+            try:
+                masks[rule.rule] = considered_mask(rule, frame)
+            except Exception:  # noqa: BLE001 - tally raises it where it did before, if the rule ran
+                continue
     return masks
 
 
@@ -275,15 +292,11 @@ def tally(
         if rule.level == "table":
             batch.tallies[rule.rule] = Tally(observed=r.result.get("observed_value"), success=bool(r.success))
             continue
-        index = r.result.get("unexpected_index_list") or []
-        if index and isinstance(index[0], dict):
-            index = [next(iter(item.values())) for item in index]
+        index = unexpected_rows(r)
         failing = frame.loc[index] if index else frame.iloc[0:0]
         if rule.where:
-            if masks is not None and rule.rule in masks:
-                considered = frame[masks[rule.rule]]
-            else:
-                considered = frame.query(row_condition_query(rule.where), engine="python") if len(frame) else frame
+            mask = masks.get(rule.rule) if masks is not None else None
+            considered = frame[mask if mask is not None else considered_mask(rule, frame)]
             totals = labels.loc[considered.index].value_counts()
             batch.considered[rule.rule] = considered.index
         else:
