@@ -30,6 +30,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,6 +219,25 @@ AFTER_STATUS = {"fct_metric_results"}
 ALARMS_TABLE = "readout_blocking_alarms"
 WRITE_AUDIT_RESULTS = "run_results.write_audit.json"  #: the first dbt step's results
 _VERSION_LABEL = re.compile(r"^(?P<experiment>.+) v(?P<version>\d+)$")
+
+
+def _import_contracts_beside_dbt() -> threading.Thread:
+    """Import what the mart contracts run on (Great Expectations takes a few seconds to import) in a thread while
+    dbt's first step runs in its own process; the build joins it before validating. An import that fails here
+    fails again, and is reported, where the validation imports it."""
+
+    def load() -> None:
+        try:
+            import readout.contracts.validate  # noqa: F401 - imported for the side effect: loaded once
+            from readout.contracts.gx import import_gx
+
+            import_gx()
+        except Exception:  # noqa: BLE001 - the validation imports it again and says what failed
+            pass
+
+    thread = threading.Thread(target=load, name="readout-import-contracts", daemon=True)
+    thread.start()
+    return thread
 
 
 def contract_alarms(project_dir: Path, warehouse: Path) -> list[tuple[str, int, str, str, str, str]]:
@@ -435,7 +455,9 @@ def run(args: argparse.Namespace) -> int:
         # then reach the status (int_readout_blocking_alarms); the status and what follows it (the readout,
         # the published layer, the history) are built last, and published only when every audit passed
         note = "  (write and audit" + (")" if args.full_refresh else ", incremental: new landing files only)")
+        importing = _import_contracts_beside_dbt()
         returncode = _dbt(["build", *refresh, "--exclude", f"{STATUS_MODEL}+"], project_dir, environment, note)
+        importing.join()
         if returncode == 0:
             _keep_first_step_results(project_dir)
             _say("mart contracts (their error alarms block the readouts they name)")

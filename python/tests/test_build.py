@@ -126,3 +126,26 @@ def test_the_spark_build_is_given_the_landing_zone_as_an_absolute_path(project, 
     assert (
         seen["READOUT_LANDING_PATH"] == str(tmp_path / "landing") and Path(seen["READOUT_LANDING_PATH"]).is_absolute()
     )
+
+
+def test_the_contracts_import_beside_dbt_loads_gx_and_keeps_a_failure_for_the_validation(monkeypatch):
+    """The thread `readout build` starts beside dbt's first step leaves Great Expectations imported for the mart
+    contracts; when the import fails there, the thread ends quietly and the validation's own import reports it."""
+    import sys
+
+    import readout.contracts.gx as gx
+    from readout.build import _import_contracts_beside_dbt
+
+    thread = _import_contracts_beside_dbt()
+    thread.join(timeout=120)
+    assert not thread.is_alive() and "great_expectations" in sys.modules
+
+    def broken():
+        raise ImportError("no GX here")
+
+    monkeypatch.setattr(gx, "import_gx", broken)
+    failures = []
+    monkeypatch.setattr("threading.excepthook", lambda hook_args: failures.append(hook_args.exc_value))
+    thread = _import_contracts_beside_dbt()
+    thread.join(timeout=120)
+    assert not thread.is_alive() and failures == []
