@@ -367,8 +367,8 @@ def validate_pack(
         or not all(pd.api.types.is_numeric_dtype(frame[c]) for c in extremes)
     ):
         return [
-            validate_file(plan_, f, landing, con, runner, k, batch_rows, bar)
-            for f, k in zip(files, keys_paths, strict=True)
+            validate_file(plan_, f, landing, con, runner, keys_path, batch_rows, bar)
+            for f, keys_path in zip(files, keys_paths, strict=True)
         ]
     result = runner.run(plan_.batch_spec, frame)
     # read once for the pack, narrowed per file: each result's rule and failing rows, each rule's considered rows
