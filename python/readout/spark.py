@@ -60,6 +60,8 @@ def target_settings(profiles_dir: Path, target: str = SPARK_TARGET) -> dict[str,
     if target not in outputs:
         raise SparkUnavailable(f"{path}: the readout profile has no target {target!r} (it has {', '.join(outputs)})")
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    # dbt's filters for a profile value's type; the value is rendered as text either way
+    environment.filters.update({name: lambda value: value for name in ("as_number", "as_bool", "as_native", "as_text")})
 
     def render(value: Any) -> Any:
         if isinstance(value, str):
@@ -68,7 +70,10 @@ def target_settings(profiles_dir: Path, target: str = SPARK_TARGET) -> dict[str,
             return {key: render(item) for key, item in value.items()}
         return value
 
-    return render(outputs[target])
+    try:
+        return render(outputs[target])
+    except jinja2.TemplateError as exc:
+        raise SparkUnavailable(f"{path}: the {target!r} target does not render ({exc})") from None
 
 
 def profiles_dir(project_dir: Path) -> Path:
