@@ -46,6 +46,9 @@ INPUTS_TABLE = "readout_build_inputs"
 #: folders (under the dbt project) whose files dbt reads, and the suffixes that matter there
 PROJECT_FOLDERS = ("models", "macros", "seeds", "tests", "snapshots")
 PROJECT_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".py", ".md"}
+#: dbt reads only SQL, YAML and fixtures under tests/ (the pytest suite beside them is not dbt's input: editing it
+#: neither reruns dbt nor changes the code version a readout's history records)
+FOLDER_SUFFIXES = {"tests": {".sql", ".yml", ".yaml", ".csv"}}
 VERSIONED_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb")
 #: the frozen and restated readouts (readout freeze / restate; dbt seeds): data under version control, not code,
 #: so a freeze is not a code change; inputs of the build all the same: the inputs fingerprint covers them
@@ -80,6 +83,11 @@ def _files_under(root: Path, suffixes: set[str] | None = None) -> list[Path]:
     return found
 
 
+def _project_files(project_dir: Path, folder: str) -> list[Path]:
+    """The files dbt reads under one of the project's folders."""
+    return _files_under(project_dir / folder, FOLDER_SUFFIXES.get(folder, PROJECT_SUFFIXES))
+
+
 def inputs_fingerprint(project_dir: Path, landing: Path, profiles_dir: Path | None = None) -> Inputs:
     """The fingerprint of everything a build reads (see the module docstring)."""
     digest = hashlib.sha256()
@@ -96,7 +104,7 @@ def inputs_fingerprint(project_dir: Path, landing: Path, profiles_dir: Path | No
     if profiles.is_file():
         project_files.append(profiles)
     for folder in (*PROJECT_FOLDERS, os.environ.get(RECORDS_ENV) or RECORDS_DEFAULT):
-        project_files += _files_under(project_dir / folder, PROJECT_SUFFIXES)
+        project_files += _project_files(project_dir, folder)
     package = Path(__file__).resolve().parent
     for path in project_files:
         add(
@@ -174,7 +182,7 @@ def code_version(project_dir: Path) -> str:
     # dbt_project.yml holds the vars the statistics read (alpha, power, priors...): a change there is a code change
     digest.update((project_dir / "dbt_project.yml").read_bytes())
     for folder in PROJECT_FOLDERS:
-        for path in _files_under(project_dir / folder, PROJECT_SUFFIXES):
+        for path in _project_files(project_dir, folder):
             digest.update(path.read_bytes())
     for path in _files_under(Path(__file__).resolve().parent, {".py"}):
         digest.update(path.read_bytes())
@@ -311,6 +319,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="one dbt build, without feeding the mart contracts' error alarms to the readout status",
     )
+    parser.add_argument(
+        "--unit-tests",
+        action="store_true",
+        help="run dbt's unit tests too (left out by default: their inputs are fixed fixtures, not the data, so they "
+        "check the code, not the build; the test suite runs them)",
+    )
     parser.add_argument("--landing", help="landing zone (default: $READOUT_LANDING_PATH or data/landing)")
     parser.add_argument(
         "--target",
@@ -344,6 +358,15 @@ def _keep_first_step_results(project_dir: Path) -> None:
     results = _target_path(project_dir) / "run_results.json"
     if results.is_file():
         results.replace(results.with_name(WRITE_AUDIT_RESULTS))
+
+
+def step_flags(args: argparse.Namespace) -> list[str]:
+    """The flags of every dbt build step: --full-refresh for a rebuild, and dbt's unit tests left out unless
+    asked for (--unit-tests). A unit test runs a model on fixed fixture rows, so it says the same of every build
+    of one checkout; dbt's advice is to run them in development and CI, not in production builds. In the test
+    suite they cost 3-4 s of every 40k-event build; `make test` runs them (tests/integration/conftest.py)."""
+    flags = ["--full-refresh"] if args.full_refresh else []
+    return flags if getattr(args, "unit_tests", False) else [*flags, "--exclude-resource-type", "unit_test"]
 
 
 def _dbt_program() -> str:
@@ -380,7 +403,7 @@ def _run_spark(args: argparse.Namespace, project_dir: Path, target: str, dbt_arg
         READOUT_CODE_VERSION=code_version(project_dir),
         READOUT_CONTRACT_VERSIONS=contract_versions(project_dir),
     )
-    refresh = ["--full-refresh"] if args.full_refresh else []
+    refresh = step_flags(args)
     started = time.monotonic()
     returncode = run_spark(
         target, project_dir, refresh, environment, _dbt, _target_path(project_dir), contracts=args.contracts
@@ -433,7 +456,7 @@ def run(args: argparse.Namespace) -> int:
                 "`make build FORCE=1` runs dbt anyway"
             )
             return 0
-    refresh = ["--full-refresh"] if args.full_refresh else []
+    refresh = step_flags(args)
     refresh += ["--target", target] if target is not None else []
     environment = dict(
         os.environ,

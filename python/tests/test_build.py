@@ -47,6 +47,20 @@ def test_a_new_landing_file_a_rewritten_one_or_an_edited_model_changes_the_finge
     assert len(seen) == 4
 
 
+def test_the_pytest_suite_beside_the_dbt_tests_is_not_an_input(project):
+    """dbt reads SQL, YAML and fixtures under tests/; a pytest module there neither reruns dbt nor is a code change
+    in the readout's history; a singular test is both."""
+    project_dir, _ = project
+    (project_dir / "tests" / "integration").mkdir(parents=True)
+    before = (fingerprint(project), code_version(project_dir)[-12:])
+    (project_dir / "tests" / "integration" / "test_x.py").write_text("def test_x(): pass\n")
+    (project_dir / "tests" / "README.md").write_text("notes\n")
+    assert (fingerprint(project), code_version(project_dir)[-12:]) == before
+    (project_dir / "tests" / "assert_x.sql").write_text("select 1 where false\n")
+    after = (fingerprint(project), code_version(project_dir)[-12:])
+    assert after[0] != before[0] and after[1] != before[1]
+
+
 def test_the_code_version_follows_the_models_and_the_project_vars(project):
     project_dir, _ = project
     seen = {code_version(project_dir)[-12:]}
@@ -149,3 +163,31 @@ def test_the_contracts_import_beside_dbt_loads_gx_and_keeps_a_failure_for_the_va
     thread = _import_contracts_beside_dbt()
     thread.join(timeout=120)
     assert not thread.is_alive() and failures == []
+
+
+def test_every_dbt_step_leaves_the_unit_tests_out_unless_asked(project, tmp_path, monkeypatch):
+    """dbt's unit tests check the code on fixed fixtures, not the build: `readout build` passes every dbt step
+    --exclude-resource-type unit_test, and --unit-tests (the test suite's clean build) runs them."""
+    import argparse
+
+    import readout.build_spark
+    from readout.build import _run_spark, add_arguments, step_flags
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert step_flags(parser.parse_args([])) == ["--exclude-resource-type", "unit_test"]
+    assert step_flags(parser.parse_args(["--full-refresh"])) == [
+        "--full-refresh",
+        "--exclude-resource-type",
+        "unit_test",
+    ]
+    assert step_flags(parser.parse_args(["--full-refresh", "--unit-tests"])) == ["--full-refresh"]
+
+    seen = []
+    monkeypatch.setattr(
+        readout.build_spark, "run_spark", lambda target, project_dir, refresh, *rest, **kw: seen.append(refresh) or 0
+    )
+    monkeypatch.chdir(tmp_path)
+    assert _run_spark(parser.parse_args(["--unit-tests"]), project[0], "spark", [], Path("landing")) == 0
+    assert _run_spark(parser.parse_args([]), project[0], "spark", [], Path("landing")) == 0
+    assert seen == [[], ["--exclude-resource-type", "unit_test"]]

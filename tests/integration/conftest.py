@@ -5,7 +5,9 @@ shared warehouses only, read-only; a test that writes copies it first.
 
 - ``clean_simulation``: a simulation with no fault (seed 5, 40,000 events), validated against the raw and
   mart contracts; the fault matrix's baseline (no alarm may fire on it), the volume checks' clean side and
-  the first of the two builds the byte-identical-rebuild test compares.
+  the first of the two builds the byte-identical-rebuild test compares. Its build is the one that runs dbt's
+  unit tests on DuckDB (``readout build --unit-tests``; the other builds leave them out, as a production
+  build does; the Spark equality test runs them on Spark).
 - ``clean_rebuild``: the clean landing zone built a second time, into another warehouse, for the
   byte-identical-rebuild checks.
 - ``imported_simulation``: the Udacity and Cookie Cats exports imported (``readout import``) and built: a
@@ -94,7 +96,7 @@ def _clean_simulation(shared_root: Path) -> dict:
         as_of=resolve_as_of("manifest", landing),
     )
     warehouse = shared_root / "clean.duckdb"
-    dbt_status, _ = build(landing, warehouse)
+    dbt_status, _ = build(landing, warehouse, unit_tests=True)  # the suite's one DuckDB run of dbt's unit tests
     marts = validate("marts", CONTRACTS, warehouse=warehouse)
     return {
         "landing": landing,

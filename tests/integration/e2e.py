@@ -62,13 +62,17 @@ def dbt(*args: str, landing: Path, warehouse: Path, check: bool = True) -> subpr
     return run([str(BIN / "dbt"), *args], env, check=check)
 
 
-def dbt_build(landing: Path, warehouse: Path, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
+def dbt_build(
+    landing: Path, warehouse: Path, *extra: str, check: bool = True, unit_tests: bool = False
+) -> subprocess.CompletedProcess:
     """What ``make rebuild`` runs: ``readout build --full-refresh`` (the landing preflight, then ``dbt build
     --full-refresh`` plus ``extra`` dbt args; the build's inputs are recorded for a later no-change refresh).
-    Staging ingests by landing file, so no event-time range is needed."""
+    Staging ingests by landing file, so no event-time range is needed. ``unit_tests``: dbt's unit tests too
+    (``--unit-tests``; a build leaves them out by default)."""
     env = project_env(landing, warehouse)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    return readout("build", "--full-refresh", *(("--", *extra) if extra else ()), env=env, check=check)
+    flags = ("--full-refresh", *(("--unit-tests",) if unit_tests else ()))
+    return readout("build", *flags, *(("--", *extra) if extra else ()), env=env, check=check)
 
 
 def query(warehouse: Path, sql: str):
@@ -84,14 +88,19 @@ def simulate(out: Path, faults: str, events: int, *extra: str) -> dict:
     return json.loads((out / "manifest.json").read_text())
 
 
-def build(landing: Path, warehouse: Path, *select: str) -> tuple[str, list[str]]:
+def build_results(warehouse: Path) -> list[dict]:
+    """The node results of the last ``readout build`` into ``warehouse``: the write-and-audit step's (kept aside
+    when it passed), then the last step's."""
+    files = [target_dir(warehouse) / name for name in ("run_results.write_audit.json", "run_results.json")]
+    return [r for path in files if path.exists() for r in json.loads(path.read_text())["results"]]
+
+
+def build(landing: Path, warehouse: Path, *select: str, unit_tests: bool = False) -> tuple[str, list[str]]:
     """dbt build (whole project, or --select): 'pass (n tests)' or 'FAIL: <tests>', and the failed tests."""
     ensure_landing_tables(landing)
     extra = ("--select", *select) if select else ()
-    result = dbt_build(landing, warehouse, *extra, check=False)
-    # readout build: the write-and-audit step's results (kept aside when it passed), then the last step's
-    files = [target_dir(warehouse) / name for name in ("run_results.write_audit.json", "run_results.json")]
-    run_results = [r for path in files if path.exists() for r in json.loads(path.read_text())["results"]]
+    result = dbt_build(landing, warehouse, *extra, check=False, unit_tests=unit_tests)
+    run_results = build_results(warehouse)
     tests = [r for r in run_results if r["unique_id"].startswith(("test.", "unit_test."))]
     failed = sorted(r["unique_id"].split(".")[2] for r in tests if r["status"] in ("fail", "error"))
     errors = [r["unique_id"] for r in run_results if r["status"] == "error" and not r["unique_id"].startswith("test.")]

@@ -112,10 +112,11 @@ def builds(tmp_path_factory):
     (root / "duckdb").mkdir()
     spark_env = project_env(landing, root / "spark" / "unused.duckdb")
     spark_env.update(READOUT_SPARK_DIR=str(root / "spark"), DBT_TARGET_PATH=str(root / "spark" / "target"))
-    timings = {}
-    for name, env, extra in (("duckdb", duck, ()), ("spark", spark_env, ("--target", "spark"))):
+    timings, outputs = {}, {}
+    # the Spark build runs dbt's unit tests too (--unit-tests): a failing one fails the build, and so this fixture
+    for name, env, extra in (("duckdb", duck, ()), ("spark", spark_env, ("--target", "spark", "--unit-tests"))):
         started = time.monotonic()
-        readout("build", "--full-refresh", *extra, env=env)
+        outputs[name] = readout("build", "--full-refresh", *extra, env=env).stdout
         timings[name] = time.monotonic() - started
     print(f"builds of {EVENTS} events: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
     return {
@@ -124,6 +125,7 @@ def builds(tmp_path_factory):
         "spark": root / "spark" / "warehouse",
         "spark_env": spark_env,
         "crafted_files": crafted_files,
+        "spark_output": outputs["spark"],
     }
 
 
@@ -257,3 +259,13 @@ def test_the_spark_plan_infers_every_python_model_once_and_builds_every_reader(b
     readers = [n["name"] for n in manifest["nodes"].values() if READER_TAG in n.get("tags", [])]
     assert readers and all(f"{reader}+" in selected for reader in readers)
     assert [step.kind for step in steps].count("alarms") == 1
+
+
+def test_every_dbt_unit_test_runs_and_passes_on_spark(builds):
+    """readout build --unit-tests on Spark runs every unit test of the project in its first dbt step (a failing one
+    would have failed the build, and the fixture with it)."""
+    manifest = json.loads((builds["root"] / "spark" / "target" / "manifest.json").read_text())
+    count = len(manifest["unit_tests"])
+    assert count >= 9
+    finished = [line for line in builds["spark_output"].splitlines() if "Finished running" in line]
+    assert any(f" {count} unit tests" in line for line in finished), finished
