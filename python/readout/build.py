@@ -403,10 +403,10 @@ def _run_spark(args: argparse.Namespace, project_dir: Path, target: str, dbt_arg
         READOUT_CODE_VERSION=code_version(project_dir),
         READOUT_CONTRACT_VERSIONS=contract_versions(project_dir),
     )
-    refresh = step_flags(args)
+    flags = step_flags(args)
     started = time.monotonic()
     returncode = run_spark(
-        target, project_dir, refresh, environment, _dbt, _target_path(project_dir), contracts=args.contracts
+        target, project_dir, flags, environment, _dbt, _target_path(project_dir), contracts=args.contracts
     )
     if returncode != 0:
         print(
@@ -456,8 +456,8 @@ def run(args: argparse.Namespace) -> int:
                 "`make build FORCE=1` runs dbt anyway"
             )
             return 0
-    refresh = step_flags(args)
-    refresh += ["--target", target] if target is not None else []
+    flags = step_flags(args)
+    flags += ["--target", target] if target is not None else []
     environment = dict(
         os.environ,
         READOUT_CODE_VERSION=code_version(project_dir),
@@ -468,7 +468,7 @@ def run(args: argparse.Namespace) -> int:
     if dbt_args or not args.contracts:
         # one dbt build: the publish gate still holds (macros/publish_gate.sql), without the contracts' alarms
         returncode = _dbt(
-            ["build", *refresh, *dbt_args],
+            ["build", *flags, *dbt_args],
             project_dir,
             environment,
             "" if args.full_refresh else "  (incremental: new landing files only)",
@@ -479,7 +479,7 @@ def run(args: argparse.Namespace) -> int:
         # the published layer, the history) are built last, and published only when every audit passed
         note = "  (write and audit" + (")" if args.full_refresh else ", incremental: new landing files only)")
         importing = _import_contracts_beside_dbt()
-        returncode = _dbt(["build", *refresh, "--exclude", f"{STATUS_MODEL}+"], project_dir, environment, note)
+        returncode = _dbt(["build", *flags, "--exclude", f"{STATUS_MODEL}+"], project_dir, environment, note)
         importing.join()
         if returncode == 0:
             _keep_first_step_results(project_dir)
@@ -490,7 +490,7 @@ def run(args: argparse.Namespace) -> int:
                 rules = sorted({row[3] for row in alarms if (row[0], row[1]) == (experiment, version)})
                 print(f"    {experiment} v{version}: contract error ({', '.join(rules)}): not confirmed")
             returncode = _dbt(
-                ["build", *refresh, "--select", f"{STATUS_MODEL}+"],
+                ["build", *flags, "--select", f"{STATUS_MODEL}+"],
                 project_dir,
                 environment,
                 "  (readout status, publish, history)",

@@ -214,14 +214,15 @@ def _alarms_in_process(project_dir: Path, target: str) -> int:
 def run_spark(
     target: str,
     project_dir: Path,
-    refresh: list[str],
+    flags: list[str],
     environment: dict[str, str],
     dbt: Callable[[list[str], Path, dict[str, str], str], int] | None,
     target_path: Path,
     contracts: bool = True,
 ) -> int:
     """Run the Spark build's steps in this process, on one Spark session; the exit code of the first that fails
-    (0: all passed). dbt runs in process (:func:`dbt_in_process`); the ``dbt`` given is not used (kept for
+    (0: all passed). ``flags`` go to every dbt build step (readout.build.step_flags: --full-refresh, the unit
+    tests left out). dbt runs in process (:func:`dbt_in_process`); the ``dbt`` given is not used (kept for
     readout.build's call, which passes its command-line runner)."""
     from readout.spark import java_problem
 
@@ -232,7 +233,7 @@ def run_spark(
     saved = dict(os.environ)
     os.environ.update(environment)  # the infer and contracts steps read the profile's env_var()s too
     try:
-        return _run_steps(target, project_dir, refresh, environment, target_path, contracts, started)
+        return _run_steps(target, project_dir, flags, environment, target_path, contracts, started)
     finally:
         _stop_session()
         os.environ.clear()
@@ -242,13 +243,13 @@ def run_spark(
 def _run_steps(
     target: str,
     project_dir: Path,
-    refresh: list[str],
+    flags: list[str],
     environment: dict[str, str],
     target_path: Path,
     contracts: bool,
     started: float,
 ) -> int:
-    first = ["build", "--target", target, *refresh, "--exclude", f"tag:{READER_TAG}+", f"{STATUS_MODEL}+"]
+    first = ["build", "--target", target, *flags, "--exclude", f"tag:{READER_TAG}+", f"{STATUS_MODEL}+"]
     returncode = dbt_in_process(first, project_dir, environment, "  (Spark: up to the statistics)")
     if returncode != 0:
         return returncode
@@ -256,7 +257,7 @@ def _run_steps(
     steps = plan(json.loads(manifest_path.read_text()))
     for step in steps:
         if step.kind == "dbt":
-            arguments = ["build", "--target", target, *refresh, "--select", *step.select]
+            arguments = ["build", "--target", target, *flags, "--select", *step.select]
             arguments += ["--exclude", *step.exclude] if step.exclude else []
             returncode = dbt_in_process(arguments, project_dir, environment, "")
         elif step.kind == "infer":

@@ -129,7 +129,7 @@ def test_the_spark_build_is_given_the_landing_zone_as_an_absolute_path(project, 
 
     seen = {}
 
-    def fake_run_spark(target, project_dir, refresh, environment, dbt, target_path, contracts):
+    def fake_run_spark(target, project_dir, flags, environment, dbt, target_path, contracts):
         seen.update(environment)
         return 0
 
@@ -185,7 +185,7 @@ def test_every_dbt_step_leaves_the_unit_tests_out_unless_asked(project, tmp_path
 
     seen = []
     monkeypatch.setattr(
-        readout.build_spark, "run_spark", lambda target, project_dir, refresh, *rest, **kw: seen.append(refresh) or 0
+        readout.build_spark, "run_spark", lambda target, project_dir, flags, *rest, **kw: seen.append(flags) or 0
     )
     monkeypatch.chdir(tmp_path)
     assert _run_spark(parser.parse_args(["--unit-tests"]), project[0], "spark", [], Path("landing")) == 0
