@@ -864,6 +864,30 @@ def malformed_contract(root: Path, clean: dict) -> MatrixRow:
     )
 
 
+def spark_profile_fault(root: Path, clean: dict) -> MatrixRow:
+    """A Spark target in profiles.yml that does not render (a Jinja filter dbt does not have): `readout build
+    --target spark` refuses it in one line naming the file and the target, before Spark or dbt starts."""
+    profiles = root / "bad_profiles"
+    profiles.mkdir()
+    text = (PROJECT / "profiles.yml").read_text()
+    assert "      threads: 1\n" in text
+    bad = text.replace(
+        "      threads: 1\n", "      threads: \"{{ env_var('READOUT_SPARK_THREADS', '1') | as_integer }}\"\n", 1
+    )
+    (profiles / "profiles.yml").write_text(bad)
+    env = {**project_env(clean["landing"], root / "never.duckdb"), "DBT_PROFILES_DIR": str(profiles)}
+    line = one_line_error(readout("build", "--target", "spark", env=env, check=False), "readout build")
+    assert "the 'spark' target does not render" in line and "as_integer" in line and str(profiles) in line, line
+    return MatrixRow(
+        "Spark profile target that does not render (unknown Jinja filter)",
+        "crafted",
+        "1 setting",
+        [],
+        "not run (profile refused)",
+        catches=[Catch("CLI", "the 'spark' target does not render (No filter named ...)", "error", 1, "settings")],
+    )
+
+
 def summary_import_faults(root: Path) -> MatrixRow:
     """A per-arm summary export with a missing standard deviation, zero counts and a pair with zero variance in both
     arms lands, its pairs to get a result row with a status reason, counted in the import summary; a cell that is not
@@ -905,6 +929,7 @@ def command_line_faults(root: Path, clean: dict) -> list[MatrixRow]:
         killed_simulation(root),
         frozen_record_faults(root, clean),
         malformed_contract(root, clean),
+        spark_profile_fault(root, clean),
         summary_import_faults(root),
     ]
 
@@ -1056,6 +1081,7 @@ def test_the_catalog_injection_and_the_command_line_faults_are_caught(matrix):
     assert by_layer["corrupt landing file"] == "CLI"
     assert by_layer["frozen readout: edited by hand / frozen twice / restate of one not frozen"] == "CLI"
     assert by_layer["data contract YAML: unquoted boolean / unknown key"] == "CLI"
+    assert by_layer["Spark profile target that does not render (unknown Jinja filter)"] == "CLI"
 
 
 def test_a_rebuild_of_the_same_data_publishes_identical_marts(matrix):
