@@ -26,9 +26,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import spark_builds
 from e2e import PROJECT, SHARED_DATA, build, dbt_build, project_env, readout, simulate
 from faults import OUTAGE, plant_variant_platform_outage
 
+from readout import spark as readout_spark
 from readout.contracts import load_contracts
 from readout.contracts.validate import resolve_as_of, validate
 
@@ -37,7 +39,6 @@ from readout.contracts.validate import resolve_as_of, validate
 #: the modules with the most tests first, which puts the four-test Spark module near the end), so these start at
 #: once and the short ones fill in around them.
 LONGEST_FIRST = (
-    "test_spark_equality.py",
     "test_contract_fault_matrix.py",
     "test_html_report.py",
     "test_incremental_late_data.py",
@@ -47,6 +48,9 @@ LONGEST_FIRST = (
     "test_simulated_end_to_end.py",
     "test_build_skips_when_nothing_changed.py",
 )
+#: ...and the DuckDB vs Spark equality module last: its builds run in the background from the start of the run
+#: (spark_builds.py: the Spark build is mostly waiting), so the module only compares them, once they are done
+LAST = "test_spark_equality.py"
 CLEAN_EVENTS = 40_000
 ALL_FAULTS_EVENTS = 100_000
 CONTRACTS = load_contracts(PROJECT / "contracts")
@@ -54,16 +58,30 @@ CONTRACTS = load_contracts(PROJECT / "contracts")
 
 def pytest_collection_modifyitems(config, items) -> None:
     rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the others keep their order
+    rank[LAST] = len(rank) + 1
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FIRST)))  # stable: the others keep their order
+
+
+def pytest_collection_finish(session) -> None:
+    """The equality module's builds start now, in the background, when it is to run and Java is here (without
+    Java its fixture skips or fails, saying why)."""
+    if session.config.option.collectonly or not any(item.path.name == LAST for item in session.items):
+        return
+    if readout_spark.java_problem() is None:
+        spark_builds.start(_shared_root(session.config._tmp_path_factory) / "spark_equality")
+
+
+def _shared_root(tmp_path_factory) -> Path:
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared_builds"
+    root.mkdir(exist_ok=True)
+    return root
 
 
 @pytest.fixture(scope="session")
 def shared_root(tmp_path_factory) -> Path:
     """One folder for the whole run: every xdist worker's base temp folder sits in the run's own."""
-    base = tmp_path_factory.getbasetemp()
-    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared_builds"
-    root.mkdir(exist_ok=True)
-    return root
+    return _shared_root(tmp_path_factory)
 
 
 def once_per_run(shared_root: Path, name: str, make: Callable[[], object]):

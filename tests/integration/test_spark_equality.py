@@ -14,8 +14,10 @@ revenue, a purchase without revenue, timestamps in 2099 or before the history, a
 from two producers, a retry) as files of their own, and its folder's name holds a quote, spaces and a plus sign
 (Spark reports file paths as URIs: a space is %20 there).
 
-The Spark tables are read back from their Parquet files with DuckDB: no Spark session in the test process (each
-build's JVM is its own). Spark needs Java 17: without it the test is skipped, saying so, except where
+The two builds run in the background (tests/integration/spark_builds.py), started when the module is collected:
+the Spark build is mostly waiting, so the rest of the suite runs beside it, and this module, dispatched last, waits
+for them. The Spark tables are read back from their Parquet files with DuckDB: no Spark session in the test
+process (each build's JVM is its own). Spark needs Java 17: without it the test is skipped, saying so, except where
 READOUT_REQUIRE_SPARK is set (.ci/run sets it after installing Java), where it fails."""
 
 from __future__ import annotations
@@ -23,22 +25,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
-import time
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from e2e import project_env, readout, simulate, target_dir
-from test_staging_hardening import write_landing
+import spark_builds
+from e2e import target_dir
 
 from readout import spark as readout_spark
 
 pytestmark = pytest.mark.spark  # `make test` runs it with the rest; `make test-spark` alone
 
-EVENTS = 50_000
 #: columns that name or time the build itself, different in any two builds (the history's build ids)
 #: (the code and contract versions too: the same in two builds of one checkout, but they name the build's inputs)
 PER_BUILD = {
@@ -64,12 +63,6 @@ ROW_FATE = {
 }
 
 
-#: a folder name Spark spells differently in its file URIs (a space is %20) and that SQL must quote (the quote)
-CRAFTED_FOLDER = "it's a + landing zone"
-#: the crafted file whose revenue column arrived as text: DuckDB reads it (and quarantines "abc"); Spark's Parquet
-#: reader refuses a column whose type is not the declared one, naming the file, so it is left out here. On both
-#: targets `readout build` refuses that file before dbt runs (the landing preflight).
-RETYPED_FILE = "part-text.parquet"
 #: the crafted rows' quarantine reasons (the build's as-of is its start, so the row received "late" in the
 #: staging-hardening test, after its fixed as-of, is on time here and staged)
 CRAFTED_REASONS = {
@@ -90,43 +83,18 @@ def require_java() -> None:
         pytest.skip(f"{problem} (.ci/run installs it; the test runs there)")
 
 
-def add_crafted_files(landing: Path, scratch: Path) -> list[str]:
-    """The staging-hardening test's crafted event files, less the retyped one, as files of the landing zone."""
-    write_landing(scratch)
-    added = []
-    for path in sorted((scratch / "events").glob("*.parquet")):
-        if path.name != RETYPED_FILE:
-            shutil.copy(path, landing / "events" / f"crafted-{path.name}")
-            added.append(f"events/crafted-{path.name}")
-    return added
-
-
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory):
+def builds(shared_root):
+    """The two builds (tests/integration/spark_builds.py): started in the background when this module was
+    collected, so the rest of the suite runs beside the Spark build; waited for here."""
     require_java()
-    root = tmp_path_factory.mktemp("spark_equality")
-    landing = root / CRAFTED_FOLDER
-    simulate(landing, "all", EVENTS)
-    crafted_files = add_crafted_files(landing, root / "crafted")
-    duck = project_env(landing, root / "duckdb" / "readout.duckdb")
-    (root / "duckdb").mkdir()
-    spark_env = project_env(landing, root / "spark" / "unused.duckdb")
-    spark_env.update(READOUT_SPARK_DIR=str(root / "spark"), DBT_TARGET_PATH=str(root / "spark" / "target"))
-    timings, outputs = {}, {}
-    # the Spark build runs dbt's unit tests too (--unit-tests): a failing one fails the build, and so this fixture
-    for name, env, extra in (("duckdb", duck, ()), ("spark", spark_env, ("--target", "spark", "--unit-tests"))):
-        started = time.monotonic()
-        outputs[name] = readout("build", "--full-refresh", *extra, env=env).stdout
-        timings[name] = time.monotonic() - started
-    print(f"builds of {EVENTS} events: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
-    return {
-        "root": root,
-        "duckdb": Path(duck["READOUT_DUCKDB_PATH"]),
-        "spark": root / "spark" / "warehouse",
-        "spark_env": spark_env,
-        "crafted_files": crafted_files,
-        "spark_output": outputs["spark"],
-    }
+    root = shared_root / "spark_equality"
+    spark_builds.start(root)  # already started, unless this module was not collected the usual way
+    result = spark_builds.wait(root)
+    print(
+        f"builds of {spark_builds.EVENTS} events: " + ", ".join(f"{k} {v:.0f} s" for k, v in result["timings"].items())
+    )
+    return {**result, "spark": result["spark_dir"] / "warehouse"}
 
 
 def spark_table(warehouse: Path, schema: str, table: str) -> pd.DataFrame:
