@@ -8,8 +8,9 @@ shared warehouses only, read-only; a test that writes copies it first.
   the first of the two builds the byte-identical-rebuild test compares. Its build is the one that runs dbt's
   unit tests on DuckDB (``readout build --unit-tests``; the other builds leave them out, as a production
   build does; the Spark equality test runs them on Spark).
-- ``clean_rebuild``: the clean landing zone built a second time, into another warehouse, for the
-  byte-identical-rebuild checks.
+- ``clean_rebuild``: the clean landing zone and warehouse copied and built a second time (``readout build``,
+  which skips dbt: nothing changed, then ``readout build --full-refresh``), for the byte-identical-rebuild checks;
+  the no-change test (test_build_skips_when_nothing_changed.py) goes on from a copy of it.
 - ``imported_simulation``: the Udacity and Cookie Cats exports imported (``readout import``) and built: a
   warehouse with only imported experiments.
 - ``all_faults_simulation``: every simulator fault (seed 5, 100,000 events: variant_logging_loss needs about
@@ -22,12 +23,13 @@ from __future__ import annotations
 import fcntl
 import os
 import pickle
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import spark_builds
-from e2e import PROJECT, SHARED_DATA, build, dbt_build, project_env, readout, simulate
+from e2e import PROJECT, SHARED_DATA, build, build_log_rows, dbt_build, project_env, readout, simulate
 from faults import OUTAGE, plant_variant_platform_outage
 
 from readout import spark as readout_spark
@@ -127,15 +129,24 @@ def _clean_simulation(shared_root: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
-def clean_rebuild(shared_root, clean_simulation) -> Path:
+def clean_rebuild(shared_root, clean_simulation) -> dict:
     return once_per_run(shared_root, "clean_rebuild", lambda: _clean_rebuild(shared_root, clean_simulation))
 
 
-def _clean_rebuild(shared_root: Path, clean_simulation: dict) -> Path:
-    warehouse = shared_root / "clean_rebuild.duckdb"
-    dbt_status, _ = build(clean_simulation["landing"], warehouse)
-    assert dbt_status.startswith("pass"), dbt_status
-    return warehouse
+def _clean_rebuild(shared_root: Path, clean_simulation: dict) -> dict:
+    """The clean landing zone and warehouse copied (modification times kept), then ``readout build``, which finds
+    nothing changed and does not run dbt, and ``readout build --full-refresh``, which rebuilds every model from the
+    same landing files (the history is kept). Its outputs and build-log counts are kept for the no-change test."""
+    root = shared_root / "rebuild"
+    landing, warehouse = root / "landing", root / "warehouse.duckdb"
+    shutil.copytree(clean_simulation["landing"], landing)  # copy2: modification times are kept
+    shutil.copy2(clean_simulation["warehouse"], warehouse)
+    env = project_env(landing, warehouse)
+    steps = {"landing": landing, "warehouse": warehouse, "log_rows_at_start": build_log_rows(warehouse)}
+    steps["skipped"] = readout("build", env=env).stdout
+    steps["log_rows_after_skip"] = build_log_rows(warehouse)
+    steps["full_refresh"] = readout("build", "--full-refresh", env=env).stdout
+    return steps
 
 
 @pytest.fixture(scope="session")

@@ -80,6 +80,11 @@ def query(warehouse: Path, sql: str):
         return con.execute(sql).df()
 
 
+def build_log_rows(warehouse: Path) -> int:
+    """Rows of the build log (``readout build`` writes a started and a finished row per dbt invocation)."""
+    return int(query(warehouse, "select count(*) as n from main.readout_build_log").n[0])
+
+
 def simulate(out: Path, faults: str, events: int, *extra: str) -> dict:
     code = simulate_main(
         ["--seed", str(SEED), "--events", str(events), "--faults", faults, "--out", str(out), "--quiet", *extra]

@@ -10,29 +10,28 @@ import shutil
 
 import duckdb
 import pytest
-from e2e import project_env, query, readout
+from e2e import build_log_rows, project_env, query, readout
 
-LOG = "select count(*) as n from main.readout_build_log"
 HISTORY = "history.fct_readout_history"
 
 
 @pytest.fixture(scope="module")
-def refreshed(clean_simulation, tmp_path_factory) -> dict:
+def refreshed(clean_rebuild, tmp_path_factory) -> dict:
+    """The shared rebuild (tests/integration/conftest.py: the clean landing zone and warehouse copied, a
+    ``readout build`` that found nothing changed, a full refresh), copied again and carried on: a build after the
+    full refresh, one after a landing file is touched, and one more."""
     root = tmp_path_factory.mktemp("build_skips")
     landing, warehouse = root / "landing", root / "warehouse.duckdb"
-    shutil.copytree(clean_simulation["landing"], landing)  # copy2: modification times are kept
-    shutil.copy2(clean_simulation["warehouse"], warehouse)
+    shutil.copytree(clean_rebuild["landing"], landing)  # copy2: modification times are kept
+    shutil.copy2(clean_rebuild["warehouse"], warehouse)
     env = project_env(landing, warehouse)
-    steps = {"log_rows_at_start": int(query(warehouse, LOG).n[0])}
-    steps["skipped"] = readout("build", env=env).stdout
-    steps["log_rows_after_skip"] = int(query(warehouse, LOG).n[0])
-    steps["full_refresh"] = readout("build", "--full-refresh", env=env).stdout
+    steps = {key: clean_rebuild[key] for key in ("log_rows_at_start", "skipped", "log_rows_after_skip", "full_refresh")}
     steps["skipped_after_full_refresh"] = readout("build", env=env).stdout
     touched = sorted((landing / "events").rglob("*.parquet"))[0]
     stat = touched.stat()
     os.utime(touched, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     steps["after_touch"] = readout("build", env=env).stdout
-    steps["log_rows_at_end"] = int(query(warehouse, LOG).n[0])
+    steps["log_rows_at_end"] = build_log_rows(warehouse)
     steps["skipped_at_end"] = readout("build", env=env).stdout
     return {"warehouse": warehouse, **steps}
 

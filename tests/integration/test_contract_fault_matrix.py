@@ -209,7 +209,7 @@ def matrix(root, clean, all_faults, clean_rebuild) -> list[MatrixRow]:
     rows += crafted_staging_faults(root, clean)
     rows += crafted_mart_faults(root, clean)
     rows += command_line_faults(root, clean)
-    rows.append(rebuild_differs(clean, clean_rebuild))
+    rows.append(rebuild_differs(clean, clean_rebuild["warehouse"]))
     return rows
 
 

@@ -14,7 +14,7 @@ from e2e import query
 @pytest.fixture(scope="module")
 def two_builds(clean_simulation, clean_rebuild):
     """The session's clean build and a second build of the same landing zone (tests/integration/conftest.py)."""
-    return clean_simulation["warehouse"], clean_rebuild
+    return clean_simulation["warehouse"], clean_rebuild["warehouse"]
 
 
 def published_marts(warehouse) -> list[str]:
