@@ -44,19 +44,26 @@ class UsageError(Exception):
     """A problem the user can fix; printed as one line, exit code 2, no traceback."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand (``command`` None), or of ``command`` alone: only its module is imported, so
+    ``readout simulate`` does not load the statistics (scipy) and ``readout build`` does not load the report; the
+    others are still listed, with their help, by ``readout --help``."""
     parser = argparse.ArgumentParser(prog="readout", description=__doc__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
-        module = importlib.import_module(module_name)
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(sub_parser)
-        sub_parser.set_defaults(_run=module.run)
+        if command is None or name == command:
+            module = importlib.import_module(module_name)
+            module.add_arguments(sub_parser)
+            sub_parser.set_defaults(_run=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # the subcommand is the first word (readout's own only option is --help)
+    command = argv[0] if argv and argv[0] in SUBCOMMANDS else None
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)
