@@ -124,6 +124,8 @@ def wait(root: Path, timeout: float = TIMEOUT_SECONDS) -> dict:
     output if they failed, stopped, or did not finish within ``timeout`` seconds."""
     result_path, deadline = root / RESULT, time.monotonic() + timeout
     pid = int((root / PID).read_text())
+    if not result_path.exists():  # seen with pytest -s (make test-spark)
+        print(f"waiting for the DuckDB and Spark builds (pid {pid}; their output: {root / LOG})", flush=True)
     while not result_path.exists():
         if not _alive(pid) and not result_path.exists():
             raise AssertionError(f"the background builds (pid {pid}) ended without a result:\n{_tail(root)}")
