@@ -27,7 +27,7 @@ help:
 	@echo "make              = make demo (says so first)"
 	@echo "make demo         install if needed, simulate $(EVENTS) events with planted faults, build, refresh, print the readout"
 	@echo "make test         make lint, then every test (pytest on 2 workers: the package, dbt builds of simulated and real data, DuckDB vs Spark)"
-	@echo "make test-spark   the DuckDB vs Spark equality test alone (Java 17; about 3 min)"
+	@echo "make test-spark   the DuckDB vs Spark equality test alone (Java 17; 3-4 min)"
 	@echo "make lint         sqlfluff (dbt templater) over models, macros, tests, analyses; ruff check + format --check"
 	@echo "make build        incremental build (readout build): only new landing files; nothing changed = dbt not run"
 	@echo "make build TARGET=spark   the same on a local Spark (Java 17; installs requirements-spark.lock; docs/spark.md)"
@@ -188,7 +188,7 @@ test: install-dev lint
 	@pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The DuckDB vs Spark equality test alone (one landing zone built on both targets, every public mart compared row
-# for row, the crafted staging cases among its files): about 3 minutes here. Needs Java 17 (docs/spark.md).
+# for row, the crafted staging cases among its files): 3-4 minutes here. Needs Java 17 (docs/spark.md).
 test-spark: install-dev
 	@READOUT_REQUIRE_SPARK=1 pytest -q -s -m spark tests/integration/test_spark_equality.py
 
