@@ -70,7 +70,8 @@ def pytest_collection_finish(session) -> None:
     if session.config.option.collectonly or not any(item.path.name == LAST for item in session.items):
         return
     if readout_spark.java_problem() is None:
-        spark_builds.start(_shared_root(session.config._tmp_path_factory) / "spark_equality")
+        root = _shared_root(session.config._tmp_path_factory)
+        once_per_run(root, "spark_builds", lambda: spark_builds.start(root / "spark_equality"))
 
 
 def _shared_root(tmp_path_factory) -> Path:

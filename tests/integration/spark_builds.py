@@ -3,8 +3,8 @@
 The Spark build is mostly waiting (a JVM per dbt step, one Spark query after another: about 80 s of CPU in 200 s of
 wall time), so the suite does not give it a worker of its own: when a worker collects the equality module, it
 starts this script as a process of its own (``start``), the other modules run beside it, and the module, which
-runs last, waits for the result (``wait``). Started once per test run: the first worker to get here starts it, under
-a lock; the others find it started.
+runs last, waits for the result (``wait``). Started once per test run: the first worker to collect the module
+starts it (conftest's once_per_run); the others find it started.
 
 As a script, ``python spark_builds.py ROOT --watch PID``: simulates the landing zone into ROOT, builds it with
 ``readout build --full-refresh`` on DuckDB and then on Spark, and writes ROOT/result.json (the builds' outputs and
@@ -98,31 +98,28 @@ def _alive(pid: int) -> bool:
 
 
 def start(root: Path) -> None:
-    """Start the builds into ``root`` unless this test run has already started them."""
-    import fcntl
-
+    """Start the builds into ``root``, in a process of their own (once per test run: tests/integration/conftest.py
+    calls this through once_per_run when it collects the equality module)."""
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / "start.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (root / PID).exists():
-            return
-        # the test run's own process: the xdist controller (a worker's parent), or pytest itself without xdist
-        watch = os.getppid() if os.environ.get("PYTEST_XDIST_WORKER") else os.getpid()
-        with open(root / LOG, "w") as log:
-            process = subprocess.Popen(
-                [sys.executable, __file__, str(root), "--watch", str(watch)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own process group: stopped as one (see main)
-            )
-        (root / PID).write_text(str(process.pid))
+    # the test run's own process: the xdist controller (a worker's parent), or pytest itself without xdist
+    watch = os.getppid() if os.environ.get("PYTEST_XDIST_WORKER") else os.getpid()
+    with open(root / LOG, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, __file__, str(root), "--watch", str(watch)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: stopped as one (see main)
+        )
+    (root / PID).write_text(str(process.pid))
 
 
 def wait(root: Path, timeout: float = TIMEOUT_SECONDS) -> dict:
     """The builds' result (``make_builds``'s, plus the paths); AssertionError with the failure and the tail of the
     output if they failed, stopped, or did not finish within ``timeout`` seconds."""
     result_path, deadline = root / RESULT, time.monotonic() + timeout
+    if not (root / PID).exists():
+        raise AssertionError(f"the background builds were never started into {root} (conftest starts them)")
     pid = int((root / PID).read_text())
     if not result_path.exists():  # seen with pytest -s (make test-spark)
         print(f"waiting for the DuckDB and Spark builds (pid {pid}; their output: {root / LOG})", flush=True)

@@ -88,9 +88,7 @@ def builds(shared_root):
     """The two builds (tests/integration/spark_builds.py): started in the background when this module was
     collected, so the rest of the suite runs beside the Spark build; waited for here."""
     require_java()
-    root = shared_root / "spark_equality"
-    spark_builds.start(root)  # already started, unless this module was not collected the usual way
-    result = spark_builds.wait(root)
+    result = spark_builds.wait(shared_root / "spark_equality")
     print(
         f"builds of {spark_builds.EVENTS} events: " + ", ".join(f"{k} {v:.0f} s" for k, v in result["timings"].items())
     )
