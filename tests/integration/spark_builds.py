@@ -88,13 +88,20 @@ def make_builds(root: Path) -> dict:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` is running. An exited child its parent has not reaped (a zombie: the builds'
+    process, when the worker that started it is not the one waiting) counts as ended."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
         return False
-    except PermissionError:
+    except OSError:  # no /proc here: whether the process exists at all
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
         return True
-    return True
 
 
 def start(root: Path) -> None:
