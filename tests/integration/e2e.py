@@ -63,15 +63,22 @@ def dbt(*args: str, landing: Path, warehouse: Path, check: bool = True) -> subpr
 
 
 def dbt_build(
-    landing: Path, warehouse: Path, *extra: str, check: bool = True, unit_tests: bool = False
+    landing: Path,
+    warehouse: Path,
+    *extra: str,
+    check: bool = True,
+    unit_tests: bool = False,
+    contracts: bool = True,
 ) -> subprocess.CompletedProcess:
     """What ``make rebuild`` runs: ``readout build --full-refresh`` (the landing preflight, then ``dbt build
     --full-refresh`` plus ``extra`` dbt args; the build's inputs are recorded for a later no-change refresh).
     Staging ingests by landing file, so no event-time range is needed. ``unit_tests``: dbt's unit tests too
-    (``--unit-tests``; a build leaves them out by default)."""
+    (``--unit-tests``; a build leaves them out by default). ``contracts=False``: ``--no-contracts``, one dbt build
+    without the mart contracts between writing and publishing, for a module whose tests read no contract alarm
+    (it saves a second dbt start-up and Great Expectations' import and validation: about 12 s of CPU)."""
     env = project_env(landing, warehouse)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    flags = ("--full-refresh", *(("--unit-tests",) if unit_tests else ()))
+    flags = ("--full-refresh", *(("--unit-tests",) if unit_tests else ()), *(() if contracts else ("--no-contracts",)))
     return readout("build", *flags, *(("--", *extra) if extra else ()), env=env, check=check)
 
 

@@ -121,7 +121,9 @@ def timeline(tmp_path_factory):
     env = project_env(landing, warehouse)
 
     def build(*flags):
-        readout("build", *flags, "--project-dir", str(project), env=env)
+        # no mart contracts (--no-contracts: one dbt build): on this clean landing zone they raise no alarm (checked:
+        # the alarms table a contracts build writes here is empty), so the statuses are what they would be with them
+        readout("build", *flags, "--no-contracts", "--project-dir", str(project), env=env)
 
     def cli(*args, check=True):
         return readout(*args, "--project-dir", str(project), env=env, check=check)
