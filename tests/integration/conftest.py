@@ -51,7 +51,7 @@ LONGEST_FIRST = (
     "test_build_skips_when_nothing_changed.py",
 )
 #: ...and the DuckDB vs Spark equality module last: its builds run in the background from the start of the run
-#: (spark_builds.py: the Spark build is mostly waiting), so the module only compares them, once they are done
+#: (spark_builds.py), beside the other modules, so the module only compares them, once they are done
 LAST = "test_spark_equality.py"
 CLEAN_EVENTS = 40_000
 ALL_FAULTS_EVENTS = 100_000

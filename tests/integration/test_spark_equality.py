@@ -15,8 +15,8 @@ from two producers, a retry) as files of their own, and its folder's name holds 
 (Spark reports file paths as URIs: a space is %20 there).
 
 The two builds run in the background (tests/integration/spark_builds.py), started when the module is collected:
-the Spark build is mostly waiting, so the rest of the suite runs beside it, and this module, dispatched last, waits
-for them. The Spark tables are read back from their Parquet files with DuckDB: no Spark session in the test
+the rest of the suite runs beside them, and this module, dispatched last, waits for them (their CPU:
+spark_builds.py). The Spark tables are read back from their Parquet files with DuckDB: no Spark session in the test
 process (each build's JVM is its own). Spark needs Java 17: without it the test is skipped, saying so, except where
 READOUT_REQUIRE_SPARK is set (.ci/run sets it after installing Java), where it fails."""
 
