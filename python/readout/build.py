@@ -26,6 +26,7 @@ import argparse
 import hashlib
 import importlib.metadata
 import json
+import logging
 import os
 import re
 import subprocess
@@ -231,8 +232,8 @@ _VERSION_LABEL = re.compile(r"^(?P<experiment>.+) v(?P<version>\d+)$")
 
 def _import_contracts_beside_dbt() -> threading.Thread:
     """Import what the mart contracts run on (Great Expectations takes a few seconds to import) in a thread while
-    dbt's first step runs in its own process; the build joins it before validating. An import that fails here
-    fails again, and is reported, where the validation imports it."""
+    dbt's first step runs (its queries run in DuckDB's threads); the build joins it before validating. An import
+    that fails here fails again, and is reported, where the validation imports it."""
 
     def load() -> None:
         try:
@@ -375,14 +376,49 @@ def _dbt_program() -> str:
     return str(beside) if beside.is_file() else "dbt"
 
 
-def _dbt(arguments: list[str], project_dir: Path, environment: dict[str, str], note: str) -> int:
+def dbt_in_process(arguments: list[str], project_dir: Path, environment: dict[str, str], note: str) -> int:
+    """``dbt <arguments>`` through dbt's Python entry point (dbtRunner) in this process, with ``environment`` as
+    its environment; the dbt command line's exit code: 0 passed, 1 a node failed, 2 dbt itself failed. One
+    process for a build's dbt steps: a second dbt command line cost about 5 s of start-up and partial parse, and
+    its Python models imported scipy and pandas again. On Spark its session is this process's active one."""
     _say("dbt " + " ".join(arguments) + note)
+    # dbt's tracking library calls logging.basicConfig() when imported, which would print every library's INFO
+    # records (Great Expectations' among them) on stderr from then on: the root logger's handlers are put back
+    root_handlers = logging.getLogger().handlers[:]
     try:
-        return subprocess.run(
-            [_dbt_program(), *arguments, "--project-dir", str(project_dir)], env=environment
-        ).returncode
-    except FileNotFoundError:
+        from dbt.cli.main import dbtRunner
+    except ImportError:
         raise BuildError("dbt is not installed in this environment (run `make install`)") from None
+    saved = dict(os.environ)
+    os.environ.update(environment)  # profiles.yml's env_var() and dbt's own DBT_* settings read os.environ
+    try:
+        result = dbtRunner().invoke([*arguments, "--project-dir", str(project_dir)])
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        logging.getLogger().handlers[:] = root_handlers
+        _release_duckdb()
+    if result.success:
+        return 0
+    return 1 if result.exception is None else 2
+
+
+def _release_duckdb() -> None:
+    """dbt-duckdb keeps its DuckDB instance open in the process after an invocation, for the next one; closed
+    here, so that this process (the mart contracts, the build record) and others can open the warehouse between
+    and after the steps."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # no dbt-duckdb: nothing was opened
+        return
+    with DuckDBConnectionManager._LOCK:
+        environment, DuckDBConnectionManager._ENV = DuckDBConnectionManager._ENV, None
+    if environment is not None:
+        environment.close()
+
+
+def _dbt(arguments: list[str], project_dir: Path, environment: dict[str, str], note: str) -> int:
+    return dbt_in_process(arguments, project_dir, environment, note)
 
 
 def _say(message: str) -> None:

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from readout.build import dbt_in_process
 from readout.infer import python_models
 
 STATUS_MODEL = "int_readout_blocking_alarms"
@@ -170,24 +171,6 @@ def write_contract_alarms(project_dir: Path, target: str, stop: bool = True) -> 
 
 
 # --------------------------------------------------------------------------------------------- run
-def dbt_in_process(arguments: list[str], project_dir: Path, environment: dict[str, str], note: str) -> int:
-    """``dbt <arguments>`` through dbt's Python entry point in this process (its Spark session is this process's
-    active one); the dbt command line's exit code: 0 passed, 1 a node failed, 2 dbt itself failed."""
-    from dbt.cli.main import dbtRunner
-
-    print(f"==> dbt {' '.join(arguments)}{note}", flush=True)
-    saved = dict(os.environ)
-    os.environ.update(environment)  # profiles.yml's env_var() and dbt's own DBT_* settings read os.environ
-    try:
-        result = dbtRunner().invoke([*arguments, "--project-dir", str(project_dir)])
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    if result.success:
-        return 0
-    return 1 if result.exception is None else 2
-
-
 def _infer_in_process(project_dir: Path, target: str, manifest_path: Path, models: list[str]) -> int:
     """``readout infer --target TARGET --manifest PATH --select MODELS`` in this process, on its Spark session."""
     from readout.infer import SparkEngine, infer
