@@ -191,3 +191,63 @@ def test_every_dbt_step_leaves_the_unit_tests_out_unless_asked(project, tmp_path
     assert _run_spark(parser.parse_args(["--unit-tests"]), project[0], "spark", [], Path("landing")) == 0
     assert _run_spark(parser.parse_args([]), project[0], "spark", [], Path("landing")) == 0
     assert seen == [[], ["--exclude-resource-type", "unit_test"]]
+
+
+#: run in a fresh Python (dbt's tracking library calls logging.basicConfig once per process, when first imported,
+#: and pytest's own handlers on the root logger would make that call a no-op here)
+IN_PROCESS_SCRIPT = """
+import json, logging, os, sys
+from pathlib import Path
+import duckdb
+from readout.build import dbt_in_process
+
+project, environment, model = Path(sys.argv[1]), json.loads(sys.argv[2]), Path(sys.argv[1]) / "models" / "one.sql"
+environ_before = dict(os.environ)
+report = {"passed": dbt_in_process(["run"], project, environment, "")}
+report["environ_kept"] = dict(os.environ) == environ_before
+report["root_handlers"] = len(logging.getLogger().handlers)
+try:  # a different configuration than dbt-duckdb's: refused while its instance is open
+    with duckdb.connect(environment["TINY_WAREHOUSE"], read_only=True) as con:
+        report["answer"] = con.execute("select answer from main.one").fetchone()[0]
+except duckdb.Error as error:
+    report["answer"] = str(error)
+model.write_text("select no_such_column from (select 1 as x)")
+report["failed"] = dbt_in_process(["run"], project, environment, "")
+print(json.dumps(report))
+"""
+
+
+def test_dbt_runs_in_process_and_leaves_the_warehouse_the_environment_and_logging_as_they_were(tmp_path):
+    """readout build's dbt steps run through dbtRunner in its own process: afterwards the same process opens the
+    warehouse (dbt-duckdb's instance is closed), os.environ is as before, the root logger has no handler (dbt's
+    tracking library calls logging.basicConfig, which would print every library's INFO records), and a failing
+    model is exit code 1, as on dbt's command line."""
+    import json
+    import subprocess
+    import sys
+
+    project = tmp_path / "project"
+    (project / "models").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text("name: tiny\nversion: '1.0'\nprofile: tiny\n")
+    (project / "profiles.yml").write_text(
+        "tiny:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
+        "      path: \"{{ env_var('TINY_WAREHOUSE') }}\"\n      threads: 1\n"
+    )
+    (project / "models" / "one.sql").write_text("select 41 + 1 as answer\n")
+    environment = {
+        "TINY_WAREHOUSE": str(tmp_path / "tiny.duckdb"),
+        "DBT_PROFILES_DIR": str(project),
+        "DBT_TARGET_PATH": str(tmp_path / "target"),
+        "DBT_LOG_PATH": str(tmp_path / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", IN_PROCESS_SCRIPT, str(project), json.dumps(environment)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report == {"passed": 0, "environ_kept": True, "root_handlers": 0, "answer": 42, "failed": 1}, report
+    assert "INFO:" not in result.stderr, result.stderr[-3000:]
