@@ -17,7 +17,9 @@ latest build in the log finished successfully and was recorded with the same fin
 or running build, a new file, an edited model or a deleted warehouse all mean dbt runs. ``--full-refresh``
 (``make rebuild``), ``--force`` (``make build FORCE=1``) and any dbt arguments always run dbt.
 
-This module runs dbt as a program; like the rest of the package, it imports nothing from dbt.
+dbt runs in this process, through its Python entry point (``dbt_in_process``, imported only when a build runs
+dbt): the one place in the package, with the Spark build that shares it, that imports dbt. The statistics, the
+contracts, the report and the rest import nothing from dbt.
 """
 
 from __future__ import annotations
