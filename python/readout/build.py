@@ -372,12 +372,6 @@ def step_flags(args: argparse.Namespace) -> list[str]:
     return flags if getattr(args, "unit_tests", False) else [*flags, "--exclude-resource-type", "unit_test"]
 
 
-def _dbt_program() -> str:
-    """The dbt installed beside this Python (the same environment), else whichever dbt is on the PATH."""
-    beside = Path(sys.executable).parent / "dbt"
-    return str(beside) if beside.is_file() else "dbt"
-
-
 def dbt_in_process(arguments: list[str], project_dir: Path, environment: dict[str, str], note: str) -> int:
     """``dbt <arguments>`` through dbt's Python entry point (dbtRunner) in this process, with ``environment`` as
     its environment; the dbt command line's exit code: 0 passed, 1 a node failed, 2 dbt itself failed. One
@@ -419,10 +413,6 @@ def _release_duckdb() -> None:
         environment.close()
 
 
-def _dbt(arguments: list[str], project_dir: Path, environment: dict[str, str], note: str) -> int:
-    return dbt_in_process(arguments, project_dir, environment, note)
-
-
 def _say(message: str) -> None:
     print(f"==> {message}", flush=True)
 
@@ -443,9 +433,7 @@ def _run_spark(args: argparse.Namespace, project_dir: Path, target: str, dbt_arg
     )
     flags = step_flags(args)
     started = time.monotonic()
-    returncode = run_spark(
-        target, project_dir, flags, environment, _dbt, _target_path(project_dir), contracts=args.contracts
-    )
+    returncode = run_spark(target, project_dir, flags, environment, _target_path(project_dir), contracts=args.contracts)
     if returncode != 0:
         print(
             f"readout build: the Spark build failed (exit {returncode}) after {time.monotonic() - started:.0f} s, so "
@@ -505,7 +493,7 @@ def run(args: argparse.Namespace) -> int:
     (_target_path(project_dir) / WRITE_AUDIT_RESULTS).unlink(missing_ok=True)  # an earlier build's
     if dbt_args or not args.contracts:
         # one dbt build: the publish gate still holds (macros/publish_gate.sql), without the contracts' alarms
-        returncode = _dbt(
+        returncode = dbt_in_process(
             ["build", *flags, *dbt_args],
             project_dir,
             environment,
@@ -517,7 +505,7 @@ def run(args: argparse.Namespace) -> int:
         # the published layer, the history) are built last, and published only when every audit passed
         note = "  (write and audit" + (")" if args.full_refresh else ", incremental: new landing files only)")
         importing = _import_contracts_beside_dbt()
-        returncode = _dbt(["build", *flags, "--exclude", f"{STATUS_MODEL}+"], project_dir, environment, note)
+        returncode = dbt_in_process(["build", *flags, "--exclude", f"{STATUS_MODEL}+"], project_dir, environment, note)
         importing.join()
         if returncode == 0:
             _keep_first_step_results(project_dir)
@@ -527,7 +515,7 @@ def run(args: argparse.Namespace) -> int:
             for experiment, version in sorted({(row[0], row[1]) for row in alarms}):
                 rules = sorted({row[3] for row in alarms if (row[0], row[1]) == (experiment, version)})
                 print(f"    {experiment} v{version}: contract error ({', '.join(rules)}): not confirmed")
-            returncode = _dbt(
+            returncode = dbt_in_process(
                 ["build", *flags, "--select", f"{STATUS_MODEL}+"],
                 project_dir,
                 environment,

@@ -32,7 +32,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -199,14 +199,12 @@ def run_spark(
     project_dir: Path,
     flags: list[str],
     environment: dict[str, str],
-    dbt: Callable[[list[str], Path, dict[str, str], str], int] | None,
     target_path: Path,
     contracts: bool = True,
 ) -> int:
     """Run the Spark build's steps in this process, on one Spark session; the exit code of the first that fails
     (0: all passed). ``flags`` go to every dbt build step (readout.build.step_flags: --full-refresh, the unit
-    tests left out). dbt runs in process (:func:`dbt_in_process`); the ``dbt`` given is not used (kept for
-    readout.build's call, which passes its command-line runner)."""
+    tests left out). dbt runs in process (:func:`readout.build.dbt_in_process`)."""
     from readout.spark import java_problem
 
     problem = java_problem()

@@ -129,7 +129,7 @@ def test_the_spark_build_is_given_the_landing_zone_as_an_absolute_path(project, 
 
     seen = {}
 
-    def fake_run_spark(target, project_dir, flags, environment, dbt, target_path, contracts):
+    def fake_run_spark(target, project_dir, flags, environment, target_path, contracts):
         seen.update(environment)
         return 0
 
