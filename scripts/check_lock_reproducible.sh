@@ -8,12 +8,13 @@ cd "$(dirname "$0")/.."
 LOCK=${1:-requirements-dev.lock}
 WORK=${2:-$(mktemp -d)}
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
+make --no-print-directory --silent build/tools/bin/uv  # the installer make uses (requirements-tools.lock)
+UV=build/tools/bin/uv
 for run in a b; do
     start=$SECONDS
     rm -rf "$WORK/$run" && "$PYTHON" -m venv "$WORK/$run"
-    "$WORK/$run/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r "$LOCK" \
-        2> >(grep -v "^WARNING: Location" >&2)
-    "$WORK/$run/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e python
+    "$UV" pip install --quiet --python "$WORK/$run/bin/python" --require-hashes --no-deps -r "$LOCK"
+    "$UV" pip install --quiet --python "$WORK/$run/bin/python" --no-deps --no-build-isolation -e python
     "$WORK/$run/bin/python" -m pip check --disable-pip-version-check
     "$WORK/$run/bin/python" -m pip freeze --all --exclude-editable | grep -v '^pip==' | sort -f > "$WORK/$run.freeze"
     echo "install $run: $(wc -l < "$WORK/$run.freeze") packages in $((SECONDS - start)) s"
