@@ -346,7 +346,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs=argparse.REMAINDER,
         metavar="-- DBT_ARG",
         help="more arguments for dbt build, after `--` (e.g. -- --select fct_metric_results+); "
-        "a build with any is never skipped",
+        "a build with any is never skipped; a Spark build takes only -- --exclude SELECTOR ...",
     )
 
 
@@ -417,12 +417,25 @@ def _say(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
+def spark_exclusions(dbt_args: list[str]) -> list[str]:
+    """The selectors of ``-- --exclude SELECTOR ...`` for a Spark build, which plans its own dbt selections: every
+    step leaves them out too (dbt unions two --exclude flags). Any other dbt argument is a BuildError."""
+    if not dbt_args:
+        return []
+    selectors = [a for a in dbt_args if a != "--exclude"]
+    if dbt_args[0] != "--exclude" or not selectors or any(a.startswith("-") for a in selectors):
+        raise BuildError(
+            "readout build --target spark plans its own dbt selections and takes only `-- --exclude SELECTOR ...` "
+            f"after `--` (got {' '.join(dbt_args)}): run dbt build for others"
+        )
+    return selectors
+
+
 def _run_spark(args: argparse.Namespace, project_dir: Path, target: str, dbt_args: list[str], landing: Path) -> int:
     """The Spark build (readout.build_spark): dbt, readout infer and the mart contracts in turn."""
     from readout.build_spark import run_spark
 
-    if dbt_args:
-        raise BuildError("readout build --target spark plans its own dbt selections: run dbt build for others")
+    exclude = spark_exclusions(dbt_args)
     environment = dict(
         os.environ,
         # Spark reports each file it reads by its absolute URI, so the landing zone is given absolute (the
@@ -431,7 +444,7 @@ def _run_spark(args: argparse.Namespace, project_dir: Path, target: str, dbt_arg
         READOUT_CODE_VERSION=code_version(project_dir),
         READOUT_CONTRACT_VERSIONS=contract_versions(project_dir),
     )
-    flags = step_flags(args)
+    flags = step_flags(args) + (["--exclude", *exclude] if exclude else [])
     started = time.monotonic()
     returncode = run_spark(target, project_dir, flags, environment, _target_path(project_dir), contracts=args.contracts)
     if returncode != 0:

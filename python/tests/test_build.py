@@ -193,6 +193,34 @@ def test_every_dbt_step_leaves_the_unit_tests_out_unless_asked(project, tmp_path
     assert seen == [[], ["--exclude-resource-type", "unit_test"]]
 
 
+def test_a_spark_build_takes_only_exclusions_after_the_double_dash(project, tmp_path, monkeypatch):
+    """`readout build --target spark -- --exclude A B` leaves A and B out of every dbt step (a second --exclude flag
+    group: dbt unions them); any other dbt argument is one error, since the Spark build plans its own selections."""
+    import argparse
+
+    import readout.build_spark
+    from readout.build import BuildError, _run_spark, add_arguments, spark_exclusions
+
+    assert spark_exclusions([]) == []
+    assert spark_exclusions(["--exclude", "a", "b", "--exclude", "c"]) == ["a", "b", "c"]
+    for wrong in (["--select", "a"], ["--exclude"], ["--exclude", "a", "--full-refresh"], ["a"]):
+        with pytest.raises(BuildError, match="takes only `-- --exclude SELECTOR"):
+            spark_exclusions(wrong)
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    seen = []
+    monkeypatch.setattr(
+        readout.build_spark, "run_spark", lambda target, project_dir, flags, *rest, **kw: seen.append(flags) or 0
+    )
+    monkeypatch.chdir(tmp_path)
+    args = parser.parse_args(["--unit-tests"])
+    assert _run_spark(args, project[0], "spark", ["--exclude", "x", "y"], Path("landing")) == 0
+    assert seen == [["--exclude", "x", "y"]]
+    with pytest.raises(BuildError):
+        _run_spark(args, project[0], "spark", ["--select", "x"], Path("landing"))
+
+
 #: run in a fresh Python (dbt's tracking library calls logging.basicConfig once per process, when first imported,
 #: and pytest's own handlers on the root logger would make that call a no-op here)
 IN_PROCESS_SCRIPT = """
