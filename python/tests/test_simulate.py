@@ -27,7 +27,7 @@ except ImportError:  # running from a checkout without `pip install -e python`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from readout import contract
-from readout.simulate import FAULT_NAMES, landing, limits, main, strings, truth, write
+from readout.simulate import FAULT_NAMES, landing, limits, main, runner, strings, truth, write
 from readout.simulate import config as C
 
 REPO = Path(__file__).resolve().parents[2]
@@ -406,6 +406,62 @@ def test_a_terminated_run_removes_its_temp_folder_and_keeps_the_previous_output(
     assert process.stderr.read() == "readout simulate: interrupted\n"
     assert not (tmp_path / landing.STAGING).exists()
     assert digests(tmp_path) == before
+
+
+def test_an_interrupt_whose_exception_was_dropped_still_stops_the_run(tmp_path, monkeypatch):
+    """Python drops an exception raised in a finalizer, where a signal can land (seen once in CI: Ctrl-C, exit
+    0 after the whole run). The signal is recorded too, and the run stops at the next chunk, publishing nothing."""
+    assert run(tmp_path, "--events", "3000") == 0
+    before = digests(tmp_path)
+    real_chunks = runner.generate.iter_chunks
+
+    def chunks_after_a_dropped_interrupt(*args, **kwargs):
+        for number, chunk in enumerate(real_chunks(*args, **kwargs)):
+            if number == 1:
+                try:
+                    signal.raise_signal(signal.SIGINT)  # the handler raises KeyboardInterrupt...
+                except KeyboardInterrupt:
+                    pass  # ...which a finalizer would drop
+            yield chunk
+
+    monkeypatch.setattr(runner.generate, "iter_chunks", chunks_after_a_dropped_interrupt)
+    assert run(tmp_path, "--events", "20000", "--chunk-events", "2000") == 130
+    assert not (tmp_path / landing.STAGING).exists()
+    assert digests(tmp_path) == before
+    limits.check_interrupted()  # nothing left over once the run is done
+
+
+def test_ctrl_c_stops_a_run_started_with_sigint_ignored(tmp_path):
+    """A process started with SIGINT ignored (a background job of a shell without job control) gets no
+    KeyboardInterrupt from Python by default: the run installs its own handler."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "readout.simulate",
+            "--out",
+            str(tmp_path),
+            "--quiet",
+            "--events",
+            "5000000",
+            "--chunk-events",
+            "50000",
+            "--seed",
+            "8",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    events = tmp_path / landing.STAGING / "events"
+    deadline = time.monotonic() + 60
+    while not (events.is_dir() and any(events.iterdir())):
+        assert process.poll() is None, process.stderr.read()
+        assert time.monotonic() < deadline, "the background run wrote nothing in 60 s"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 130
+    assert not (tmp_path / landing.STAGING).exists()
 
 
 def test_the_temp_folder_of_a_killed_run_is_removed_by_the_next_run(tmp_path):

@@ -213,6 +213,7 @@ def append(
             block_units=block_units,
         )
         new_files = result["appends"][-1]["files"]
+        limits.check_interrupted()
         with limits.signals_deferred():  # once moving into place has begun, it finishes
             landing.publish_append(out, staging, new_files, replace_experiments)
             ensure_landing_tables(out)

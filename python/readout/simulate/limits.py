@@ -56,22 +56,42 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+#: the signals received under terminate_as_interrupt (see check_interrupted)
+_received: list[str] = []
+
+
 def _raise_interrupt(signum, frame):
+    _received.append(signal.Signals(signum).name)
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt (as Ctrl-C does), so ``finally`` blocks clean up a killed run.
-    Only in the main thread (the only one Python signal handlers run in); elsewhere a no-op."""
+    """SIGTERM raises KeyboardInterrupt (as Ctrl-C does), so ``finally`` blocks clean up a killed run; SIGINT
+    gets the same handler, which also records the signal (check_interrupted), and stops the run even when the
+    process started with SIGINT ignored. Only in the main thread (the only one Python signal handlers run in);
+    elsewhere a no-op."""
     if not _in_main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    _received.clear()
+    wanted = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, _raise_interrupt) for signum in wanted}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        _received.clear()
+
+
+def check_interrupted() -> None:
+    """KeyboardInterrupt if a signal came under terminate_as_interrupt. Its handler raised one already, but
+    Python drops an exception raised where a signal can land in a finalizer (a ``__del__`` the garbage collector
+    runs), and the run would go on to the end and publish: the simulator checks between chunks and before it
+    publishes."""
+    if _received:
+        raise KeyboardInterrupt(_received[0])
 
 
 @contextlib.contextmanager

@@ -95,6 +95,7 @@ def scan(
     ):
         block_iter = _with_progress(generate.iter_blocks(seed, events, enabled, block_units), bar)
         for index, chunk in enumerate(generate.iter_chunks(block_iter, chunk_events)):
+            limits.check_interrupted()
             result.human_units += chunk.human_units
             result.blocks += chunk.blocks
             rows = chunk.rows
@@ -163,6 +164,7 @@ def simulate(
             progress=progress,
             block_units=block_units,
         )
+        limits.check_interrupted()
         with limits.signals_deferred():  # once moving into place has begun, it finishes
             landing.publish(out, staging)
             # the other landing tables (imports) may be absent: give them empty files so dbt sources resolve
