@@ -45,14 +45,15 @@ help:
 # project's, whose packages are exactly the lock's). It installs the lock and nothing else: every package pinned with
 # its hashes (--require-hashes: a file whose hash differs is refused), none resolved beyond it (--no-deps: the lock is
 # complete); `pip check` then proves the set is consistent. It lists each package it installs and the time taken. The
-# local package goes in last without dependencies. uv downloads and unpacks in parallel: a fresh requirements-dev.lock
-# install took 24 s here with an empty cache, pip 73 s with a warm one. The first import of each module then writes
-# its bytecode (pip compiled every file at install).
+# local package goes in last without dependencies. uv downloads and unpacks in parallel: `make install-dev` from a
+# fresh clone took 43 s here with a warm uv cache and 69 s with an empty one, against 89 s for pip with a warm cache.
+# --compile-bytecode: these machines set PYTHONDONTWRITEBYTECODE=1, so a module not compiled at install would be
+# compiled again by every process that imports it (dbt, GX, pandas and scipy: 9.8 s of CPU instead of 3.0 s).
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements-tools.lock)
 TOOLS := build/tools
 UV := $(TOOLS)/bin/uv
 UV_PIP = $(UV) pip install --python $(BIN)/python --no-deps
-UV_INSTALL = $(UV_PIP) --require-hashes
+UV_INSTALL = $(UV_PIP) --require-hashes --compile-bytecode
 PIP_CHECK = $(BIN)/python -m pip check --disable-pip-version-check
 
 $(UV): requirements-tools.lock
