@@ -367,7 +367,7 @@ def test_replaces_its_own_output_and_survives_a_failed_run(tmp_path, monkeypatch
 
 
 # ----------------------------------------------------------------------------- killed runs, temp folder
-def start_in_background(out: Path) -> subprocess.Popen:
+def start_in_background(out: Path, preexec_fn=None) -> subprocess.Popen:
     """A long run (5M events) in another process, returned once it has written its first Parquet file."""
     process = subprocess.Popen(
         [
@@ -386,6 +386,7 @@ def start_in_background(out: Path) -> subprocess.Popen:
         ],
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=preexec_fn,
     )
     events = out / landing.STAGING / "events"
     deadline = time.monotonic() + 60
@@ -434,31 +435,7 @@ def test_an_interrupt_whose_exception_was_dropped_still_stops_the_run(tmp_path, 
 def test_ctrl_c_stops_a_run_started_with_sigint_ignored(tmp_path):
     """A process started with SIGINT ignored (a background job of a shell without job control) gets no
     KeyboardInterrupt from Python by default: the run installs its own handler."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "readout.simulate",
-            "--out",
-            str(tmp_path),
-            "--quiet",
-            "--events",
-            "5000000",
-            "--chunk-events",
-            "50000",
-            "--seed",
-            "8",
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
-    events = tmp_path / landing.STAGING / "events"
-    deadline = time.monotonic() + 60
-    while not (events.is_dir() and any(events.iterdir())):
-        assert process.poll() is None, process.stderr.read()
-        assert time.monotonic() < deadline, "the background run wrote nothing in 60 s"
-        time.sleep(0.05)
+    process = start_in_background(tmp_path, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == 130
     assert not (tmp_path / landing.STAGING).exists()
