@@ -96,7 +96,14 @@ def builds(shared_root):
     print(
         f"builds of {spark_builds.EVENTS} events: " + ", ".join(f"{k} {v:.0f} s" for k, v in result["timings"].items())
     )
-    return {**result, "spark": result["spark_dir"] / "warehouse"}
+    manifests = {
+        name: json.loads((folder / "manifest.json").read_text())
+        for name, folder in (
+            ("duckdb_manifest", target_dir(result["duckdb"])),
+            ("spark_manifest", Path(result["spark_env"]["DBT_TARGET_PATH"])),
+        )
+    }
+    return {**result, **manifests, "spark": result["spark_dir"] / "warehouse"}
 
 
 def spark_table(warehouse: Path, schema: str, table: str) -> pd.DataFrame:
@@ -110,8 +117,7 @@ def spark_table(warehouse: Path, schema: str, table: str) -> pd.DataFrame:
     return duckdb.sql(f"select * from read_parquet('{files}', hive_partitioning = true)").df()
 
 
-def public_models(manifest_path: Path) -> set[tuple[str, str]]:
-    manifest = json.loads(manifest_path.read_text())
+def public_models(manifest: dict) -> set[tuple[str, str]]:
     return {
         (node["schema"], node.get("alias") or node["name"])
         for node in manifest["nodes"].values()
@@ -182,12 +188,11 @@ def test_every_table_is_equal_on_spark(builds):
     the public marts, the raw rows' fate (stg_landing__events_checked: quarantine reasons, duplicate flags), the
     identity stitching, every curated table. On the tables it compares, this is what the data tests the Spark build
     leaves out would check (spark_builds.tests_left_to_the_comparison): they passed on DuckDB's."""
-    duck_manifest = json.loads((target_dir(builds["duckdb"]) / "manifest.json").read_text())
-    duck_public = public_models(target_dir(builds["duckdb"]) / "manifest.json")
-    spark_public = public_models(Path(builds["spark_env"]["DBT_TARGET_PATH"]) / "manifest.json")
+    duck_public = public_models(builds["duckdb_manifest"])
+    spark_public = public_models(builds["spark_manifest"])
     assert duck_public == spark_public, "the same public models on both targets"
     assert len(duck_public) >= 20, "the public marts, published copies and history"
-    tables = sorted(set(spark_builds.table_relations(duck_manifest).values()))
+    tables = sorted(set(spark_builds.table_relations(builds["duckdb_manifest"]).values()))
     assert set(duck_public) <= set(tables) and len(tables) >= 60, "every table, the public models among them"
     problems, compared = [], []
     with duckdb.connect(str(builds["duckdb"]), read_only=True) as con:
@@ -204,7 +209,7 @@ def test_every_table_is_equal_on_spark(builds):
 def test_spark_ran_the_data_tests_the_comparison_does_not_stand_in_for(builds):
     """The Spark build ran every data test but those on the tables compared above, and among them each generic
     kind and the singular tests (dbt's "Finished running ... N data tests" lines, summed over its steps)."""
-    manifest = json.loads((target_dir(builds["duckdb"]) / "manifest.json").read_text())
+    manifest = builds["duckdb_manifest"]
     tests = {node["name"]: node for node in manifest["nodes"].values() if node["resource_type"] == "test"}
     left_out = set(builds["spark_tests_left_out"])
     assert left_out < set(tests) and len(left_out) > len(tests) / 2
@@ -250,7 +255,7 @@ def test_spark_quarantines_the_crafted_staging_cases_with_their_reasons(builds):
 def test_the_spark_plan_infers_every_python_model_once_and_builds_every_reader(builds):
     from readout.build_spark import READER_TAG, plan
 
-    manifest = json.loads((Path(builds["spark_env"]["DBT_TARGET_PATH"]) / "manifest.json").read_text())
+    manifest = builds["spark_manifest"]
     steps = plan(manifest)
     inferred = [name for step in steps if step.kind == "infer" for name in step.models]
     disabled = sorted(versions[0]["name"] for versions in manifest["disabled"].values())
@@ -264,8 +269,7 @@ def test_the_spark_plan_infers_every_python_model_once_and_builds_every_reader(b
 def test_every_dbt_unit_test_runs_and_passes_on_spark(builds):
     """readout build --unit-tests on Spark runs every unit test of the project in its first dbt step (a failing one
     would have failed the build, and the fixture with it)."""
-    manifest = json.loads((builds["root"] / "spark" / "target" / "manifest.json").read_text())
-    count = len(manifest["unit_tests"])
+    count = len(builds["spark_manifest"]["unit_tests"])
     assert count >= 9
     finished = [line for line in builds["spark_output"].splitlines() if "Finished running" in line]
     assert any(f" {count} unit tests" in line for line in finished), finished
