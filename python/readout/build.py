@@ -233,16 +233,14 @@ _VERSION_LABEL = re.compile(r"^(?P<experiment>.+) v(?P<version>\d+)$")
 
 
 def _import_contracts_beside_dbt() -> threading.Thread:
-    """Import what the mart contracts run on (Great Expectations takes a few seconds to import) in a thread while
-    dbt's first step runs (its queries run in DuckDB's threads); the build joins it before validating. An import
-    that fails here fails again, and is reported, where the validation imports it."""
+    """Import what the mart contracts run on in a thread while dbt's first step runs (its queries run in DuckDB's
+    threads); the build joins it before validating. Great Expectations is not among it: the contracts' fast
+    engine runs every mart suite without it (contracts/engine.py), and a suite it hands to GX imports GX then. An
+    import that fails here fails again, and is reported, where the validation imports it."""
 
     def load() -> None:
         try:
             import readout.contracts.validate  # noqa: F401 - imported for the side effect: loaded once
-            from readout.contracts.gx import import_gx
-
-            import_gx()
         except Exception:  # noqa: BLE001 - the validation imports it again and says what failed
             pass
 

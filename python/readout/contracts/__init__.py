@@ -24,7 +24,8 @@ from .load import ContractError, contracts_dir, freshness_thresholds, load_contr
 
 CACHE_ENV = "READOUT_VALIDATION_CACHE"  #: where validated landing files are remembered (batches.py)
 DEFAULT_CACHE_DIR = "build/validation_cache"
-BATCH_ROWS = 250_000  #: rows GX validates at once: a pandas frame of ~30 narrow columns, about 100 MB
+ENGINE_ENV = "READOUT_CONTRACT_ENGINE"  #: fast or gx (docs.Runner)
+BATCH_ROWS = 250_000  #: rows validated at once: a pandas frame of ~30 narrow columns, about 100 MB
 
 __all__ = ["add_arguments", "run", "freshness_thresholds", "load_contracts", "ContractError"]
 
@@ -125,6 +126,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"rows validated at once (bounds memory; default {BATCH_ROWS:,})",
     )
+    validate.add_argument(
+        "--engine",
+        choices=("fast", "gx"),
+        default=os.environ.get(ENGINE_ENV, "fast"),
+        help="fast (default; $READOUT_CONTRACT_ENGINE): each suite's expectations with Great Expectations' "
+        "pandas semantics, vectorized, and GX for a suite it does not mirror; gx: every suite through Great "
+        "Expectations (slower; the same counts)",
+    )
 
     generate = actions.add_parser(
         "generate",
@@ -179,6 +188,7 @@ def _validate(args: argparse.Namespace) -> int:
         full=args.full,
         batch_rows=args.batch_rows,
         progress=not args.quiet,
+        engine=args.engine,
     )
     for outcome in report.alarms:
         print(outcome.sentence)

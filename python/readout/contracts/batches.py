@@ -1,12 +1,12 @@
 """A landing table of immutable files (``source.files: immutable``), validated file by file, each file once.
 
-Landing files are immutable batches: a producer adds files, it never rewrites one. So each file is validated
-once, in batches of at most ``batch_rows`` rows (DuckDB streams the file's rows, mapped onto the contract's
-shape, to GX in pandas chunks, so memory does not grow with the landing zone), and the result is remembered by
-the file's fingerprint (cache.py): per rule and partition the failing and the considered rows, and what the
-failing rows feed. A refresh validates only the new files and adds every file's counts up, so it reports what
-one validation of the whole landing zone reports, rule for rule and count for count
-(python/tests/test_contracts_batches.py holds them equal):
+Landing files are immutable batches: a producer adds files, it never rewrites one. So each file is validated once,
+in batches of at most ``batch_rows`` rows (DuckDB streams the file's rows, mapped onto the contract's shape, to the
+suite's engine in pandas chunks, so memory does not grow with the landing zone), and the result is remembered by the
+file's fingerprint (cache.py): per rule and partition the failing and the considered rows, and what the failing rows
+feed. A refresh validates only the new files and adds every file's counts up, so it reports what one validation of
+the whole landing zone reports, rule for rule and count for count (python/tests/test_contracts_batches.py holds them
+equal):
 
 * rules that compare rows across files (duplicates, conflicting payloads, one schema version per source, one
   event_id from two producers) are counted over the whole zone by DuckDB, from a narrow keys file each
@@ -18,10 +18,11 @@ one validation of the whole landing zone reports, rule for rule and count for co
 * a file is validated again, and the summary says why, when the contract, the experiments export's ids, the
   dbt var events_begin or the validator changed since it was validated.
 
-Small files (a refresh's new batch: 100 files of 10k rows at 100M events) are validated together: GX costs
-about a second per run whatever the rows, so consecutive files of one shape whose rows fit one batch go through
-one GX run, and each file's counts, table values, ranges and keys are read off it by the file its rows came from
-(``_source``): each file's remembered validation is the one it gets alone (validate_pack).
+Small files (a refresh's new batch: 100 files of 10k rows at 100M events) are validated together: a run has a fixed
+cost whatever the rows (about a second through GX; the fast engine's, a few milliseconds per expectation), so
+consecutive files of one shape whose rows fit one batch go through one run, and each file's counts, table values,
+ranges and keys are read off it by the file its rows came from (``_source``): each file's remembered validation is
+the one it gets alone (validate_pack).
 
 A landing file that changed or disappeared after it was validated is an error that names it (LandingChanged):
 a rewritten batch is never silently validated again. ``--full`` validates the landing zone afresh.
@@ -49,7 +50,8 @@ from tqdm import tqdm
 from . import BATCH_ROWS
 from . import as_of as timing
 from .cache import Cache, context_fingerprint, now
-from .docs import GxRunner
+from .docs import Runner
+from .engine import verdict
 from .evaluate import (
     QUARANTINED,
     READOUT_COLUMNS,
@@ -135,14 +137,7 @@ def table_value(plan_: Plan, rule: Rule, validations: list[dict], columns: timin
     return 0 if value is None and kind == "sum" else value
 
 
-def between(kwargs: dict, value) -> bool:
-    """GX's verdict on a between expectation's value (a missing value fails)."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return False
-    low, high = kwargs.get("min_value"), kwargs.get("max_value")
-    if low is not None and (value <= low if kwargs.get("strict_min") else value < low):
-        return False
-    return not (high is not None and (value >= high if kwargs.get("strict_max") else value > high))
+between = verdict  #: GX's verdict on a between expectation's value (engine.verdict)
 
 
 # ------------------------------------------------------------------------------------------- one file
@@ -228,7 +223,7 @@ def validate_file(
     file: LandingFile,
     landing: Path,
     con: duckdb.DuckDBPyConnection,
-    runner: GxRunner,
+    runner: Runner,
     keys_path: Path,
     batch_rows: int,
     bar: tqdm,
@@ -336,7 +331,7 @@ def validate_pack(
     files: list[LandingFile],
     landing: Path,
     con: duckdb.DuckDBPyConnection,
-    runner: GxRunner,
+    runner: Runner,
     keys_paths: list[Path],
     batch_rows: int,
     bar: tqdm,
@@ -457,7 +452,7 @@ def validate_rows(
     files: list[LandingFile],
     landing: Path,
     con: duckdb.DuckDBPyConnection,
-    runner: GxRunner,
+    runner: Runner,
     as_of: dt.datetime,
     known: set | None,
     cache: Cache,

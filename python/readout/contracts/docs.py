@@ -1,9 +1,13 @@
-"""Running generated suites on pandas DataFrames with GX Core 1.x, and writing Data Docs (HTML).
+"""Running generated suites on pandas DataFrames, and writing Data Docs (HTML) with GX Core 1.x.
+
+``Runner`` runs a suite on a frame with the fast engine (engine.py: GX's pandas semantics, vectorized) where it
+mirrors every expectation, and with GX (``GxRunner``) otherwise or when asked (``--engine gx``). GX is started
+only when it is needed: for a suite the fast engine hands over, or for the Data Docs.
 
 One ephemeral GX context per ``readout contracts validate`` run: a pandas data source, one DataFrame
 asset and validation definition per suite. Validation results are kept in the context's in-memory
-store and, when a docs folder is given, rendered once at the end into a filesystem Data Docs site
-(``build/gx_docs/index.html`` by default; never committed).
+store (the fast engine's too, as GX's result objects) and, when a docs folder is given, rendered once at the
+end into a filesystem Data Docs site (``build/gx_docs/index.html`` by default; never committed).
 
 The site GX writes loads its CSS, JavaScript, fonts and logo from CDNs, so it renders blank in an offline data room.
 ``make_offline`` rewrites every such link to a copy under the site's ``static/vendor/`` (the files in
@@ -13,17 +17,20 @@ line, which external resource it could not replace (a GX upgrade adding a new on
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import re
 import shutil
 import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from . import engine
 from .gx import import_gx
 from .suites import SuiteSpec
 
@@ -149,6 +156,7 @@ class GxRunner:
         self.source = self.context.data_sources.add_pandas("readout")
         self.validated = 0
         self._definitions: dict[str, Any] = {}
+        self._suites: dict[str, Any] = {}
 
     def run(self, spec: SuiteSpec, frame: pd.DataFrame, parameters: dict[str, Any] | None = None):
         """Validate ``frame`` against the suite; COMPLETE results (row indices of every failing row). A suite
@@ -173,6 +181,55 @@ class GxRunner:
         self.validated += 1
         return result
 
+    def store(self, spec: SuiteSpec, result: engine.SuiteResult, rows: int) -> None:
+        """Keep a fast-engine result (engine.py) in the context's store, as GX's result objects, for the Data
+        Docs: each expectation's configuration from the suite, its counts and partial lists from the result."""
+        from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
+        from great_expectations.core.run_identifier import RunIdentifier
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+            ValidationResultIdentifier,
+        )
+
+        suite = self._suites.get(spec.name)
+        if suite is None:
+            suite = self._suites[spec.name] = spec.build()
+        configs = {(e.meta or {}).get("rule"): e.configuration for e in suite.expectations}
+        results = [
+            ExpectationValidationResult(
+                success=r.success,
+                expectation_config=configs[r.expectation_config.meta["rule"]],
+                result={k: v for k, v in r.result.items() if k != "unexpected_index_list"},
+                exception_info=r.exception_info,
+            )
+            for r in result.results
+        ]
+        passed = sum(r.success for r in results)
+        run_id = RunIdentifier(run_name=f"readout {engine.NAME}", run_time=dt.datetime.now(dt.UTC))
+        batch = f"{spec.name}-{self.validated}-{rows}rows"
+        validation = ExpectationSuiteValidationResult(
+            success=passed == len(results),
+            results=results,
+            suite_name=spec.name,
+            statistics={
+                "evaluated_expectations": len(results),
+                "successful_expectations": passed,
+                "unsuccessful_expectations": len(results) - passed,
+                "success_percent": 100.0 * passed / len(results) if results else None,
+            },
+            meta={"run_id": run_id, "validation_time": run_id.run_time, "engine": engine.NAME, "rows": rows},
+            batch_id=batch,
+        )
+        suite_id = ExpectationSuiteIdentifier(name=spec.name)
+        self.context.validation_results_store.store_validation_results(
+            suite_validation_result=validation,
+            suite_validation_result_identifier=ValidationResultIdentifier(
+                expectation_suite_identifier=suite_id, run_id=run_id, batch_identifier=batch
+            ),
+            expectation_suite_identifier=suite_id,
+        )
+        self.validated += 1
+
     def build_docs(self) -> Path | None:
         """Render every validation of this run; returns the site's index.html (None without a docs folder)."""
         if self.docs_dir is None or not self.validated:
@@ -189,3 +246,75 @@ class GxRunner:
                 file=sys.stderr,
             )
         return self.docs_dir / "index.html"
+
+
+ENGINES = ("fast", "gx")
+
+
+class Runner:
+    """Runs a suite on a frame: the fast engine (engine.py) where it mirrors every expectation on the frame's
+    columns, GX otherwise (or everywhere with ``engine="gx"``); GX is started on first need. ``fallbacks``: the
+    suites GX ran, and why. With a docs folder, the fast engine's results are kept (without their row lists)
+    and given to GX for the Data Docs at the end."""
+
+    def __init__(self, docs_dir: str | Path | None = None, engine_name: str = "fast"):
+        if engine_name not in ENGINES:
+            raise ValueError(f"unknown contract engine {engine_name!r} (one of {', '.join(ENGINES)})")
+        self.docs_dir = docs_dir
+        self.engine = engine_name
+        self.fallbacks: dict[str, str] = {}
+        self.runs = {name: 0 for name in ENGINES}
+        self._gx: GxRunner | None = None
+        self._starting: threading.Thread | None = None
+        self._failed: BaseException | None = None
+        self._kept: list[tuple[SuiteSpec, engine.SuiteResult, int]] = []
+
+    @property
+    def gx(self) -> GxRunner:
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
+            if self._failed is not None:
+                raise self._failed
+        if self._gx is None:
+            self._gx = GxRunner(self.docs_dir)
+        return self._gx
+
+    def start(self) -> None:
+        """Start GX if this run needs it whatever the data: now for the GX engine; for the fast engine's Data Docs,
+        in a thread while the data is validated (importing GX takes seconds of Python, reading and counting the
+        landing files is mostly DuckDB's and numpy's, outside the GIL), joined when GX is first needed."""
+        if self.engine == "gx":
+            _ = self.gx
+        elif self.docs_dir is not None and self._gx is None and self._starting is None:
+
+            def start() -> None:
+                try:
+                    self._gx = GxRunner(self.docs_dir)
+                except BaseException as exc:  # noqa: BLE001 - raised again where GX is first needed
+                    self._failed = exc
+
+            self._starting = threading.Thread(target=start, name="readout-start-gx", daemon=True)
+            self._starting.start()
+
+    def run(self, spec: SuiteSpec, frame: pd.DataFrame, parameters: dict[str, Any] | None = None):
+        if self.engine == "fast" and not parameters:
+            try:
+                result = engine.run(spec, frame)
+            except engine.Unsupported as why:
+                self.fallbacks.setdefault(spec.name, str(why))
+            else:
+                self.runs["fast"] += 1
+                if self.docs_dir is not None:
+                    self._kept.append((spec, engine.without_row_lists(result), len(frame)))
+                return result
+        self.runs["gx"] += 1
+        return self.gx.run(spec, frame, parameters)
+
+    def build_docs(self) -> Path | None:
+        if self.docs_dir is None or not any(self.runs.values()):
+            return None
+        for spec, result, rows in self._kept:
+            self.gx.store(spec, result, rows)
+        self._kept.clear()
+        return self.gx.build_docs()

@@ -1,12 +1,11 @@
 """From a suite's GX result on one batch of rows to counts, and from counts to outcomes.
 
-``tally`` reads one GX validation result: for every rule, per partition (e.g. per source system), the rows
-that fail it and the rows it considered, and what the failing rows feed (``Readouts``). Tallies of
-row-counting rules add up, so a landing zone validated file by file, in bounded batches (batches.py), gets
-exactly the counts one validation of all its rows would; ``outcomes`` applies the thresholds to the sums.
-Rules whose count is not a sum over rows (duplicates, extra variants) are counted on the whole zone
-(zone.py for the landing zone; one frame for a warehouse table).
-"""
+``tally`` reads one GX validation result (or the fast engine's, engine.py, which has its shape): for every rule, per
+partition (e.g. per source system), the rows that fail it and the rows it considered, and what the failing rows feed
+(``Readouts``). Tallies of row-counting rules add up, so a landing zone validated file by file, in bounded batches
+(batches.py), gets exactly the counts one validation of all its rows would; ``outcomes`` applies the thresholds to
+the sums. Rules whose count is not a sum over rows (duplicates, extra variants) are counted on the whole zone
+(zone.py for the landing zone; one frame for a warehouse table)."""
 
 from __future__ import annotations
 
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .engine import Unsupported, where_mask
 from .load import Contract, Rule
 from .results import SEVERITY_ORDER, Outcome, PartitionCount, _join
 from .suites import SuiteSpec, row_condition_query
@@ -254,9 +254,13 @@ def unexpected_rows(result) -> list:
 
 
 def considered_mask(rule: Rule, frame: pd.DataFrame) -> np.ndarray:
-    """Which rows of ``frame`` a row rule with a ``where`` considers (a row's own values decide)."""
-    considered = frame.query(row_condition_query(rule.where), engine="python") if len(frame) else frame
-    return frame.index.isin(considered.index)
+    """Which rows of ``frame`` a row rule with a ``where`` considers (a row's own values decide): the rows GX's
+    query of the rule's row condition selects (engine.where_mask; test_contracts_engine.py holds them equal)."""
+    try:
+        return where_mask(rule.where, frame)
+    except Unsupported:
+        considered = frame.query(row_condition_query(rule.where), engine="python") if len(frame) else frame
+        return frame.index.isin(considered.index)
 
 
 def considered_masks(spec: SuiteSpec, frame: pd.DataFrame) -> dict[str, np.ndarray]:

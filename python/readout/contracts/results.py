@@ -103,6 +103,7 @@ class Report:
     docs: Path | None = None
     contracts: list[str] = field(default_factory=list)
     batches: list = field(default_factory=list)  #: per immutable landing table: files validated, from the cache
+    engine: dict = field(default_factory=dict)  #: the engine asked for, its runs, the suites GX ran and why
 
     @property
     def alarms(self) -> list[Outcome]:
@@ -135,6 +136,7 @@ class Report:
             "alarms": [o.as_dict() for o in self.alarms],
             "docs": str(self.docs) if self.docs else None,
             "landing_files": [summary.as_dict() for summary in self.batches],
+            "engine": self.engine,
         }
 
 

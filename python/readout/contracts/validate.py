@@ -17,8 +17,9 @@ missing column, a changed type, stale data, an empty table) is an error (or the 
 names) as soon as it fails. Errors make the command exit 1; the build goes on past warnings.
 
 Modules: results.py (outcomes, report, alert sentences), evaluate.py (GX results to counts to outcomes),
+engine.py (the suites with GX's semantics, vectorized: the default engine),
 read.py (DuckDB reading), batches.py, zone.py, as_of.py and cache.py (the landing zone file by file,
-remembered), docs.py (GX, Data Docs).
+remembered), docs.py (the engines' runner, GX, Data Docs).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from tqdm import tqdm
 from ..landing import resolve_as_of  # noqa: F401 - re-exported: `from readout.contracts.validate import resolve_as_of`
 from . import BATCH_ROWS, batches
 from .cache import Cache, check_unchanged, fingerprint
-from .docs import GxRunner
+from .docs import Runner
 from .evaluate import READOUT_COLUMNS, Readouts, Tally, evaluate, readouts_affected, tally  # noqa: F401
 from .evaluate import outcomes as outcomes_of
 from .load import Contract, ContractError, Rule, select
@@ -65,7 +66,7 @@ def _not_validated(contract: Contract, spec: SuiteSpec, message: str) -> Outcome
 
 
 def _file_outcomes(
-    contract: Contract, files: list[LandingFile], specs: dict[str, SuiteSpec], runner: GxRunner
+    contract: Contract, files: list[LandingFile], specs: dict[str, SuiteSpec], runner: Runner
 ) -> tuple[list[Outcome], dict[int, list[LandingFile]]]:
     """Unreadable files, the schema version each file declares and each version's columns and types (one
     small frame per suite, one row per file or file x column); the files grouped by their one version."""
@@ -114,7 +115,7 @@ def _remembered(cache: Cache, path: Path, landing: Path) -> LandingFile | None:
 def validate_landing(
     contract: Contract,
     landing: Path,
-    runner: GxRunner,
+    runner: Runner,
     as_of: dt.datetime,
     *,
     cache_dir: Path | None = None,
@@ -198,11 +199,11 @@ def _warehouse_rows(
     rows_spec: SuiteSpec,
     columns: list[str],
     con: duckdb.DuckDBPyConnection,
-    runner: GxRunner,
+    runner: Runner,
     batch_rows: int,
     progress: bool,
 ) -> list[Outcome]:
-    """A warehouse table's rows suite in bounded memory: DuckDB streams the rules' columns to GX in batches
+    """A warehouse table's rows suite in bounded memory: DuckDB streams the rules' columns to the engine in batches
     of at most ``batch_rows`` rows and the batches' counts add up (as a landing file's do, batches.py); the
     rules that compare rows with each other (uniqueness, duplicates) or read a windowed derived column are
     counted by DuckDB over the whole table (zone.count_zone). Counts, severities, details and readouts are
@@ -271,7 +272,7 @@ def _warehouse_rows(
 def validate_warehouse(
     contract: Contract,
     con: duckdb.DuckDBPyConnection,
-    runner: GxRunner,
+    runner: Runner,
     *,
     batch_rows: int = BATCH_ROWS,
     progress: bool = False,
@@ -330,12 +331,14 @@ def validate(
     full: bool = False,
     batch_rows: int = BATCH_ROWS,
     progress: bool = False,
+    engine: str = "fast",
 ) -> Report:
     """Validate the contracts of ``stage`` (raw, marts or all). User errors raise FileNotFoundError/ValueError
     (a landing file changed since it was validated: cache.LandingChanged).
 
     ``cache_dir``: where immutable landing files' results are remembered (None: nothing is remembered, every
-    file is validated); ``full``: validate every landing file again and replace the cache."""
+    file is validated); ``full``: validate every landing file again and replace the cache; ``engine``: fast (GX's
+    semantics, vectorized, GX where it does not mirror a suite) or gx (docs.Runner)."""
     chosen = select(contracts, names, stage)
     if not chosen:
         raise ValueError(f"no contract for stage {stage!r}" + (f" among {', '.join(names)}" if names else ""))
@@ -352,8 +355,9 @@ def validate(
             f"warehouse {warehouse} not found (set READOUT_DUCKDB_PATH or pass --warehouse; `dbt build` writes it)"
         )
     # every step that can take more than two seconds shows itself on stderr with its elapsed time (unless quiet)
+    runner = Runner(docs_dir, engine)
     with batches.activity("starting Great Expectations", progress):
-        runner = GxRunner(docs_dir)
+        runner.start()
     outcomes: list[Outcome] = []
     summaries: list[batches.Summary] = []
     for contract in (c for c in chosen if c.is_landing):
@@ -388,4 +392,5 @@ def validate(
         docs=docs,
         contracts=[c.name for c in chosen],
         batches=summaries,
+        engine={"name": engine, "runs": dict(runner.runs), "gx_ran": dict(runner.fallbacks)},
     )
