@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from contract_findings import findings
 
 from readout.contracts import batches, load_contracts
 from readout.contracts import main as contracts_main
@@ -42,26 +43,6 @@ def one_frame(landing: Path, as_of: dt.datetime):
     contract = CONTRACTS["raw_events"]
     snapshot = dataclasses.replace(contract, source={**contract.source, "files": "snapshot"})
     return validate("raw", {"raw_events": snapshot}, landing=landing, as_of=as_of)
-
-
-def findings(report) -> list[tuple]:
-    """Everything an outcome reports (the alarm sentence included), rule by rule in report order."""
-    return [
-        (
-            o.contract.name,
-            o.rule_id,
-            o.severity,
-            o.count,
-            o.total,
-            [(p.label, p.count, p.total, p.severity) for p in o.partitions],
-            o.details,
-            o.readouts,
-            o.problem,
-            o.error,
-            o.sentence,
-        )
-        for o in report.outcomes
-    ]
 
 
 def event_files(landing: Path) -> list[str]:

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from contract_findings import findings
 
 from readout import contract as instrumentation
 from readout.contracts import load_contracts
@@ -895,35 +896,14 @@ def test_data_docs_are_written(clean_landing, tmp_path):
     assert list((tmp_path / "docs" / "validations").rglob("*.html"))
 
 
-def _reported(report) -> list[tuple]:
-    """Everything a report says, outcome by outcome (its alarm sentence included)."""
-    return [
-        (
-            o.contract.name,
-            o.suite,
-            o.rule_id,
-            o.severity,
-            o.count,
-            o.total,
-            [(p.label, p.count, p.total, p.severity) for p in o.partitions],
-            o.details,
-            o.readouts,
-            o.problem,
-            o.error,
-            o.sentence,
-        )
-        for o in report.outcomes
-    ]
-
-
 def test_great_expectations_itself_reports_what_the_fast_engine_reports(faulty_landing, faulty_report, tmp_path):
     """The fast engine (the default, readout.contracts.engine) against GX running every suite (--engine gx): the
     raw fault matrix and the mart fault matrix give the same outcomes, counts, partitions, readouts and sentences."""
     assert faulty_report.engine == {"name": "fast", "runs": {"fast": 7, "gx": 0}, "gx_ran": {}}
     through_gx = validate("raw", CONTRACTS, landing=faulty_landing, as_of=AS_OF, engine="gx")
     assert through_gx.engine["runs"] == {"fast": 0, "gx": 7}
-    assert _reported(through_gx) == _reported(faulty_report)
+    assert findings(through_gx) == findings(faulty_report)
     warehouse = write_warehouse(tmp_path / "w.duckdb", faults=True)
     fast = validate("marts", CONTRACTS, warehouse=warehouse)
     assert fast.engine["runs"]["fast"] > 10 and len(fast.errors) > 10
-    assert _reported(validate("marts", CONTRACTS, warehouse=warehouse, engine="gx")) == _reported(fast)
+    assert findings(validate("marts", CONTRACTS, warehouse=warehouse, engine="gx")) == findings(fast)

@@ -1,6 +1,7 @@
 """Mart contracts in bounded memory (readout.contracts.validate._warehouse_rows): a warehouse table's rows are
-streamed to GX in batches and the rules across rows (duplicates) are counted by DuckDB over the whole table;
-the report equals one GX validation of the whole table in one frame, rule for rule and count for count."""
+streamed to the suite's engine (the fast one by default) in batches and the rules across rows (duplicates) are
+counted by DuckDB over the whole table; the report equals one GX validation of the whole table in one frame, rule
+for rule and count for count."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+from contract_findings import findings
 
 from readout.contracts import load_contracts
 from readout.contracts.docs import GxRunner
@@ -68,24 +70,6 @@ def warehouse(path: Path, frame: pd.DataFrame) -> Path:
         casts = ", ".join(f'cast("{c}" as {t}) as "{c}"' for c, t in columns.items())
         con.execute(f"create table marts.{NAME} as select {casts} from frame")
     return path
-
-
-def findings(outcomes) -> list[tuple]:
-    return [
-        (
-            o.rule_id,
-            o.severity,
-            o.count,
-            o.total,
-            [(p.label, p.count, p.total, p.severity) for p in o.partitions],
-            o.details,
-            o.readouts,
-            o.problem,
-            o.error,
-            o.sentence,
-        )
-        for o in outcomes
-    ]
 
 
 def test_mart_rows_in_batches_report_what_one_frame_does(tmp_path):
