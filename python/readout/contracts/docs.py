@@ -297,6 +297,12 @@ class Runner:
             self._starting = threading.Thread(target=start, name="readout-start-gx", daemon=True)
             self._starting.start()
 
+    def close(self) -> None:
+        """Wait for GX's start in its thread, if any (a run that stops early must not exit while it imports)."""
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
+
     def run(self, spec: SuiteSpec, frame: pd.DataFrame, parameters: dict[str, Any] | None = None):
         if self.engine == "fast" and not parameters:
             try:

@@ -358,31 +358,36 @@ def validate(
     runner = Runner(docs_dir, engine)
     with batches.activity("starting Great Expectations", progress):
         runner.start()
-    outcomes: list[Outcome] = []
-    summaries: list[batches.Summary] = []
-    for contract in (c for c in chosen if c.is_landing):
-        outcomes += validate_landing(
-            contract,
-            Path(landing),
-            runner,
-            as_of,
-            cache_dir=cache_dir,
-            full=full,
-            batch_rows=batch_rows,
-            progress=progress,
-            summaries=summaries,
-        )
-    if needs_warehouse:
-        try:
-            con = connect(str(warehouse), read_only=True)
-        except ValueError as exc:
-            raise ValueError(f"cannot open warehouse {warehouse} read-only: {str(exc).split(': ', 1)[-1]}") from None
-        try:
-            set_as_of(con, as_of)
-            for contract in (c for c in chosen if not c.is_landing):
-                outcomes += validate_warehouse(contract, con, runner, batch_rows=batch_rows, progress=progress)
-        finally:
-            con.close()
+    try:
+        outcomes: list[Outcome] = []
+        summaries: list[batches.Summary] = []
+        for contract in (c for c in chosen if c.is_landing):
+            outcomes += validate_landing(
+                contract,
+                Path(landing),
+                runner,
+                as_of,
+                cache_dir=cache_dir,
+                full=full,
+                batch_rows=batch_rows,
+                progress=progress,
+                summaries=summaries,
+            )
+        if needs_warehouse:
+            try:
+                con = connect(str(warehouse), read_only=True)
+            except ValueError as exc:
+                reason = str(exc).split(": ", 1)[-1]
+                raise ValueError(f"cannot open warehouse {warehouse} read-only: {reason}") from None
+            try:
+                set_as_of(con, as_of)
+                for contract in (c for c in chosen if not c.is_landing):
+                    outcomes += validate_warehouse(contract, con, runner, batch_rows=batch_rows, progress=progress)
+            finally:
+                con.close()
+    except Exception:  # an error to report (not Ctrl-C): GX may be starting in its thread, not left importing at exit
+        runner.close()
+        raise
     with batches.activity(f"writing the Data Docs ({docs_dir})", progress and docs_dir is not None):
         docs = runner.build_docs()
     return Report(
