@@ -164,7 +164,7 @@ class GxRunner:
         definition = self._definitions.get(spec.name)
         if definition is None:
             gx = self._gx
-            suite = self.context.suites.add(spec.build())
+            suite = self._suite(spec)
             asset = self.source.add_dataframe_asset(name=spec.name)
             batch_definition = asset.add_batch_definition_whole_dataframe("whole table")
             definition = self.context.validation_definitions.add(
@@ -181,6 +181,13 @@ class GxRunner:
         self.validated += 1
         return result
 
+    def _suite(self, spec: SuiteSpec):
+        """The suite in the context (added once: the Data Docs render a page for each suite there)."""
+        suite = self._suites.get(spec.name)
+        if suite is None:
+            suite = self._suites[spec.name] = self.context.suites.add(spec.build())
+        return suite
+
     def store(self, spec: SuiteSpec, result: engine.SuiteResult, rows: int) -> None:
         """Keep a fast-engine result (engine.py) in the context's store, as GX's result objects, for the Data
         Docs: each expectation's configuration from the suite, its counts and partial lists from the result."""
@@ -191,9 +198,7 @@ class GxRunner:
             ValidationResultIdentifier,
         )
 
-        suite = self._suites.get(spec.name)
-        if suite is None:
-            suite = self._suites[spec.name] = spec.build()
+        suite = self._suite(spec)
         configs = {(e.meta or {}).get("rule"): e.configuration for e in suite.expectations}
         results = [
             ExpectationValidationResult(

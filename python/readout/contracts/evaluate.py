@@ -285,6 +285,8 @@ def tally(
     labels = partition_labels(frame, spec.partition_by)
     totals_all = labels.value_counts()
     batch = Batch({}, len(frame))
+    empty = frame.iloc[0:0]  # the failing rows of a rule no row fails (most rules, most batches: kept cheap)
+    columns = Readouts.of(empty).columns
     for rule in spec.rules:
         r = by_rule.get(rule.rule)
         if r is None:
@@ -297,38 +299,42 @@ def tally(
             batch.tallies[rule.rule] = Tally(observed=r.result.get("observed_value"), success=bool(r.success))
             continue
         index = unexpected_rows(r)
-        failing = frame.loc[index] if index else frame.iloc[0:0]
+        failing = frame.loc[index] if index else empty
         if rule.where:
             mask = masks.get(rule.rule) if masks is not None else None
-            considered = frame[mask if mask is not None else considered_mask(rule, frame)]
-            totals = labels.loc[considered.index].value_counts()
-            batch.considered[rule.rule] = considered.index
+            mask = np.asarray(mask if mask is not None else considered_mask(rule, frame), dtype=bool)
+            totals = labels[mask].value_counts()
+            batch.considered[rule.rule] = frame.index[mask]
         else:
             totals = totals_all
             batch.considered[rule.rule] = frame.index
-        failing_labels = labels.loc[failing.index] if len(failing) else labels.iloc[0:0]
-        counts = {}
-        for label, total in totals.items():
-            subset = failing[failing_labels == label] if len(failing) else failing
-            counts[str(label)] = [_method_count(rule, subset), int(total)]
-        batch.tallies[rule.rule] = Tally(counts, Readouts.of(failing), _details(rule, failing))
+        if len(failing):
+            failing_labels = labels.loc[failing.index]
+            counts = {
+                str(label): [_method_count(rule, failing[failing_labels == label]), int(total)]
+                for label, total in totals.items()
+            }
+            batch.tallies[rule.rule] = Tally(counts, Readouts.of(failing), _details(rule, failing))
+        else:
+            counts = {str(label): [0, int(total)] for label, total in totals.items()}
+            batch.tallies[rule.rule] = Tally(counts, Readouts(0, columns))
         batch.failing[rule.rule] = failing.index
     if quarantine:
-        batch.tallies[QUARANTINED] = _quarantined(spec, frame, labels, batch)
+        batch.tallies[QUARANTINED] = _quarantined(spec, frame, labels, totals_all, batch)
     return batch
 
 
-def _quarantined(spec: SuiteSpec, frame: pd.DataFrame, labels: pd.Series, batch: Batch) -> Tally:
+def _quarantined(spec: SuiteSpec, frame: pd.DataFrame, labels: pd.Series, totals: pd.Series, batch: Batch) -> Tally:
     """Rows failing any rule with a quarantine reason (staging quarantines them), per partition."""
     index = pd.Index([])
     for rule in spec.rules:
-        if rule.quarantine_reason and rule.rule in batch.failing:
+        if rule.quarantine_reason and len(batch.failing.get(rule.rule, ())):
             index = index.union(batch.failing[rule.rule])
     failing = frame.loc[index] if len(index) else frame.iloc[0:0]
     failing_labels = labels.loc[failing.index] if len(failing) else labels.iloc[0:0]
     counts = {
         str(label): [int((failing_labels == label).sum()) if len(failing) else 0, int(total)]
-        for label, total in labels.value_counts().items()
+        for label, total in totals.items()
     }
     return Tally(counts, Readouts.of(failing))
 
