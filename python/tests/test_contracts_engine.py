@@ -232,3 +232,88 @@ def test_the_runner_keeps_fast_results_for_the_data_docs(tmp_path):
     assert index.is_file() and pages
     text = "\n".join(p.read_text() for p in pages)
     assert "set_s" in text and spec.name in text and "usd" in text
+
+
+def test_a_pack_counted_at_once_gives_each_file_what_tally_gives_it_alone():
+    """evaluate.tally_by_file (the small files of a pack, counted together) against evaluate.tally on each file's
+    rows alone: row and table rules, a row condition, a quarantine reason and a count that is not of rows (the
+    failing rows' repeated ids, per partition), in files that fail some rules and files that fail none. (Rules that
+    compare rows with each other are counted across files, never in a pack: zone.py.)"""
+    from dataclasses import replace
+
+    from readout.contracts.batches import _table_value
+    from readout.contracts.evaluate import tally, tally_by_file
+
+    rng = np.random.default_rng(5)
+    n = 600
+    frame = pd.DataFrame(
+        {
+            "source_system": rng.choice(["web", "ios", None], n, p=[0.5, 0.45, 0.05]),
+            "event_name": rng.choice(["purchase", "session_start", "signup"], n),
+            "event_id": [f"e{i}" for i in rng.integers(0, 40, n)],
+            "experiment_id": rng.choice(["exp_a", None], n),
+            "experiment_version": rng.choice([1, 2], n).astype("int32"),
+            "revenue": np.where(rng.random(n) < 0.1, np.nan, rng.normal(5, 5, n)),
+            "currency": rng.choice(["USD", "usd", None], n, p=[0.8, 0.1, 0.1]),
+        }
+    )
+    owner = np.repeat(np.arange(6), n // 6)
+    owner[(frame["revenue"] < 0).to_numpy() & (owner == 5)] = 4  # file 5: no negative revenue at all
+    quarantined = replace(
+        rule("revenue_non_negative", "expect_column_values_to_be_between", column="revenue", min_value=0),
+        quarantine_reason="negative_revenue",
+    )
+    duplicates = replace(  # a count that is not of rows: the failing rows' repeated event ids, per partition
+        rule("currency_present", "expect_column_values_to_not_be_null", column="currency"),
+        count="duplicates",
+        count_key=("event_id",),
+    )
+    rules = (
+        quarantined,
+        duplicates,
+        rule("currency", "expect_column_values_to_match_regex", column="currency", regex="^[A-Z]{3}$"),
+        rule(
+            "id_on_purchase",
+            "expect_column_values_to_not_be_null",
+            column="experiment_id",
+            where={"event_name": {"==": "purchase"}},
+        ),
+        rule("rows", "expect_table_row_count_to_be_between", level="table", min_value=90),
+        rule("min_revenue", "expect_column_min_to_be_between", level="table", column="revenue", min_value=-3),
+    )
+    spec = SuiteSpec("pack_check.rows", "rows", CONTRACT, rules, partition_by=("source_system",))
+    order = np.argsort(owner, kind="stable")
+    starts = np.searchsorted(owner[order], np.arange(7))
+    positions = [order[a:b] for a, b in zip(starts[:-1], starts[1:], strict=True)]
+    result = engine.run(spec, frame)
+    together = tally_by_file(spec, frame, result, owner, positions, lambda r, k: _table_value(r, frame, positions[k]))
+    failing_files = set()
+    for k, at in enumerate(positions):
+        part = frame.iloc[at].reset_index(drop=True)
+        alone = tally(spec, part, engine.run(spec, part), quarantine=True)
+        got = together[k]
+        assert got.rows == alone.rows == len(at)
+        for name, expected in alone.tallies.items():
+            found = got.tallies[name]
+            assert (found.counts, found.readouts, found.details, found.error) == (
+                expected.counts,
+                expected.readouts,
+                expected.details,
+                expected.error,
+            ), (k, name)
+            assert (found.observed, found.success) == (expected.observed, expected.success), (k, name)
+        assert set(got.tallies) == set(alone.tallies)
+        for name in alone.failing:
+            assert got.failing[name].tolist() == alone.failing[name].tolist(), (k, name)
+            assert got.considered[name].tolist() == alone.considered[name].tolist(), (k, name)
+            if len(alone.failing[name]):
+                failing_files.add((k, name))
+    assert {name for _, name in failing_files} >= {
+        "revenue_non_negative",
+        "currency_present",
+        "currency",
+        "id_on_purchase",
+    }
+    assert not any(k == 5 and name == "revenue_non_negative" for k, name in failing_files)
+    repeated = [count for batch in together for count, _ in batch.tallies["currency_present"].counts.values()]
+    assert any(repeated) and sum(repeated) < sum(len(batch.failing["currency_present"]) for batch in together)

@@ -55,12 +55,13 @@ from .engine import verdict
 from .evaluate import (
     QUARANTINED,
     READOUT_COLUMNS,
+    Batch,
     Readouts,
     Tally,
     considered_masks,
     outcomes,
     tally,
-    unexpected_rows,
+    tally_by_file,
 )
 from .keyindex import KeyIndex, state_key
 from .load import Contract, ContractError, Rule
@@ -164,9 +165,14 @@ class _FileValidation:
     def add(self, frame: pd.DataFrame, result, masks: dict | None = None) -> None:
         """One batch of the file (``frame``, indexed by the rows' positions in the file) and its GX result
         (``masks``: the rows each rule with a ``where`` considers, when known)."""
+        batch = tally(self.plan.batch_spec, frame, result, quarantine=True, masks=masks)
+        self.add_counted(batch, frame, frame[list(self.plan.zone.key_columns)])
+
+    def add_counted(self, batch: Batch, frame: pd.DataFrame, keys: pd.DataFrame | pa.Table) -> None:
+        """One batch of the file, counted (``batch``, :func:`tally`'s): ``frame`` holds at least its as-of
+        columns, ``keys`` its key columns."""
         spec = self.plan.batch_spec
-        batch = tally(spec, frame, result, quarantine=True, masks=masks)
-        self.rows += len(frame)
+        self.rows += batch.rows
         for rule in spec.rules:
             found = batch.tallies.get(rule.rule)
             if found is None or found.error:
@@ -177,9 +183,8 @@ class _FileValidation:
                 self.tallies[rule.rule].add(found)
         self.tallies[QUARANTINED].add(batch.tallies[QUARANTINED])
         timing.record(self.plan.as_of, batch, frame, self.ranges, self.anchors)
-        keys = pa.Table.from_pandas(
-            frame[list(self.plan.zone.key_columns)], schema=self.key_schema, preserve_index=False
-        )
+        if isinstance(keys, pd.DataFrame):
+            keys = pa.Table.from_pandas(keys, schema=self.key_schema, preserve_index=False)
         self.writer = self.writer or pq.ParquetWriter(self.temp_keys, self.key_schema)
         self.writer.write_table(keys)
 
@@ -255,45 +260,13 @@ PACK_FILES = True
 _PACKABLE_TABLE_RULES = {"expect_table_row_count_to_be_between", *timing.TABLE_EXTREMES}
 
 
-@dataclass(frozen=True)
-class _RuleResult:
-    """One expectation's GX result narrowed to one file's rows of a pack (what ``tally`` reads)."""
-
-    expectation_config: object
-    result: dict
-    success: bool
-    exception_info: dict | None
-
-
-@dataclass(frozen=True)
-class _SuiteResult:
-    results: list
-
-
-def _table_value(rule: Rule, part: pd.DataFrame):
+def _table_value(rule: Rule, frame: pd.DataFrame, rows: np.ndarray):
+    """A table rule's value over ``rows`` of ``frame`` (positions): their count, or a column's minimum or maximum
+    (GX's value: pandas', nulls skipped)."""
     if rule.expect == "expect_table_row_count_to_be_between":
-        return len(part)
-    value = getattr(part[rule.kwargs["column"]], timing.TABLE_EXTREMES[rule.expect])()
+        return len(rows)
+    value = getattr(frame[rule.kwargs["column"]].iloc[rows], timing.TABLE_EXTREMES[rule.expect])()
     return None if pd.isna(value) else value
-
-
-def _narrowed(
-    rules: list[Rule | None], result, failing: list[np.ndarray], part: pd.DataFrame, owner, local, k: int
-) -> _SuiteResult:
-    """The pack's GX result as GX gives it for file ``k``'s rows ``part`` alone (``rules``: each result's rule;
-    ``failing``: each result's failing pack rows; ``owner``: each pack row's file; ``local``: its position among
-    its file's rows, ``part``'s index): each row rule's failing rows among them; each table rule's value over them."""
-    narrowed = []
-    for rule, r, index in zip(rules, result.results, failing, strict=True):
-        found = dict(r.result or {})
-        success = r.success
-        if rule is not None and rule.level == "table":
-            found["observed_value"] = _table_value(rule, part)
-            success = between(rule.kwargs, found["observed_value"])
-        else:
-            found["unexpected_index_list"] = local[index[owner[index] == k]].tolist()
-        narrowed.append(_RuleResult(r.expectation_config, found, bool(success), r.exception_info))
-    return _SuiteResult(narrowed)
 
 
 def _chunk_rows(batch_rows: int) -> int:
@@ -352,9 +325,6 @@ def validate_pack(
     order = np.argsort(owner, kind="stable")
     starts = np.searchsorted(owner[order], np.arange(len(files) + 1))
     positions = [order[a:b] for a, b in zip(starts[:-1], starts[1:], strict=True)]
-    local = np.zeros(len(frame), dtype=np.int64)
-    for at in positions:
-        local[at] = np.arange(len(at))
     extremes = [r.kwargs.get("column") for r in plan_.batch_spec.rules if r.expect in timing.TABLE_EXTREMES]
     if (
         (owner < 0).any()
@@ -366,20 +336,26 @@ def validate_pack(
             for f, keys_path in zip(files, keys_paths, strict=True)
         ]
     result = runner.run(plan_.batch_spec, frame)
-    # read once for the pack, narrowed per file: each result's rule and failing rows, each rule's considered rows
-    by_id = {r.rule: r for r in plan_.batch_spec.rules}
-    rules = [by_id.get((r.expectation_config.meta or {}).get("rule")) for r in result.results]
-    failing = [np.asarray(unexpected_rows(r) if r.result else [], dtype=np.int64) for r in result.results]
-    masks = considered_masks(plan_.batch_spec, frame)
+    # counted for every file at once (evaluate.tally_by_file), each file's batch as tally gives it alone
+    counted = tally_by_file(
+        plan_.batch_spec,
+        frame,
+        result,
+        owner,
+        positions,
+        lambda rule, k: _table_value(rule, frame, positions[k]),
+        considered_masks(plan_.batch_spec, frame),
+    )
     key_schema = _key_schema(plan_, con, sql)
+    keys = pa.Table.from_pandas(frame[list(plan_.zone.key_columns)], schema=key_schema, preserve_index=False)
+    as_of_columns = [c for c in frame.columns if c in plan_.as_of.columns]
     validations = []
-    for k, (keys_path, at) in enumerate(zip(keys_paths, positions, strict=True)):
+    for keys_path, at, batch in zip(keys_paths, positions, counted, strict=True):
         state = _FileValidation(plan_, keys_path, key_schema)
         if len(at):
-            part = frame.iloc[at].copy()
+            part = frame[as_of_columns].iloc[at]
             part.index = pd.RangeIndex(0, len(at))
-            narrowed = _narrowed(rules, result, failing, part, owner, local, k)
-            state.add(part, narrowed, {rule: mask[at] for rule, mask in masks.items()})
+            state.add_counted(batch, part, keys.take(at))
         validations.append(state.finish())
     bar.update(len(frame))
     return validations

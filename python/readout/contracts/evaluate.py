@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .engine import Unsupported, where_mask
+from .engine import verdict as _between
 from .load import Contract, Rule
 from .results import SEVERITY_ORDER, Outcome, PartitionCount, _join
 from .suites import SuiteSpec, row_condition_query
@@ -322,6 +323,90 @@ def tally(
     if quarantine:
         batch.tallies[QUARANTINED] = _quarantined(spec, frame, labels, totals_all, batch)
     return batch
+
+
+def tally_by_file(
+    spec: SuiteSpec,
+    frame: pd.DataFrame,
+    result,
+    owner: np.ndarray,
+    positions: list[np.ndarray],
+    table_values,
+    masks: dict | None = None,
+) -> list[Batch]:
+    """:func:`tally` of each file's rows of a pack of files validated in one run (``frame``, indexed 0..n-1;
+    ``owner``: each row's file; ``positions``: each file's rows, in order), as :func:`tally` gives it for the file's
+    rows alone (indexed from 0), counted for every file at once: per rule, one count of the considered and the
+    failing rows per file x partition; the failing rows' readouts and details per file that has some. The counts
+    are :func:`tally`'s (python/tests/test_contracts_batches.py holds each file's validation equal to its validation
+    alone). ``table_values(rule, k)``: a table rule's value over file ``k``'s rows."""
+    files = len(positions)
+    by_rule = {(r.expectation_config.meta or {}).get("rule"): r for r in result.results}
+    codes, names = pd.factorize(partition_labels(frame, spec.partition_by))
+    width = max(len(names), 1)
+    cells = owner * width + codes
+
+    def per_file(rows: np.ndarray) -> np.ndarray:
+        """Rows counted per file x partition label."""
+        return np.bincount(cells[rows], minlength=files * width).reshape(files, width)
+
+    def counted(table: np.ndarray, k: int, failing: np.ndarray | None = None) -> dict[str, list[int]]:
+        return {
+            str(names[j]): [int(failing[k, j]) if failing is not None else 0, int(table[k, j])]
+            for j in np.flatnonzero(table[k])
+        }
+
+    everything = np.arange(len(frame))
+    totals = per_file(everything)
+    local = np.empty(len(frame), dtype=np.int64)
+    for at in positions:
+        local[at] = np.arange(len(at))
+    columns = Readouts.of(frame.iloc[0:0]).columns
+    batches = [Batch({}, len(at)) for at in positions]
+    quarantined = np.zeros(len(frame), dtype=bool)
+    for rule in spec.rules:
+        r = by_rule.get(rule.rule)
+        if r is None:
+            continue  # counted as "did not run" by outcomes()
+        error = _exception(r)
+        if error:
+            for batch in batches:
+                batch.tallies[rule.rule] = Tally(error=error.splitlines()[0][:200])
+            continue
+        if rule.level == "table":
+            for k, batch in enumerate(batches):
+                value = table_values(rule, k)
+                batch.tallies[rule.rule] = Tally(observed=value, success=_between(rule.kwargs, value))
+            continue
+        bad = np.asarray(unexpected_rows(r), dtype=np.int64)
+        if rule.where:
+            mask = masks.get(rule.rule) if masks is not None else None
+            mask = np.asarray(mask if mask is not None else considered_mask(rule, frame), dtype=bool)
+            considered = per_file(np.flatnonzero(mask))
+        else:
+            mask, considered = None, totals
+        failing = per_file(bad) if len(bad) and rule.count == "rows" else None
+        if len(bad) and rule.quarantine_reason:
+            quarantined[bad] = True
+        for k, (batch, at) in enumerate(zip(batches, positions, strict=True)):
+            mine = bad[owner[bad] == k] if len(bad) else bad
+            batch.considered[rule.rule] = pd.RangeIndex(len(at)) if mask is None else pd.Index(np.flatnonzero(mask[at]))
+            batch.failing[rule.rule] = pd.Index(local[mine])
+            if not len(mine):
+                batch.tallies[rule.rule] = Tally(counted(considered, k), Readouts(0, columns))
+                continue
+            rows = frame.iloc[mine]
+            counts = counted(considered, k, failing)
+            if failing is None:  # duplicates or extra variants: counted within each partition's failing rows
+                labels = names[codes[mine]]
+                for label in counts:
+                    counts[label][0] = _method_count(rule, rows[labels == label])
+            batch.tallies[rule.rule] = Tally(counts, Readouts.of(rows), _details(rule, rows))
+    failing = per_file(np.flatnonzero(quarantined))
+    for k, (batch, at) in enumerate(zip(batches, positions, strict=True)):
+        rows = frame.iloc[at[quarantined[at]]]
+        batch.tallies[QUARANTINED] = Tally(counted(totals, k, failing), Readouts.of(rows))
+    return batches
 
 
 def _quarantined(spec: SuiteSpec, frame: pd.DataFrame, labels: pd.Series, totals: pd.Series, batch: Batch) -> Tally:
