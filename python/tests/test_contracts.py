@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -268,8 +269,14 @@ def test_invalid_expectation_kwargs_name_the_rule(tmp_path):
             spec.build()
 
 
-def _cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "readout.contracts", *args], cwd=cwd, capture_output=True, text=True)
+def _cli(*args: str, cwd: Path = REPO, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "readout.contracts", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_cli_user_errors_are_one_line_with_exit_2(tmp_path):
@@ -280,6 +287,9 @@ def test_cli_user_errors_are_one_line_with_exit_2(tmp_path):
     assert warehouse.returncode == 2 and "warehouse" in warehouse.stderr and warehouse.stderr.count("\n") == 1
     unknown = _cli("validate", "--contract", "nope", "--no-docs")
     assert unknown.returncode == 2 and "unknown contract 'nope'" in unknown.stderr
+    engine = _cli("validate", "--landing", str(tmp_path), "--no-docs", env={"READOUT_CONTRACT_ENGINE": "pandas"})
+    assert engine.returncode == 2 and engine.stderr.count("\n") == 1, engine.stderr
+    assert "unknown contract engine 'pandas'" in engine.stderr and "READOUT_CONTRACT_ENGINE" in engine.stderr
     as_of = _cli("validate", "--stage", "raw", "--as-of", "yesterday-ish", "--landing", str(tmp_path))
     assert as_of.returncode == 2 and "--as-of" in as_of.stderr
 

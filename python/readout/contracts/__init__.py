@@ -129,7 +129,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     validate.add_argument(
         "--engine",
         choices=("fast", "gx"),
-        default=os.environ.get(ENGINE_ENV, "fast"),
+        default=None,
         help="fast (default; $READOUT_CONTRACT_ENGINE): each suite's expectations with Great Expectations' "
         "pandas semantics, vectorized, and GX for a suite it does not mirror; gx: every suite through Great "
         "Expectations (slower; the same counts)",

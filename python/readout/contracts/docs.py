@@ -264,7 +264,7 @@ class Runner:
 
     def __init__(self, docs_dir: str | Path | None = None, engine_name: str = "fast"):
         if engine_name not in ENGINES:
-            raise ValueError(f"unknown contract engine {engine_name!r} (one of {', '.join(ENGINES)})")
+            raise ValueError(f"unknown contract engine {engine_name!r} (--engine, READOUT_CONTRACT_ENGINE: fast or gx)")
         self.docs_dir = docs_dir
         self.engine = engine_name
         self.fallbacks: dict[str, str] = {}

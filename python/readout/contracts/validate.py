@@ -25,6 +25,7 @@ remembered), docs.py (the engines' runner, GX, Data Docs).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -34,7 +35,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..landing import resolve_as_of  # noqa: F401 - re-exported: `from readout.contracts.validate import resolve_as_of`
-from . import BATCH_ROWS, batches
+from . import BATCH_ROWS, ENGINE_ENV, batches
 from .cache import Cache, check_unchanged, fingerprint
 from .docs import Runner
 from .evaluate import READOUT_COLUMNS, Readouts, Tally, evaluate, readouts_affected, tally  # noqa: F401
@@ -331,14 +332,16 @@ def validate(
     full: bool = False,
     batch_rows: int = BATCH_ROWS,
     progress: bool = False,
-    engine: str = "fast",
+    engine: str | None = None,
 ) -> Report:
     """Validate the contracts of ``stage`` (raw, marts or all). User errors raise FileNotFoundError/ValueError
     (a landing file changed since it was validated: cache.LandingChanged).
 
     ``cache_dir``: where immutable landing files' results are remembered (None: nothing is remembered, every
     file is validated); ``full``: validate every landing file again and replace the cache; ``engine``: fast (GX's
-    semantics, vectorized, GX where it does not mirror a suite) or gx (docs.Runner)."""
+    semantics, vectorized, GX where it does not mirror a suite) or gx (docs.Runner); by default
+    $READOUT_CONTRACT_ENGINE or fast (so `readout build`'s mart contracts follow the setting too)."""
+    runner = Runner(docs_dir, engine or os.environ.get(ENGINE_ENV) or "fast")  # an unknown engine: ValueError
     chosen = select(contracts, names, stage)
     if not chosen:
         raise ValueError(f"no contract for stage {stage!r}" + (f" among {', '.join(names)}" if names else ""))
@@ -355,7 +358,6 @@ def validate(
             f"warehouse {warehouse} not found (set READOUT_DUCKDB_PATH or pass --warehouse; `dbt build` writes it)"
         )
     # every step that can take more than two seconds shows itself on stderr with its elapsed time (unless quiet)
-    runner = Runner(docs_dir, engine)
     with batches.activity("starting Great Expectations", progress):
         runner.start()
     try:
@@ -397,5 +399,5 @@ def validate(
         docs=docs,
         contracts=[c.name for c in chosen],
         batches=summaries,
-        engine={"name": engine, "runs": dict(runner.runs), "gx_ran": dict(runner.fallbacks)},
+        engine={"name": runner.engine, "runs": dict(runner.runs), "gx_ran": dict(runner.fallbacks)},
     )
