@@ -277,24 +277,30 @@ def considered_masks(spec: SuiteSpec, frame: pd.DataFrame) -> dict[str, np.ndarr
     return masks
 
 
+def _results(spec: SuiteSpec, result):
+    """Each rule of ``spec`` that has a result (one without is counted as "did not run" by outcomes()): the rule,
+    its result and the first line of its error (None when it ran)."""
+    by_rule = {(r.expectation_config.meta or {}).get("rule"): r for r in result.results}
+    for rule in spec.rules:
+        r = by_rule.get(rule.rule)
+        if r is not None:
+            error = _exception(r)
+            yield rule, r, error.splitlines()[0][:200] if error else None
+
+
 def tally(
     spec: SuiteSpec, frame: pd.DataFrame, result, *, quarantine: bool = False, masks: dict | None = None
 ) -> Batch:
     """Count one suite's GX validation result on ``frame`` (COMPLETE result format). ``masks``: the rows each
     rule with a ``where`` considers, when already known (:func:`considered_masks`)."""
-    by_rule = {(r.expectation_config.meta or {}).get("rule"): r for r in result.results}
     labels = partition_labels(frame, spec.partition_by)
     totals_all = labels.value_counts()
     batch = Batch({}, len(frame))
     empty = frame.iloc[0:0]  # the failing rows of a rule no row fails (most rules, most batches: kept cheap)
     columns = Readouts.of(empty).columns
-    for rule in spec.rules:
-        r = by_rule.get(rule.rule)
-        if r is None:
-            continue  # counted as "did not run" by outcomes()
-        error = _exception(r)
+    for rule, r, error in _results(spec, result):
         if error:
-            batch.tallies[rule.rule] = Tally(error=error.splitlines()[0][:200])
+            batch.tallies[rule.rule] = Tally(error=error)
             continue
         if rule.level == "table":
             batch.tallies[rule.rule] = Tally(observed=r.result.get("observed_value"), success=bool(r.success))
@@ -341,7 +347,6 @@ def tally_by_file(
     are :func:`tally`'s (python/tests/test_contracts_batches.py holds each file's validation equal to its validation
     alone). ``table_values(rule, k)``: a table rule's value over file ``k``'s rows."""
     files = len(positions)
-    by_rule = {(r.expectation_config.meta or {}).get("rule"): r for r in result.results}
     codes, names = pd.factorize(partition_labels(frame, spec.partition_by))
     width = max(len(names), 1)
     cells = owner * width + codes
@@ -364,14 +369,10 @@ def tally_by_file(
     columns = Readouts.of(frame.iloc[0:0]).columns
     batches = [Batch({}, len(at)) for at in positions]
     quarantined = np.zeros(len(frame), dtype=bool)
-    for rule in spec.rules:
-        r = by_rule.get(rule.rule)
-        if r is None:
-            continue  # counted as "did not run" by outcomes()
-        error = _exception(r)
+    for rule, r, error in _results(spec, result):
         if error:
             for batch in batches:
-                batch.tallies[rule.rule] = Tally(error=error.splitlines()[0][:200])
+                batch.tallies[rule.rule] = Tally(error=error)
             continue
         if rule.level == "table":
             for k, batch in enumerate(batches):
