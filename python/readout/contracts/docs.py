@@ -286,9 +286,9 @@ class Runner:
         return self._gx
 
     def start(self) -> None:
-        """Start GX if this run needs it whatever the data: now for the GX engine; for the fast engine's Data Docs,
-        in a thread while the data is validated (importing GX takes seconds of Python, reading and counting the
-        landing files is mostly DuckDB's and numpy's, outside the GIL), joined when GX is first needed."""
+        """Start GX if this run needs it whatever the data (once): now for the GX engine; for the fast engine's
+        Data Docs, in a thread while the data is validated (importing GX takes seconds of Python; the caller starts
+        it beside work that is DuckDB's, outside the GIL), joined when GX is first needed."""
         if self.engine == "gx":
             _ = self.gx
         elif self.docs_dir is not None and self._gx is None and self._starting is None:

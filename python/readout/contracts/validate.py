@@ -358,8 +358,11 @@ def validate(
             f"warehouse {warehouse} not found (set READOUT_DUCKDB_PATH or pass --warehouse; `dbt build` writes it)"
         )
     # every step that can take more than two seconds shows itself on stderr with its elapsed time (unless quiet)
-    with batches.activity("starting Great Expectations", progress):
-        runner.start()
+    # GX: at once for the GX engine; for the fast engine's Data Docs, in a thread, started where the work is
+    # DuckDB's and leaves the GIL to the import: beside a landing zone's key index (batches.validate_rows), else here
+    if runner.engine == "gx" or not any(c.is_landing and c.source.get("files") == "immutable" for c in chosen):
+        with batches.activity("starting Great Expectations", progress):
+            runner.start()
     try:
         outcomes: list[Outcome] = []
         summaries: list[batches.Summary] = []
@@ -375,6 +378,7 @@ def validate(
                 progress=progress,
                 summaries=summaries,
             )
+        runner.start()  # (started already, unless no landing file was read)
         if needs_warehouse:
             try:
                 con = connect(str(warehouse), read_only=True)
