@@ -311,3 +311,26 @@ def test_cli_generate_check_and_freshness(tmp_path, capsys):
     block = yaml.safe_load(capsys.readouterr().out)
     assert block["config"]["freshness"]["error_after"] == {"count": 24, "period": "hour"}
     assert block["config"]["loaded_at_field"] == "cast(received_at as timestamptz)"
+
+
+def test_a_files_declared_schema_version_is_read_from_its_footer_only_when_the_footer_proves_it(tmp_path):
+    """read._single_value answers a file's declared schema version from the Parquet statistics only when every row
+    group says one value and no null; otherwise the rows are read (mixed versions, nulls, no statistics, text)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from readout.contracts.read import _single_value
+
+    def footer(values, type_=None, **options):
+        path = tmp_path / f"f{len(list(tmp_path.iterdir()))}.parquet"
+        column = pa.array(values, type=type_ or pa.int32())
+        pq.write_table(pa.table({"schema_version": column}), path, row_group_size=2, **options)
+        return pq.read_metadata(path)
+
+    assert _single_value(footer([2, 2, 2, 2, 2]), "schema_version") == [2]  # three row groups, one value
+    assert _single_value(footer([1, 1, 2, 2]), "schema_version") is None  # one version per row group, two in all
+    assert _single_value(footer([1, 2, 1]), "schema_version") is None
+    assert _single_value(footer([1, None, 1]), "schema_version") is None
+    assert _single_value(footer([1, 1], write_statistics=False), "schema_version") is None
+    assert _single_value(footer(["1", "1"], pa.string()), "schema_version") is None
+    assert _single_value(footer([1, 1]), "nope") is None

@@ -125,8 +125,9 @@ def read_landing_file(contract: Contract, landing: Path, path: Path, con: duckdb
     """A landing file's columns (from its footer) and the schema version(s) its rows declare."""
     source = path.relative_to(landing).as_posix()
     try:
-        schema = pq.read_schema(path)
-        rows = pq.read_metadata(path).num_rows
+        metadata = pq.read_metadata(path)
+        schema = metadata.schema.to_arrow_schema()
+        rows = metadata.num_rows
     except Exception as exc:  # noqa: BLE001 - an unreadable file is a contract breach, reported by the caller
         return LandingFile(path, source, {}, 0, f"unreadable: {exc}", None)
     columns = {field.name: arrow_type_name(field.type) for field in schema}
@@ -138,12 +139,33 @@ def read_landing_file(contract: Contract, landing: Path, path: Path, con: duckdb
     elif rows == 0:
         declared, version = str(first), first
     else:
-        values = [
-            v for (v,) in con.execute(f"select distinct {ident(vc)} from read_parquet({q(path)}) order by 1").fetchall()
-        ]
+        values = _single_value(metadata, vc)
+        if values is None:  # the footer cannot tell: read the column
+            query = f"select distinct {ident(vc)} from read_parquet({q(path)}) order by 1"
+            values = [v for (v,) in con.execute(query).fetchall()]
         declared = ",".join("null" if v is None else str(v) for v in values)
         version = values[0] if len(values) == 1 and values[0] in contract.schema_versions else None
     return LandingFile(path, source, columns, rows, declared, version)
+
+
+def _single_value(metadata, column: str) -> list | None:
+    """``[v]`` when the footer's statistics show that every row of ``column`` holds ``v`` (no null, every row
+    group's minimum and maximum ``v``), else None (the rows must be read to tell)."""
+    index = metadata.schema.names.index(column) if column in metadata.schema.names else None
+    if index is None or metadata.num_row_groups == 0:
+        return None
+    if metadata.schema.column(index).physical_type not in ("INT32", "INT64"):  # other types: as DuckDB reads them
+        return None
+    seen = set()
+    for g in range(metadata.num_row_groups):
+        group = metadata.row_group(g)
+        if group.num_rows == 0:
+            continue
+        stats = group.column(index).statistics
+        if stats is None or not stats.has_min_max or not stats.has_null_count or stats.null_count != 0:
+            return None
+        seen |= {stats.min, stats.max}
+    return list(seen) if len(seen) == 1 else None
 
 
 def schema_frame(contract: Contract, version: int, sources: list[tuple[str, dict[str, str]]]) -> pd.DataFrame:
