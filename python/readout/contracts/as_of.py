@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from . import engine
 from .evaluate import Batch
 from .load import ContractError, Rule
 from .read import ident, q, referenced_columns, rule_columns
@@ -27,7 +28,7 @@ from .suites import AS_OF_VARIABLE
 
 _AS_OF = re.compile(r"getvariable\(\s*'" + AS_OF_VARIABLE + r"'\s*\)", re.IGNORECASE)
 #: table-level expectations whose value over the files is the least / greatest of the files'
-TABLE_EXTREMES = {"expect_column_min_to_be_between": "min", "expect_column_max_to_be_between": "max"}
+TABLE_EXTREMES = engine.TABLE_EXTREMES
 
 
 @dataclass(frozen=True)

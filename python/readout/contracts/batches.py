@@ -51,7 +51,7 @@ from . import BATCH_ROWS
 from . import as_of as timing
 from .cache import Cache, context_fingerprint, now
 from .docs import Runner
-from .engine import verdict
+from .engine import scalar, verdict
 from .evaluate import (
     QUARANTINED,
     READOUT_COLUMNS,
@@ -116,13 +116,6 @@ def _combine(kind: str, a, b):
     return a + b if kind == "sum" else (min(a, b) if kind == "min" else max(a, b))
 
 
-def _scalar(value):
-    """A JSON-safe copy of a GX observed value."""
-    if hasattr(value, "item"):
-        value = value.item()
-    return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
-
-
 def table_value(plan_: Plan, rule: Rule, validations: list[dict], columns: timing.Columns):
     """A table-level rule's value over every file: the files' values combined or, for a column computed from
     the as-of, the column at this as-of over the ends of the files' anchor ranges."""
@@ -136,9 +129,6 @@ def table_value(plan_: Plan, rule: Rule, validations: list[dict], columns: timin
         else:
             value = _combine(kind, value, validation["table"].get(rule.rule))
     return 0 if value is None and kind == "sum" else value
-
-
-between = verdict  #: GX's verdict on a between expectation's value (engine.verdict)
 
 
 # ------------------------------------------------------------------------------------------- one file
@@ -178,7 +168,7 @@ class _FileValidation:
             if found is None or found.error:
                 self.errors.setdefault(rule.rule, found.error if found else "the rule did not run")
             elif rule.level == "table":
-                self.table[rule.rule] = _combine(COMBINE[rule.expect], self.table[rule.rule], _scalar(found.observed))
+                self.table[rule.rule] = _combine(COMBINE[rule.expect], self.table[rule.rule], scalar(found.observed))
             else:
                 self.tallies[rule.rule].add(found)
         self.tallies[QUARANTINED].add(batch.tallies[QUARANTINED])
@@ -497,7 +487,7 @@ def validate_rows(
     for rule in plan_.batch_spec.rules:
         if rule.level == "table" and rule.rule not in found:
             value = table_value(plan_, rule, ordered, columns)
-            found[rule.rule] = Tally(observed=value, success=between(rule.kwargs, value))
+            found[rule.rule] = Tally(observed=value, success=verdict(rule.kwargs, value))
     summary.seconds = time.monotonic() - started
     return outcomes(rows_spec, found, known=known, context={"as_of": as_of}), summary
 

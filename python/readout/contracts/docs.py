@@ -276,11 +276,9 @@ class Runner:
 
     @property
     def gx(self) -> GxRunner:
-        if self._starting is not None:
-            self._starting.join()
-            self._starting = None
-            if self._failed is not None:
-                raise self._failed
+        self.close()
+        if self._failed is not None:
+            raise self._failed
         if self._gx is None:
             self._gx = GxRunner(self.docs_dir)
         return self._gx

@@ -51,11 +51,9 @@ COLUMN_PAIR = {
     "expect_column_pair_values_to_be_in_set",
 }
 MULTICOLUMN = {"expect_compound_columns_to_be_unique"}
-TABLE = {
-    "expect_table_row_count_to_be_between": None,
-    "expect_column_min_to_be_between": "min",
-    "expect_column_max_to_be_between": "max",
-}
+#: table-level expectations on a column's least / greatest value (as_of.py and batches.py read them too)
+TABLE_EXTREMES = {"expect_column_min_to_be_between": "min", "expect_column_max_to_be_between": "max"}
+TABLE = {"expect_table_row_count_to_be_between": None, **TABLE_EXTREMES}
 SUPPORTED = frozenset(COLUMN_MAP | COLUMN_PAIR | MULTICOLUMN | set(TABLE))
 #: the arguments each kind of expectation may carry here (anything else, e.g. ``mostly``: GX runs the suite)
 _ARGUMENTS = {
@@ -194,7 +192,8 @@ def verdict(kwargs: dict, value) -> bool:
     return not (high is not None and (value >= high if kwargs.get("strict_max") else value > high))
 
 
-def _plain(value):
+def scalar(value):
+    """A JSON-safe copy of a numpy or pandas value (NaN: None)."""
     if hasattr(value, "item"):
         value = value.item()
     if isinstance(value, float) and np.isnan(value):
@@ -289,7 +288,7 @@ def _result(kind: str, kwargs: dict, domain: pd.DataFrame) -> tuple[dict, bool]:
             column = domain[kwargs["column"]]
             if not _numeric(column):
                 raise Unsupported(f"the {TABLE[kind]} of {column.dtype} values")
-            observed = _plain(getattr(column, TABLE[kind])())
+            observed = scalar(getattr(column, TABLE[kind])())
         return {"observed_value": observed}, verdict(kwargs, observed)
     if kind in MULTICOLUMN:
         unexpected, values, missing = _multicolumn(kwargs, domain)
@@ -303,7 +302,7 @@ def _result(kind: str, kwargs: dict, domain: pd.DataFrame) -> tuple[dict, bool]:
         "unexpected_count": count,
         "unexpected_percent": 100.0 * count / nonmissing if nonmissing else None,
         "unexpected_index_list": unexpected.tolist(),
-        "partial_unexpected_list": [_plain(v) for v in values.iloc[:PARTIAL].tolist()],
+        "partial_unexpected_list": [scalar(v) for v in values.iloc[:PARTIAL].tolist()],
     }
     if kind != "expect_column_values_to_not_be_null":
         result["missing_count"] = missing

@@ -38,6 +38,7 @@ from ..landing import resolve_as_of  # noqa: F401 - re-exported: `from readout.c
 from . import BATCH_ROWS, ENGINE_ENV, batches
 from .cache import Cache, check_unchanged, fingerprint
 from .docs import Runner
+from .engine import scalar, verdict
 from .evaluate import READOUT_COLUMNS, Readouts, Tally, evaluate, readouts_affected, tally  # noqa: F401
 from .evaluate import outcomes as outcomes_of
 from .load import Contract, ContractError, Rule, select
@@ -250,7 +251,7 @@ def _warehouse_rows(
                     errors.setdefault(rule.rule, got.error if got else "the rule did not run")
                 elif rule.level == "table":
                     table[rule.rule] = batches._combine(
-                        batches.COMBINE[rule.expect], table[rule.rule], batches._scalar(got.observed)
+                        batches.COMBINE[rule.expect], table[rule.rule], scalar(got.observed)
                     )
                 else:
                     found[rule.rule].add(got)
@@ -264,7 +265,7 @@ def _warehouse_rows(
         if rule.level == "table":
             value = table[rule.rule]
             value = 0 if value is None and batches.COMBINE[rule.expect] == "sum" else value
-            found[rule.rule] = Tally(observed=value, success=batches.between(rule.kwargs, value))
+            found[rule.rule] = Tally(observed=value, success=verdict(rule.kwargs, value))
     for rule_id, message in errors.items():
         found[rule_id] = Tally(error=message)
     return outcomes_of(rows_spec, found)
