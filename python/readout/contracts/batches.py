@@ -65,7 +65,7 @@ from .evaluate import (
 )
 from .keyindex import KeyIndex, state_key
 from .load import Contract, ContractError, Rule
-from .read import LandingFile, derived_sql, ident, landing_rows_sql, needed_columns
+from .read import LandingFile, derived_sql, fetch_frame, ident, landing_rows_sql, needed_columns
 from .results import Outcome
 from .suites import SuiteSpec
 from .zone import Split, split
@@ -306,7 +306,7 @@ def validate_pack(
     if len(files) == 1:
         return [validate_file(plan_, files[0], landing, con, runner, keys_paths[0], batch_rows, bar)]
     sql = _rows_sql(plan_, files, landing, extra=("_source",))
-    frame = con.execute(sql).df()
+    frame = fetch_frame(con, sql)
     sources = frame.pop("_source").to_numpy()  # which file each row is from: read, not validated
     prefix = str(landing.resolve()) + os.sep
     codes, names = pd.factorize(sources)

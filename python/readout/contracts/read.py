@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..landing import PROJECT_FILE, arrow_type_name, ingestion_bounds
@@ -58,6 +59,49 @@ def q(text: str) -> str:
 
 def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+#: Arrow integer and boolean types -> the masked pandas dtype DuckDB's ``df()`` gives a column of them holding a null
+_MASKED = {
+    pa.int8(): pd.Int8Dtype(),
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.uint8(): pd.UInt8Dtype(),
+    pa.uint16(): pd.UInt16Dtype(),
+    pa.uint32(): pd.UInt32Dtype(),
+    pa.uint64(): pd.UInt64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+}
+
+
+def _arrow_as_duckdb(column: pa.ChunkedArray) -> pd.Series | None:
+    """``column`` as DuckDB's ``df()`` gives it, or None for a type this does not map (DuckDB reads it then)."""
+    kind = column.type
+    if kind in _MASKED:  # numpy's dtype without nulls, the masked one with (Arrow alone would give float or object)
+        return column.to_pandas(types_mapper=_MASKED.get if column.null_count else None)
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):  # pandas' str; all null (or none): object
+        if column.null_count == len(column):
+            return pd.Series([None] * len(column), dtype=object)
+        return column.to_pandas()
+    if pa.types.is_floating(kind) or pa.types.is_timestamp(kind):
+        return column.to_pandas()
+    return None
+
+
+def fetch_frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+    """The rows of ``sql`` as ``con.execute(sql).df()`` gives them (the same dtypes and values; python/tests/
+    test_contracts_read.py), fetched through Arrow: half the time at 250k rows, most of ``df()``'s being the
+    conversion of text to pandas' Arrow-backed strings. A column of a type not mapped here (dates, decimals, nested
+    types) makes it ``df()``. Rows come in the query's order, which, like ``df()``'s, only an ``order by`` fixes."""
+    table = con.sql(sql).to_arrow_table()
+    columns = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        series = _arrow_as_duckdb(column)
+        if series is None or name in columns:
+            return con.execute(sql).df()
+        columns[name] = series.reset_index(drop=True)
+    return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows), copy=False) if columns else con.execute(sql).df()
 
 
 def connect(database: str = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
