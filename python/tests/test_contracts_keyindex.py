@@ -144,3 +144,48 @@ def test_an_unreadable_index_is_rebuilt(tmp_path, broken):
     assert as_dicts(found) == as_dicts(
         count_zone(con, PLAN.zone, PLAN.rows_spec.partition_by, [files["a"][0]], PLAN.readout_columns)
     )
+
+
+def test_grouped_gives_every_row_what_its_window_gives():
+    """keyindex.grouped: simple windows as groupings joined back, against DuckDB's own windows, over null and NaN
+    partition keys, a partition by an expression, two aggregates of one partition, and a window it must leave
+    alone (an order by)."""
+    con = duckdb.connect()
+    con.execute("""create table rows as select * from (values
+        (1, 'a', 'x', 1.0), (2, 'a', 'x', 2.0), (3, 'a', null, 5.0), (4, null, 'x', 3.0), (5, null, null, null),
+        (6, null, null, 7.0), (7, 'b', 'y', 'nan'::double), (8, 'b', 'y', 1.0), (9, 'c', 'z', null)
+    ) as r(id, g, h, v)""")
+    select = (
+        "min(t.v) over (partition by t.g, t.h) as lo, max(t.v) over (partition by t.g, t.h) as hi, "
+        "count(*) over (partition by (t.v is not null), t.g) > 1 as shared, "
+        "coalesce(max(t.h) over (partition by t.g), '-') || 'x' as top, "
+        "count(*) over (partition by t.g order by t.id) as running"
+    )
+    rewritten = keyindex.grouped(select, "rows")
+    assert rewritten.count(" over ") == 1  # the four simple windows are groupings; the ordered one stays
+    assert rewritten.count("group by all") == 3  # (g, h) holds two aggregates
+    expected = con.execute(f"select t.*, {select} from rows as t order by id").fetchall()
+    got = con.execute(f"select * from ({rewritten}) order by id").fetchall()
+    assert [tuple(map(repr, r)) for r in got] == [tuple(map(repr, r)) for r in expected]  # NaN as NaN
+    assert keyindex.grouped("t.v + 1 as w", "rows") == "select t.*, t.v + 1 as w from rows as t"
+
+
+def test_the_index_counts_the_raw_events_rules_without_a_window(tmp_path):
+    """The key index's counting query holds no window for the raw events contract: each is a grouping."""
+    con = duckdb.connect()
+    statements = []
+
+    class Recording:
+        def execute(self, sql, *args):
+            statements.append(sql)
+            return con.execute(sql, *args)
+
+        def __getattr__(self, name):
+            return getattr(con, name)
+
+    index = KeyIndex(
+        Recording(), tmp_path / "index.duckdb", PLAN.zone, PLAN.rows_spec.partition_by, PLAN.readout_columns
+    )
+    index.tallies({"a": write(tmp_path, "a", batch(0, 20) + [row("e1", payload=9)], 0)}, "state")
+    flags = [s for s in statements if "temp table kidx_flags" in s]
+    assert flags and all(" over " not in " ".join(s.split()) for s in flags)

@@ -43,7 +43,7 @@ from pathlib import Path
 import duckdb
 
 from .evaluate import READOUT_COLUMNS, Readouts, Tally
-from .read import derived_sql, ident, q
+from .read import ident, q
 from .zone import MULTI_ROW, Split, failing_sql, label_sql, where_sql
 
 FORMAT = 1  #: bump when the index's tables change meaning
@@ -110,6 +110,82 @@ def layout(split: Split, partition_by: tuple[str, ...]) -> Layout:
 
 def _null_safe(left: str, right: str, columns) -> str:
     return " and ".join(f"{left}.{ident(c)} is not distinct from {right}.{ident(c)}" for c in columns) or "true"
+
+
+#: a window this module evaluates as a grouping joined back: min, max or count of a column (or rows), over a
+#: ``partition by`` and nothing else (no order, no frame)
+_AGGREGATE = re.compile(r"\b(min|max|count)\s*\(\s*(\*|t\.\w+|\"[^\"]+\"|\w+)\s*\)\s*over\s*\(", re.IGNORECASE)
+
+
+def _closing(text: str, start: int) -> int:
+    """The index of the parenthesis closing the one just before ``start``, quoted names and strings skipped
+    whole (-1 if none)."""
+    depth, i = 1, start
+    while i < len(text):
+        if text[i] in "'\"":
+            i = text.find(text[i], i + 1)
+            if i < 0:
+                return -1
+        elif text[i] == "(":
+            depth += 1
+        elif text[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def _top_level(text: str) -> list[str]:
+    """``text`` split at its commas outside parentheses, quoted names and strings."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        char = text[i]
+        if char in "'\"":
+            i = text.find(char, i + 1) if text.find(char, i + 1) >= 0 else len(text)
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+        i += 1
+    return [*parts, text[start:].strip()]
+
+
+def grouped(select: str, source: str) -> str:
+    """``select`` (the expressions of one ``select t.*, <select> from <source> as t``) with each simple window
+    (``min``/``max``/``count`` over a ``partition by`` alone) replaced by the value of a grouping of ``source`` by
+    the same partition, joined back null-safely (every row meets exactly its own group, so the rows are the same
+    and so is each value): DuckDB aggregates by hashing where a window sorts, about half the time at 1M rows.
+    A window of another shape stays a window. Returns the whole query."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    pieces, position = [], 0
+    for match in _AGGREGATE.finditer(select):
+        if match.start() < position:
+            continue
+        end = _closing(select, match.end())
+        spec = select[match.end() : end].strip() if end > 0 else ""
+        if not spec.lower().startswith("partition by") or re.search(r"\b(order|rows|range|groups)\b", spec, re.I):
+            continue
+        partition = tuple(_top_level(spec[len("partition by") :]))
+        aggregate = f"{match[1].lower()}({match[2]})"
+        values = groups.setdefault(partition, [])
+        if aggregate not in values:
+            values.append(aggregate)
+        g = list(groups).index(partition)
+        pieces += [select[position : match.start()], f"_w{g}._v{values.index(aggregate)}"]
+        position = end + 1
+    if not groups:
+        return f"select t.*, {select} from {source} as t"
+    joins = []
+    for g, (partition, values) in enumerate(groups.items()):
+        keys = ", ".join(f"{p} as _k{k}" for k, p in enumerate(partition))
+        aggregates = ", ".join(f"{v} as _v{i}" for i, v in enumerate(values))
+        on = " and ".join(f"({p}) is not distinct from _w{g}._k{k}" for k, p in enumerate(partition))
+        joins.append(f" left join (select {keys}, {aggregates} from {source} as t group by all) as _w{g} on {on}")
+    return f"select t.*, {''.join(pieces) + select[position:]} from {source} as t{''.join(joins)}"
 
 
 class KeyIndex:
@@ -341,9 +417,13 @@ class KeyIndex:
         for i, rule in enumerate(self.split.zone_rules):
             where = where_sql(rule.where)
             flags.append(f"({where}) as _in_{i}, ({where}) and {failing_sql(rule, where)} as _fail_{i}")
-        con.execute(f"""create or replace temp table kidx_flags as
-            select *, {label_sql(self.partition_by)} as _label, {", ".join(flags)}
-            from ({derived_sql(base, lay.zone_columns)})""")
+        # the contract's derived SQL, a layer per column, each window a grouping joined back (``grouped``)
+        layers = [f"d0 as ({base})"]
+        for i, (name, expression) in enumerate(lay.zone_columns.items(), start=1):
+            layers.append(f"d{i} as ({grouped(f'{expression} as {ident(name)}', f'd{i - 1}')})")
+        last = f"d{len(lay.zone_columns)}"
+        flagged = grouped(f"{label_sql(self.partition_by)} as _label, {', '.join(flags)}", last)
+        con.execute("create or replace temp table kidx_flags as with " + ",\n".join(layers) + f"\n{flagged}")
         labels, experiments, names = [], [], []
         for i, rule in enumerate(self.split.zone_rules):
             fail = f"filter (where _fail_{i})"
