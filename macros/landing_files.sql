@@ -6,9 +6,11 @@
     (`make rebuild`) starts over from the files as they are.
 -#}
 
-{#- The landing zone folder with a trailing slash, as the Parquet readers spell a file's path. -#}
+{#- The landing zone folder with a trailing slash, as the Parquet readers spell a file's path. Read when a build runs
+    (execute), never while dbt parses: a model that calls this at parse time would otherwise record
+    READOUT_LANDING_PATH, and dbt would parse it again for every other landing zone. -#}
 {% macro landing_prefix() -%}
-    {{ return(env_var('READOUT_LANDING_PATH', 'data/landing').rstrip('/') ~ '/') }}
+    {{ return(readout.runtime_env_var('READOUT_LANDING_PATH', 'data/landing').rstrip('/') ~ '/') }}
 {%- endmacro %}
 
 

@@ -1,16 +1,19 @@
 {#-
-    The landing sources on engines that cannot read Parquet inside a query. DuckDB reads the landing files in
-    place (each source's meta.external_location, a read_parquet over its folder; nothing to create). On Spark
-    the on-run-start hook create_landing_relations() makes, for every table of the `landing` source:
-    - an external table <name>__parquet over its folder (all files below it, recursiveFileLookup), with the
-      columns of landing_columns() below: the union of every schema version's columns, so a landing zone
-      that lacks one version (or holds only readout build's zero-row placeholder, _empty.parquet, which Spark
-      skips as a hidden file) still has the full column set, as DuckDB's zero-row union gives it;
-    - the source itself, a view over it adding `filename`, the file each row was read from (Spark's hidden
-      _metadata.file_path without the file: scheme), as DuckDB's read_parquet(filename = true) spells it.
-    The folder of each table is the one its DuckDB external_location reads (one place for both engines).
-    Dropping and recreating an external table leaves its files alone; the hook runs on every build, so new
-    landing files are listed afresh.
+    The landing sources' relations, made by the on-run-start hook create_landing_relations() for every table of
+    the `landing` source, over its folder of the landing zone (meta.landing_folder under READOUT_LANDING_PATH):
+    - DuckDB: the source is a view reading the folder's Parquet files in place (read_parquet, by column name).
+      The events view adds `filename` (the file each row was read from) and unions in a zero-row relation with
+      the columns of landing_columns() below, so a landing zone that lacks one schema version still has the full
+      column set.
+    - Spark: an external table <name>__parquet over its folder (all files below it, recursiveFileLookup), with
+      the columns of landing_columns(); the source itself is a view over it adding `filename` (Spark's hidden
+      _metadata.file_path without the file: scheme), as DuckDB spells it. A zero-row placeholder
+      (_empty.parquet, which Spark skips as a hidden file) leaves the columns declared.
+    The landing path is read when the hook runs, never while dbt parses the project: a build of another landing
+    zone reuses dbt's parse state (target/partial_parse.msgpack) instead of parsing every file again. The views
+    hold the path as READOUT_LANDING_PATH spells it (relative paths against the working directory, as before).
+    The hook runs on every build, so new landing files are listed afresh; dropping and recreating an external
+    table leaves its files alone.
 -#}
 
 {#- The landing tables' columns (types as readout.contract spells them, every schema version's columns):
@@ -75,47 +78,92 @@
     {{ return(types[contract_type]) }}
 {%- endmacro %}
 
-{#- on-run-start: the landing source's relations (nothing on DuckDB). -#}
+{#- on-run-start: the landing source's relations (dispatched; see the top of this file). -#}
 {% macro create_landing_relations() -%}
     {{ return(adapter.dispatch('create_landing_relations', 'readout')()) }}
 {%- endmacro %}
 
-{% macro default__create_landing_relations() -%}{%- endmacro %}
-
-{#- The external table behind a landing source table on Spark (landing_event_files reads its _metadata). -#}
-{% macro landing_files_relation(source_relation) -%}
-    {{ return(source_relation.incorporate(path={'identifier': source_relation.identifier ~ '__parquet'})) }}
+{% macro default__create_landing_relations() -%}
+    {{ exceptions.raise_compiler_error("readout.create_landing_relations is not implemented for the " ~ target.type
+        ~ " adapter: add " ~ target.type ~ "__create_landing_relations to macros/landing_sources.sql (see duckdb__ and spark__)") }}
 {%- endmacro %}
 
-{#- A file's path as Spark reports it (_metadata.file_path, a URI), spelled as READOUT_LANDING_PATH spells a local
-    folder: file:/tmp/x and file:///tmp/x are /tmp/x; other schemes (s3://...) stay. The URI's escapes are decoded
-    (a space is %20 in it); url_decode also reads '+' as a space, so a literal '+' is escaped first. -#}
-{% macro spark_file_name(expression) -%}
-    url_decode(replace(regexp_replace({{ expression }}, '^file:(//)?(?=/)', ''), '+', '%2B'))
+{#- Whether this dbt command reads the landing relations (the hook makes them only then, and only at run time). -#}
+{% macro landing_relations_wanted() -%}
+    {{ return(execute and flags.WHICH in ['build', 'run', 'test', 'seed', 'snapshot', 'retry', 'compile', 'show']) }}
+{%- endmacro %}
+
+{#- The landing source's tables as (source node, folder, columns) in name order: each one's meta.landing_folder,
+    checked against landing_columns() (one line naming the table, never a half-made landing). -#}
+{% macro landing_tables() -%}
+    {%- set columns_by_folder = readout.landing_columns() -%}
+    {%- set tables = [] -%}
+    {%- for node in graph.sources.values() | selectattr('source_name', 'equalto', 'landing') | sort(attribute='name') -%}
+        {%- set folder = (node.config.get('meta') or {}).get('landing_folder') or (node.meta or {}).get('landing_folder') -%}
+        {%- if folder not in columns_by_folder -%}
+            {{ exceptions.raise_compiler_error('landing source ' ~ node.name ~ ': its folder (meta.landing_folder: '
+                ~ folder ~ ') has no columns in macros/landing_sources.sql (landing_columns): add them as readout.contract declares them') }}
+        {%- endif -%}
+        {%- do tables.append((node, folder, columns_by_folder[folder])) -%}
+    {%- endfor -%}
+    {{ return(tables) }}
+{%- endmacro %}
+
+{#- The contract's (Arrow's) type names in DuckDB SQL. -#}
+{% macro duckdb_landing_type(contract_type) -%}
+    {%- set types = {'string': 'varchar', 'int32': 'integer', 'int64': 'bigint', 'double': 'double', 'bool': 'boolean',
+                     'timestamp[us]': 'timestamp'} -%}
+    {%- if contract_type not in types -%}
+        {{ exceptions.raise_compiler_error('macros/landing_sources.sql: no DuckDB type for the contract type '
+            ~ contract_type ~ ': add it to duckdb_landing_type') }}
+    {%- endif -%}
+    {{ return(types[contract_type]) }}
+{%- endmacro %}
+
+{#- DuckDB: each landing table a view over its folder's Parquet files (read by column name); the events view with
+    `filename` and every schema version's columns (a zero-row relation unioned in by name). -#}
+{% macro duckdb__create_landing_relations() -%}
+    {%- if readout.landing_relations_wanted() -%}
+    {%- set prefix = readout.landing_prefix() -%}
+    {%- set statements = [] -%}
+    {%- for node, folder, columns in readout.landing_tables() -%}
+        {%- set relation = api.Relation.create(database=node.database, schema=node.schema, identifier=node.identifier) -%}
+        {%- if loop.first -%}
+            {%- do statements.append('create schema if not exists ' ~ relation.without_identifier()) -%}
+        {%- endif -%}
+        {%- set files = readout.quote_string(prefix ~ folder ~ '/**/*.parquet') -%}
+        {%- if folder == 'events' -%}
+            {%- set typed_nulls = [] -%}
+            {%- for name, contract_type in columns.items() -%}
+                {%- do typed_nulls.append('null::' ~ readout.duckdb_landing_type(contract_type) ~ ' as ' ~ name) -%}
+            {%- endfor -%}
+            {%- set query = 'select * from read_parquet(' ~ files ~ ', union_by_name = true, filename = true) '
+                ~ 'union all by name select * from (select ' ~ typed_nulls | join(', ') ~ ', null::varchar as filename) where false' -%}
+        {%- else -%}
+            {%- set query = 'select * from read_parquet(' ~ files ~ ', union_by_name = true)' -%}
+        {%- endif -%}
+        {%- do statements.append('create or replace view ' ~ relation ~ ' as ' ~ query) -%}
+    {%- endfor -%}
+    {%- for statement in statements -%}
+        {%- do run_query(statement) -%}
+    {%- endfor -%}
+    {%- endif -%}
+    select 1 as landing_relations_created
 {%- endmacro %}
 
 {% macro spark__create_landing_relations() -%}
-    {%- if execute and flags.WHICH in ['build', 'run', 'test', 'seed', 'snapshot', 'retry', 'compile', 'show'] -%}
+    {%- if readout.landing_relations_wanted() -%}
     {%- set prefix = readout.landing_prefix() -%}
     {%- if not (prefix.startswith('/') or modules.re.match('^[A-Za-z][A-Za-z0-9+.-]*://', prefix)) -%}
         {{ exceptions.raise_compiler_error('READOUT_LANDING_PATH is ' ~ tojson(prefix.rstrip('/')) ~ ': on Spark it must be '
             ~ 'an absolute path or a URL (s3://..., abfss://...), as Spark reports the files it reads') }}
     {%- endif -%}
-    {%- set columns_by_folder = readout.landing_columns() -%}
     {%- set statements = [] -%}
-    {%- for node in graph.sources.values() | selectattr('source_name', 'equalto', 'landing') | sort(attribute='name') -%}
-        {%- set location = (node.config.get('meta') or {}).get('external_location') or (node.meta or {}).get('external_location') or '' -%}
-        {#- the folder between the landing zone's path and /**/*.parquet -#}
-        {%- set found = modules.re.search("^/*([A-Za-z0-9_/]+?)/\*\*/\*\.parquet", location.split(prefix.rstrip('/') | replace("'", "''"), 1)[-1]) -%}
-        {%- if found is none or found.group(1) not in columns_by_folder -%}
-            {{ exceptions.raise_compiler_error('landing source ' ~ node.name ~ ': its folder (from meta.external_location) has no '
-                ~ 'columns in macros/landing_sources.sql (landing_columns): add them as readout.contract declares them') }}
-        {%- endif -%}
-        {%- set folder = found.group(1) -%}
+    {%- for node, folder, columns in readout.landing_tables() -%}
         {%- set relation = api.Relation.create(schema=node.schema, identifier=node.identifier) -%}
         {%- set files = readout.landing_files_relation(relation) -%}
         {%- set column_list = [] -%}
-        {%- for name, contract_type in columns_by_folder[folder].items() -%}
+        {%- for name, contract_type in columns.items() -%}
             {%- do column_list.append(name ~ ' ' ~ readout.spark_landing_type(contract_type)) -%}
         {%- endfor -%}
         {%- if loop.first -%}
@@ -133,4 +181,16 @@
     {%- endfor -%}
     {%- endif -%}
     select 1 as landing_relations_created
+{%- endmacro %}
+
+{#- The external table behind a landing source table on Spark (landing_event_files reads its _metadata). -#}
+{% macro landing_files_relation(source_relation) -%}
+    {{ return(source_relation.incorporate(path={'identifier': source_relation.identifier ~ '__parquet'})) }}
+{%- endmacro %}
+
+{#- A file's path as Spark reports it (_metadata.file_path, a URI), spelled as READOUT_LANDING_PATH spells a local
+    folder: file:/tmp/x and file:///tmp/x are /tmp/x; other schemes (s3://...) stay. The URI's escapes are decoded
+    (a space is %20 in it); url_decode also reads '+' as a space, so a literal '+' is escaped first. -#}
+{% macro spark_file_name(expression) -%}
+    url_decode(replace(regexp_replace({{ expression }}, '^file:(//)?(?=/)', ''), '+', '%2B'))
 {%- endmacro %}

@@ -40,11 +40,15 @@ build as (
         cast({{ readout.quote_string(invocation_id) }} as {{ dbt.type_string() }}) as build_id,
         {{ readout.timestamp_literal(run_started_at.isoformat(), 'run_started_at') }} as built_at,
         cast(
-            {{ readout.quote_string(env_var('READOUT_CODE_VERSION', 'unknown: not built through readout build')) }}
+            {{ readout.quote_string(readout.runtime_env_var(
+                'READOUT_CODE_VERSION', 'unknown: not built through readout build'
+            )) }}
             as {{ dbt.type_string() }}
         ) as code_version,
         cast(
-            {{ readout.quote_string(env_var('READOUT_CONTRACT_VERSIONS', 'unknown: not built through readout build')) }}
+            {{ readout.quote_string(readout.runtime_env_var(
+                'READOUT_CONTRACT_VERSIONS', 'unknown: not built through readout build'
+            )) }}
             as {{ dbt.type_string() }}
         ) as contract_versions
 

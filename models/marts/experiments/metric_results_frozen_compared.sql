@@ -177,7 +177,9 @@ final as (
         cast(records.freeze_reason as {{ dbt.type_string() }}) as freeze_reason,
         cast(records.code_version as {{ dbt.type_string() }}) as frozen_code_version,
         cast(
-            {{ readout.quote_string(env_var('READOUT_CODE_VERSION', 'unknown: not built through readout build')) }}
+            {{ readout.quote_string(readout.runtime_env_var(
+                'READOUT_CODE_VERSION', 'unknown: not built through readout build'
+            )) }}
             as {{ dbt.type_string() }}
         ) as code_version,
 
