@@ -205,7 +205,7 @@ def run_spark(
     """Run the Spark build's steps in this process, on one Spark session; the exit code of the first that fails
     (0: all passed). ``flags`` go to every dbt build step (readout.build.step_flags: --full-refresh, the unit
     tests left out). dbt runs in process (:func:`readout.build.dbt_in_process`)."""
-    from readout.spark import java_problem
+    from readout.spark import catalog_problem, java_problem
 
     problem = java_problem()
     if problem:
@@ -214,6 +214,9 @@ def run_spark(
     saved = dict(os.environ)
     os.environ.update(environment)  # the infer and contracts steps read the profile's env_var()s too
     try:
+        problem = catalog_problem(project_dir, target)
+        if problem:
+            raise ValueError(problem)
         return _run_steps(target, project_dir, flags, environment, target_path, contracts, started)
     finally:
         _stop_session()

@@ -87,6 +87,19 @@ def target_type(project_dir: Path, target: str | None) -> str:
     return str(target_settings(profiles_dir(project_dir), target).get("type"))
 
 
+#: spark.sql.catalogImplementation's values (profiles.yml: READOUT_SPARK_CATALOG, default hive)
+CATALOGS = ("hive", "in-memory")
+
+
+def catalog_problem(project_dir: Path, target: str = SPARK_TARGET) -> str | None:
+    """Why the ``target`` profile's catalog is not one Spark has (READOUT_SPARK_CATALOG mistyped), or None."""
+    settings = target_settings(profiles_dir(project_dir), target).get("server_side_parameters") or {}
+    catalog = settings.get("spark.sql.catalogImplementation", "hive")
+    if catalog in CATALOGS:
+        return None
+    return f"READOUT_SPARK_CATALOG is {catalog!r}: it must be {' or '.join(CATALOGS)} (docs/spark.md)"
+
+
 def java_problem() -> str | None:
     """Why Spark cannot start here (no Java), or None."""
     if os.environ.get("JAVA_HOME") and Path(os.environ["JAVA_HOME"], "bin", "java").is_file():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from readout.spark import SparkUnavailable, target_settings
+from readout.spark import SparkUnavailable, catalog_problem, target_settings
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -34,3 +34,14 @@ def test_a_target_that_does_not_render_is_one_error_naming_it(tmp_path):
     )
     with pytest.raises(SparkUnavailable, match="the 'spark' target does not render .*no_such_filter"):
         target_settings(tmp_path)
+
+
+def test_the_catalog_is_the_metastore_unless_in_memory_is_asked_for(monkeypatch):
+    monkeypatch.delenv("READOUT_SPARK_CATALOG", raising=False)
+    assert target_settings(PROJECT)["server_side_parameters"]["spark.sql.catalogImplementation"] == "hive"
+    assert catalog_problem(PROJECT) is None
+    monkeypatch.setenv("READOUT_SPARK_CATALOG", "in-memory")
+    assert target_settings(PROJECT)["server_side_parameters"]["spark.sql.catalogImplementation"] == "in-memory"
+    assert catalog_problem(PROJECT) is None
+    monkeypatch.setenv("READOUT_SPARK_CATALOG", "memory")
+    assert catalog_problem(PROJECT) == "READOUT_SPARK_CATALOG is 'memory': it must be hive or in-memory (docs/spark.md)"

@@ -27,6 +27,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import e2e
 import pytest
 import spark_builds
 from e2e import PROJECT, SHARED_DATA, build, build_log_rows, dbt_build, project_env, readout, simulate
@@ -85,6 +86,14 @@ def _shared_root(tmp_path_factory) -> Path:
 def shared_root(tmp_path_factory) -> Path:
     """One folder for the whole run: every xdist worker's base temp folder sits in the run's own."""
     return _shared_root(tmp_path_factory)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_parse_state(shared_root) -> Path:
+    """dbt's parse state, shared by the run's builds of the project (e2e.parse_shared): the first build to finish
+    leaves it here, and each later build on a target folder of its own starts from it."""
+    e2e.PARSE_STATE = shared_root / "partial_parse.msgpack"
+    return e2e.PARSE_STATE
 
 
 def once_per_run(shared_root: Path, name: str, make: Callable[[], object]):

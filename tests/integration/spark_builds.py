@@ -59,7 +59,13 @@ def environments(root: Path) -> dict[str, dict[str, str]]:
     where = paths(root)
     duck = project_env(where["landing"], where["duckdb"])
     spark = project_env(where["landing"], where["spark_dir"] / "unused.duckdb")
-    spark.update(READOUT_SPARK_DIR=str(where["spark_dir"]), DBT_TARGET_PATH=str(where["spark_dir"] / "target"))
+    spark.update(
+        READOUT_SPARK_DIR=str(where["spark_dir"]),
+        DBT_TARGET_PATH=str(where["spark_dir"] / "target"),
+        # the build runs in one process and the test reads its tables back as Parquet files, so the catalog need
+        # not outlive it: no Derby metastore (240 s of CPU in 138 s against 309 s in 175 s, one run each)
+        READOUT_SPARK_CATALOG="in-memory",
+    )
     return {"duckdb": duck, "spark": spark}
 
 

@@ -3,6 +3,7 @@ MetricFlow's `mf query` against a built warehouse gives the same per-variant mea
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -23,10 +24,14 @@ def _mf_project(tmp_path, warehouse):
 
 
 def test_mf_query_gives_the_published_means(clean_simulation, tmp_path):
-    warehouse = tmp_path / "clean.duckdb"  # a copy: MetricFlow opens it read-write, the other tests read the shared one
+    root = _mf_project(tmp_path, clean_simulation["warehouse"])
+    # a copy (MetricFlow opens it read-write; the other tests read the shared one), named as the semantic manifest
+    # names its database: DuckDB names a database after its file, and the build may have opened it by another name
+    # than the shared one's (e2e.parse_shared)
+    semantic = json.loads((root / "target" / "semantic_manifest.json").read_text())
+    warehouse = tmp_path / f"{semantic['semantic_models'][0]['node_relation']['database']}.duckdb"
     shutil.copyfile(clean_simulation["warehouse"], warehouse)
     env = project_env(clean_simulation["landing"], warehouse)
-    root = _mf_project(tmp_path, clean_simulation["warehouse"])
     out = tmp_path / "mf.csv"
     where = "{{ Dimension('variant_metric__population') }} = 'exposed'"
     result = subprocess.run(
