@@ -88,9 +88,10 @@
         ~ " adapter: add " ~ target.type ~ "__create_landing_relations to macros/landing_sources.sql (see duckdb__ and spark__)") }}
 {%- endmacro %}
 
-{#- Whether this dbt command reads the landing relations (the hook makes them only then, and only at run time). -#}
+{#- Whether this dbt command reads the landing relations (the hook makes them only then, and only at run time). Not
+    `dbt seed`: seeds read no landing file, and `make lint` seeds its warehouse before any landing zone exists. -#}
 {% macro landing_relations_wanted() -%}
-    {{ return(execute and flags.WHICH in ['build', 'run', 'test', 'seed', 'snapshot', 'retry', 'compile', 'show']) }}
+    {{ return(execute and flags.WHICH in ['build', 'run', 'test', 'snapshot', 'retry', 'compile', 'show']) }}
 {%- endmacro %}
 
 {#- The landing source's tables as (source node, folder, columns) in name order: each one's meta.landing_folder,
