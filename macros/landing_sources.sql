@@ -66,26 +66,41 @@
     }) }}
 {%- endmacro %}
 
-{#- The contract's (Arrow's) type names in Spark SQL. Parquet timestamps without a zone are read as
-    timestamp_ntz (the session is UTC, so a later cast to timestamp keeps the wall clock). -#}
-{% macro spark_landing_type(contract_type) -%}
-    {%- set types = {'string': 'string', 'int32': 'int', 'int64': 'bigint', 'double': 'double', 'bool': 'boolean',
-                     'timestamp[us]': 'timestamp_ntz'} -%}
+{#- The contract's (Arrow's) type names in the target engine's SQL. On Spark, Parquet timestamps without a zone are
+    read as timestamp_ntz (the session is UTC, so a later cast to timestamp keeps the wall clock). -#}
+{% macro landing_type(contract_type) -%}
+    {%- set types = {
+        'duckdb': {'string': 'varchar', 'int32': 'integer', 'int64': 'bigint', 'double': 'double', 'bool': 'boolean',
+                   'timestamp[us]': 'timestamp'},
+        'spark': {'string': 'string', 'int32': 'int', 'int64': 'bigint', 'double': 'double', 'bool': 'boolean',
+                  'timestamp[us]': 'timestamp_ntz'},
+    }.get(target.type, {}) -%}
     {%- if contract_type not in types -%}
-        {{ exceptions.raise_compiler_error('macros/landing_sources.sql: no Spark type for the contract type '
-            ~ contract_type ~ ': add it to spark_landing_type') }}
+        {{ exceptions.raise_compiler_error('macros/landing_sources.sql: no ' ~ target.type ~ ' type for the contract type '
+            ~ contract_type ~ ': add it to landing_type') }}
     {%- endif -%}
     {{ return(types[contract_type]) }}
 {%- endmacro %}
 
-{#- on-run-start: the landing source's relations (dispatched; see the top of this file). -#}
+{#- on-run-start: the landing source's relations (see the top of this file): for each table, the statements of the
+    target engine (landing_relation_statements, dispatched), run in order. -#}
 {% macro create_landing_relations() -%}
-    {{ return(adapter.dispatch('create_landing_relations', 'readout')()) }}
+    {%- if readout.landing_relations_wanted() -%}
+    {%- set prefix = readout.landing_prefix() -%}
+    {%- set statements = [] -%}
+    {%- for node, folder, columns in readout.landing_tables() -%}
+        {%- do statements.extend(adapter.dispatch('landing_relation_statements', 'readout')(node, folder, columns, prefix, loop.first)) -%}
+    {%- endfor -%}
+    {%- for statement in statements -%}
+        {%- do run_query(statement) -%}
+    {%- endfor -%}
+    {%- endif -%}
+    select 1 as landing_relations_created
 {%- endmacro %}
 
-{% macro default__create_landing_relations() -%}
-    {{ exceptions.raise_compiler_error("readout.create_landing_relations is not implemented for the " ~ target.type
-        ~ " adapter: add " ~ target.type ~ "__create_landing_relations to macros/landing_sources.sql (see duckdb__ and spark__)") }}
+{% macro default__landing_relation_statements(node, folder, columns, prefix, first) -%}
+    {{ exceptions.raise_compiler_error("readout.landing_relation_statements is not implemented for the " ~ target.type
+        ~ " adapter: add " ~ target.type ~ "__landing_relation_statements to macros/landing_sources.sql (see duckdb__ and spark__)") }}
 {%- endmacro %}
 
 {#- Whether this dbt command reads the landing relations (the hook makes them only then, and only at run time). Not
@@ -110,78 +125,47 @@
     {{ return(tables) }}
 {%- endmacro %}
 
-{#- The contract's (Arrow's) type names in DuckDB SQL. -#}
-{% macro duckdb_landing_type(contract_type) -%}
-    {%- set types = {'string': 'varchar', 'int32': 'integer', 'int64': 'bigint', 'double': 'double', 'bool': 'boolean',
-                     'timestamp[us]': 'timestamp'} -%}
-    {%- if contract_type not in types -%}
-        {{ exceptions.raise_compiler_error('macros/landing_sources.sql: no DuckDB type for the contract type '
-            ~ contract_type ~ ': add it to duckdb_landing_type') }}
+{#- DuckDB: the table a view over its folder's Parquet files (read by column name); the events view with `filename`
+    and every schema version's columns (a zero-row relation unioned in by name). -#}
+{% macro duckdb__landing_relation_statements(node, folder, columns, prefix, first) -%}
+    {%- set relation = api.Relation.create(database=node.database, schema=node.schema, identifier=node.identifier) -%}
+    {%- set statements = ['create schema if not exists ' ~ relation.without_identifier()] if first else [] -%}
+    {%- set files = readout.quote_string(prefix ~ folder ~ '/**/*.parquet') -%}
+    {%- if folder == 'events' -%}
+        {%- set typed_nulls = [] -%}
+        {%- for name, contract_type in columns.items() -%}
+            {%- do typed_nulls.append('null::' ~ readout.landing_type(contract_type) ~ ' as ' ~ name) -%}
+        {%- endfor -%}
+        {%- set query = 'select * from read_parquet(' ~ files ~ ', union_by_name = true, filename = true) '
+            ~ 'union all by name select * from (select ' ~ typed_nulls | join(', ') ~ ', null::varchar as filename) where false' -%}
+    {%- else -%}
+        {%- set query = 'select * from read_parquet(' ~ files ~ ', union_by_name = true)' -%}
     {%- endif -%}
-    {{ return(types[contract_type]) }}
+    {%- do statements.append('create or replace view ' ~ relation ~ ' as ' ~ query) -%}
+    {{ return(statements) }}
 {%- endmacro %}
 
-{#- DuckDB: each landing table a view over its folder's Parquet files (read by column name); the events view with
-    `filename` and every schema version's columns (a zero-row relation unioned in by name). -#}
-{% macro duckdb__create_landing_relations() -%}
-    {%- if readout.landing_relations_wanted() -%}
-    {%- set prefix = readout.landing_prefix() -%}
-    {%- set statements = [] -%}
-    {%- for node, folder, columns in readout.landing_tables() -%}
-        {%- set relation = api.Relation.create(database=node.database, schema=node.schema, identifier=node.identifier) -%}
-        {%- if loop.first -%}
-            {%- do statements.append('create schema if not exists ' ~ relation.without_identifier()) -%}
-        {%- endif -%}
-        {%- set files = readout.quote_string(prefix ~ folder ~ '/**/*.parquet') -%}
-        {%- if folder == 'events' -%}
-            {%- set typed_nulls = [] -%}
-            {%- for name, contract_type in columns.items() -%}
-                {%- do typed_nulls.append('null::' ~ readout.duckdb_landing_type(contract_type) ~ ' as ' ~ name) -%}
-            {%- endfor -%}
-            {%- set query = 'select * from read_parquet(' ~ files ~ ', union_by_name = true, filename = true) '
-                ~ 'union all by name select * from (select ' ~ typed_nulls | join(', ') ~ ', null::varchar as filename) where false' -%}
-        {%- else -%}
-            {%- set query = 'select * from read_parquet(' ~ files ~ ', union_by_name = true)' -%}
-        {%- endif -%}
-        {%- do statements.append('create or replace view ' ~ relation ~ ' as ' ~ query) -%}
-    {%- endfor -%}
-    {%- for statement in statements -%}
-        {%- do run_query(statement) -%}
-    {%- endfor -%}
-    {%- endif -%}
-    select 1 as landing_relations_created
-{%- endmacro %}
-
-{% macro spark__create_landing_relations() -%}
-    {%- if readout.landing_relations_wanted() -%}
-    {%- set prefix = readout.landing_prefix() -%}
+{#- Spark: an external Parquet table <name>__parquet over the folder, with every schema version's columns, and the
+    source a view over it adding `filename`. The landing path must be absolute or a URL. -#}
+{% macro spark__landing_relation_statements(node, folder, columns, prefix, first) -%}
     {%- if not (prefix.startswith('/') or modules.re.match('^[A-Za-z][A-Za-z0-9+.-]*://', prefix)) -%}
         {{ exceptions.raise_compiler_error('READOUT_LANDING_PATH is ' ~ tojson(prefix.rstrip('/')) ~ ': on Spark it must be '
             ~ 'an absolute path or a URL (s3://..., abfss://...), as Spark reports the files it reads') }}
     {%- endif -%}
-    {%- set statements = [] -%}
-    {%- for node, folder, columns in readout.landing_tables() -%}
-        {%- set relation = api.Relation.create(schema=node.schema, identifier=node.identifier) -%}
-        {%- set files = readout.landing_files_relation(relation) -%}
-        {%- set column_list = [] -%}
-        {%- for name, contract_type in columns.items() -%}
-            {%- do column_list.append(name ~ ' ' ~ readout.spark_landing_type(contract_type)) -%}
-        {%- endfor -%}
-        {%- if loop.first -%}
-            {%- do statements.append('create schema if not exists ' ~ relation.without_identifier()) -%}
-        {%- endif -%}
-        {%- do statements.append('drop view if exists ' ~ relation) -%}
-        {%- do statements.append('drop table if exists ' ~ files) -%}
-        {%- do statements.append('create table ' ~ files ~ ' (' ~ column_list | join(', ') ~ ') using parquet '
-            ~ "options (recursiveFileLookup 'true') location " ~ readout.quote_string(prefix ~ folder)) -%}
-        {%- do statements.append('create view ' ~ relation ~ ' as select *, '
-            ~ readout.spark_file_name('_metadata.file_path') ~ ' as filename from ' ~ files) -%}
+    {%- set relation = api.Relation.create(schema=node.schema, identifier=node.identifier) -%}
+    {%- set files = readout.landing_files_relation(relation) -%}
+    {%- set column_list = [] -%}
+    {%- for name, contract_type in columns.items() -%}
+        {%- do column_list.append(name ~ ' ' ~ readout.landing_type(contract_type)) -%}
     {%- endfor -%}
-    {%- for statement in statements -%}
-        {%- do run_query(statement) -%}
-    {%- endfor -%}
-    {%- endif -%}
-    select 1 as landing_relations_created
+    {%- set statements = ['create schema if not exists ' ~ relation.without_identifier()] if first else [] -%}
+    {%- do statements.append('drop view if exists ' ~ relation) -%}
+    {%- do statements.append('drop table if exists ' ~ files) -%}
+    {%- do statements.append('create table ' ~ files ~ ' (' ~ column_list | join(', ') ~ ') using parquet '
+        ~ "options (recursiveFileLookup 'true') location " ~ readout.quote_string(prefix ~ folder)) -%}
+    {%- do statements.append('create view ' ~ relation ~ ' as select *, '
+        ~ readout.spark_file_name('_metadata.file_path') ~ ' as filename from ' ~ files) -%}
+    {{ return(statements) }}
 {%- endmacro %}
 
 {#- The external table behind a landing source table on Spark (landing_event_files reads its _metadata). -#}
