@@ -113,7 +113,9 @@ def _shared_parse_setup(env: dict[str, str]) -> tuple[Path, dict[str, str]] | No
 
 
 def _keep_parse_state(env: dict[str, str]) -> None:
-    """The first shared-parse build's state becomes the run's (written whole, then renamed: atomic)."""
+    """The first shared-parse build's state becomes the run's (written whole, then renamed: atomic). Which build is
+    first depends on the workers' timing; one with ``--vars`` is never kept (the late-data timeline's), as dbt would
+    parse afresh for every build without the same vars."""
     state = Path(env["DBT_TARGET_PATH"]) / _PARSE_STATE_FILE
     if PARSE_STATE is None or PARSE_STATE.exists() or not state.exists():
         return
@@ -128,8 +130,8 @@ def run(command: list[str], env: dict[str, str], check: bool = True) -> subproce
     if setup:
         cwd, env = setup
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-    if shared and result.returncode == 0:
-        _keep_parse_state(env)
+    if shared and result.returncode == 0 and "--vars" not in command:
+        _keep_parse_state(env)  # not a build with --vars: dbt reuses a state only with the same vars
     if check and result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-60:])
         raise AssertionError(f"{shlex.join(command)} exited {result.returncode}:\n{tail}")
