@@ -102,7 +102,7 @@ def _shared_parse_setup(env: dict[str, str]) -> tuple[Path, dict[str, str]] | No
             os.link(warehouse, link)
     except OSError:
         return None
-    if PARSE_STATE is not None and PARSE_STATE.exists() and not (target / _PARSE_STATE_FILE).exists():
+    if PARSE_STATE.exists() and not (target / _PARSE_STATE_FILE).exists():
         shutil.copyfile(PARSE_STATE, target / _PARSE_STATE_FILE)
     staged = dict(
         env,
@@ -117,7 +117,7 @@ def _keep_parse_state(env: dict[str, str]) -> None:
     first depends on the workers' timing; one with ``--vars`` is never kept (the late-data timeline's), as dbt would
     parse afresh for every build without the same vars."""
     state = Path(env["DBT_TARGET_PATH"]) / _PARSE_STATE_FILE
-    if PARSE_STATE is None or PARSE_STATE.exists() or not state.exists():
+    if PARSE_STATE.exists() or not state.exists():
         return
     partial = PARSE_STATE.with_name(f"{PARSE_STATE.name}.{os.getpid()}")
     shutil.copyfile(state, partial)
@@ -125,12 +125,11 @@ def _keep_parse_state(env: dict[str, str]) -> None:
 
 
 def run(command: list[str], env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
-    cwd, setup = PROJECT, parse_shared(command, env) and _shared_parse_setup(env)
-    shared = bool(setup)
-    if setup:
-        cwd, env = setup
+    # a shared-parse build (parse_shared: PARSE_STATE is set) runs in its own folder; any other command as it is
+    setup = parse_shared(command, env) and _shared_parse_setup(env)
+    cwd, env = setup or (PROJECT, env)
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-    if shared and result.returncode == 0 and "--vars" not in command:
+    if setup and result.returncode == 0 and "--vars" not in command:
         _keep_parse_state(env)  # not a build with --vars: dbt reuses a state only with the same vars
     if check and result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-60:])
