@@ -14,6 +14,7 @@ def _parse(tmp_path, landing_name: str, code_version: str) -> str:
     env = project_env(tmp_path / landing_name, tmp_path / "warehouse.duckdb") | {
         "DBT_TARGET_PATH": str(tmp_path / "target"),
         "DBT_LOG_PATH": str(tmp_path / "logs"),
+        "DBT_LOG_LEVEL_FILE": "debug",  # dbt's default, which e2e.project_env turns off: this test reads the log
         "READOUT_CODE_VERSION": code_version,
         "READOUT_CONTRACT_VERSIONS": code_version,
     }
