@@ -114,8 +114,8 @@ lock: $(UV)
 LINT_SQL := models macros tests analyses
 LINT_PY := python tests
 # sqlfluff's processes: two when `make lint` runs alone (the wall time: 125 s here with two, 145 s with one, on a slow
-# day); one when `make test` runs it beside the suite, where the CPU is what counts (146 s of it with one process
-# against about 180 s with two)
+# day); one when `make test` runs it beside the suite, where the CPU is what counts (sqlfluff 146 s of it with one
+# process; the whole `make lint` 198 s with two)
 LINT_PROCESSES ?= 2
 LINT_ENV := READOUT_DUCKDB_PATH=build/lint/lint.duckdb DBT_TARGET_PATH=build/lint/target DBT_LOG_PATH=build/lint/logs
 # models that read a seed while compiling (the metric catalog) need it in the linter's warehouse
@@ -201,11 +201,12 @@ TEST_WORKERS ?= 2
 # (.ci/run installs it; without Java it skips, saying so, unless READOUT_REQUIRE_SPARK is set).
 # The linters run beside the suite, not before it: the suite keeps both cores busy, so the lint's CPU costs it
 # less than the lint's own wall time before it did (make lint took 1-2 minutes of the run on its own). Their output
-# goes to build/lint/test.log and is printed when the suite is done; either failing fails `make test`.
+# goes to build/lint/test.log and is printed when the suite is done; either failing fails `make test`. The lint's
+# make is called as `make`, not $(MAKE): a recipe line naming $(MAKE) runs even under `make -n`, suite and all.
 test: install-dev
 	@readout contracts generate --check
 	@mkdir -p build/lint; \
-	$(MAKE) --no-print-directory lint LINT_PROCESSES=1 > build/lint/test.log 2>&1 & lint=$$!; \
+	make --no-print-directory lint LINT_PROCESSES=1 > build/lint/test.log 2>&1 & lint=$$!; \
 	trap 'kill $$lint 2>/dev/null' INT TERM; \
 	echo "==> make lint runs beside the tests (its output: build/lint/test.log, printed when both are done)"; \
 	pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder; tests=$$?; \
