@@ -1,7 +1,7 @@
 """The lint configuration encodes the house style (../shared/STYLE.md): a mis-styled model and module fail it for
 the house's reasons, well-styled ones pass. The SQL fixtures use the jinja templater (tests/lint/fixtures/.sqlfluff)
 so no dbt compile is needed; every rule setting is the project's .sqlfluff. `make lint` itself uses the dbt
-templater over the whole project (and `make test` runs it first)."""
+templater over the whole project (and `make test` runs it beside the suite)."""
 
 from __future__ import annotations
 
