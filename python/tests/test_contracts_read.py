@@ -40,6 +40,10 @@ def both(sql: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         "select date '2026-01-01' as d, 1.25::decimal(10, 2) as m",  # dates and decimals: df() too
         "select 1 as a, 2 as a",  # two columns of one name
         "select 1::int as i from range(5000)",  # more than one Arrow chunk's worth
+        # the other timestamp precisions, with a null: mapped from their bound types
+        "select * from (values (timestamp_ns '2026-01-01 00:00:00.123456789', timestamp_ms '2026-01-01 00:00:00.5',"
+        " timestamp_s '2026-01-01 00:00:01'), (null, null, null)) as t(ns, ms, s)",
+        "select '00000000-0000-0000-0000-000000000001'::uuid as u, 1::hugeint as h, 'a'::blob as b",  # df() reads
     ],
 )
 def test_fetch_frame_is_what_duckdb_df_gives(sql):
@@ -59,3 +63,21 @@ def test_the_comparison_tells_a_masked_column_from_a_float_one():
     with pytest.raises(AssertionError):
         pd.testing.assert_frame_equal(plain, expected, check_exact=True)
     assert str(plain["i_null"].dtype) == "float64" and str(expected["i_null"].dtype) == "Int32"
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        "1::int as i, 'a' as s",  # mapped: through Arrow
+        "1::int as i, [1, 2] as l",  # a type it does not map: df() (before: Arrow, then df() ran it again)
+    ],
+)
+def test_fetch_frame_runs_the_query_once(columns):
+    """The way it fetches is decided from the query's bound types: an unmapped column does not run it twice (a
+    sequence counts the runs)."""
+    con = duckdb.connect()
+    con.execute("create sequence runs")
+    frame = fetch_frame(con, f"select nextval('runs') as run, {columns}")
+    assert frame["run"].tolist() == [1]
+    assert con.execute("select nextval('runs')").fetchone()[0] == 2
+    con.close()

@@ -75,6 +75,30 @@ _MASKED = {
 }
 
 
+#: the DuckDB column types (``DuckDBPyType.id``) whose Arrow form ``_arrow_as_duckdb`` maps; any other goes to ``df()``
+_ARROW_MAPPED = frozenset(
+    {
+        "tinyint",
+        "smallint",
+        "integer",
+        "bigint",
+        "utinyint",
+        "usmallint",
+        "uinteger",
+        "ubigint",
+        "boolean",
+        "varchar",
+        "float",
+        "double",
+        "timestamp",
+        "timestamp with time zone",
+        "timestamp_s",
+        "timestamp_ms",
+        "timestamp_ns",
+    }
+)
+
+
 def _arrow_as_duckdb(column: pa.ChunkedArray) -> pd.Series | None:
     """``column`` as DuckDB's ``df()`` gives it, or None for a type this does not map (DuckDB reads it then)."""
     kind = column.type
@@ -93,15 +117,20 @@ def fetch_frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
     """The rows of ``sql`` as ``con.execute(sql).df()`` gives them (the same dtypes and values; python/tests/
     test_contracts_read.py), fetched through Arrow: half the time at 250k rows, most of ``df()``'s being the
     conversion of text to pandas' Arrow-backed strings. A column of a type not mapped here (dates, decimals, nested
-    types) makes it ``df()``. Rows come in the query's order, which, like ``df()``'s, only an ``order by`` fixes."""
-    table = con.sql(sql).to_arrow_table()
+    types) makes it ``df()``, decided from the query's bound column types before it runs, so it runs once. Rows come
+    in the query's order, which, like ``df()``'s, only an ``order by`` fixes."""
+    relation = con.sql(sql)
+    names = relation.columns
+    if not names or len(set(names)) < len(names) or any(kind.id not in _ARROW_MAPPED for kind in relation.types):
+        return relation.df()
+    table = relation.to_arrow_table()
     columns = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
         series = _arrow_as_duckdb(column)
-        if series is None or name in columns:
+        if series is None:  # a type the bound types did not foretell: DuckDB reads it again (not seen so far)
             return con.execute(sql).df()
         columns[name] = series.reset_index(drop=True)
-    return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows), copy=False) if columns else con.execute(sql).df()
+    return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows), copy=False)
 
 
 def connect(database: str = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
