@@ -237,6 +237,10 @@ class SizeRun:
         self.warehouse = self.root / "warehouse.duckdb"
         self.logs = self.root / "logs"
         self.floor_stats = self.root / "floor_statistics.parquet"
+        #: where this size's DuckDB work spills: the build's and the contracts' temp folder (profiles.yml:
+        #: READOUT_DUCKDB_TEMP_DIRECTORY, else the warehouse's path + .tmp) and the floor's (bench_floor.run_floor)
+        temp = os.environ.get("READOUT_DUCKDB_TEMP_DIRECTORY")
+        self.spill_dirs = (Path(temp) if temp else Path(f"{self.warehouse}.tmp"), self.root / "floor.tmp")
         self.steps: dict[str, dict] = {}
         self.failed = False
         self.step_number = 0
@@ -275,10 +279,12 @@ class SizeRun:
         if command[0] == "make":
             for path in results:
                 path.unlink(missing_ok=True)
-        result = run_step(f"[{self.label}] {title}", command, env=self.env, cwd=PROJECT, log=self.logs / f"{step}.log")
+        result = run_step(f"[{self.label}] {title}", command, env=self.env, cwd=PROJECT, log=self.logs / f"{step}.log",
+                          spill_dirs=self.spill_dirs)
         record = {
             "seconds": round(result.seconds, 3),
             "peak_rss_bytes": result.peak_rss_bytes,
+            "peak_spill_bytes": result.peak_spill_bytes,
             "command": command if command[0] != sys.executable else ["python", *command[1:]],
             "returncode": result.returncode,
             "log": shown_path(result.log),
@@ -288,7 +294,9 @@ class SizeRun:
         if result.stopped_low_memory:
             record["stopped"] = "the machine ran low on memory (below 1 GB available): step stopped"
         if result.ok:
-            self.say(f"[{self.label}]    done in {result.seconds:.1f} s, peak RSS {gib(result.peak_rss_bytes)}")
+            spilled = f", spilled {gib(result.peak_spill_bytes)} at most" if result.peak_spill_bytes else ""
+            self.say(f"[{self.label}]    done in {result.seconds:.1f} s, "
+                     f"peak RSS {gib(result.peak_rss_bytes)}{spilled}")
         else:
             self.failed = True
             record["error"] = "\n".join(result.tail)

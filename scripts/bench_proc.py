@@ -1,5 +1,6 @@
 """Run one benchmark step as a child process: wall time, peak resident memory of its whole process
-tree (sampled from /proc), and a progress line while it runs. Linux only (reads /proc)."""
+tree (sampled from /proc), the peak of what it spilled to disk (DuckDB's temp folders), and a progress line
+while it runs. Linux only (reads /proc)."""
 
 from __future__ import annotations
 
@@ -60,16 +61,42 @@ def tree_resident_bytes(root: int) -> int:
     return sum(resident_bytes(pid) for pid in process_tree(root))
 
 
+def folder_disk_bytes(path: Path) -> int:
+    """The bytes the files under ``path`` take on disk (allocated blocks, so a sparse file counts what it
+    holds); 0 when it does not exist. Files that vanish while it looks are left out."""
+    total = 0
+    try:
+        entries = os.scandir(path)
+    except OSError:
+        return 0
+    with entries:
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    total += folder_disk_bytes(Path(entry.path))
+                else:
+                    total += entry.stat(follow_symlinks=False).st_blocks * 512
+            except OSError:
+                continue
+    return total
+
+
 class TreeRssSampler:
     """Samples the resident memory of a process tree every ``interval`` seconds on a thread; ``peak``
-    is the largest sum seen. A spike shorter than the interval can be missed."""
+    is the largest sum seen. A spike shorter than the interval can be missed. With ``spill_dirs`` it also
+    samples what those folders hold on disk beyond what they held when it started (``spill_peak``): what
+    the step spilled there."""
 
-    def __init__(self, root: int, interval: float = 0.2):
+    def __init__(self, root: int, interval: float = 0.2, spill_dirs: tuple[Path, ...] = ()):
         self.root = root
         self.interval = interval
         self.peak = 0
         self.current = 0
         self.samples = 0
+        self.spill_dirs = tuple(spill_dirs)
+        self._spill_baseline = sum(folder_disk_bytes(path) for path in self.spill_dirs)
+        self.spill_current = 0
+        self.spill_peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"rss-{root}", daemon=True)
 
@@ -82,6 +109,10 @@ class TreeRssSampler:
     def sample(self) -> int:
         self.current = tree_resident_bytes(self.root)
         self.peak = max(self.peak, self.current)
+        if self.spill_dirs:
+            spilled = sum(folder_disk_bytes(path) for path in self.spill_dirs) - self._spill_baseline
+            self.spill_current = max(0, spilled)
+            self.spill_peak = max(self.spill_peak, self.spill_current)
         self.samples += 1
         return self.current
 
@@ -105,6 +136,7 @@ class StepResult:
     log: str
     tail: list[str] = field(default_factory=list)
     stopped_low_memory: bool = False
+    peak_spill_bytes: int | None = None  #: None when no spill folder was watched
 
     @property
     def ok(self) -> bool:
@@ -155,13 +187,14 @@ def _last_line(path: Path, limit: int = 4096) -> str:
 
 def run_step(name: str, command: list[str], *, env: dict[str, str], cwd: Path, log: Path,
              interval: float = 0.2, progress_every: float = 30.0, min_available_bytes: int = 2**30,
-             stream=sys.stderr) -> StepResult:
+             spill_dirs: tuple[Path, ...] = (), stream=sys.stderr) -> StepResult:
     """Run ``command`` with its output in ``log``; time it and sample its process tree's memory.
 
     On a terminal a status line (step, elapsed, memory now, last log line) is redrawn every second;
     otherwise one line is printed every ``progress_every`` seconds. When the machine's available memory
     falls below ``min_available_bytes`` the step is stopped (the machine has no swap: better one failed
-    figure than the kernel's OOM killer choosing a process of someone else).
+    figure than the kernel's OOM killer choosing a process of someone else). ``spill_dirs``: folders the
+    step may spill to (DuckDB's temp folders); the peak of what it added to them is reported.
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     tty = stream.isatty()
@@ -169,7 +202,7 @@ def run_step(name: str, command: list[str], *, env: dict[str, str], cwd: Path, l
         started = time.perf_counter()
         child = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
                                  stdin=subprocess.DEVNULL, start_new_session=True)
-        sampler = TreeRssSampler(child.pid, interval).start()
+        sampler = TreeRssSampler(child.pid, interval, spill_dirs).start()
         last_report = started
         stopped_low_memory = False
         try:
@@ -188,8 +221,9 @@ def run_step(name: str, command: list[str], *, env: dict[str, str], cwd: Path, l
                 now = time.perf_counter()
                 if tty or now - last_report >= progress_every:
                     last_report = now
+                    spilled = f", {gib(sampler.spill_current)} spilled" if sampler.spill_peak else ""
                     status = (f"  {name}: {now - started:6.0f} s, {gib(sampler.current)} now, "
-                              f"peak {gib(sampler.peak)} | {_last_line(log)}")
+                              f"peak {gib(sampler.peak)}{spilled} | {_last_line(log)}")
                     if tty:
                         width = os.get_terminal_size(stream.fileno()).columns - 1
                         stream.write("\r" + status[:width].ljust(width))
@@ -207,4 +241,5 @@ def run_step(name: str, command: list[str], *, env: dict[str, str], cwd: Path, l
                 stream.flush()
     text = log.read_text(errors="replace").splitlines()
     returncode = child.returncode if child.returncode is not None else -9
-    return StepResult(name, command, seconds, peak, returncode, str(log), text[-15:], stopped_low_memory)
+    spill_peak = sampler.spill_peak if spill_dirs else None
+    return StepResult(name, command, seconds, peak, returncode, str(log), text[-15:], stopped_low_memory, spill_peak)

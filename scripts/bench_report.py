@@ -184,7 +184,7 @@ def render(run: dict, machine_info: dict) -> str:
     )]
     if run.get("note"):
         lines.append(f"note: {run['note']}")
-    rows = [("step", "time", "peak RSS", "")]
+    rows = [("step", "time", "peak RSS", "spilled", "")]
     titles = {
         "simulate": "simulate (readout simulate)",
         "full_build": "full build (make rebuild)",
@@ -219,10 +219,12 @@ def render(run: dict, machine_info: dict) -> str:
             note = record["validator_summary"].replace("raw_events: ", "")
         elif step == "statistics" and record.get("output_rows") is not None:
             note = f"median of 3; {record['output_rows']:,} result rows"
-        rows.append((title, _cell_seconds(record), gib(record.get("peak_rss_bytes")), note))
-    width = [max(len(row[i]) for row in rows) for i in range(3)]
+        spilled = record.get("peak_spill_bytes")  # None: not watched (figures from before it was)
+        rows.append((title, _cell_seconds(record), gib(record.get("peak_rss_bytes")), gib(spilled or None), note))
+    width = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
-        lines.append(f"  {row[0]:<{width[0]}}  {row[1]:>{width[1]}}  {row[2]:>{width[2]}}  {row[3]}".rstrip())
+        lines.append(f"  {row[0]:<{width[0]}}  {row[1]:>{width[1]}}  {row[2]:>{width[2]}}  {row[3]:>{width[3]}}"
+                     f"  {row[4]}".rstrip())
     ratio_text = {
         "full_build_over_floor": "full build / floor", "no_change_over_full": "no-change / full build",
         "incremental_over_full": "incremental / full build", "pandas_over_floor": "pandas / floor",

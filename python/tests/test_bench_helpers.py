@@ -1,5 +1,7 @@
 """The pure helpers of `make bench` (scripts/bench*.py): the process-tree memory sampler, sizes, the check."""
 
+import io
+import os
 import subprocess
 import sys
 import time
@@ -36,6 +38,28 @@ def test_tree_sampler_counts_a_grandchilds_memory():
     assert max(tree_seen) == 2  # the child and its grandchild
     assert peak >= GRANDCHILD_BYTES
     assert sampler.samples >= 3
+
+
+def test_the_sampler_reports_the_peak_a_step_spilled_not_what_was_there_before(tmp_path):
+    spill = tmp_path / "warehouse.duckdb.tmp"
+    spill.mkdir()
+    (spill / "left_over.block").write_bytes(b"x" * 2**20)  # from an earlier run: not this step's
+    # the step writes 8 MB into a nested folder, holds it, then deletes it before it ends
+    script = (
+        f"import os, time; d = {str(spill / 'nested')!r}; os.mkdir(d); p = os.path.join(d, 'b');"
+        f" open(p, 'wb').write(b'y' * {8 * 2**20}); time.sleep(0.5); os.remove(p)"
+    )
+    log = tmp_path / "step.log"
+    result = bench_proc.run_step(
+        "spill", [sys.executable, "-c", script], env=dict(os.environ), cwd=tmp_path, log=log, interval=0.05,
+        spill_dirs=(spill, tmp_path / "absent.tmp"), stream=io.StringIO(),
+    )
+    assert result.ok
+    assert 8 * 2**20 <= result.peak_spill_bytes < 9 * 2**20
+    unwatched = bench_proc.run_step(
+        "no spill", [sys.executable, "-c", "pass"], env=dict(os.environ), cwd=tmp_path, log=log, stream=io.StringIO()
+    )
+    assert unwatched.peak_spill_bytes is None
 
 
 def test_tree_of_an_ended_process_holds_no_memory():
