@@ -51,8 +51,14 @@ def test_the_sampler_reports_the_peak_a_step_spilled_not_what_was_there_before(t
     )
     log = tmp_path / "step.log"
     result = bench_proc.run_step(
-        "spill", [sys.executable, "-c", script], env=dict(os.environ), cwd=tmp_path, log=log, interval=0.05,
-        spill_dirs=(spill, tmp_path / "absent.tmp"), stream=io.StringIO(),
+        "spill",
+        [sys.executable, "-c", script],
+        env=dict(os.environ),
+        cwd=tmp_path,
+        log=log,
+        interval=0.05,
+        spill_dirs=(spill, tmp_path / "absent.tmp"),
+        stream=io.StringIO(),
     )
     assert result.ok
     assert 8 * 2**20 <= result.peak_spill_bytes < 9 * 2**20
