@@ -237,8 +237,10 @@ class SizeRun:
         self.warehouse = self.root / "warehouse.duckdb"
         self.logs = self.root / "logs"
         self.floor_stats = self.root / "floor_statistics.parquet"
-        #: where this size's DuckDB work spills: the build's and the contracts' temp folder (profiles.yml:
-        #: READOUT_DUCKDB_TEMP_DIRECTORY, else the warehouse's path + .tmp) and the floor's (bench_floor.run_floor)
+        #: where this size's DuckDB work spills: the build's and the mart contracts' temp folder (profiles.yml:
+        #: READOUT_DUCKDB_TEMP_DIRECTORY, else the warehouse's path + .tmp) and the floor's (bench_floor.run_floor).
+        #: Not watched: the raw validation's in-memory DuckDB, which spills to a folder named after its process id
+        #: (readout.contracts.read.connect) unless READOUT_DUCKDB_TEMP_DIRECTORY is set.
         temp = os.environ.get("READOUT_DUCKDB_TEMP_DIRECTORY")
         self.spill_dirs = (Path(temp) if temp else Path(f"{self.warehouse}.tmp"), self.root / "floor.tmp")
         self.steps: dict[str, dict] = {}
