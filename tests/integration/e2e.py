@@ -57,7 +57,10 @@ _DBT_PARSING = {"build", "run", "test", "seed", "compile", "parse", "show", "lis
 
 def parse_shared(command: list[str], env: dict[str, str]) -> bool:
     """Whether ``command`` is a DuckDB build of this project whose parse state a test run shares: ``readout build``
-    or a parsing dbt command, on the project itself (not a copy: its files differ), with no other target.
+    or a parsing dbt command, with no other target, on the project itself or a copy a test edited (``--project-dir``:
+    dbt matches files by their path within the project and parses again those whose checksum differs, added or
+    deleted; a file the copy left unchanged keeps the project's parse, a seed among them loaded from the project's
+    own file, the same bytes; a test that reads the parse itself runs dbt directly, test_parse_state.py).
 
     dbt keeps its parse state in the target folder (partial_parse.msgpack) and reuses it only when the profile's
     connection keys are the same: the warehouse path and the spill folder named after it. The landing path is
@@ -74,18 +77,22 @@ def parse_shared(command: list[str], env: dict[str, str]) -> bool:
         parses = bool(arguments) and arguments[0] in _DBT_PARSING
     else:
         return False
-    project = arguments[arguments.index("--project-dir") + 1] if "--project-dir" in arguments else PROJECT
     paths = (env.get("READOUT_DUCKDB_PATH", ""), env.get("READOUT_LANDING_PATH", ""), env.get("DBT_TARGET_PATH", ""))
     return (
         parses
         and PARSE_STATE is not None
         and "--target" not in arguments
-        and Path(project).resolve() == PROJECT
         and all(os.path.isabs(path) for path in paths)
     )
 
 
-def _shared_parse_setup(env: dict[str, str]) -> tuple[Path, dict[str, str]] | None:
+def _project(command: list[str]) -> Path:
+    """The project ``command`` runs on: this one, or a copy (``--project-dir``)."""
+    arguments = command[1:]
+    return Path(arguments[arguments.index("--project-dir") + 1]).resolve() if "--project-dir" in arguments else PROJECT
+
+
+def _shared_parse_setup(env: dict[str, str], project: Path) -> tuple[Path, dict[str, str]] | None:
     """The folder a shared-parse build runs in, its environment, and the run's parse state copied into its target
     folder if it has none; None where the links cannot be made (the build then runs as it is).
 
@@ -111,7 +118,7 @@ def _shared_parse_setup(env: dict[str, str]) -> tuple[Path, dict[str, str]] | No
     staged = dict(
         env,
         READOUT_DUCKDB_PATH=SHARED_WAREHOUSE,
-        DBT_PROJECT_DIR=str(PROJECT),
+        DBT_PROJECT_DIR=str(project),
     )
     return folder, staged
 
@@ -119,7 +126,7 @@ def _shared_parse_setup(env: dict[str, str]) -> tuple[Path, dict[str, str]] | No
 def _keep_parse_state(env: dict[str, str]) -> None:
     """The first shared-parse build's state becomes the run's (written whole, then renamed: atomic). Which build is
     first depends on the workers' timing; one with ``--vars`` is never kept (the late-data timeline's), as dbt would
-    parse afresh for every build without the same vars."""
+    parse afresh for every build without the same vars, nor one of a copy of the project (its files differ)."""
     state = Path(env["DBT_TARGET_PATH"]) / _PARSE_STATE_FILE
     if PARSE_STATE.exists() or not state.exists():
         return
@@ -130,11 +137,11 @@ def _keep_parse_state(env: dict[str, str]) -> None:
 
 def run(command: list[str], env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
     # a shared-parse build (parse_shared: PARSE_STATE is set) runs in its own folder; any other command as it is
-    setup = parse_shared(command, env) and _shared_parse_setup(env)
+    setup = parse_shared(command, env) and _shared_parse_setup(env, _project(command))
     cwd, env = setup or (PROJECT, env)
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-    if setup and result.returncode == 0 and "--vars" not in command:
-        _keep_parse_state(env)  # not a build with --vars: dbt reuses a state only with the same vars
+    if setup and result.returncode == 0 and "--vars" not in command and _project(command) == PROJECT:
+        _keep_parse_state(env)  # not a build with --vars (dbt reuses a state only with the same vars), nor of a copy
     if check and result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-60:])
         raise AssertionError(f"{shlex.join(command)} exited {result.returncode}:\n{tail}")
