@@ -54,6 +54,9 @@ INITIAL_AS_OF = "2026-02-13T00:00:00Z"
 APPEND_SHARE = "1%"
 PANDAS_SIZES = (10_000_000,)
 STATS_ROWS = 10_000
+#: from this many events the builds run one dbt model at a time (READOUT_DBT_THREADS=1, unless set), as every 100M
+#: run in the README did: two heavy models at once share DuckDB's memory_limit and spill together (profiles.yml)
+ONE_MODEL_FROM = 50_000_000
 NO_APPEND = "readout simulate --append not available"
 STEPS = ("simulate", "full_build", "floor", "pandas", "no_change_refresh", "no_change_dbt", "statistics",
          "raw_validation", "append", "incremental_refresh", "floor_after_append", "raw_validation_new_batch",
@@ -253,6 +256,8 @@ class SizeRun:
             DBT_PROFILES_DIR=str(PROJECT), DBT_SEND_ANONYMOUS_USAGE_STATS="false", DO_NOT_TRACK="1",
             PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         )
+        if events >= ONE_MODEL_FROM and "READOUT_DBT_THREADS" not in os.environ:
+            self.env["READOUT_DBT_THREADS"] = "1"
         # the make targets run here must not inherit the flags of the `make bench` that started us
         self.env.pop("MAKEFLAGS", None)
         self.env.pop("MFLAGS", None)
@@ -612,7 +617,8 @@ class SizeRun:
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
             "note": self.options.note,
             "settings": {"seed": SEED, "faults": "none", "initial_as_of": INITIAL_AS_OF, "append_events": APPEND_SHARE,
-                         "statistics_rows": STATS_ROWS, "floor_memory_limit": self.options.floor_memory_limit},
+                         "statistics_rows": STATS_ROWS, "floor_memory_limit": self.options.floor_memory_limit,
+                         "dbt_threads": self.env.get("READOUT_DBT_THREADS", "2")},
             "steps": steps,
             "ratios": ratios,
             "targets": targets,
