@@ -57,6 +57,9 @@ STATS_ROWS = 10_000
 #: from this many events the builds run one dbt model at a time (READOUT_DBT_THREADS=1, unless set), as every 100M
 #: run in the README did: two heavy models at once share DuckDB's memory_limit and spill together (profiles.yml)
 ONE_MODEL_FROM = 50_000_000
+#: disk a size needs at most, per event: measured at 100M on 2026-12-03 (landing zone 6.5 GB, warehouse 16 GB, the
+#: floor's spill up to 35.6 GB, the raw validation's cache 7.8 GB: about 66 GB)
+DISK_BYTES_PER_EVENT = 660
 NO_APPEND = "readout simulate --append not available"
 STEPS = ("simulate", "full_build", "floor", "pandas", "no_change_refresh", "no_change_dbt", "statistics",
          "raw_validation", "append", "incremental_refresh", "floor_after_append", "raw_validation_new_batch",
@@ -227,6 +230,14 @@ def shown_path(path) -> str:
     path = Path(path)
     return str(path.relative_to(PROJECT)) if path.is_relative_to(PROJECT) else str(path)
 
+
+def disk_warning(free_bytes: int, events: int) -> str | None:
+    """What to say before a size whose landing zone, warehouse and spill may not fit the free disk, else None."""
+    needed = events * DISK_BYTES_PER_EVENT
+    if free_bytes >= needed:
+        return None
+    return (f"{gib(free_bytes)} free, and {size_label(events)} events can need about {gib(needed)} "
+            "(the floor query spills most of it); a step that fills the disk fails")
 
 class SizeRun:
     """Every step for one size, in order, each figure stored as it is taken."""
@@ -413,6 +424,9 @@ class SizeRun:
         can_append = "--append" in simulate_help
         self.say(f"[{self.label}] bench folder {shown_path(self.root)}; readout simulate --append "
                  f"{'found' if can_append else 'not found'}")
+        warning = disk_warning(shutil.disk_usage(self.root).free, self.events)
+        if warning:
+            self.say(f"[{self.label}] warning: {warning} under {shown_path(self.root)}")
 
         if opts.landing_from:
             self.link_landing(Path(opts.landing_from))

@@ -145,3 +145,10 @@ def test_landing_from_the_bench_folders_own_landing_zone_is_refused_and_kept(tmp
         run.link_landing(run.landing)
     assert (run.landing / "manifest.json").read_text() == "{}"
     assert (run.landing / "events").is_dir()
+
+
+def test_a_size_that_may_not_fit_the_free_disk_is_warned_of_and_one_that_fits_is_not():
+    needed = 100_000_000 * bench.DISK_BYTES_PER_EVENT
+    assert bench.disk_warning(needed, 100_000_000) is None
+    warning = bench.disk_warning(20 * 2**30, 100_000_000)
+    assert warning is not None and "20.00 GB free" in warning and "100M" in warning
