@@ -239,6 +239,7 @@ def disk_warning(free_bytes: int, events: int) -> str | None:
     return (f"{gib(free_bytes)} free, and {size_label(events)} events can need about {gib(needed)} "
             "(the floor query spills most of it); a step that fills the disk fails")
 
+
 class SizeRun:
     """Every step for one size, in order, each figure stored as it is taken."""
 

@@ -137,10 +137,11 @@ def _keep_parse_state(env: dict[str, str]) -> None:
 
 def run(command: list[str], env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
     # a shared-parse build (parse_shared: PARSE_STATE is set) runs in its own folder; any other command as it is
-    setup = parse_shared(command, env) and _shared_parse_setup(env, _project(command))
+    project = _project(command)
+    setup = parse_shared(command, env) and _shared_parse_setup(env, project)
     cwd, env = setup or (PROJECT, env)
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-    if setup and result.returncode == 0 and "--vars" not in command and _project(command) == PROJECT:
+    if setup and result.returncode == 0 and "--vars" not in command and project == PROJECT:
         _keep_parse_state(env)  # not a build with --vars (dbt reuses a state only with the same vars), nor of a copy
     if check and result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-60:])
